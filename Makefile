@@ -1,0 +1,64 @@
+# ngx_booking: build, demo and tests on Debian bookworm.
+#
+#   make run    install what is missing, build, start Redis and nginx with
+#               demo data on loopback, print what to try   (make stop)
+#   make test   the same setup, then every test
+
+NGX_SRC    ?= /usr/share/nginx/src
+NGINX      ?= /usr/sbin/nginx
+BUILD      := $(CURDIR)/build
+NGX_BUILD  := $(BUILD)/nginx-src
+MODULE     := $(BUILD)/ngx_http_booking_module.so
+RUN_DIR    := $(BUILD)/run
+
+PACKAGES   := nginx-core nginx-dev libhiredis-dev libpcre2-dev libssl-dev \
+              libjansson-dev zlib1g-dev redis-server redis-tools \
+              libcmocka-dev make gcc perl
+
+CC_OPT     := -g -O2 -fPIC -fstack-protector-strong -Wall -Wextra \
+              -Wno-unused-parameter -Werror $(EXTRA_CC_OPT)
+LD_OPT     := $(EXTRA_LD_OPT)
+
+MODULE_SRCS := config $(wildcard ngx_module/*.c include/*.h \
+                                 ngx_module/scripts/*.lua)
+
+.PHONY: all module deps run stop test unit t clean
+
+all: module
+
+module: deps $(MODULE)
+
+include tests/unit.mk
+
+deps:
+	@sh conf/deps.sh $(PACKAGES)
+
+# The packaged nginx source is copied so that configure writes nothing
+# under /usr; the flags are Debian's own so the module is binary compatible.
+$(NGX_BUILD)/.configured: config $(wildcard ngx_module/scripts/*.lua)
+	rm -rf $(NGX_BUILD)
+	mkdir -p $(BUILD)
+	cp -r $(NGX_SRC) $(NGX_BUILD)
+	cd $(NGX_BUILD) && bash -c '. ./conf_flags && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" --with-compat \
+	        --with-cc-opt="$(CC_OPT)" --with-ld-opt="$(LD_OPT)" \
+	        --add-dynamic-module=$(CURDIR)' > $(BUILD)/configure.log 2>&1 \
+	    || { tail -30 $(BUILD)/configure.log; exit 1; }
+	touch $@
+
+$(MODULE): $(NGX_BUILD)/.configured $(MODULE_SRCS)
+	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
+	cp $(NGX_BUILD)/objs/ngx_http_booking_module.so $@
+
+run: module
+	@sh conf/run.sh start $(RUN_DIR) $(MODULE)
+
+stop:
+	@sh conf/run.sh stop $(RUN_DIR)
+
+test: module
+	$(MAKE) unit
+	prove -I t/lib t/
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,126 @@
+/*
+ * The booking core: time, slots, text and availability arithmetic.
+ *
+ * Nothing here knows about nginx requests, pools or Redis, so that it can be
+ * unit-tested (tests/) and fuzzed without a server.  Only standard headers.
+ */
+
+#ifndef _NGX_BOOKING_CORE_H_INCLUDED_
+#define _NGX_BOOKING_CORE_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+
+#define NGX_BOOKING_OK            0
+#define NGX_BOOKING_ERROR        -1
+
+/* 9999-12-31T23:59:59Z: the last instant RFC 3339 can write */
+#define NGX_BOOKING_TIME_MAX      253402300799LL
+
+#define NGX_BOOKING_INSTANT_LEN   (sizeof("2026-12-01T10:00:00Z") - 1)
+#define NGX_BOOKING_DATE_LEN      (sizeof("2026-12-01") - 1)
+
+#define NGX_BOOKING_ID_MAX        64
+
+
+typedef struct {
+    int64_t     t;              /* seconds since 1970-01-01T00:00:00Z */
+    unsigned    date_only:1;    /* written as a plain YYYY-MM-DD */
+    unsigned    fraction:1;     /* a non-zero fraction of a second was given */
+} ngx_booking_instant_t;
+
+
+typedef struct {
+    int64_t     start;
+    int64_t     end;
+    int64_t     units;
+} ngx_booking_run_t;
+
+
+/*
+ * nginx duration syntax in seconds: "90", "30m", "1h30m", "2d", "1w".
+ * Units y (365d) M (30d) w d h m s, each at most once and largest first; a
+ * bare number is seconds only on its own ("1h30" is an error); no spaces,
+ * signs or "ms".  The total is at most NGX_BOOKING_TIME_MAX.  Returns
+ * NGX_BOOKING_OK or NGX_BOOKING_ERROR; *secs is written only on success.
+ */
+int ngx_booking_parse_duration(const u_char *p, size_t len, int64_t *secs);
+
+/*
+ * RFC 3339 date-time with any offset, or a plain full-date.
+ *
+ * "YYYY-MM-DD" (date_only, t is that day 00:00Z) or
+ * "YYYY-MM-DDTHH:MM:SS[.F]Z" / "...+HH:MM" / "...-HH:MM" with T/t, Z/z and
+ * 1 to 9 fraction digits; t is the floor second and "fraction" tells
+ * whether a non-zero fraction was cut off.  Seconds 60 (leap) and offsets
+ * of 24 hours or more are rejected, as is any instant outside
+ * [0, NGX_BOOKING_TIME_MAX] in UTC.  *in is written only on success.
+ */
+int ngx_booking_parse_instant(const u_char *p, size_t len,
+    ngx_booking_instant_t *in);
+
+/*
+ * Write exactly NGX_BOOKING_INSTANT_LEN ("YYYY-MM-DDTHH:MM:SSZ") or
+ * NGX_BOOKING_DATE_LEN ("YYYY-MM-DD", the day containing t) bytes, no NUL,
+ * and return the end.  t outside [0, NGX_BOOKING_TIME_MAX] is clamped.
+ */
+u_char *ngx_booking_format_instant(u_char *buf, int64_t t);
+u_char *ngx_booking_format_date(u_char *buf, int64_t t);
+
+/*
+ * For t >= 0 and slot > 0: the largest multiple of slot <= t, the smallest
+ * multiple >= t (INT64_MAX if it does not fit), and whether t is a
+ * multiple.  Outside that domain floor and ceil return t unchanged, and
+ * aligned returns 0 for slot <= 0.
+ */
+int64_t ngx_booking_slot_floor(int64_t t, int64_t slot);
+int64_t ngx_booking_slot_ceil(int64_t t, int64_t slot);
+int ngx_booking_slot_aligned(int64_t t, int64_t slot);
+
+/*
+ * The body of a JSON string (no quotes) for the bytes s[0..n).  The quote
+ * and the backslash get a backslash, \b \f \n \r \t are written as such,
+ * other bytes below 0x20 and 0x7f as \u00xx (lowercase hex), U+2028 and
+ * U+2029 as \u2028 and \u2029.  Valid UTF-8 is copied; each maximal
+ * invalid subpart (a byte that cannot start a sequence, or the longest
+ * valid prefix of a sequence that is cut short) becomes one "\ufffd".
+ * The output grows at most 6 times; escape_len() returns exactly what
+ * escape() writes, or SIZE_MAX if n > SIZE_MAX / 6.
+ */
+size_t ngx_booking_json_escape_len(const u_char *s, size_t n);
+u_char *ngx_booking_json_escape(u_char *dst, const u_char *s, size_t n);
+
+/* 1 if 1 <= len <= NGX_BOOKING_ID_MAX and all bytes are [A-Za-z0-9_-] */
+int ngx_booking_id_valid(const u_char *p, size_t len);
+
+/*
+ * Look up "name" in a raw query string (no '?').  Pairs are separated by
+ * '&', empty pairs are skipped, a pair without '=' has an empty value, and
+ * keys are compared raw and case-sensitively (an empty name matches an
+ * empty key).  The value is percent-decoded ('+' is a space) into buf.
+ *
+ * Returns 1 and sets *out_len if found; 0 if absent (or args or name is
+ * NULL); -1 if the key appears more than once, or its value has a malformed
+ * %-escape, contains or decodes to a NUL byte, or is longer than size.
+ * Only the requested key's value is validated.  *out_len is written only
+ * when 1 is returned; buf may hold a partial value after -1.
+ */
+int ngx_booking_query_arg(const u_char *args, size_t len, const char *name,
+    u_char *buf, size_t size, size_t *out_len);
+
+/*
+ * counters holds n big-endian uint32 "units in use" for n consecutive
+ * slots of "slot" seconds from "start".  Writes the maximal runs of equal
+ * free units, capacity - used clamped to [0, capacity] (0 if capacity <=
+ * 0), which cover [start, start + n * slot) without gaps, and returns their
+ * number (at most n, 0 if n == 0).  Ends saturate at INT64_MAX/INT64_MIN
+ * rather than overflow.
+ */
+size_t ngx_booking_runs(const u_char *counters, size_t n, int64_t start,
+    int64_t slot, int64_t capacity, ngx_booking_run_t *runs);
+
+
+#endif /* _NGX_BOOKING_CORE_H_INCLUDED_ */

@@ -1,0 +1,151 @@
+/*
+ * ngx_http_booking_module: configuration and the request context shared by
+ * the module's files.
+ */
+
+#ifndef _NGX_BOOKING_MODULE_H_INCLUDED_
+#define _NGX_BOOKING_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_booking_core.h"
+
+
+#define NGX_BOOKING_API_OFF        0
+#define NGX_BOOKING_API_PUBLIC     1
+#define NGX_BOOKING_API_ADMIN      2
+
+#define NGX_BOOKING_UNPROCESSABLE  422
+
+#define NGX_BOOKING_CAPACITY_MAX   1000000
+#define NGX_BOOKING_TITLE_MAX      1024
+#define NGX_BOOKING_USER_MAX       128
+#define NGX_BOOKING_GROUPS_MAX     64
+
+/* an availability answer covers at most this many slots */
+#define NGX_BOOKING_READ_SLOTS_MAX 100000
+
+
+typedef struct {
+    ngx_str_t                   name;
+    ngx_str_t                   slot_text;   /* as written: "1h", "none" */
+    int64_t                     slot;        /* seconds, 0: timeless */
+    int64_t                     hold;
+    int64_t                     min;
+    int64_t                     max;         /* 0: no maximum */
+    int64_t                     buffer;
+    int64_t                     lead;
+    int64_t                     horizon;     /* 0: no horizon */
+    ngx_flag_t                  approval;
+    ngx_uint_t                  max_active;  /* 0: no quota */
+} ngx_booking_type_t;
+
+
+typedef struct {
+    ngx_addr_t                 *redis_addr;
+    ngx_str_t                   redis_name;
+    ngx_str_t                   redis_password;
+    ngx_int_t                   redis_database;
+    ngx_msec_t                  redis_timeout;
+    ngx_uint_t                  redis_connections;
+
+    ngx_array_t                 types;       /* ngx_booking_type_t */
+
+    ngx_str_t                   secret;
+    ngx_regex_t                *id_regex;    /* NULL: the default pattern */
+    int64_t                     max_range;
+
+    ngx_shm_zone_t             *cache_zone;
+    int64_t                     cache_valid;
+} ngx_booking_main_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                  api;
+    ngx_flag_t                  status;
+    ngx_http_complex_value_t   *user;
+    ngx_http_complex_value_t   *user_groups;
+    ngx_flag_t                  anonymous;
+} ngx_booking_loc_conf_t;
+
+
+/* a JSON answer being written; on allocation failure "failed" is set */
+typedef struct {
+    u_char                     *start;
+    u_char                     *pos;
+    u_char                     *end;
+    ngx_pool_t                 *pool;
+    ngx_uint_t                  failed;
+} ngx_booking_json_t;
+
+
+typedef struct ngx_booking_ctx_s  ngx_booking_ctx_t;
+
+typedef ngx_int_t (*ngx_booking_run_pt)(ngx_http_request_t *r);
+/* decodes a reply (a redisReply) and answers; returns what finalizes */
+typedef ngx_int_t (*ngx_booking_reply_pt)(ngx_http_request_t *r,
+    void *reply);
+
+
+struct ngx_booking_ctx_s {
+    ngx_str_t                   path;        /* below the location */
+    ngx_str_t                   id;          /* resource id from the path */
+    ngx_booking_run_pt          run;         /* the operation, once routed */
+    void                       *cmd;         /* Redis command in flight */
+    ngx_booking_reply_pt        reply;       /* decodes the answer */
+    void                       *data;        /* the operation's own state */
+    int64_t                     from;
+    int64_t                     to;
+    unsigned                    admin:1;
+    unsigned                    answered:1;  /* our own answer, not nginx's */
+    unsigned                    too_large:1; /* nginx's 413 made JSON */
+};
+
+
+extern ngx_module_t  ngx_http_booking_module;
+
+
+ngx_booking_type_t *ngx_booking_find_type(ngx_booking_main_conf_t *bmcf,
+    u_char *name, size_t len);
+ngx_int_t ngx_booking_id_check(ngx_booking_main_conf_t *bmcf, ngx_str_t *id,
+    ngx_log_t *log);
+
+ngx_int_t ngx_booking_api_handler(ngx_http_request_t *r);
+ngx_int_t ngx_booking_status_handler(ngx_http_request_t *r);
+ngx_int_t ngx_booking_api_init_filters(ngx_conf_t *cf);
+
+#define ngx_booking_json_lit(j, s)                                          \
+    ngx_booking_json_raw(j, (u_char *) s, sizeof(s) - 1)
+
+ngx_int_t ngx_booking_json_init(ngx_booking_json_t *j, ngx_pool_t *pool,
+    size_t size);
+void ngx_booking_json_raw(ngx_booking_json_t *j, u_char *s, size_t len);
+void ngx_booking_json_str(ngx_booking_json_t *j, u_char *s, size_t len);
+void ngx_booking_json_int(ngx_booking_json_t *j, int64_t n);
+void ngx_booking_json_time(ngx_booking_json_t *j, int64_t t,
+    ngx_uint_t date);
+void ngx_booking_json_slot(ngx_booking_json_t *j, int64_t slot);
+
+ngx_int_t ngx_booking_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_booking_json_t *j);
+ngx_int_t ngx_booking_send_empty(ngx_http_request_t *r, ngx_uint_t status);
+ngx_int_t ngx_booking_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message, const char *field);
+ngx_int_t ngx_booking_send_error_str(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *code, ngx_str_t *message, ngx_str_t *field);
+ngx_int_t ngx_booking_request_body(ngx_http_request_t *r, ngx_str_t *body);
+ngx_int_t ngx_booking_call(ngx_http_request_t *r, ngx_int_t script,
+    ngx_str_t *argv, ngx_uint_t nkeys, ngx_uint_t argc,
+    ngx_booking_reply_pt reply);
+ngx_int_t ngx_booking_script_error(ngx_http_request_t *r, void *reply);
+
+ngx_int_t ngx_booking_resource_put(ngx_http_request_t *r);
+ngx_int_t ngx_booking_resource_get(ngx_http_request_t *r);
+ngx_int_t ngx_booking_resource_delete(ngx_http_request_t *r);
+ngx_int_t ngx_booking_availability(ngx_http_request_t *r);
+
+
+#endif /* _NGX_BOOKING_MODULE_H_INCLUDED_ */

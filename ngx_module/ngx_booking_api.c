@@ -1,0 +1,707 @@
+/*
+ * The HTTP API: routing, request bodies, the one Redis command of each
+ * operation, and the JSON form of nginx's own 413.
+ *
+ * A request reads as a straight line: route -> parse and check (no I/O) ->
+ * one Redis command -> decode the reply -> write JSON.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_booking_module.h"
+#include "ngx_booking_redis.h"
+
+
+#define NGX_BOOKING_SEGMENTS_MAX  4
+
+
+typedef struct {
+    ngx_str_t            seg[NGX_BOOKING_SEGMENTS_MAX];
+    ngx_uint_t           n;
+} ngx_booking_path_t;
+
+
+static ngx_int_t ngx_booking_split(ngx_http_request_t *r,
+    ngx_booking_ctx_t *ctx, ngx_booking_path_t *path);
+static ngx_int_t ngx_booking_route(ngx_http_request_t *r,
+    ngx_booking_ctx_t *ctx);
+static ngx_int_t ngx_booking_route_resource(ngx_http_request_t *r,
+    ngx_booking_ctx_t *ctx, ngx_booking_path_t *path);
+static ngx_int_t ngx_booking_not_allowed(ngx_http_request_t *r,
+    const char *allow);
+static ngx_int_t ngx_booking_json_content_type(ngx_http_request_t *r);
+static void ngx_booking_body_handler(ngx_http_request_t *r);
+static void ngx_booking_redis_done(void *data, ngx_int_t rc,
+    redisReply *reply);
+static ngx_int_t ngx_booking_backend_error(ngx_http_request_t *r,
+    redisReply *reply);
+static void ngx_booking_cleanup(void *data);
+static ngx_int_t ngx_booking_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_booking_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+
+
+static ngx_http_output_header_filter_pt  ngx_booking_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_booking_next_body_filter;
+
+
+static u_char  ngx_booking_too_large[] =
+    "{\"error\":{\"code\":\"too_large\","
+    "\"message\":\"the body is larger than client_max_body_size\"}}\n";
+
+
+ngx_int_t
+ngx_booking_api_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                rc;
+    ngx_booking_ctx_t       *ctx;
+    ngx_booking_loc_conf_t  *blcf;
+
+    blcf = ngx_http_get_module_loc_conf(r, ngx_http_booking_module);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_booking_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->admin = (blcf->api == NGX_BOOKING_API_ADMIN);
+    ngx_http_set_ctx(r, ctx, ngx_http_booking_module);
+
+    rc = ngx_booking_route(r, ctx);
+
+    if (ctx->run == NULL) {
+        /* not routed: rc is that of the error answer already sent */
+        ngx_http_discard_request_body(r);
+        return rc;
+    }
+
+    if (r->method & (NGX_HTTP_PUT|NGX_HTTP_POST)) {
+
+        if (ngx_booking_json_content_type(r) != NGX_OK) {
+            ngx_http_discard_request_body(r);
+            return ngx_booking_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                          "unsupported_media_type",
+                                          "the body must be "
+                                          "application/json", NULL);
+        }
+
+        r->request_body_in_single_buf = 1;
+
+        rc = ngx_http_read_client_request_body(r, ngx_booking_body_handler);
+        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            return rc;
+        }
+
+        return NGX_DONE;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ctx->run(r);
+
+    if (rc == NGX_DONE) {
+        /* held until the Redis reply finalizes the request */
+        r->main->count++;
+    }
+
+    return rc;
+}
+
+
+static void
+ngx_booking_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t           rc;
+    ngx_booking_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
+
+    rc = ctx->run(r);
+
+    /* on NGX_DONE the reference taken by reading the body is kept */
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+static ngx_int_t
+ngx_booking_route(ngx_http_request_t *r, ngx_booking_ctx_t *ctx)
+{
+    ngx_booking_path_t  path;
+
+    if (ngx_booking_split(r, ctx, &path) != NGX_OK) {
+        goto not_found;
+    }
+
+    if (path.n >= 2 && path.seg[0].len == 9
+        && ngx_strncmp(path.seg[0].data, "resources", 9) == 0)
+    {
+        return ngx_booking_route_resource(r, ctx, &path);
+    }
+
+not_found:
+
+    return ngx_booking_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                  "no such route", NULL);
+}
+
+
+/* the path below the location, cut at "/" */
+static ngx_int_t
+ngx_booking_split(ngx_http_request_t *r, ngx_booking_ctx_t *ctx,
+    ngx_booking_path_t *path)
+{
+    u_char                    *p, *last, *s;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    p = r->uri.data;
+    last = r->uri.data + r->uri.len;
+
+    if (r->uri.len >= clcf->name.len
+        && ngx_strncmp(r->uri.data, clcf->name.data, clcf->name.len) == 0)
+    {
+        p += clcf->name.len;
+    }
+
+    while (p < last && *p == '/') {
+        p++;
+    }
+
+    ctx->path.data = p;
+    ctx->path.len = last - p;
+
+    path->n = 0;
+
+    while (p < last) {
+        if (path->n == NGX_BOOKING_SEGMENTS_MAX) {
+            return NGX_DECLINED;
+        }
+
+        s = ngx_strlchr(p, last, '/');
+        if (s == NULL) {
+            s = last;
+        }
+
+        path->seg[path->n].data = p;
+        path->seg[path->n].len = s - p;
+        path->n++;
+
+        if (s == last) {
+            break;
+        }
+
+        p = s + 1;
+
+        /* "resources/x/" is not "resources/x" */
+        if (p == last) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_booking_route_resource(ngx_http_request_t *r, ngx_booking_ctx_t *ctx,
+    ngx_booking_path_t *path)
+{
+    ngx_booking_run_pt        run;
+    ngx_booking_main_conf_t  *bmcf;
+
+    bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
+
+    if (path->n == 2) {
+        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_PUT
+                           |NGX_HTTP_DELETE)))
+        {
+            return ngx_booking_not_allowed(r, "GET, HEAD, PUT, DELETE");
+        }
+
+        if ((r->method & (NGX_HTTP_PUT|NGX_HTTP_DELETE)) && !ctx->admin) {
+            return ngx_booking_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
+                                          "resources are written through "
+                                          "an admin location", NULL);
+        }
+
+        run = (r->method & NGX_HTTP_PUT) ? ngx_booking_resource_put
+              : (r->method & NGX_HTTP_DELETE) ? ngx_booking_resource_delete
+              : ngx_booking_resource_get;
+
+    } else if (path->n == 3 && path->seg[2].len == 12
+               && ngx_strncmp(path->seg[2].data, "availability", 12) == 0)
+    {
+        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+            return ngx_booking_not_allowed(r, "GET, HEAD");
+        }
+
+        run = ngx_booking_availability;
+
+    } else {
+        return ngx_booking_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                      "no such route", NULL);
+    }
+
+    ctx->id = path->seg[1];
+
+    if (ngx_booking_id_check(bmcf, &ctx->id, r->connection->log) != NGX_OK) {
+        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                      "the resource id does not match "
+                                      "booking_id_pattern", "id");
+    }
+
+    ctx->run = run;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_booking_not_allowed(ngx_http_request_t *r, const char *allow)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+    h->value.data = (u_char *) allow;
+    h->value.len = ngx_strlen(allow);
+
+    return ngx_booking_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                  "method_not_allowed",
+                                  "method not allowed here", NULL);
+}
+
+
+/* "application/json", any case, with or without parameters */
+static ngx_int_t
+ngx_booking_json_content_type(ngx_http_request_t *r)
+{
+    u_char     *p, *last;
+    ngx_str_t  *ct;
+
+    if (r->headers_in.content_type == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ct = &r->headers_in.content_type->value;
+
+    if (ct->len < 16 || ngx_strncasecmp(ct->data, (u_char *) "application/json",
+                                        16) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    p = ct->data + 16;
+    last = ct->data + ct->len;
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    return (p == last || *p == ';') ? NGX_OK : NGX_DECLINED;
+}
+
+
+/*
+ * The request body as one piece of memory.  nginx may have spilled a large
+ * one to a temporary file; it is at most client_max_body_size.
+ */
+ngx_int_t
+ngx_booking_request_body(ngx_http_request_t *r, ngx_str_t *body)
+{
+    u_char       *p;
+    off_t         len;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    body->len = 0;
+    body->data = (u_char *) "";
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    cl = r->request_body->bufs;
+
+    if (cl->next == NULL && !cl->buf->in_file) {
+        body->data = cl->buf->pos;
+        body->len = cl->buf->last - cl->buf->pos;
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for ( /* void */ ; cl; cl = cl->next) {
+        b = cl->buf;
+        len += b->in_file ? b->file_last - b->file_pos : b->last - b->pos;
+    }
+
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                          b->file_pos);
+        if (n != b->file_last - b->file_pos) {
+            return NGX_ERROR;
+        }
+
+        p += n;
+    }
+
+    body->len = p - body->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Sends the operation's one Redis command.  NGX_DONE: the reply will
+ * finalize the request; anything else: the answer already sent (503).
+ */
+ngx_int_t
+ngx_booking_call(ngx_http_request_t *r, ngx_int_t script, ngx_str_t *argv,
+    ngx_uint_t nkeys, ngx_uint_t argc, ngx_booking_reply_pt reply)
+{
+    ngx_booking_ctx_t        *ctx;
+    ngx_pool_cleanup_t       *cln;
+    ngx_booking_redis_cmd_t  *cmd;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
+
+    /* a request freed before its reply must not be touched by it */
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (script >= 0) {
+        cmd = ngx_booking_redis_eval(script, argv, nkeys, argc,
+                                     ngx_booking_redis_done, r,
+                                     r->connection->log);
+
+    } else {
+        cmd = ngx_booking_redis_command(argv, argc, ngx_booking_redis_done, r,
+                                        r->connection->log);
+    }
+
+    if (cmd == NULL) {
+        return ngx_booking_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "backend_unavailable",
+                                      "Redis cannot be reached", NULL);
+    }
+
+    ctx->cmd = cmd;
+    ctx->reply = reply;
+
+    cln->handler = ngx_booking_cleanup;
+    cln->data = ctx;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_booking_cleanup(void *data)
+{
+    ngx_booking_ctx_t *ctx = data;
+
+    if (ctx->cmd != NULL) {
+        ngx_booking_redis_cancel(ctx->cmd);
+        ctx->cmd = NULL;
+    }
+}
+
+
+static void
+ngx_booking_redis_done(void *data, ngx_int_t rc, redisReply *reply)
+{
+    ngx_http_request_t *r = data;
+
+    ngx_int_t           n;
+    ngx_connection_t   *c;
+    ngx_booking_ctx_t  *ctx;
+
+    c = r->connection;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
+    ctx->cmd = NULL;
+
+    switch (rc) {
+
+    case NGX_BOOKING_REDIS_REPLY:
+        n = (reply->type == REDIS_REPLY_ERROR)
+            ? ngx_booking_backend_error(r, reply)
+            : ctx->reply(r, reply);
+        break;
+
+    case NGX_BOOKING_REDIS_UNAVAILABLE:
+        n = ngx_booking_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   "backend_unavailable",
+                                   "Redis cannot be reached", NULL);
+        break;
+
+    case NGX_BOOKING_REDIS_TIMEOUT:
+        n = ngx_booking_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
+                                   "backend_timeout",
+                                   "Redis did not answer in time; the "
+                                   "outcome is unknown", NULL);
+        break;
+
+    default: /* NGX_BOOKING_REDIS_LOST */
+        n = ngx_booking_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
+                                   "backend_timeout",
+                                   "the connection to Redis was lost; the "
+                                   "outcome is unknown", NULL);
+    }
+
+    ngx_http_finalize_request(r, n);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* Redis's own words stay in the error log; the client learns the kind */
+static ngx_int_t
+ngx_booking_backend_error(ngx_http_request_t *r, redisReply *reply)
+{
+    size_t       i;
+    ngx_str_t    s;
+    static char *busy[] = { "LOADING", "BUSY", "MASTERDOWN", "OOM",
+                            "TRYAGAIN", "CLUSTERDOWN", "NOAUTH", "READONLY",
+                            "NOREPLICAS", NULL };
+
+    s.data = (u_char *) reply->str;
+    s.len = reply->len;
+
+    for (i = 0; busy[i] != NULL; i++) {
+        if (s.len >= ngx_strlen(busy[i])
+            && ngx_strncmp(s.data, busy[i], ngx_strlen(busy[i])) == 0)
+        {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "booking: redis: %V", &s);
+
+            return ngx_booking_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                          "backend_unavailable",
+                                          "Redis cannot take the request "
+                                          "now", NULL);
+        }
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "booking: redis error: %V", &s);
+
+    return ngx_booking_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                  "internal", "internal error", NULL);
+}
+
+
+/*
+ * A script's refusal: {"err", status, code, message[, field]}.  NGX_DECLINED
+ * when the reply is not one.
+ */
+ngx_int_t
+ngx_booking_script_error(ngx_http_request_t *r, void *data)
+{
+    redisReply *reply = data;
+
+    ngx_str_t    code, message, field;
+    redisReply  **e;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 4) {
+        return NGX_DECLINED;
+    }
+
+    e = reply->element;
+
+    if (e[0]->type != REDIS_REPLY_STRING || e[0]->len != 3
+        || ngx_strncmp(e[0]->str, "err", 3) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (e[1]->type != REDIS_REPLY_INTEGER || e[1]->integer < 400
+        || e[1]->integer > 599 || e[2]->type != REDIS_REPLY_STRING
+        || e[3]->type != REDIS_REPLY_STRING)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    code.data = (u_char *) e[2]->str;
+    code.len = e[2]->len;
+    message.data = (u_char *) e[3]->str;
+    message.len = e[3]->len;
+    field.len = 0;
+
+    if (reply->elements > 4 && e[4]->type == REDIS_REPLY_STRING) {
+        field.data = (u_char *) e[4]->str;
+        field.len = e[4]->len;
+    }
+
+    return ngx_booking_send_error_str(r, e[1]->integer, &code, &message,
+                                      &field);
+}
+
+
+ngx_int_t
+ngx_booking_status_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_booking_json_t         j;
+    ngx_booking_redis_stats_t  st;
+    static ngx_str_t           type = ngx_string("text/plain; version=0.0.4");
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ngx_booking_redis_stats(&st);
+
+    if (ngx_booking_json_init(&j, r->pool, 512) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    j.pos = ngx_sprintf(j.pos,
+        "# HELP booking_redis_connections Redis connections of the worker "
+        "that answered, by state.\n"
+        "# TYPE booking_redis_connections gauge\n"
+        "booking_redis_connections{state=\"ready\"} %ui\n"
+        "booking_redis_connections{state=\"connecting\"} %ui\n"
+        "booking_redis_connections{state=\"down\"} %ui\n"
+        "# HELP booking_redis_inflight Commands awaiting a reply.\n"
+        "# TYPE booking_redis_inflight gauge\n"
+        "booking_redis_inflight %ui\n",
+        st.ready, st.connecting, st.down, st.inflight);
+
+    r->headers_out.content_type = type;
+    r->headers_out.content_type_len = type.len;
+    r->headers_out.status = NGX_HTTP_OK;
+
+    return ngx_booking_send_json(r, NGX_HTTP_OK, &j);
+}
+
+
+ngx_int_t
+ngx_booking_api_init_filters(ngx_conf_t *cf)
+{
+    ngx_booking_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_booking_header_filter;
+
+    ngx_booking_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_booking_body_filter;
+
+    return NGX_OK;
+}
+
+
+/*
+ * nginx answers a body over client_max_body_size itself, in HTML, before
+ * or while the module reads it; in an API location that answer is made the
+ * JSON error every client of the API expects.
+ */
+static ngx_int_t
+ngx_booking_header_filter(ngx_http_request_t *r)
+{
+    ngx_booking_ctx_t       *ctx;
+    ngx_booking_loc_conf_t  *blcf;
+
+    if (r->headers_out.status != NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
+        || r != r->main)
+    {
+        return ngx_booking_next_header_filter(r);
+    }
+
+    blcf = ngx_http_get_module_loc_conf(r, ngx_http_booking_module);
+    if (blcf == NULL || blcf->api == NGX_BOOKING_API_OFF) {
+        return ngx_booking_next_header_filter(r);
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_booking_ctx_t));
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_booking_module);
+
+    } else if (ctx->answered) {
+        return ngx_booking_next_header_filter(r);
+    }
+
+    ctx->too_large = 1;
+
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.content_length_n = sizeof(ngx_booking_too_large) - 1;
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+
+    return ngx_booking_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_booking_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_buf_t          *b;
+    ngx_chain_t         out;
+    ngx_booking_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
+
+    if (ctx == NULL || !ctx->too_large || in == NULL) {
+        return ngx_booking_next_body_filter(r, in);
+    }
+
+    ctx->too_large = 0;
+    ctx->answered = 1;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = ngx_booking_too_large;
+    b->last = b->pos + sizeof(ngx_booking_too_large) - 1;
+    b->memory = 1;
+    b->last_buf = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_booking_next_body_filter(r, &out);
+}

@@ -1,0 +1,260 @@
+/*
+ * Writing answers: a small JSON writer into the request pool, and the
+ * helpers that send a JSON body or the JSON error of the spec.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_booking_module.h"
+
+
+static ngx_int_t ngx_booking_json_reserve(ngx_booking_json_t *j, size_t n);
+
+
+static ngx_str_t  ngx_booking_json_type = ngx_string("application/json");
+
+
+ngx_int_t
+ngx_booking_json_init(ngx_booking_json_t *j, ngx_pool_t *pool, size_t size)
+{
+    j->pool = pool;
+    j->failed = 0;
+
+    j->start = ngx_pnalloc(pool, size);
+    if (j->start == NULL) {
+        j->failed = 1;
+        return NGX_ERROR;
+    }
+
+    j->pos = j->start;
+    j->end = j->start + size;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_booking_json_reserve(ngx_booking_json_t *j, size_t n)
+{
+    u_char  *p;
+    size_t   size, used;
+
+    if (j->failed) {
+        return NGX_ERROR;
+    }
+
+    if ((size_t) (j->end - j->pos) >= n) {
+        return NGX_OK;
+    }
+
+    used = j->pos - j->start;
+    size = (j->end - j->start) * 2;
+
+    while (size < used + n) {
+        size *= 2;
+    }
+
+    p = ngx_pnalloc(j->pool, size);
+    if (p == NULL) {
+        j->failed = 1;
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, j->start, used);
+
+    j->start = p;
+    j->pos = p + used;
+    j->end = p + size;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_booking_json_raw(ngx_booking_json_t *j, u_char *s, size_t len)
+{
+    if (ngx_booking_json_reserve(j, len) == NGX_OK) {
+        j->pos = ngx_cpymem(j->pos, s, len);
+    }
+}
+
+
+void
+ngx_booking_json_str(ngx_booking_json_t *j, u_char *s, size_t len)
+{
+    if (ngx_booking_json_reserve(j, ngx_booking_json_escape_len(s, len) + 2)
+        == NGX_OK)
+    {
+        *j->pos++ = '"';
+        j->pos = ngx_booking_json_escape(j->pos, s, len);
+        *j->pos++ = '"';
+    }
+}
+
+
+void
+ngx_booking_json_int(ngx_booking_json_t *j, int64_t n)
+{
+    if (ngx_booking_json_reserve(j, NGX_INT64_LEN) == NGX_OK) {
+        j->pos = ngx_sprintf(j->pos, "%L", n);
+    }
+}
+
+
+void
+ngx_booking_json_time(ngx_booking_json_t *j, int64_t t, ngx_uint_t date)
+{
+    if (ngx_booking_json_reserve(j, NGX_BOOKING_INSTANT_LEN + 2) != NGX_OK) {
+        return;
+    }
+
+    *j->pos++ = '"';
+    j->pos = date ? ngx_booking_format_date(j->pos, t)
+                  : ngx_booking_format_instant(j->pos, t);
+    *j->pos++ = '"';
+}
+
+
+/* a slot length as nginx.conf would write it: "1d", "1h", "30m" */
+void
+ngx_booking_json_slot(ngx_booking_json_t *j, int64_t slot)
+{
+    if (ngx_booking_json_reserve(j, NGX_INT64_LEN + 3) != NGX_OK) {
+        return;
+    }
+
+    if (slot == 0) {
+        j->pos = ngx_cpymem(j->pos, "\"none\"", 6);
+
+    } else if (slot % 86400 == 0) {
+        j->pos = ngx_sprintf(j->pos, "\"%Ld\"", slot / 86400);
+
+    } else if (slot % 3600 == 0) {
+        j->pos = ngx_sprintf(j->pos, "\"%Lh\"", slot / 3600);
+
+    } else if (slot % 60 == 0) {
+        j->pos = ngx_sprintf(j->pos, "\"%Lm\"", slot / 60);
+
+    } else {
+        j->pos = ngx_sprintf(j->pos, "\"%Ls\"", slot);
+    }
+}
+
+
+ngx_int_t
+ngx_booking_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_booking_json_t *j)
+{
+    ngx_int_t           rc;
+    ngx_buf_t          *b;
+    ngx_chain_t         out;
+    ngx_booking_ctx_t  *ctx;
+
+    /* a newline ends every answer, for people reading them in a terminal */
+    ngx_booking_json_lit(j, "\n");
+
+    if (j->failed) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
+    if (ctx != NULL) {
+        ctx->answered = 1;
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_type = ngx_booking_json_type;
+    r->headers_out.content_type_len = ngx_booking_json_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.content_length_n = j->pos - j->start;
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->start = j->start;
+    b->pos = j->start;
+    b->last = j->pos;
+    b->end = j->end;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_booking_send_empty(ngx_http_request_t *r, ngx_uint_t status)
+{
+    ngx_booking_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
+    if (ctx != NULL) {
+        ctx->answered = 1;
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    return ngx_http_send_header(r);
+}
+
+
+ngx_int_t
+ngx_booking_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message, const char *field)
+{
+    ngx_str_t  c, m, f;
+
+    c.data = (u_char *) code;
+    c.len = ngx_strlen(code);
+    m.data = (u_char *) message;
+    m.len = ngx_strlen(message);
+
+    if (field != NULL) {
+        f.data = (u_char *) field;
+        f.len = ngx_strlen(field);
+    }
+
+    return ngx_booking_send_error_str(r, status, &c, &m,
+                                      field ? &f : NULL);
+}
+
+
+ngx_int_t
+ngx_booking_send_error_str(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *code, ngx_str_t *message, ngx_str_t *field)
+{
+    ngx_booking_json_t  j;
+
+    if (ngx_booking_json_init(&j, r->pool, 256) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_booking_json_lit(&j, "{\"error\":{\"code\":");
+    ngx_booking_json_str(&j, code->data, code->len);
+    ngx_booking_json_lit(&j, ",\"message\":");
+    ngx_booking_json_str(&j, message->data, message->len);
+
+    if (field != NULL && field->len) {
+        ngx_booking_json_lit(&j, ",\"field\":");
+        ngx_booking_json_str(&j, field->data, field->len);
+    }
+
+    ngx_booking_json_lit(&j, "}}");
+
+    return ngx_booking_send_json(r, status, &j);
+}

@@ -1,0 +1,757 @@
+/*
+ * Resources: PUT, GET, DELETE /resources/{id} and their availability.
+ *
+ * Keys of one resource share the hash tag {r:<id>}; the resource itself is
+ * the hash bk:{r:<id>} whose "doc" field holds its JSON as written by PUT.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <jansson.h>
+#include <hiredis/hiredis.h>
+
+#include "ngx_booking_module.h"
+#include "ngx_booking_scripts.h"
+
+
+/* GEO's own limits: Redis refuses latitudes beyond these */
+#define NGX_BOOKING_LAT_MAX  85.05112878
+#define NGX_BOOKING_LON_MAX  180.0
+
+
+typedef struct {
+    ngx_booking_type_t   *type;
+    int64_t               capacity;
+    ngx_str_t             doc;
+} ngx_booking_resource_t;
+
+
+static ngx_int_t ngx_booking_resource_parse(ngx_http_request_t *r,
+    json_t *root, ngx_booking_resource_t *res);
+static ngx_int_t ngx_booking_resource_doc(ngx_http_request_t *r,
+    json_t *root, ngx_booking_resource_t *res);
+static ngx_int_t ngx_booking_check_location(ngx_http_request_t *r,
+    json_t *v);
+static ngx_int_t ngx_booking_check_groups(ngx_http_request_t *r, json_t *v);
+static ngx_int_t ngx_booking_resource_key(ngx_http_request_t *r,
+    ngx_str_t *key);
+static ngx_int_t ngx_booking_resource_written(ngx_http_request_t *r,
+    void *data);
+static ngx_int_t ngx_booking_resource_read(ngx_http_request_t *r,
+    void *data);
+static ngx_int_t ngx_booking_resource_deleted(ngx_http_request_t *r,
+    void *data);
+static ngx_int_t ngx_booking_resource_answer(ngx_http_request_t *r,
+    ngx_uint_t status, redisReply *doc, redisReply *created,
+    redisReply *updated);
+static ngx_int_t ngx_booking_availability_read(ngx_http_request_t *r,
+    void *data);
+static ngx_int_t ngx_booking_query_time(ngx_http_request_t *r,
+    const char *name, int64_t *t);
+static ngx_int_t ngx_booking_unexpected(ngx_http_request_t *r);
+
+
+static ngx_int_t
+ngx_booking_resource_key(ngx_http_request_t *r, ngx_str_t *key)
+{
+    ngx_booking_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
+
+    key->len = sizeof("bk:{r:}") - 1 + ctx->id.len;
+    key->data = ngx_pnalloc(r->pool, key->len);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(key->data, "bk:{r:%V}", &ctx->id);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_booking_resource_put(ngx_http_request_t *r)
+{
+    u_char                   nbuf[2][NGX_INT64_LEN];
+    json_t                  *root;
+    ngx_int_t                rc;
+    ngx_str_t                body, argv[5];
+    json_error_t             err;
+    ngx_booking_resource_t   res;
+
+    if (ngx_booking_request_body(r, &body) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    root = json_loadb((const char *) body.data, body.len,
+                      JSON_REJECT_DUPLICATES, &err);
+    if (root == NULL) {
+        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "invalid_json",
+                                      err.text, NULL);
+    }
+
+    ngx_memzero(&res, sizeof(ngx_booking_resource_t));
+
+    rc = ngx_booking_resource_parse(r, root, &res);
+
+    if (rc == NGX_OK) {
+        rc = ngx_booking_resource_doc(r, root, &res);
+    }
+
+    json_decref(root);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_booking_resource_key(r, &argv[0]) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    argv[1] = res.doc;
+    argv[2] = res.type->name;
+    argv[3].data = nbuf[0];
+    argv[3].len = ngx_sprintf(nbuf[0], "%L", res.type->slot) - nbuf[0];
+    argv[4].data = nbuf[1];
+    argv[4].len = ngx_sprintf(nbuf[1], "%L", res.capacity) - nbuf[1];
+
+    return ngx_booking_call(r, NGX_BOOKING_SCRIPT_RESOURCE_PUT, argv, 1, 5,
+                            ngx_booking_resource_written);
+}
+
+
+/* NGX_OK, or the rc of the error answer already sent */
+static ngx_int_t
+ngx_booking_resource_parse(ngx_http_request_t *r, json_t *root,
+    ngx_booking_resource_t *res)
+{
+    const char               *key;
+    json_t                   *v;
+    json_int_t                n;
+    ngx_booking_main_conf_t  *bmcf;
+
+    bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
+
+    if (!json_is_object(root)) {
+        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                      "the body must be a JSON object", NULL);
+    }
+
+    json_object_foreach(root, key, v) {
+        if (ngx_strcmp(key, "type") != 0 && ngx_strcmp(key, "capacity") != 0
+            && ngx_strcmp(key, "title") != 0 && ngx_strcmp(key, "owner") != 0
+            && ngx_strcmp(key, "location") != 0
+            && ngx_strcmp(key, "attributes") != 0
+            && ngx_strcmp(key, "groups") != 0)
+        {
+            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
+                                          "invalid", "unknown field", key);
+        }
+    }
+
+    v = json_object_get(root, "type");
+    if (v == NULL) {
+        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                      "type is required", "type");
+    }
+
+    if (!json_is_string(v)) {
+        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                      "type must be a string", "type");
+    }
+
+    res->type = ngx_booking_find_type(bmcf, (u_char *) json_string_value(v),
+                                      json_string_length(v));
+    if (res->type == NULL) {
+        return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE, "invalid",
+                                      "unknown type", "type");
+    }
+
+    res->capacity = 1;
+
+    v = json_object_get(root, "capacity");
+    if (v != NULL) {
+        if (!json_is_integer(v)) {
+            return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "bad_request",
+                                          "capacity must be an integer",
+                                          "capacity");
+        }
+
+        n = json_integer_value(v);
+        if (n < 1 || n > NGX_BOOKING_CAPACITY_MAX) {
+            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
+                                          "invalid",
+                                          "capacity must be 1 to 1000000",
+                                          "capacity");
+        }
+
+        res->capacity = n;
+    }
+
+    v = json_object_get(root, "title");
+    if (v != NULL) {
+        if (!json_is_string(v)) {
+            return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "bad_request",
+                                          "title must be a string", "title");
+        }
+
+        if (json_string_length(v) > NGX_BOOKING_TITLE_MAX) {
+            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
+                                          "invalid",
+                                          "title is longer than 1024 bytes",
+                                          "title");
+        }
+    }
+
+    v = json_object_get(root, "owner");
+    if (v != NULL) {
+        if (!json_is_string(v)) {
+            return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "bad_request",
+                                          "owner must be a string", "owner");
+        }
+
+        if (json_string_length(v) == 0
+            || json_string_length(v) > NGX_BOOKING_USER_MAX)
+        {
+            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
+                                          "invalid",
+                                          "owner must be 1 to 128 bytes",
+                                          "owner");
+        }
+    }
+
+    v = json_object_get(root, "attributes");
+    if (v != NULL && !json_is_object(v)) {
+        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                      "attributes must be an object",
+                                      "attributes");
+    }
+
+    v = json_object_get(root, "location");
+    if (v != NULL) {
+        n = ngx_booking_check_location(r, v);
+        if (n != NGX_OK) {
+            return n;
+        }
+    }
+
+    v = json_object_get(root, "groups");
+    if (v != NULL) {
+        return ngx_booking_check_groups(r, v);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_booking_check_location(ngx_http_request_t *r, json_t *v)
+{
+    double       lat, lon;
+    json_t      *jlat, *jlon;
+    const char  *key;
+    json_t      *e;
+
+    if (!json_is_object(v)) {
+        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                      "location must be an object",
+                                      "location");
+    }
+
+    json_object_foreach(v, key, e) {
+        if (ngx_strcmp(key, "lat") != 0 && ngx_strcmp(key, "lon") != 0) {
+            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
+                                          "invalid",
+                                          "location holds only lat and lon",
+                                          "location");
+        }
+    }
+
+    jlat = json_object_get(v, "lat");
+    jlon = json_object_get(v, "lon");
+
+    if (!json_is_number(jlat) || !json_is_number(jlon)) {
+        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                      "location needs numbers lat and lon",
+                                      "location");
+    }
+
+    lat = json_number_value(jlat);
+    lon = json_number_value(jlon);
+
+    if (!(lat >= -NGX_BOOKING_LAT_MAX && lat <= NGX_BOOKING_LAT_MAX
+          && lon >= -NGX_BOOKING_LON_MAX && lon <= NGX_BOOKING_LON_MAX))
+    {
+        return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE, "invalid",
+                                      "lat must be within +-85.05112878 "
+                                      "and lon within +-180", "location");
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_booking_check_groups(ngx_http_request_t *r, json_t *v)
+{
+    size_t   i;
+    json_t  *g;
+
+    if (!json_is_array(v)) {
+        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                      "groups must be an array of strings",
+                                      "groups");
+    }
+
+    if (json_array_size(v) > NGX_BOOKING_GROUPS_MAX) {
+        return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE, "invalid",
+                                      "at most 64 groups", "groups");
+    }
+
+    json_array_foreach(v, i, g) {
+        if (!json_is_string(g)) {
+            return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "bad_request",
+                                          "groups must be an array of "
+                                          "strings", "groups");
+        }
+
+        if (json_string_length(g) == 0 || json_string_length(g) > 64
+            || ngx_strlchr((u_char *) json_string_value(g),
+                           (u_char *) json_string_value(g)
+                           + json_string_length(g), ',') != NULL)
+        {
+            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
+                                          "invalid",
+                                          "a group is 1 to 64 bytes without "
+                                          "a comma", "groups");
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The stored document: the fields in a fixed order, numbers as numbers,
+ * so that equal resources read alike.
+ */
+static ngx_int_t
+ngx_booking_resource_doc(ngx_http_request_t *r, json_t *root,
+    ngx_booking_resource_t *res)
+{
+    char               *s;
+    size_t              len;
+    json_t             *doc, *v;
+    ngx_int_t           rc;
+    ngx_booking_ctx_t  *ctx;
+    static const char  *fields[] = { "title", "owner", "location",
+                                     "attributes", "groups", NULL };
+    ngx_uint_t          i;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
+
+    doc = json_object();
+    if (doc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    if (json_object_set_new(doc, "id",
+                            json_stringn((const char *) ctx->id.data,
+                                         ctx->id.len))
+        != 0
+        || json_object_set_new(doc, "type",
+                               json_stringn((const char *)
+                                            res->type->name.data,
+                                            res->type->name.len))
+           != 0
+        || json_object_set_new(doc, "capacity", json_integer(res->capacity))
+           != 0)
+    {
+        goto done;
+    }
+
+    for (i = 0; fields[i] != NULL; i++) {
+        v = json_object_get(root, fields[i]);
+
+        if (v != NULL && json_object_set(doc, fields[i], v) != 0) {
+            goto done;
+        }
+    }
+
+    s = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    if (s == NULL) {
+        goto done;
+    }
+
+    len = ngx_strlen(s);
+
+    res->doc.data = ngx_pnalloc(r->pool, len);
+    if (res->doc.data != NULL) {
+        ngx_memcpy(res->doc.data, s, len);
+        res->doc.len = len;
+        rc = NGX_OK;
+    }
+
+    free(s);
+
+done:
+
+    json_decref(doc);
+
+    return rc;
+}
+
+
+/* {"ok", created, doc, created_at, updated_at} */
+static ngx_int_t
+ngx_booking_resource_written(ngx_http_request_t *r, void *data)
+{
+    redisReply *reply = data;
+
+    ngx_int_t    rc;
+    redisReply **e;
+
+    rc = ngx_booking_script_error(r, reply);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 5
+        || reply->element[1]->type != REDIS_REPLY_INTEGER)
+    {
+        return ngx_booking_unexpected(r);
+    }
+
+    e = reply->element;
+
+    return ngx_booking_resource_answer(r, e[1]->integer ? NGX_HTTP_CREATED
+                                                        : NGX_HTTP_OK,
+                                       e[2], e[3], e[4]);
+}
+
+
+ngx_int_t
+ngx_booking_resource_get(ngx_http_request_t *r)
+{
+    ngx_str_t  argv[5];
+
+    ngx_str_set(&argv[0], "HMGET");
+
+    if (ngx_booking_resource_key(r, &argv[1]) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&argv[2], "doc");
+    ngx_str_set(&argv[3], "created_at");
+    ngx_str_set(&argv[4], "updated_at");
+
+    /* a read changes nothing: one plain command, no script */
+    return ngx_booking_call(r, -1, argv, 0, 5, ngx_booking_resource_read);
+}
+
+
+static ngx_int_t
+ngx_booking_resource_read(ngx_http_request_t *r, void *data)
+{
+    redisReply *reply = data;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+        return ngx_booking_unexpected(r);
+    }
+
+    if (reply->element[0]->type == REDIS_REPLY_NIL) {
+        return ngx_booking_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                      "no such resource", NULL);
+    }
+
+    return ngx_booking_resource_answer(r, NGX_HTTP_OK, reply->element[0],
+                                       reply->element[1], reply->element[2]);
+}
+
+
+/* the stored document with its two instants added */
+static ngx_int_t
+ngx_booking_resource_answer(ngx_http_request_t *r, ngx_uint_t status,
+    redisReply *doc, redisReply *created, redisReply *updated)
+{
+    int64_t             c, u;
+    ngx_booking_json_t  j;
+
+    if (doc->type != REDIS_REPLY_STRING || doc->len < 2
+        || doc->str[doc->len - 1] != '}'
+        || created->type != REDIS_REPLY_STRING
+        || updated->type != REDIS_REPLY_STRING)
+    {
+        return ngx_booking_unexpected(r);
+    }
+
+    c = ngx_atoof((u_char *) created->str, created->len);
+    u = ngx_atoof((u_char *) updated->str, updated->len);
+
+    if (c < 0 || u < 0 || c > NGX_BOOKING_TIME_MAX
+        || u > NGX_BOOKING_TIME_MAX)
+    {
+        return ngx_booking_unexpected(r);
+    }
+
+    if (ngx_booking_json_init(&j, r->pool, doc->len + 128) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_booking_json_raw(&j, (u_char *) doc->str, doc->len - 1);
+    ngx_booking_json_lit(&j, ",\"created_at\":");
+    ngx_booking_json_time(&j, c, 0);
+    ngx_booking_json_lit(&j, ",\"updated_at\":");
+    ngx_booking_json_time(&j, u, 0);
+    ngx_booking_json_lit(&j, "}");
+
+    return ngx_booking_send_json(r, status, &j);
+}
+
+
+ngx_int_t
+ngx_booking_resource_delete(ngx_http_request_t *r)
+{
+    ngx_str_t  argv[1];
+
+    if (ngx_booking_resource_key(r, &argv[0]) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_booking_call(r, NGX_BOOKING_SCRIPT_RESOURCE_DELETE, argv, 1, 1,
+                            ngx_booking_resource_deleted);
+}
+
+
+static ngx_int_t
+ngx_booking_resource_deleted(ngx_http_request_t *r, void *data)
+{
+    redisReply *reply = data;
+
+    ngx_int_t  rc;
+
+    rc = ngx_booking_script_error(r, reply);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    return ngx_booking_send_empty(r, NGX_HTTP_NO_CONTENT);
+}
+
+
+ngx_int_t
+ngx_booking_availability(ngx_http_request_t *r)
+{
+    u_char                   nbuf[3][NGX_INT64_LEN];
+    ngx_int_t                rc;
+    ngx_str_t                argv[4];
+    ngx_booking_ctx_t       *ctx;
+    ngx_booking_main_conf_t *bmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
+    bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
+
+    rc = ngx_booking_query_time(r, "from", &ctx->from);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_booking_query_time(r, "to", &ctx->to);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* whether from and to are needed depends on the type: the script says */
+    if (ctx->from >= 0 && ctx->to >= 0) {
+        if (ctx->to <= ctx->from) {
+            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
+                                          "invalid", "to must be after from",
+                                          "to");
+        }
+
+        if (ctx->to - ctx->from > bmcf->max_range) {
+            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
+                                          "invalid",
+                                          "the range is longer than "
+                                          "booking_max_range", "to");
+        }
+    }
+
+    if (ngx_booking_resource_key(r, &argv[0]) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    argv[1].data = nbuf[0];
+    argv[1].len = (ctx->from >= 0)
+                  ? (size_t) (ngx_sprintf(nbuf[0], "%L", ctx->from) - nbuf[0])
+                  : 0;
+    argv[2].data = nbuf[1];
+    argv[2].len = (ctx->to >= 0)
+                  ? (size_t) (ngx_sprintf(nbuf[1], "%L", ctx->to) - nbuf[1])
+                  : 0;
+    argv[3].data = nbuf[2];
+    argv[3].len = ngx_sprintf(nbuf[2], "%d", NGX_BOOKING_READ_SLOTS_MAX)
+                  - nbuf[2];
+
+    return ngx_booking_call(r, NGX_BOOKING_SCRIPT_AVAILABILITY, argv, 1, 4,
+                            ngx_booking_availability_read);
+}
+
+
+/* t is -1 when the argument is absent */
+static ngx_int_t
+ngx_booking_query_time(ngx_http_request_t *r, const char *name, int64_t *t)
+{
+    u_char                 buf[64];
+    size_t                 len;
+    ngx_int_t              rc;
+    ngx_booking_instant_t  in;
+
+    *t = -1;
+
+    rc = ngx_booking_query_arg(r->args.data, r->args.len, name, buf,
+                               sizeof(buf), &len);
+    if (rc == 0) {
+        return NGX_OK;
+    }
+
+    if (rc < 0 || ngx_booking_parse_instant(buf, len, &in) != NGX_BOOKING_OK) {
+        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                      "not an RFC 3339 date or date-time",
+                                      name);
+    }
+
+    *t = in.t;
+
+    return NGX_OK;
+}
+
+
+/*
+ * {"ok", type, slot, capacity, start, counters}: the units in use of each
+ * slot from start, 4 bytes each; or {"ok", type, 0, capacity, used} for a
+ * timeless resource.  Turning counters into runs is done here, in the
+ * worker, so that Redis's one thread only copies bytes.
+ */
+static ngx_int_t
+ngx_booking_availability_read(ngx_http_request_t *r, void *data)
+{
+    redisReply *reply = data;
+
+    size_t               i, n, nruns;
+    int64_t              slot, capacity, start, used;
+    ngx_int_t            rc;
+    redisReply         **e;
+    ngx_booking_ctx_t   *ctx;
+    ngx_booking_run_t   *runs;
+    ngx_booking_json_t   j;
+
+    rc = ngx_booking_script_error(r, reply);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    e = reply->element;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 5
+        || e[1]->type != REDIS_REPLY_STRING
+        || e[2]->type != REDIS_REPLY_INTEGER
+        || e[3]->type != REDIS_REPLY_INTEGER)
+    {
+        return ngx_booking_unexpected(r);
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
+
+    slot = e[2]->integer;
+    capacity = e[3]->integer;
+
+    if (ngx_booking_json_init(&j, r->pool, 512) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_booking_json_lit(&j, "{\"resource\":");
+    ngx_booking_json_str(&j, ctx->id.data, ctx->id.len);
+    ngx_booking_json_lit(&j, ",\"type\":");
+    ngx_booking_json_str(&j, (u_char *) e[1]->str, e[1]->len);
+    ngx_booking_json_lit(&j, ",\"slot\":");
+    ngx_booking_json_slot(&j, slot);
+    ngx_booking_json_lit(&j, ",\"capacity\":");
+    ngx_booking_json_int(&j, capacity);
+
+    if (slot == 0) {
+        if (e[4]->type != REDIS_REPLY_INTEGER) {
+            return ngx_booking_unexpected(r);
+        }
+
+        used = e[4]->integer;
+
+        ngx_booking_json_lit(&j, ",\"free\":");
+        ngx_booking_json_int(&j, ngx_max(0, capacity - used));
+        ngx_booking_json_lit(&j, "}");
+
+        return ngx_booking_send_json(r, NGX_HTTP_OK, &j);
+    }
+
+    if (slot < 0 || reply->elements != 6 || e[4]->type != REDIS_REPLY_INTEGER
+        || e[5]->type != REDIS_REPLY_STRING || e[5]->len % 4 != 0
+        || e[5]->len == 0)
+    {
+        return ngx_booking_unexpected(r);
+    }
+
+    start = e[4]->integer;
+    n = e[5]->len / 4;
+
+    runs = ngx_palloc(r->pool, n * sizeof(ngx_booking_run_t));
+    if (runs == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    nruns = ngx_booking_runs((u_char *) e[5]->str, n, start, slot, capacity,
+                             runs);
+
+    ngx_booking_json_lit(&j, ",\"from\":");
+    ngx_booking_json_time(&j, start, slot % 86400 == 0);
+    ngx_booking_json_lit(&j, ",\"to\":");
+    ngx_booking_json_time(&j, start + (int64_t) n * slot, slot % 86400 == 0);
+    ngx_booking_json_lit(&j, ",\"free\":[");
+
+    for (i = 0; i < nruns; i++) {
+        if (i) {
+            ngx_booking_json_lit(&j, ",");
+        }
+
+        ngx_booking_json_lit(&j, "{\"start\":");
+        ngx_booking_json_time(&j, runs[i].start, slot % 86400 == 0);
+        ngx_booking_json_lit(&j, ",\"end\":");
+        ngx_booking_json_time(&j, runs[i].end, slot % 86400 == 0);
+        ngx_booking_json_lit(&j, ",\"units\":");
+        ngx_booking_json_int(&j, runs[i].units);
+        ngx_booking_json_lit(&j, "}");
+    }
+
+    ngx_booking_json_lit(&j, "]}");
+
+    return ngx_booking_send_json(r, NGX_HTTP_OK, &j);
+}
+
+
+static ngx_int_t
+ngx_booking_unexpected(ngx_http_request_t *r)
+{
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "booking: unexpected reply from redis");
+
+    return ngx_booking_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                  "internal", "internal error", NULL);
+}

@@ -1,0 +1,1040 @@
+/*
+ * ngx_http_booking_module: directives, configuration and process hooks.
+ *
+ * Every value is checked here, when the configuration is read, so that
+ * "nginx -t" names the directive, file and line of any mistake.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <openssl/rand.h>
+
+#include "ngx_booking_module.h"
+#include "ngx_booking_redis.h"
+
+
+#define NGX_BOOKING_FILE_MAX  4096
+
+
+static void *ngx_booking_create_main_conf(ngx_conf_t *cf);
+static char *ngx_booking_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_booking_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_booking_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_booking_postconfiguration(ngx_conf_t *cf);
+
+static char *ngx_booking_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_booking_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_booking_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_booking_type_option(ngx_conf_t *cf, ngx_booking_type_t *t,
+    ngx_str_t *opt);
+static char *ngx_booking_type_check(ngx_conf_t *cf, ngx_booking_type_t *t);
+static char *ngx_booking_duration(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_booking_id_pattern(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_booking_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_booking_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_booking_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_booking_connections_bounds(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_booking_database_bounds(ngx_conf_t *cf, void *post,
+    void *data);
+
+static ngx_int_t ngx_booking_init_process(ngx_cycle_t *cycle);
+static void ngx_booking_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_post_handler_pt  ngx_booking_connections_post =
+    ngx_booking_connections_bounds;
+static ngx_conf_post_handler_pt  ngx_booking_database_post =
+    ngx_booking_database_bounds;
+
+
+static ngx_command_t  ngx_booking_commands[] = {
+
+    { ngx_string("booking_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_booking_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("booking_redis_password_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_booking_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_booking_main_conf_t, redis_password),
+      NULL },
+
+    { ngx_string("booking_redis_database"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_booking_main_conf_t, redis_database),
+      &ngx_booking_database_post },
+
+    { ngx_string("booking_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_booking_main_conf_t, redis_timeout),
+      NULL },
+
+    { ngx_string("booking_redis_connections"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_booking_main_conf_t, redis_connections),
+      &ngx_booking_connections_post },
+
+    { ngx_string("booking_type"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_booking_type,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("booking_user"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_booking_loc_conf_t, user),
+      NULL },
+
+    { ngx_string("booking_user_groups"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_booking_loc_conf_t, user_groups),
+      NULL },
+
+    { ngx_string("booking_secret_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_booking_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_booking_main_conf_t, secret),
+      NULL },
+
+    { ngx_string("booking_anonymous"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_booking_loc_conf_t, anonymous),
+      NULL },
+
+    { ngx_string("booking_id_pattern"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_booking_id_pattern,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("booking_max_range"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_booking_duration,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_booking_main_conf_t, max_range),
+      NULL },
+
+    { ngx_string("booking_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_booking_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("booking_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_booking_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("booking_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_booking_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_booking_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_booking_postconfiguration,         /* postconfiguration */
+
+    ngx_booking_create_main_conf,          /* create main configuration */
+    ngx_booking_init_main_conf,            /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_booking_create_loc_conf,           /* create location configuration */
+    ngx_booking_merge_loc_conf             /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_booking_module = {
+    NGX_MODULE_V1,
+    &ngx_booking_module_ctx,               /* module context */
+    ngx_booking_commands,                  /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_booking_init_process,              /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_booking_exit_process,              /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/* set by booking_api and booking_status: only then does a worker connect */
+static ngx_uint_t  ngx_booking_used;
+
+
+static void *
+ngx_booking_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_booking_main_conf_t  *bmcf;
+
+    bmcf = ngx_pcalloc(cf->pool, sizeof(ngx_booking_main_conf_t));
+    if (bmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&bmcf->types, cf->pool, 8, sizeof(ngx_booking_type_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    bmcf->redis_database = NGX_CONF_UNSET;
+    bmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
+    bmcf->redis_connections = NGX_CONF_UNSET_UINT;
+    bmcf->max_range = NGX_CONF_UNSET;
+    bmcf->cache_valid = NGX_CONF_UNSET;
+
+    ngx_booking_used = 0;
+
+    return bmcf;
+}
+
+
+static char *
+ngx_booking_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_booking_main_conf_t *bmcf = conf;
+
+    ngx_url_t  u;
+
+    if (bmcf->redis_addr == NULL) {
+        ngx_memzero(&u, sizeof(ngx_url_t));
+        ngx_str_set(&u.url, "127.0.0.1:6379");
+
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
+            return NGX_CONF_ERROR;
+        }
+
+        bmcf->redis_addr = &u.addrs[0];
+        bmcf->redis_name = u.url;
+    }
+
+    ngx_conf_init_value(bmcf->redis_database, 0);
+    ngx_conf_init_msec_value(bmcf->redis_timeout, 250);
+    ngx_conf_init_uint_value(bmcf->redis_connections, 2);
+    ngx_conf_init_value(bmcf->max_range, 366 * 86400);
+    ngx_conf_init_value(bmcf->cache_valid, 1);
+
+    if (bmcf->secret.len == 0) {
+        /*
+         * Drawn before the workers fork, so every worker signs alike; a
+         * secret file is needed for tokens to outlive a restart or to be
+         * checked by another host.
+         */
+        bmcf->secret.data = ngx_pnalloc(cf->pool, 32);
+        if (bmcf->secret.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (RAND_bytes(bmcf->secret.data, 32) != 1) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "booking: RAND_bytes() failed");
+            return NGX_CONF_ERROR;
+        }
+
+        bmcf->secret.len = 32;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_booking_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_booking_loc_conf_t  *blcf;
+
+    blcf = ngx_pcalloc(cf->pool, sizeof(ngx_booking_loc_conf_t));
+    if (blcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     blcf->api = NGX_BOOKING_API_OFF;
+     *     blcf->status = 0;
+     */
+
+    blcf->user = NGX_CONF_UNSET_PTR;
+    blcf->user_groups = NGX_CONF_UNSET_PTR;
+    blcf->anonymous = NGX_CONF_UNSET;
+
+    return blcf;
+}
+
+
+static char *
+ngx_booking_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_booking_loc_conf_t *prev = parent;
+    ngx_booking_loc_conf_t *conf = child;
+
+    ngx_conf_merge_ptr_value(conf->user, prev->user, NULL);
+    ngx_conf_merge_ptr_value(conf->user_groups, prev->user_groups, NULL);
+    ngx_conf_merge_value(conf->anonymous, prev->anonymous, 0);
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_booking_postconfiguration(ngx_conf_t *cf)
+{
+    return ngx_booking_api_init_filters(cf);
+}
+
+
+static char *
+ngx_booking_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_booking_main_conf_t *bmcf = conf;
+
+    ngx_str_t  *value;
+    ngx_url_t   u;
+
+    if (bmcf->redis_addr != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = value[1];
+    u.default_port = 6379;
+
+    /* resolved here, once: a worker never looks a name up */
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        if (u.err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s in \"%V\"", u.err, &u.url);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no address for \"%V\"", &u.url);
+        return NGX_CONF_ERROR;
+    }
+
+    bmcf->redis_addr = &u.addrs[0];
+    bmcf->redis_name = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_booking_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    u_char           *buf;
+    ssize_t           n;
+    ngx_str_t        *value, *field, name;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    field = (ngx_str_t *) (p + cmd->offset);
+
+    if (field->data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = name;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    buf = NULL;
+    n = 0;
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", &name);
+        goto failed;
+    }
+
+    if (ngx_file_size(&fi) > NGX_BOOKING_FILE_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" is larger than %d bytes", &name,
+                           NGX_BOOKING_FILE_MAX);
+        goto failed;
+    }
+
+    buf = ngx_pnalloc(cf->pool, NGX_BOOKING_FILE_MAX);
+    if (buf == NULL) {
+        goto failed;
+    }
+
+    n = ngx_read_file(&file, buf, NGX_BOOKING_FILE_MAX, 0);
+    if (n == NGX_ERROR) {
+        goto failed;
+    }
+
+    /* the trailing newline an editor adds is not part of the secret */
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'
+                     || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+    {
+        n--;
+    }
+
+    if (n == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" is empty", &name);
+        goto failed;
+    }
+
+    if (field == &((ngx_booking_main_conf_t *) conf)->secret && n < 16) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" holds fewer than 16 bytes", &name);
+        goto failed;
+    }
+
+    ngx_close_file(file.fd);
+
+    field->data = buf;
+    field->len = n;
+
+    return NGX_CONF_OK;
+
+failed:
+
+    ngx_close_file(file.fd);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_booking_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_booking_main_conf_t *bmcf = conf;
+
+    char                *rv;
+    ngx_str_t           *value;
+    ngx_uint_t           i;
+    ngx_booking_type_t  *t;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].len > 32) {
+        return "has a name that is not 1 to 32 characters";
+    }
+
+    for (i = 0; i < value[1].len; i++) {
+        if (!((value[1].data[i] >= 'a' && value[1].data[i] <= 'z')
+              || (value[1].data[i] >= '0' && value[1].data[i] <= '9')
+              || value[1].data[i] == '_' || value[1].data[i] == '-'))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid type name \"%V\": use a-z 0-9 _ -",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_booking_find_type(bmcf, value[1].data, value[1].len) != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate type \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    t = ngx_array_push(&bmcf->types);
+    if (t == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(t, sizeof(ngx_booking_type_t));
+    t->name = value[1];
+    t->slot = -1;
+    t->hold = -1;
+    t->min = -1;
+    t->max = -1;
+    t->buffer = -1;
+    t->lead = -1;
+    t->horizon = -1;
+    t->approval = NGX_CONF_UNSET;
+    t->max_active = NGX_CONF_UNSET_UINT;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        rv = ngx_booking_type_option(cf, t, &value[i]);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    return ngx_booking_type_check(cf, t);
+}
+
+
+static char *
+ngx_booking_type_option(ngx_conf_t *cf, ngx_booking_type_t *t, ngx_str_t *opt)
+{
+    u_char     *eq;
+    int64_t     secs, *field;
+    ngx_int_t   n;
+    ngx_str_t   name, v;
+
+    eq = ngx_strlchr(opt->data, opt->data + opt->len, '=');
+    if (eq == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid option \"%V\": expected name=value", opt);
+        return NGX_CONF_ERROR;
+    }
+
+    name.data = opt->data;
+    name.len = eq - opt->data;
+    v.data = eq + 1;
+    v.len = opt->data + opt->len - v.data;
+
+    if (name.len == 8 && ngx_strncmp(name.data, "approval", 8) == 0) {
+        if (t->approval != NGX_CONF_UNSET) {
+            goto duplicate;
+        }
+
+        if (v.len == 2 && ngx_strncmp(v.data, "on", 2) == 0) {
+            t->approval = 1;
+
+        } else if (v.len == 3 && ngx_strncmp(v.data, "off", 3) == 0) {
+            t->approval = 0;
+
+        } else {
+            goto invalid;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    if (name.len == 10 && ngx_strncmp(name.data, "max_active", 10) == 0) {
+        if (t->max_active != NGX_CONF_UNSET_UINT) {
+            goto duplicate;
+        }
+
+        n = ngx_atoi(v.data, v.len);
+        if (n < 1 || n > 1000000) {
+            goto invalid;
+        }
+
+        t->max_active = n;
+        return NGX_CONF_OK;
+    }
+
+    if (name.len == 4 && ngx_strncmp(name.data, "slot", 4) == 0) {
+        if (t->slot != -1) {
+            goto duplicate;
+        }
+
+        if (v.len == 4 && ngx_strncmp(v.data, "none", 4) == 0) {
+            t->slot = 0;
+            t->slot_text = v;
+            return NGX_CONF_OK;
+        }
+
+        if (ngx_booking_parse_duration(v.data, v.len, &secs) != NGX_BOOKING_OK
+            || secs < 60)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid slot \"%V\": a duration of at least "
+                               "1m, or \"none\"", &v);
+            return NGX_CONF_ERROR;
+        }
+
+        t->slot = secs;
+        t->slot_text = v;
+        return NGX_CONF_OK;
+    }
+
+    if (name.len == 4 && ngx_strncmp(name.data, "hold", 4) == 0) {
+        field = &t->hold;
+
+    } else if (name.len == 3 && ngx_strncmp(name.data, "min", 3) == 0) {
+        field = &t->min;
+
+    } else if (name.len == 3 && ngx_strncmp(name.data, "max", 3) == 0) {
+        field = &t->max;
+
+    } else if (name.len == 6 && ngx_strncmp(name.data, "buffer", 6) == 0) {
+        field = &t->buffer;
+
+    } else if (name.len == 4 && ngx_strncmp(name.data, "lead", 4) == 0) {
+        field = &t->lead;
+
+    } else if (name.len == 7 && ngx_strncmp(name.data, "horizon", 7) == 0) {
+        field = &t->horizon;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown option \"%V\" of type \"%V\"",
+                           &name, &t->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (*field != -1) {
+        goto duplicate;
+    }
+
+    if (ngx_booking_parse_duration(v.data, v.len, &secs) != NGX_BOOKING_OK) {
+        goto invalid;
+    }
+
+    *field = secs;
+
+    return NGX_CONF_OK;
+
+duplicate:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "duplicate option \"%V\" of type \"%V\"",
+                       &name, &t->name);
+    return NGX_CONF_ERROR;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" of option \"%V\" of type \"%V\"",
+                       &v, &name, &t->name);
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_booking_type_check(ngx_conf_t *cf, ngx_booking_type_t *t)
+{
+    if (t->slot == -1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "type \"%V\" has no slot=", &t->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (t->hold == -1) {
+        t->hold = 15 * 60;
+    }
+
+    if (t->hold < 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "type \"%V\": hold must be at least 1s", &t->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (t->approval == NGX_CONF_UNSET) {
+        t->approval = 0;
+    }
+
+    if (t->max_active == NGX_CONF_UNSET_UINT) {
+        t->max_active = 0;
+    }
+
+    if (t->slot == 0) {
+        if (t->min != -1 || t->max != -1 || t->buffer != -1 || t->lead != -1
+            || t->horizon != -1)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "type \"%V\" has slot=none: min, max, buffer, "
+                               "lead and horizon do not apply", &t->name);
+            return NGX_CONF_ERROR;
+        }
+
+        t->min = 0;
+        t->max = 0;
+        t->buffer = 0;
+        t->lead = 0;
+        t->horizon = 0;
+
+        return NGX_CONF_OK;
+    }
+
+    if (t->min == -1) {
+        t->min = t->slot;
+    }
+
+    if (t->max == -1) {
+        t->max = 0;
+    }
+
+    if (t->buffer == -1) {
+        t->buffer = 0;
+    }
+
+    if (t->lead == -1) {
+        t->lead = 0;
+    }
+
+    if (t->horizon == -1) {
+        t->horizon = 0;
+    }
+
+    /* a booking is whole slots, so these must be too */
+    if (t->min == 0 || t->min % t->slot != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "type \"%V\": min must be a non-zero multiple of "
+                           "slot \"%V\"", &t->name, &t->slot_text);
+        return NGX_CONF_ERROR;
+    }
+
+    if (t->max != 0 && (t->max % t->slot != 0 || t->max < t->min)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "type \"%V\": max must be a multiple of slot "
+                           "\"%V\" and not below min", &t->name,
+                           &t->slot_text);
+        return NGX_CONF_ERROR;
+    }
+
+    if (t->buffer % t->slot != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "type \"%V\": buffer must be a whole number of "
+                           "slots of \"%V\"", &t->name, &t->slot_text);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_booking_duration(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    int64_t    *field;
+    ngx_str_t  *value;
+
+    field = (int64_t *) (p + cmd->offset);
+
+    if (*field != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_booking_parse_duration(value[1].data, value[1].len, field)
+        != NGX_BOOKING_OK || *field == 0)
+    {
+        return "takes a duration such as \"366d\"";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_booking_id_pattern(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_booking_main_conf_t *bmcf = conf;
+
+    u_char               errstr[NGX_MAX_CONF_ERRSTR];
+    ngx_str_t           *value;
+    ngx_regex_compile_t  rc;
+
+    if (bmcf->id_regex != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    ngx_memzero(&rc, sizeof(ngx_regex_compile_t));
+    rc.pattern = value[1];
+    rc.pool = cf->pool;
+    rc.err.len = NGX_MAX_CONF_ERRSTR;
+    rc.err.data = errstr;
+
+    if (ngx_regex_compile(&rc) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%V", &rc.err);
+        return NGX_CONF_ERROR;
+    }
+
+    bmcf->id_regex = rc.regex;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_booking_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_booking_main_conf_t *bmcf = conf;
+
+    u_char      *p;
+    ssize_t      size;
+    ngx_str_t   *value, name, s;
+    ngx_uint_t   i;
+
+    if (bmcf->cache_zone != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name.len = 0;
+    size = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+            name.data = value[i].data + 5;
+            p = (u_char *) ngx_strchr(name.data, ':');
+            if (p == NULL) {
+                goto invalid;
+            }
+
+            name.len = p - name.data;
+            s.data = p + 1;
+            s.len = value[i].data + value[i].len - s.data;
+
+            size = ngx_parse_size(&s);
+            if (name.len == 0 || size == NGX_ERROR
+                || size < (ssize_t) (8 * ngx_pagesize))
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "valid=", 6) == 0) {
+            if (ngx_booking_parse_duration(value[i].data + 6,
+                                           value[i].len - 6,
+                                           &bmcf->cache_valid)
+                != NGX_BOOKING_OK || bmcf->cache_valid == 0)
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    if (name.len == 0) {
+        return "needs zone=NAME:SIZE";
+    }
+
+    bmcf->cache_zone = ngx_shared_memory_add(cf, &name, size,
+                                             &ngx_http_booking_module);
+    if (bmcf->cache_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\": expected zone=NAME:SIZE "
+                       "(at least 8 pages) and valid=TIME", &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_booking_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_booking_loc_conf_t *blcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (blcf->api != NGX_BOOKING_API_OFF || blcf->status) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    blcf->api = NGX_BOOKING_API_PUBLIC;
+
+    if (cf->args->nelts == 2) {
+        if (value[1].len != 5 || ngx_strncmp(value[1].data, "admin", 5) != 0) {
+            return "takes no parameter or \"admin\"";
+        }
+
+        blcf->api = NGX_BOOKING_API_ADMIN;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_booking_api_handler;
+
+    ngx_booking_used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_booking_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_booking_loc_conf_t *blcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (blcf->api != NGX_BOOKING_API_OFF || blcf->status) {
+        return "is duplicate";
+    }
+
+    blcf->status = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_booking_status_handler;
+
+    ngx_booking_used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_booking_connections_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_uint_t  *np = data;
+
+    if (*np < 1 || *np > 64) {
+        return "must be 1 to 64";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_booking_database_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_int_t  *np = data;
+
+    if (*np < 0 || *np > 65535) {
+        return "must be 0 to 65535";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_booking_type_t *
+ngx_booking_find_type(ngx_booking_main_conf_t *bmcf, u_char *name, size_t len)
+{
+    ngx_uint_t           i;
+    ngx_booking_type_t  *t;
+
+    t = bmcf->types.elts;
+
+    for (i = 0; i < bmcf->types.nelts; i++) {
+        if (t[i].name.len == len && ngx_strncmp(t[i].name.data, name, len) == 0)
+        {
+            return &t[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_booking_id_check(ngx_booking_main_conf_t *bmcf, ngx_str_t *id,
+    ngx_log_t *log)
+{
+    ngx_uint_t  i;
+
+    if (bmcf->id_regex == NULL) {
+        return ngx_booking_id_valid(id->data, id->len) ? NGX_OK : NGX_DECLINED;
+    }
+
+    /*
+     * Whatever the pattern allows, an id stays printable and free of the
+     * braces that delimit a Redis Cluster hash tag, so the keys of one
+     * resource can never reach into another's.
+     */
+    if (id->len == 0 || id->len > 256) {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < id->len; i++) {
+        if (id->data[i] <= 0x20 || id->data[i] >= 0x7f
+            || id->data[i] == '{' || id->data[i] == '}'
+            || id->data[i] == '/')
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (ngx_regex_exec(bmcf->id_regex, id, NULL, 0) < 0) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_booking_init_process(ngx_cycle_t *cycle)
+{
+    ngx_booking_main_conf_t  *bmcf;
+
+    if (!ngx_booking_used) {
+        return NGX_OK;
+    }
+
+    bmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_booking_module);
+    if (bmcf == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_booking_redis_init_process(cycle, bmcf);
+}
+
+
+static void
+ngx_booking_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_booking_redis_exit_process(cycle);
+}

@@ -1,0 +1,2 @@
+-- Reserved: GET /resources/{id} is one plain HMGET, it needs no script.
+return { 'ok' }

@@ -1,0 +1,1076 @@
+package BookingTest;
+
+# Integration test harness for ngx_booking: starts a private redis-server and
+# nginx (with the booking module) in a temp dir on free loopback ports, and
+# offers small HTTP / raw TCP / RESP clients to talk to them.  POD at the end.
+
+use strict;
+use warnings;
+
+use Cwd ();
+use File::Basename ();
+use File::Path ();
+use File::Spec ();
+use File::Temp ();
+use HTTP::Tiny;
+use IO::Select;
+use IO::Socket::INET;
+use JSON::PP ();
+use POSIX qw(WNOHANG);
+use Scalar::Util ();
+use Test::More ();
+use Time::HiRes qw(time sleep);
+
+our $NGINX        = $ENV{BOOKING_NGINX}        || '/usr/sbin/nginx';
+our $REDIS_SERVER = $ENV{BOOKING_REDIS_SERVER} || '/usr/bin/redis-server';
+
+our $START_TIMEOUT = 5;    # seconds to wait for nginx / redis to come up
+
+# Repo root = two levels above t/lib/BookingTest.pm; resolved once at load
+# time so a later chdir in a test cannot change it.
+my $REPO = Cwd::abs_path(
+    File::Spec->catdir(File::Basename::dirname(Cwd::abs_path(__FILE__)), '..', '..'));
+
+my $OWNER_PID = $$;    # END/DESTROY must only act in the process that started things
+my @LIVE;              # weak refs to every BookingTest / FakeRedis that may own processes
+my @DIRS;              # every temp dir created, for failure diagnostics and cleanup
+my %PORTS_GIVEN;       # never hand out the same port twice in this process
+
+my $DEFAULT_HTTP = <<'EOT';
+booking_type room  slot=1d hold=15m min=1d max=30d horizon=365d;
+booking_type car   slot=1h hold=10m min=1h max=14d buffer=1h lead=2h;
+booking_type desk  slot=30m hold=5m max=1d;
+booking_type ride  slot=15m hold=10m;
+booking_type couch slot=1d approval=on hold=48h max=7d;
+booking_type gift  slot=none hold=1d;
+booking_user $http_x_user_id;
+EOT
+
+my $DEFAULT_SERVER_MODULE = <<'EOT';
+location /api/ { booking_api; }
+location /admin/ { booking_api admin; }
+location = /plain { return 200 "plain\n"; }
+EOT
+
+my $DEFAULT_SERVER_PLAIN = <<'EOT';
+location = /plain { return 200 "plain\n"; }
+EOT
+
+sub module_path {
+    return $ENV{BOOKING_MODULE} || "$REPO/build/ngx_http_booking_module.so";
+}
+
+# ---------------------------------------------------------------- lifecycle
+
+sub new {
+    my ($class, %o) = @_;
+    my $module = exists $o{module} ? $o{module} : 1;
+    my $self = bless {
+        owner      => $$,
+        workers    => $o{workers} // 2,
+        module     => $module,
+        http       => $o{http}   // ($module ? $DEFAULT_HTTP : ''),
+        server     => $o{server} // ($module ? $DEFAULT_SERVER_MODULE : $DEFAULT_SERVER_PLAIN),
+        use_redis  => exists $o{redis} ? $o{redis} : 1,
+        redis_conf => $o{redis_conf} // '',
+        env        => $o{env} || {},
+    }, $class;
+
+    if ($module) {
+        my $so = module_path();
+        die "BookingTest: module not found at $so (build it, or set BOOKING_MODULE)\n"
+            unless -f $so;
+        $self->{module_path} = Cwd::abs_path($so);
+    }
+
+    my $keep = $ENV{BOOKING_KEEP} ? 1 : 0;
+    $self->{dir} = File::Temp::tempdir('ngx-booking-XXXXXX', TMPDIR => 1, CLEANUP => 0);
+    push @DIRS, { dir => $self->{dir}, keep => $keep };
+    mkdir "$self->{dir}/$_" for qw(body proxy fastcgi uwsgi scgi);
+
+    _register_live($self);
+
+    # If anything fails half way, do not leave a redis behind.
+    my $ok = eval { $self->_start_all; 1 };
+    if (!$ok) {
+        my $err = $@;
+        $self->stop;
+        die $err;
+    }
+    return $self;
+}
+
+sub _start_all {
+    my ($self) = @_;
+    if ($self->{use_redis}) {
+        $self->_start_redis_fresh_port;
+    } else {
+        # Still reserve a port so the conf can point at something dead.
+        $self->{redis_port} = free_port();
+    }
+    $self->_start_nginx_fresh_port;
+}
+
+sub stop {
+    my ($self) = @_;
+    return unless $self->{owner} && $self->{owner} == $$;
+    $self->_stop_nginx;
+    $self->stop_redis;
+    return;
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    local ($@, $!, $?);    # DESTROY must not clobber the caller's error state
+    $self->stop;
+}
+
+END {
+    my $exit = $?;    # read before local: a died test script has $? != 0
+    local $?;         # waitpid() below must not change the script's exit status
+    return unless $$ == $OWNER_PID;
+    for my $obj (grep { defined } @LIVE) {
+        eval { $obj->stop };
+    }
+    my $failed = $exit != 0 || !Test::More->builder->is_passing;
+    for my $d (@DIRS) {
+        next unless -d $d->{dir};
+        if ($failed) {
+            for my $log (qw(error.log redis.log nginx.stderr redis.stderr)) {
+                _diag_tail("$d->{dir}/$log", 60);
+            }
+        }
+        if ($d->{keep}) {
+            Test::More::diag("BookingTest: kept $d->{dir}");
+        } else {
+            File::Path::remove_tree($d->{dir});
+        }
+    }
+}
+
+sub _diag_tail {
+    my ($file, $n) = @_;
+    return unless -s $file;
+    my @lines = split /\n/, _slurp($file);
+    @lines = @lines[-$n .. -1] if @lines > $n;
+    Test::More::diag("---- last lines of $file ----");
+    Test::More::diag($_) for @lines;
+}
+
+# ---------------------------------------------------------------- accessors
+
+sub port        { $_[0]{port} }
+sub redis_port  { $_[0]{redis_port} }
+sub dir         { $_[0]{dir} }
+sub master_pid  { $_[0]{nginx_pid} }
+sub redis_pid   { $_[0]{redis_pid} }
+sub error_log   { _slurp("$_[0]{dir}/error.log") }
+sub redis_log   { _slurp("$_[0]{dir}/redis.log") }
+
+sub url {
+    my ($self, $path) = @_;
+    $path //= '/';
+    $path = "/$path" unless $path =~ m{^/};
+    return "http://127.0.0.1:$self->{port}$path";
+}
+
+# ---------------------------------------------------------------- nginx
+
+sub _subst {
+    my ($self, $text) = @_;
+    $text =~ s/%%REDIS_PORT%%/$self->{redis_port}/g;
+    $text =~ s/%%PORT%%/$self->{port}/g;
+    $text =~ s/%%DIR%%/$self->{dir}/g;
+    return $text;
+}
+
+sub _nginx_conf {
+    my ($self) = @_;
+    my $d = $self->{dir};
+    my @c;
+    push @c, "load_module $self->{module_path};" if $self->{module};
+    # As root, workers would otherwise run as nobody and could not reach the
+    # 0700 temp dir (body temp files etc.).
+    push @c, "user root;" if $> == 0;
+    # nginx wipes the workers' environment except for names listed with env.
+    push @c, "env $_;" for sort keys %{ $self->{env} };
+    push @c,
+        "worker_processes $self->{workers};",
+        "daemon off;",
+        "master_process on;",
+        "pid $d/nginx.pid;",
+        "error_log $d/error.log info;",
+        "events { worker_connections 1024; }",
+        "http {",
+        "    access_log $d/access.log;",
+        "    client_body_temp_path $d/body;",
+        "    proxy_temp_path $d/proxy;",
+        "    fastcgi_temp_path $d/fastcgi;",
+        "    uwsgi_temp_path $d/uwsgi;",
+        "    scgi_temp_path $d/scgi;";
+    push @c, "    booking_redis 127.0.0.1:$self->{redis_port};" if $self->{module};
+    push @c, _indent($self->_subst($self->{http}), 4);
+    push @c, "    server {", "        listen 127.0.0.1:$self->{port};";
+    push @c, _indent($self->_subst($self->{server}), 8);
+    push @c, "    }", "}";
+    return join("\n", @c) . "\n";
+}
+
+sub _indent {
+    my ($text, $n) = @_;
+    my $pad = ' ' x $n;
+    return join "\n", map { "$pad$_" } split /\n/, $text;
+}
+
+sub _write_nginx_conf {
+    my ($self) = @_;
+    _spew("$self->{dir}/nginx.conf", $self->_nginx_conf);
+}
+
+# Retry with a new port when another process grabbed ours between
+# free_port() and nginx's bind().
+sub _start_nginx_fresh_port {
+    my ($self) = @_;
+    for my $try (1 .. 5) {
+        $self->{port} = free_port();
+        $self->_write_nginx_conf;
+        my $err = $self->_try_start_nginx;
+        return unless defined $err;
+        die $err unless $err =~ /Address already in use/;
+    }
+    die "BookingTest: could not find a port nginx can bind\n";
+}
+
+# Returns undef on success, an error text (with the logs) on failure.
+sub _try_start_nginx {
+    my ($self) = @_;
+    my $d = $self->{dir};
+    unlink "$d/nginx.pid";
+    my $elog_offset = -s "$d/error.log" || 0;
+    my $pid = _spawn(
+        cmd    => [ $NGINX, '-p', "$d/", '-c', "$d/nginx.conf", '-e', "$d/error.log" ],
+        stderr => "$d/nginx.stderr",
+        env    => $self->{env},
+    );
+    $self->{nginx_pid} = $pid;
+
+    my $deadline = time + $START_TIMEOUT;
+    while (time < $deadline) {
+        if (_reap($pid)) {
+            delete $self->{nginx_pid};
+            return "BookingTest: nginx exited at startup:\n"
+                . _tail_from("$d/error.log", $elog_offset) . _slurp("$d/nginx.stderr");
+        }
+        # The pid file is written only after the listen sockets are bound, so
+        # a successful connect cannot come from somebody else's listener.
+        if (_read_pid("$d/nginx.pid") == $pid
+            && _can_connect($self->{port})
+            && _all_ready($self->worker_pids) >= $self->{workers})
+        {
+            return undef;
+        }
+        sleep 0.02;
+    }
+    $self->_stop_nginx;
+    return "BookingTest: nginx did not come up within ${START_TIMEOUT}s:\n"
+        . _tail_from("$d/error.log", $elog_offset) . _slurp("$d/nginx.stderr");
+}
+
+sub _stop_nginx {
+    my ($self) = @_;
+    my $pid = delete $self->{nginx_pid} or return;
+    my @workers = $self->_children($pid);
+    kill 'QUIT', $pid;    # graceful: lets workers finish and log their exit
+    return if _wait_exit($pid, 10);
+    kill 'TERM', $pid;
+    return if _wait_exit($pid, 3);
+    kill 'KILL', $pid, @workers;
+    _wait_exit($pid, 3);
+}
+
+sub worker_pids {
+    my ($self) = @_;
+    return () unless $self->{nginx_pid};
+    return $self->_children($self->{nginx_pid});
+}
+
+sub _children {
+    my ($self, $ppid) = @_;
+    local $?;
+    open(my $ph, '-|', 'ps', '-o', 'pid=', '--ppid', $ppid) or return ();
+    my @pids = sort { $a <=> $b } map { /(\d+)/ ? $1 : () } <$ph>;
+    close $ph;
+    return @pids;
+}
+
+# Workers that finished their init.  The master forks them with all signals
+# blocked and they unblock at the end of ngx_worker_process_init, so an empty
+# SigBlk mask means "ready" (and signals sent by a test now act at once).
+sub _all_ready {
+    my @pids = @_;
+    my @ready;
+    for my $pid (@pids) {
+        my $st = _slurp("/proc/$pid/status");
+        push @ready, $pid if $st eq '' || $st =~ /^SigBlk:\s*0+$/m;
+    }
+    return @ready;
+}
+
+# SIGHUP the master and wait until a fresh set of workers serves requests.
+# Optional http/server texts replace the current ones (conf is rewritten).
+sub reload_nginx {
+    my ($self, %o) = @_;
+    die "BookingTest: nginx is not running\n" unless $self->{nginx_pid};
+    for my $k (qw(http server)) {
+        $self->{$k} = $o{$k} if defined $o{$k};
+    }
+    $self->_write_nginx_conf;
+
+    my %old = map { $_ => 1 } $self->worker_pids;
+    kill 'HUP', $self->{nginx_pid};
+    my $deadline = time + $START_TIMEOUT;
+    my $changed  = 0;
+    while (time < $deadline) {
+        my @now = $self->worker_pids;
+        my @new = _all_ready(grep { !$old{$_} } @now);
+        $changed = 1 if @new >= $self->{workers};
+        # Old workers linger while they finish in-flight requests; wait for
+        # them too so the next request surely hits the new configuration.
+        return 1 if $changed && @new == @now;
+        sleep 0.02;
+    }
+    return 1 if $changed;    # old workers still busy with held connections
+    die "BookingTest: reload did not replace the workers within ${START_TIMEOUT}s:\n"
+        . _tail_lines($self->error_log, 30);
+}
+
+sub check_error_log {
+    my ($self, %o) = @_;
+    my @bad;
+    for my $line (split /\n/, $self->error_log) {
+        my $hit = $line =~ /\[(?:alert|emerg|crit)\]|signal \d+|core dumped/
+            || ($o{also} && $line =~ $o{also});
+        next unless $hit;
+        # nginx logs every received signal at [notice] ("signal 1 (SIGHUP)
+        # received from ..."); those are routine, crashes say "exited on signal".
+        next if $line =~ /signal \d+ \(SIG\w+\) received/
+            && $line !~ /\[(?:alert|emerg|crit)\]/;
+        next if $o{ignore} && $line =~ $o{ignore};
+        push @bad, $line;
+    }
+    return @bad;
+}
+
+# ---------------------------------------------------------------- redis
+
+sub _redis_conf_text {
+    my ($self) = @_;
+    my $d = $self->{dir};
+    # Later lines override earlier ones in redis.conf, so user lines go last.
+    return join "\n",
+        "port $self->{redis_port}",
+        "bind 127.0.0.1",
+        "dir $d",
+        "daemonize no",
+        'save ""',
+        "appendonly no",
+        "logfile $d/redis.log",
+        $self->_subst($self->{redis_conf}),
+        "";
+}
+
+sub _start_redis_fresh_port {
+    my ($self) = @_;
+    for my $try (1 .. 5) {
+        $self->{redis_port} = free_port();
+        _spew("$self->{dir}/redis.conf", $self->_redis_conf_text);
+        my $err = $self->_try_start_redis;
+        return unless defined $err;
+        die $err unless $err =~ /Address already in use/;
+    }
+    die "BookingTest: could not find a port redis can bind\n";
+}
+
+sub start_redis {
+    my ($self) = @_;
+    return 1 if $self->{redis_pid};
+    # Same port: the old socket may still be closing, so retry briefly.
+    my $err;
+    my $deadline = time + 3;
+    do {
+        $err = $self->_try_start_redis;
+        return 1 unless defined $err;
+        die $err unless $err =~ /Address already in use/;
+        sleep 0.1;
+    } while (time < $deadline);
+    die $err;
+}
+
+# Returns undef on success, an error text (with the logs) on failure.
+sub _try_start_redis {
+    my ($self) = @_;
+    my $d = $self->{dir};
+    my $log_offset = -s "$d/redis.log" || 0;
+    my $pid = _spawn(
+        cmd    => [ $REDIS_SERVER, "$d/redis.conf" ],
+        stderr => "$d/redis.stderr",
+    );
+    $self->{redis_pid} = $pid;
+    $self->{use_redis} = 1;
+
+    my $deadline = time + $START_TIMEOUT;
+    while (time < $deadline) {
+        if (_reap($pid)) {
+            delete $self->{redis_pid};
+            return "BookingTest: redis-server exited at startup:\n"
+                . _tail_from("$d/redis.log", $log_offset) . _slurp("$d/redis.stderr");
+        }
+        return undef if $self->_redis_is_ours($pid);
+        sleep 0.02;
+    }
+    $self->kill_redis;
+    return "BookingTest: redis-server did not answer PING within ${START_TIMEOUT}s:\n"
+        . _tail_from("$d/redis.log", $log_offset) . _slurp("$d/redis.stderr");
+}
+
+# PING answers, and INFO says it is our process (not a stranger that took
+# the port while ours failed to bind).
+sub _redis_is_ours {
+    my ($self, $pid) = @_;
+    my $pong = eval { resp_command($self->{redis_port}, 1, 'PING') };
+    return 0 unless defined $pong;
+    my $info = eval { resp_command($self->{redis_port}, 1, 'INFO', 'server') };
+    return 1 unless defined $info && !ref $info;    # INFO renamed/protected: trust PING
+    return $info =~ /^process_id:(\d+)/m && $1 == $pid;
+}
+
+sub stop_redis {
+    my ($self) = @_;
+    my $pid = delete $self->{redis_pid} or return;
+    kill 'TERM', $pid;
+    return if _wait_exit($pid, 5);
+    kill 'KILL', $pid;
+    _wait_exit($pid, 3);
+}
+
+sub kill_redis {
+    my ($self) = @_;
+    my $pid = delete $self->{redis_pid} or return;
+    kill 'KILL', $pid;
+    _wait_exit($pid, 5);
+}
+
+sub redis {
+    my ($self, @args) = @_;
+    return resp_command($self->{redis_port}, 5, @args);
+}
+
+# ---------------------------------------------------------------- clients
+
+sub req {
+    my ($self, $method, $path, %o) = @_;
+    my %headers = %{ $o{headers} || {} };
+    my $body = $o{body};
+    if (ref $body) {
+        $body = JSON::PP->new->canonical->utf8->encode($body);
+        $headers{'Content-Type'} = 'application/json'
+            unless grep { lc $_ eq 'content-type' } keys %headers;
+    }
+    my $http = HTTP::Tiny->new(
+        keep_alive   => 0,
+        timeout      => $o{timeout} // 10,
+        max_redirect => 0,
+        agent        => 'BookingTest/1',
+    );
+    my %args = (headers => \%headers);
+    $args{content} = $body if defined $body;
+
+    my $t0  = time;
+    my $res = $http->request(uc $method, $self->url($path), \%args);
+    my $r = {
+        status  => $res->{status},
+        reason  => $res->{reason},
+        headers => $res->{headers} || {},
+        body    => $res->{content} // '',
+        time    => time - $t0,
+    };
+    my $ct = $r->{headers}{'content-type'} // '';
+    $ct = $ct->[0] if ref $ct;
+    $r->{json} = $ct =~ /\bjson\b/i
+        ? eval { JSON::PP->new->utf8->allow_nonref->decode($r->{body}) }
+        : undef;
+    return $r;
+}
+
+# Raw TCP exchange.  $data is a byte string, or an arrayref of byte strings
+# and scalar refs: a scalar ref (\0.5) means "sleep that many seconds before
+# the next piece" (slow bodies).  Reads until the server closes or $timeout
+# elapses (so send "Connection: close", or keep-alive will run to timeout).
+sub raw {
+    my ($self, $data, $timeout) = @_;
+    $timeout //= 10;
+    local $SIG{PIPE} = 'IGNORE';    # the server may close while we still write
+    my $sock = IO::Socket::INET->new(
+        PeerAddr => '127.0.0.1', PeerPort => $self->{port}, Proto => 'tcp', Timeout => $timeout,
+    ) or die "BookingTest::raw: connect to $self->{port}: $!\n";
+    binmode $sock;
+    my $deadline = time + $timeout;
+    for my $piece (ref $data eq 'ARRAY' ? @$data : ($data)) {
+        if (ref $piece) {
+            sleep $$piece;
+            next;
+        }
+        last unless _write_all($sock, $piece, $deadline);
+    }
+    my $out = '';
+    my $sel = IO::Select->new($sock);
+    while ((my $left = $deadline - time) > 0) {
+        last unless $sel->can_read($left);
+        my $n = sysread($sock, my $buf, 65536);
+        last unless $n;    # EOF or reset
+        $out .= $buf;
+    }
+    close $sock;
+    return $out;
+}
+
+# ---------------------------------------------------------------- RESP client
+
+# One command on a fresh connection: robust across redis restarts/kills.
+sub resp_command {
+    my ($port, $timeout, @args) = @_;
+    local $SIG{PIPE} = 'IGNORE';
+    my $sock = IO::Socket::INET->new(
+        PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp', Timeout => $timeout,
+    ) or die "BookingTest: redis connect to $port: $!\n";
+    binmode $sock;
+    my $deadline = time + $timeout;
+    _write_all($sock, resp_encode(@args), $deadline)
+        or die "BookingTest: redis write to $port failed: $!\n";
+    my $reader = BookingTest::RESPReader->new($sock, $deadline);
+    my $reply = $reader->reply;
+    close $sock;
+    return $reply;
+}
+
+sub resp_encode {
+    my @args = @_;
+    my $out = '*' . scalar(@args) . "\r\n";
+    for my $a (@args) {
+        my $s = $a // '';
+        utf8::encode($s) if utf8::is_utf8($s);    # RESP is bytes
+        $out .= '$' . length($s) . "\r\n$s\r\n";
+    }
+    return $out;
+}
+
+# ---------------------------------------------------------------- utilities
+
+sub free_port {
+    for (1 .. 50) {
+        my $s = IO::Socket::INET->new(
+            LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp', Listen => 1,
+        ) or die "BookingTest: cannot bind 127.0.0.1:0: $!\n";
+        my $port = $s->sockport;
+        close $s;
+        next if $PORTS_GIVEN{$port}++;
+        return $port;
+    }
+    die "BookingTest: no free port found\n";
+}
+
+sub _can_connect {
+    my ($port) = @_;
+    my $s = IO::Socket::INET->new(
+        PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp', Timeout => 1,
+    ) or return 0;
+    close $s;
+    return 1;
+}
+
+sub _write_all {
+    my ($sock, $data, $deadline) = @_;
+    my $sel = IO::Select->new($sock);
+    my $off = 0;
+    while ($off < length $data) {
+        my $left = $deadline - time;
+        return 0 if $left <= 0 || !$sel->can_write($left);
+        my $n = syswrite($sock, $data, length($data) - $off, $off);
+        return 0 unless defined $n;
+        $off += $n;
+    }
+    return 1;
+}
+
+# PR_SET_PDEATHSIG syscall numbers: children get SIGTERM if the test process
+# dies without running END (SIGKILL, prove timeout), so nothing is left behind.
+my %PRCTL_NR = ('x86_64' => 157, 'aarch64' => 167);
+my $PRCTL_NR = $^O eq 'linux' ? $PRCTL_NR{ (POSIX::uname())[4] } : undef;
+
+sub _spawn {
+    my (%o) = @_;
+    my @cmd = @{ $o{cmd} };
+    my $parent = $$;
+    my $pid = fork;
+    die "BookingTest: fork: $!\n" unless defined $pid;
+    return $pid if $pid;
+
+    # child
+    eval {
+        # Ignored signals survive exec; give the daemon sane defaults.
+        $SIG{$_} = 'DEFAULT' for qw(PIPE INT TERM HUP QUIT CHLD ALRM USR1 USR2);
+        _die_with_parent($parent);
+        open STDIN,  '<',  '/dev/null';
+        open STDOUT, '>>', '/dev/null';
+        open STDERR, '>>', $o{stderr} if $o{stderr};
+        $ENV{$_} = $o{env}{$_} for keys %{ $o{env} || {} };
+        exec { $cmd[0] } @cmd
+            or print STDERR "BookingTest: exec $cmd[0]: $!\n";
+    };
+    POSIX::_exit(127);    # never run the parent's END blocks in the child
+}
+
+# In a forked child: get SIGTERM when the parent dies (PR_SET_PDEATHSIG).
+sub _die_with_parent {
+    my ($parent) = @_;
+    syscall($PRCTL_NR, 1, 15) if $PRCTL_NR;
+    POSIX::_exit(0) if getppid() != $parent;    # parent already gone
+}
+
+# Non-blocking: true if $pid has exited (and is reaped).
+sub _reap {
+    my ($pid) = @_;
+    local $?;
+    my $r = waitpid($pid, WNOHANG);
+    return $r == $pid || $r == -1;
+}
+
+sub _wait_exit {
+    my ($pid, $timeout) = @_;
+    my $deadline = time + $timeout;
+    while (1) {
+        return 1 if _reap($pid);
+        return 0 if time >= $deadline;
+        sleep 0.02;
+    }
+}
+
+sub _read_pid {
+    my ($file) = @_;
+    my $s = _slurp($file);
+    return $s =~ /(\d+)/ ? $1 : 0;
+}
+
+sub _slurp {
+    my ($file) = @_;
+    open(my $fh, '<:raw', $file) or return '';
+    local $/;
+    my $s = <$fh>;
+    return $s // '';
+}
+
+sub _spew {
+    my ($file, $text) = @_;
+    open(my $fh, '>:raw', $file) or die "BookingTest: write $file: $!\n";
+    print $fh $text;
+    close $fh or die "BookingTest: write $file: $!\n";
+}
+
+sub _tail_from {
+    my ($file, $offset) = @_;
+    my $s = _slurp($file);
+    return length($s) > $offset ? substr($s, $offset) : $s;
+}
+
+sub _tail_lines {
+    my ($text, $n) = @_;
+    my @l = split /\n/, $text;
+    @l = @l[-$n .. -1] if @l > $n;
+    return join("\n", @l) . "\n";
+}
+
+sub _register_live {
+    my ($obj) = @_;
+    push @LIVE, $obj;
+    Scalar::Util::weaken($LIVE[-1]);
+}
+
+# ====================================================================
+package BookingTest::RESPReader;
+
+# Buffered, binary-safe RESP2 reply parser (plus the simple RESP3 types)
+# with an absolute deadline.
+
+use strict;
+use warnings;
+use IO::Select;
+use Time::HiRes qw(time);
+
+sub new {
+    my ($class, $sock, $deadline) = @_;
+    return bless { sock => $sock, buf => '', deadline => $deadline,
+                   sel => IO::Select->new($sock) }, $class;
+}
+
+sub _fill {
+    my ($self) = @_;
+    my $left = $self->{deadline} - time;
+    die "BookingTest: redis reply timeout\n"
+        if $left <= 0 || !$self->{sel}->can_read($left);
+    my $n = sysread($self->{sock}, my $chunk, 65536);
+    die "BookingTest: redis read: $!\n" unless defined $n;
+    die "BookingTest: redis closed the connection\n" unless $n;
+    $self->{buf} .= $chunk;
+}
+
+sub _line {
+    my ($self) = @_;
+    my $i;
+    $self->_fill while ($i = index($self->{buf}, "\r\n")) < 0;
+    my $line = substr($self->{buf}, 0, $i);
+    substr($self->{buf}, 0, $i + 2, '');
+    return $line;
+}
+
+sub _bytes {
+    my ($self, $n) = @_;
+    $self->_fill while length($self->{buf}) < $n + 2;
+    my $s = substr($self->{buf}, 0, $n);
+    substr($self->{buf}, 0, $n + 2, '');    # drop the trailing CRLF
+    return $s;
+}
+
+sub reply {
+    my ($self) = @_;
+    my $line = $self->_line;
+    my ($type, $rest) = (substr($line, 0, 1), substr($line, 1));
+    return $rest                                 if $type eq '+';
+    return { error => $rest }                    if $type eq '-';
+    return 0 + $rest                             if $type eq ':';
+    return undef                                 if $type eq '_';
+    return $rest                                 if $type eq ',';
+    return $rest eq 't' ? 1 : 0                  if $type eq '#';
+    if ($type eq '$' || $type eq '=' || $type eq '!') {
+        return undef if $rest < 0;
+        my $s = $self->_bytes($rest);
+        return $type eq '!' ? { error => $s } : $s;
+    }
+    if ($type eq '*' || $type eq '~' || $type eq '>') {
+        return undef if $rest < 0;
+        return [ map { $self->reply } 1 .. $rest ];
+    }
+    if ($type eq '%') {    # map: flattened key/value list
+        return [ map { $self->reply } 1 .. 2 * $rest ];
+    }
+    die "BookingTest: bad RESP reply line: $line\n";
+}
+
+# ====================================================================
+package BookingTest::FakeRedis;
+
+# A misbehaving "redis" for failure-path tests: a forked Perl TCP server.
+
+use strict;
+use warnings;
+use IO::Select;
+use IO::Socket::INET;
+use POSIX ();
+use Time::HiRes qw(time);
+
+my %MODES = map { $_ => 1 } qw(silent garbage slow close script);
+
+sub new {
+    my ($class, %o) = @_;
+    my $mode = $o{mode} // 'silent';
+    die "BookingTest::FakeRedis: unknown mode '$mode'\n" unless $MODES{$mode};
+    my $self = bless {
+        owner   => $$,
+        mode    => $mode,
+        delay   => $o{delay} // ($mode eq 'slow' ? 2 : 0),
+        replies => [ @{ $o{replies} || [] } ],
+    }, $class;
+
+    # Bind in the parent, so the port is known and cannot be stolen.
+    my $listen = IO::Socket::INET->new(
+        LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp',
+        Listen => 128, ReuseAddr => 1,
+    ) or die "BookingTest::FakeRedis: bind: $!\n";
+    $self->{port} = $listen->sockport;
+
+    my $parent = $$;
+    my $pid = fork;
+    die "BookingTest::FakeRedis: fork: $!\n" unless defined $pid;
+    if (!$pid) {
+        $SIG{$_} = 'DEFAULT' for qw(TERM INT);
+        BookingTest::_die_with_parent($parent);
+        $SIG{PIPE} = 'IGNORE';
+        eval { $self->_serve($listen) };
+        POSIX::_exit(0);    # never run the parent's END blocks in the child
+    }
+    close $listen;
+    $self->{pid} = $pid;
+    BookingTest::_register_live($self);
+    return $self;
+}
+
+sub port { $_[0]{port} }
+sub pid  { $_[0]{pid} }
+
+sub stop {
+    my ($self) = @_;
+    return unless $self->{owner} == $$;
+    my $pid = delete $self->{pid} or return;
+    kill 'TERM', $pid;
+    return if BookingTest::_wait_exit($pid, 3);
+    kill 'KILL', $pid;
+    BookingTest::_wait_exit($pid, 3);
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    local ($@, $!, $?);
+    $self->stop;
+}
+
+# --- child side
+
+sub _serve {
+    my ($self, $listen) = @_;
+    my $sel = IO::Select->new($listen);
+    my %conn;    # fileno => { sock, buf, queue => [ [due, bytes], ... ] }
+    while (1) {
+        my $timeout = _next_due(\%conn);
+        $timeout = $timeout - time if defined $timeout;
+        $timeout = 0 if defined $timeout && $timeout < 0;
+        for my $fh ($sel->can_read($timeout)) {
+            if ($fh == $listen) {
+                my $c = $listen->accept or next;
+                if ($self->{mode} eq 'close') { close $c; next; }
+                $c->blocking(0);
+                $conn{ fileno $c } = { sock => $c, buf => '', queue => [] };
+                $sel->add($c);
+                next;
+            }
+            my $st = $conn{ fileno $fh };
+            my $n = sysread($fh, my $chunk, 65536);
+            next if !defined $n && $!{EAGAIN};
+            if (!$n) {
+                $sel->remove($fh);
+                delete $conn{ fileno $fh };
+                close $fh;
+                next;
+            }
+            $self->_on_data($st, $chunk);
+        }
+        _flush_due(\%conn);
+    }
+}
+
+sub _on_data {
+    my ($self, $st, $chunk) = @_;
+    my $mode = $self->{mode};
+    return if $mode eq 'silent';
+    if ($mode eq 'garbage') {
+        _send($st->{sock}, "?bogus\r\n");
+        return;
+    }
+    $st->{buf} .= $chunk;
+    while (length $st->{buf}) {
+        my $used = _command_length($st->{buf}) or last;    # incomplete
+        substr($st->{buf}, 0, $used, '');
+        my $reply = @{ $self->{replies} } ? shift @{ $self->{replies} } : "+OK\r\n";
+        push @{ $st->{queue} }, [ time + $self->{delay}, $reply ];
+    }
+}
+
+# Length in bytes of the first complete command in $buf, 0 if incomplete.
+# Handles RESP arrays of bulk strings and inline commands; anything
+# unparseable counts as one command spanning the whole buffer.
+sub _command_length {
+    my ($buf) = @_;
+    if ($buf !~ /^\*/) {
+        my $i = index($buf, "\n");
+        return $i < 0 ? 0 : $i + 1;
+    }
+    my $pos = 0;
+    my $line = sub {
+        my $i = index($buf, "\r\n", $pos);
+        return undef if $i < 0;
+        my $l = substr($buf, $pos, $i - $pos);
+        $pos = $i + 2;
+        return $l;
+    };
+    my $head = $line->() // return 0;
+    return length $buf unless $head =~ /^\*(-?\d+)$/;
+    my $count = $1;
+    for (1 .. $count) {
+        my $b = $line->() // return 0;
+        return length $buf unless $b =~ /^\$(\d+)$/;
+        return 0 if length($buf) < $pos + $1 + 2;
+        $pos += $1 + 2;
+    }
+    return $pos;
+}
+
+sub _next_due {
+    my ($conn) = @_;
+    my $min;
+    for my $st (values %$conn) {
+        next unless @{ $st->{queue} };
+        my $due = $st->{queue}[0][0];
+        $min = $due if !defined $min || $due < $min;
+    }
+    return $min;
+}
+
+sub _flush_due {
+    my ($conn) = @_;
+    my $now = time;
+    for my $st (values %$conn) {
+        my $q = $st->{queue};
+        _send($st->{sock}, (shift @$q)->[1]) while @$q && $q->[0][0] <= $now;
+    }
+}
+
+sub _send {
+    my ($sock, $bytes) = @_;
+    $sock->blocking(1);    # replies are tiny; a blocking write is simplest
+    syswrite($sock, $bytes);
+    $sock->blocking(0);
+}
+
+1;
+
+__END__
+
+=head1 NAME
+
+BookingTest - integration test harness for the ngx_booking nginx module
+
+=head1 SYNOPSIS
+
+    use lib 't/lib';
+    use Test::More;
+    use BookingTest;
+
+    my $t = BookingTest->new(workers => 1);
+    my $r = $t->req(POST => '/api/bookings', body => { type => 'room' },
+                    headers => { 'X-User-Id' => 'alice' });
+    is $r->{status}, 201;
+    is $t->redis('PING'), 'PONG';
+    is_deeply [$t->check_error_log], [], 'no crash in error log';
+    done_testing;
+
+=head1 CONSTRUCTOR
+
+C<< BookingTest->new(%opts) >> creates a temp dir (kept if C<BOOKING_KEEP=1>),
+starts redis-server then nginx (foreground master, we own both pids) on free
+127.0.0.1 ports and waits until both answer (5 s each); dies with the log
+content on failure.  Options:
+
+=over
+
+=item workers => N (default 2)
+
+=item http => TEXT
+
+Inserted in C<http{}>.  Default with C<< module => 1 >>: the standard
+C<booking_type> set (room, car, desk, ride, couch, gift) and
+C<booking_user $http_x_user_id;>.  Default with C<< module => 0 >>: empty.
+
+=item server => TEXT
+
+Inserted in C<server{}>.  Default with the module: C<location /api/ { booking_api; }>,
+C<location /admin/ { booking_api admin; }>, C<location = /plain>; without: only
+C<location = /plain { return 200 "plain\n"; }>.
+
+=item redis => 0|1 (default 1)
+
+0: do not start redis, but still reserve a port (nothing listens there).
+
+=item redis_conf => TEXT
+
+Extra redis.conf lines, appended (so they override the defaults:
+C<port>, C<bind 127.0.0.1>, C<dir>, C<daemonize no>, C<save "">,
+C<appendonly no>, C<logfile>).
+
+=item module => 0|1 (default 1)
+
+1: C<load_module> the .so (C<BOOKING_MODULE> or F<build/ngx_http_booking_module.so>)
+and add C<booking_redis 127.0.0.1:REDIS_PORT;> to C<http{}>.
+
+=item env => { NAME => VALUE }
+
+Environment for nginx; each name also gets an C<env NAME;> directive so
+the workers see it too.
+
+=back
+
+Placeholders substituted in the C<http>, C<server> and C<redis_conf> texts:
+C<%%PORT%%> (nginx port), C<%%REDIS_PORT%%> (redis port), C<%%DIR%%> (temp dir).
+
+When running as root, C<user root;> is added so workers can use the 0700
+temp dir.
+
+=head1 METHODS
+
+C<port>, C<redis_port>, C<dir>, C<url($path)>, C<master_pid>, C<redis_pid>.
+
+C<< req($method, $path, body => STR|REF, headers => {...}, timeout => 10) >>:
+HTTP::Tiny, no keep-alive.  A ref body is JSON-encoded (canonical) with
+C<Content-Type: application/json>.  Returns
+C<< {status, reason, headers (lowercased), body, json, time} >>; C<json> is
+the decoded body when the response Content-Type is JSON, else undef.
+Status 599 means a client-side error (refused, timeout); see C<body>.
+
+C<raw($bytes, $timeout = 10)>: writes bytes on a fresh TCP connection and
+returns everything read until the server closes or the timeout.  C<$bytes>
+may be an arrayref of strings and scalar refs (C<\0.5> = sleep 0.5 s) for
+slow bodies.  Send C<Connection: close>, or the read lasts until timeout.
+
+C<redis(@cmd)>: one command on a fresh connection; returns string (bulk or
+simple), number (integer), arrayref, C<< {error => MSG} >>, or undef (nil).
+Dies if redis is unreachable.
+
+C<stop_redis> (TERM), C<kill_redis> (KILL), C<start_redis> (same port,
+conf and dir), C<reload_nginx(%opt)> (HUP, waits until new workers replaced
+the old ones; optional C<http>/C<server> replace the texts first),
+C<worker_pids>, C<error_log>, C<redis_log>, C<stop> (idempotent; also on
+DESTROY and at END).
+
+C<check_error_log(also => qr/.../, ignore => qr/.../)>: lines matching
+C<[alert]>, C<[emerg]>, C<[crit]>, C<signal N> or C<core dumped>, except
+nginx's routine C<signal N (SIGxxx) received> notices.
+
+At exit, if a test failed (or the script died), the last 60 lines of every
+instance's error.log and redis.log are printed with C<diag>.
+
+=head1 BookingTest::FakeRedis
+
+C<< BookingTest::FakeRedis->new(mode => MODE, delay => S, replies => [...]) >>
+forks a TCP server on a free 127.0.0.1 port; C<port>, C<stop> (also on
+DESTROY/END).  Modes:
+
+=over
+
+=item silent  - accepts and reads, never answers.
+
+=item garbage - answers every read with C<?bogus\r\n>.
+
+=item slow    - answers each RESP command with C<+OK\r\n> after C<delay> seconds (default 2).
+
+=item close   - accepts and closes at once.
+
+=item script  - answers each command with the next raw RESP string from C<replies>
+(shared by all connections, in order), then C<+OK\r\n>.
+
+=back
+
+C<delay> and C<replies> also combine (e.g. C<slow> with scripted replies).
+
+=head1 ENVIRONMENT
+
+C<BOOKING_MODULE> (.so path), C<BOOKING_KEEP=1> (keep temp dirs and print
+their paths), C<BOOKING_NGINX>, C<BOOKING_REDIS_SERVER> (binaries).
+
+=cut

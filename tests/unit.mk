@@ -1,0 +1,25 @@
+# Unit tests of the booking core, run from the repository root:
+#
+#     make -f tests/unit.mk unit
+#
+# or included by the top-level Makefile.  The core is plain C on purpose, so
+# it builds here without an nginx tree.
+
+UNIT_SRCS = ngx_module/ngx_booking_time.c \
+            ngx_module/ngx_booking_text.c \
+            ngx_module/ngx_booking_runs.c
+
+UNIT_CC = cc
+UNIT_CFLAGS = -std=gnu99 -Wall -Wextra -Werror -O1 -g -Iinclude
+UNIT_LIBS = -lcmocka
+
+UNIT_BIN = build/tests/test_core
+
+.PHONY: unit
+
+unit: $(UNIT_BIN)
+	./$(UNIT_BIN)
+
+$(UNIT_BIN): $(UNIT_SRCS) tests/test_core.c include/ngx_booking_core.h
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $(UNIT_SRCS) tests/test_core.c $(UNIT_LIBS)
