@@ -13,7 +13,7 @@ RUN_DIR    := $(BUILD)/run
 
 PACKAGES   := nginx-core nginx-dev libhiredis-dev libpcre2-dev libssl-dev \
               libjansson-dev zlib1g-dev redis-server redis-tools \
-              libcmocka-dev make gcc perl
+              libcmocka-dev make gcc perl curl
 
 CC_OPT     := -g -O2 -fPIC -fstack-protector-strong -Wall -Wextra \
               -Wno-unused-parameter -Werror $(EXTRA_CC_OPT)

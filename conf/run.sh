@@ -1,0 +1,123 @@
+#!/bin/sh
+# make run / make stop: Redis and nginx with the module, on loopback, in a
+# private directory (nothing is written to /etc or /var).
+#
+#   conf/run.sh start DIR MODULE     conf/run.sh stop DIR
+
+set -eu
+
+cmd=$1
+dir=$2
+conf=$(cd "$(dirname "$0")" && pwd)
+
+free_port() {
+    perl -MIO::Socket::INET -e '
+        for my $p ($ARGV[0] .. $ARGV[0] + 100) {
+            my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1",
+                                          LocalPort => $p, Listen => 1,
+                                          ReuseAddr => 1) or next;
+            print $p; exit 0;
+        }
+        exit 1' "$1"
+}
+
+stop() {
+    if [ -f "$dir/nginx.pid" ]; then
+        /usr/sbin/nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" \
+            -s quit 2>/dev/null || true
+        rm -f "$dir/nginx.pid"
+    fi
+
+    if [ -f "$dir/redis.pid" ]; then
+        kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
+        rm -f "$dir/redis.pid"
+    fi
+}
+
+api() {
+    # method path [json]: the demo's admin calls, answered or not
+    curl -s -o /dev/null -w '%{http_code}' -X "$1" \
+         -H 'Content-Type: application/json' ${3:+--data "$3"} \
+         "http://127.0.0.1:$port$2"
+}
+
+if [ "$cmd" = stop ]; then
+    stop
+    echo "stopped"
+    exit 0
+fi
+
+module=$3
+stop
+mkdir -p "$dir"
+
+port=$(free_port "${BOOKING_PORT:-8080}")
+redis_port=$(free_port "${BOOKING_REDIS_PORT:-6390}")
+
+[ -f "$dir/booking.secret" ] \
+    || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$dir/booking.secret"
+
+sed -e "s#@DIR@#$dir#g" -e "s#@PORT@#$port#g" \
+    -e "s#@REDIS_PORT@#$redis_port#g" -e "s#@MODULE@#$module#g" \
+    "$conf/nginx.conf" > "$dir/nginx.conf"
+
+{
+    cat "$conf/redis.conf"
+    echo "port $redis_port"
+    echo "dir $dir"
+    echo "pidfile $dir/redis.pid"
+    echo "logfile $dir/redis.log"
+    echo "daemonize yes"
+} > "$dir/redis.conf"
+
+redis-server "$dir/redis.conf"
+
+i=0
+until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do
+    i=$((i + 1))
+    [ $i -lt 50 ] || { echo "redis did not start: $dir/redis.log"; exit 1; }
+    sleep 0.1
+done
+
+/usr/sbin/nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log"
+
+i=0
+until [ "$(api GET /api/resources/brest-loft)" != 000 ]; do
+    i=$((i + 1))
+    [ $i -lt 50 ] || { echo "nginx did not start: $dir/error.log"; exit 1; }
+    sleep 0.1
+done
+
+for r in \
+    'brest-loft {"type":"room","capacity":1,"title":"Loft by the harbour","owner":"host-ana","location":{"lat":48.3829,"lon":-4.4948},"attributes":{"beds":2}}' \
+    'zoe-42 {"type":"car","capacity":1,"title":"Renault Zoe","owner":"host-bob","location":{"lat":48.3904,"lon":-4.4861}}' \
+    'cowork-brest {"type":"desk","capacity":12,"title":"Coworking desks, Brest centre","location":{"lat":48.3897,"lon":-4.4862}}' \
+    'ride-brest-rennes {"type":"ride","capacity":4,"title":"Brest to Rennes, Friday evening","owner":"driver-cy"}' \
+    'tomato-seeds {"type":"gift","capacity":20,"title":"Tomato seed packets"}'
+do
+    id=${r%% *}
+    code=$(api PUT "/admin/resources/$id" "${r#* }")
+    case $code in
+        200|201) ;;
+        *) echo "seeding $id answered $code: see $dir/error.log"; exit 1 ;;
+    esac
+done
+
+from=$(date -u -d tomorrow +%Y-%m-%d)
+to=$(date -u -d '+8 days' +%Y-%m-%d)
+
+cat <<MSG
+
+ngx_booking is running: nginx on 127.0.0.1:$port, Redis on 127.0.0.1:$redis_port
+(files, logs and data in $dir; "make stop" stops both).
+
+Try:
+  curl -s http://127.0.0.1:$port/api/resources/brest-loft
+  curl -s 'http://127.0.0.1:$port/api/resources/brest-loft/availability?from=$from&to=$to'
+  curl -s 'http://127.0.0.1:$port/api/resources/cowork-brest/availability?from=${from}T08:00:00Z&to=${from}T18:00:00Z'
+  curl -s http://127.0.0.1:$port/api/resources/tomato-seeds/availability
+  curl -s -X PUT -H 'Content-Type: application/json' \\
+       -d '{"type":"ride","capacity":3,"title":"Quimper to Nantes"}' \\
+       http://127.0.0.1:$port/admin/resources/ride-quimper-nantes
+  curl -s http://127.0.0.1:$port/booking_status
+MSG
