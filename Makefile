@@ -47,7 +47,7 @@ $(NGX_BUILD)/.configured: config $(wildcard ngx_module/scripts/*.lua)
 	touch $@
 
 $(MODULE): $(NGX_BUILD)/.configured $(MODULE_SRCS)
-	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
+	$(MAKE) -s -C $(NGX_BUILD) -f objs/Makefile modules
 	cp $(NGX_BUILD)/objs/ngx_http_booking_module.so $@
 
 run: module

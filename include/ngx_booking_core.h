@@ -123,4 +123,21 @@ size_t ngx_booking_runs(const u_char *counters, size_t n, int64_t start,
     int64_t slot, int64_t capacity, ngx_booking_run_t *runs);
 
 
+/*
+ * Hold tokens: HMAC-SHA256 over the booking id, keyed by the secret,
+ * written in unpadded base64url (43 characters).  The check compares in
+ * constant time.  Booking ids end in NGX_BOOKING_RAND_LEN random base64url
+ * characters (12 random bytes).
+ */
+#define NGX_BOOKING_TOKEN_LEN     43
+#define NGX_BOOKING_RAND_LEN      16
+
+int ngx_booking_token(const u_char *key, size_t key_len, const u_char *id,
+    size_t id_len, u_char *out);
+int ngx_booking_token_check(const u_char *key, size_t key_len,
+    const u_char *id, size_t id_len, const u_char *token, size_t len);
+int ngx_booking_random_id(u_char *out);
+int ngx_booking_rand_valid(const u_char *p, size_t len);
+
+
 #endif /* _NGX_BOOKING_CORE_H_INCLUDED_ */

@@ -53,6 +53,7 @@ typedef struct {
     ngx_uint_t                  redis_connections;
 
     ngx_array_t                 types;       /* ngx_booking_type_t */
+    ngx_str_t                  *rules;       /* one line per type, for Lua */
 
     ngx_str_t                   secret;
     ngx_regex_t                *id_regex;    /* NULL: the default pattern */
@@ -93,6 +94,10 @@ typedef ngx_int_t (*ngx_booking_reply_pt)(ngx_http_request_t *r,
 struct ngx_booking_ctx_s {
     ngx_str_t                   path;        /* below the location */
     ngx_str_t                   id;          /* resource id from the path */
+    ngx_str_t                   rand;        /* booking id's random part */
+    ngx_str_t                   op;          /* confirm, cancel, ... */
+    ngx_str_t                   user;        /* "" for none */
+    ngx_str_t                   groups;
     ngx_booking_run_pt          run;         /* the operation, once routed */
     void                       *cmd;         /* Redis command in flight */
     ngx_booking_reply_pt        reply;       /* decodes the answer */
@@ -100,6 +105,7 @@ struct ngx_booking_ctx_s {
     int64_t                     from;
     int64_t                     to;
     unsigned                    admin:1;
+    unsigned                    token:1;     /* a valid Booking-Token */
     unsigned                    answered:1;  /* our own answer, not nginx's */
     unsigned                    too_large:1; /* nginx's 413 made JSON */
 };
@@ -141,6 +147,13 @@ ngx_int_t ngx_booking_call(ngx_http_request_t *r, ngx_int_t script,
     ngx_str_t *argv, ngx_uint_t nkeys, ngx_uint_t argc,
     ngx_booking_reply_pt reply);
 ngx_int_t ngx_booking_script_error(ngx_http_request_t *r, void *reply);
+
+ngx_int_t ngx_booking_key(ngx_http_request_t *r, ngx_str_t *rid,
+    ngx_str_t *key);
+ngx_int_t ngx_booking_not_allowed(ngx_http_request_t *r, const char *allow);
+ngx_int_t ngx_booking_caller(ngx_http_request_t *r, ngx_booking_ctx_t *ctx);
+ngx_int_t ngx_booking_booking_route(ngx_http_request_t *r,
+    ngx_booking_ctx_t *ctx, ngx_str_t *seg, ngx_uint_t n);
 
 ngx_int_t ngx_booking_resource_put(ngx_http_request_t *r);
 ngx_int_t ngx_booking_resource_get(ngx_http_request_t *r);

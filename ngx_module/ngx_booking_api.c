@@ -29,8 +29,6 @@ static ngx_int_t ngx_booking_route(ngx_http_request_t *r,
     ngx_booking_ctx_t *ctx);
 static ngx_int_t ngx_booking_route_resource(ngx_http_request_t *r,
     ngx_booking_ctx_t *ctx, ngx_booking_path_t *path);
-static ngx_int_t ngx_booking_not_allowed(ngx_http_request_t *r,
-    const char *allow);
 static ngx_int_t ngx_booking_json_content_type(ngx_http_request_t *r);
 static void ngx_booking_body_handler(ngx_http_request_t *r);
 static void ngx_booking_redis_done(void *data, ngx_int_t rc,
@@ -143,6 +141,12 @@ ngx_booking_route(ngx_http_request_t *r, ngx_booking_ctx_t *ctx)
         && ngx_strncmp(path.seg[0].data, "resources", 9) == 0)
     {
         return ngx_booking_route_resource(r, ctx, &path);
+    }
+
+    if (path.n >= 1 && path.seg[0].len == 8
+        && ngx_strncmp(path.seg[0].data, "bookings", 8) == 0)
+    {
+        return ngx_booking_booking_route(r, ctx, path.seg, path.n);
     }
 
 not_found:
@@ -264,7 +268,7 @@ ngx_booking_route_resource(ngx_http_request_t *r, ngx_booking_ctx_t *ctx,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_booking_not_allowed(ngx_http_request_t *r, const char *allow)
 {
     ngx_table_elt_t  *h;

@@ -25,6 +25,8 @@ typedef struct {
     ngx_booking_type_t   *type;
     int64_t               capacity;
     ngx_str_t             doc;
+    ngx_str_t             owner;
+    ngx_str_t             groups;     /* comma separated, for the scripts */
 } ngx_booking_resource_t;
 
 
@@ -35,6 +37,8 @@ static ngx_int_t ngx_booking_resource_doc(ngx_http_request_t *r,
 static ngx_int_t ngx_booking_check_location(ngx_http_request_t *r,
     json_t *v);
 static ngx_int_t ngx_booking_check_groups(ngx_http_request_t *r, json_t *v);
+static ngx_int_t ngx_booking_resource_access(ngx_http_request_t *r,
+    json_t *root, ngx_booking_resource_t *res);
 static ngx_int_t ngx_booking_resource_key(ngx_http_request_t *r,
     ngx_str_t *key);
 static ngx_int_t ngx_booking_resource_written(ngx_http_request_t *r,
@@ -60,15 +64,7 @@ ngx_booking_resource_key(ngx_http_request_t *r, ngx_str_t *key)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
 
-    key->len = sizeof("bk:{r:}") - 1 + ctx->id.len;
-    key->data = ngx_pnalloc(r->pool, key->len);
-    if (key->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(key->data, "bk:{r:%V}", &ctx->id);
-
-    return NGX_OK;
+    return ngx_booking_key(r, &ctx->id, key);
 }
 
 
@@ -78,7 +74,7 @@ ngx_booking_resource_put(ngx_http_request_t *r)
     u_char                   nbuf[2][NGX_INT64_LEN];
     json_t                  *root;
     ngx_int_t                rc;
-    ngx_str_t                body, argv[5];
+    ngx_str_t                body, argv[7];
     json_error_t             err;
     ngx_booking_resource_t   res;
 
@@ -101,6 +97,10 @@ ngx_booking_resource_put(ngx_http_request_t *r)
         rc = ngx_booking_resource_doc(r, root, &res);
     }
 
+    if (rc == NGX_OK) {
+        rc = ngx_booking_resource_access(r, root, &res);
+    }
+
     json_decref(root);
 
     if (rc != NGX_OK) {
@@ -118,7 +118,10 @@ ngx_booking_resource_put(ngx_http_request_t *r)
     argv[4].data = nbuf[1];
     argv[4].len = ngx_sprintf(nbuf[1], "%L", res.capacity) - nbuf[1];
 
-    return ngx_booking_call(r, NGX_BOOKING_SCRIPT_RESOURCE_PUT, argv, 1, 5,
+    argv[5] = res.owner;
+    argv[6] = res.groups;
+
+    return ngx_booking_call(r, NGX_BOOKING_SCRIPT_RESOURCE_PUT, argv, 1, 7,
                             ngx_booking_resource_written);
 }
 
@@ -408,6 +411,61 @@ done:
     json_decref(doc);
 
     return rc;
+}
+
+
+/* who may act on the resource: its owner, and the groups it is kept for */
+static ngx_int_t
+ngx_booking_resource_access(ngx_http_request_t *r, json_t *root,
+    ngx_booking_resource_t *res)
+{
+    u_char   *p;
+    size_t    i, len;
+    json_t   *v, *g;
+
+    ngx_str_set(&res->owner, "");
+    ngx_str_set(&res->groups, "");
+
+    v = json_object_get(root, "owner");
+    if (v != NULL) {
+        res->owner.len = json_string_length(v);
+        res->owner.data = ngx_pnalloc(r->pool, res->owner.len);
+        if (res->owner.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(res->owner.data, json_string_value(v), res->owner.len);
+    }
+
+    v = json_object_get(root, "groups");
+    if (v == NULL || json_array_size(v) == 0) {
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    json_array_foreach(v, i, g) {
+        len += json_string_length(g) + 1;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    res->groups.data = p;
+
+    json_array_foreach(v, i, g) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, json_string_value(g), json_string_length(g));
+    }
+
+    res->groups.len = p - res->groups.data;
+
+    return NGX_OK;
 }
 
 

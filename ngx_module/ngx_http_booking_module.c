@@ -235,7 +235,37 @@ ngx_booking_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_booking_main_conf_t *bmcf = conf;
 
-    ngx_url_t  u;
+    ngx_url_t            u;
+    ngx_uint_t           i;
+    ngx_booking_type_t  *t;
+
+    /*
+     * The rules of every type as one line each, for the scripts: nginx.conf
+     * stays their only source, and a reload applies them at once.
+     */
+    bmcf->rules = ngx_palloc(cf->pool,
+                             (bmcf->types.nelts + 1) * sizeof(ngx_str_t));
+    if (bmcf->rules == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    t = bmcf->types.elts;
+
+    for (i = 0; i < bmcf->types.nelts; i++) {
+        bmcf->rules[i].data = ngx_pnalloc(cf->pool,
+                                          t[i].name.len + 9 * NGX_INT64_LEN);
+        if (bmcf->rules[i].data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        bmcf->rules[i].len = ngx_sprintf(bmcf->rules[i].data,
+                                         "%V %L %L %L %L %L %L %L %i %ui",
+                                         &t[i].name, t[i].slot, t[i].hold,
+                                         t[i].min, t[i].max, t[i].buffer,
+                                         t[i].lead, t[i].horizon,
+                                         t[i].approval, t[i].max_active)
+                             - bmcf->rules[i].data;
+    }
 
     if (bmcf->redis_addr == NULL) {
         ngx_memzero(&u, sizeof(ngx_url_t));

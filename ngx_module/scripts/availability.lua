@@ -6,18 +6,18 @@
 --    err
 -- The worker turns the counters into runs, so Redis only copies bytes.
 
-local res = redis.call('HMGET', KEYS[1], 'type', 'slot', 'capacity', 'used')
+local R = load_resource()
 
-if not res[1] then
+if not R then
     return err(404, 'not_found', 'no such resource')
 end
 
-sweep(now())
+sweep(R, now())
 
-local slot, cap = tonumber(res[2]), tonumber(res[3])
+local slot = R.slot
 
 if slot == 0 then
-    return { 'ok', res[1], 0, cap, tonumber(res[4]) }
+    return { 'ok', R.type, 0, R.capacity, R.used }
 end
 
 if ARGV[1] == '' or ARGV[2] == '' then
@@ -33,4 +33,4 @@ if s1 - s0 > tonumber(ARGV[3]) then
                ' slots of this type', 'to')
 end
 
-return { 'ok', res[1], slot, cap, s0 * slot, read_counters(s0, s1) }
+return { 'ok', R.type, slot, R.capacity, s0 * slot, read_counters(s0, s1) }

@@ -2,14 +2,27 @@
 --
 -- KEYS[1] is the resource's hash, bk:{r:<id>}.  Every other key of the
 -- resource is KEYS[1] followed by a suffix, so that all of them share the
--- hash tag {r:<id>} and live in one Redis Cluster slot.
+-- hash tag {r:<id>} and live in one Redis Cluster slot:
 --
--- Counters: the units in use of each slot, 4 bytes big-endian per slot, in
--- chunks of CHUNK slots: bk:{r:<id>}:c:<n> covers slots [n*CHUNK, (n+1)*CHUNK).
--- A chunk exists only once something was booked in it; the sorted set
--- bk:{r:<id>}:chunks lists them.
+--   bk:{r:<id>}              hash    the resource
+--   bk:{r:<id>}:b:<rand>     hash    one booking (id "<id>.<rand>")
+--   bk:{r:<id>}:c:<n>        string  units in use of slots [n*1024, (n+1)*1024),
+--                                    4 bytes big-endian per slot
+--   bk:{r:<id>}:chunks       zset    the counter chunks that exist
+--   bk:{r:<id>}:holds        zset    held bookings by expires_at
+--   bk:{r:<id>}:live         zset    occupying bookings by end + buffer
+--   bk:{r:<id>}:all          zset    every booking kept, by end + buffer
+--   bk:{r:<id>}:idem:<c>:<u>:<k>  hash  an Idempotency-Key's first answer
+--                                    (c: the resource's created_at, so that
+--                                    a deleted and remade resource starts
+--                                    afresh)
+--
+-- Times are seconds since the epoch, read from Redis's clock (TIME).
 
 local CHUNK = 1024
+local RETAIN = 31 * 86400          -- ended bookings are kept this long
+local FOREVER = 253402300799       -- the end of timeless bookings
+local IDEM_TTL = 86400
 
 local function err(status, code, message, field)
     return { 'err', status, code, message, field or '' }
@@ -23,6 +36,21 @@ end
 
 local function rkey(suffix)
     return KEYS[1] .. ':' .. suffix
+end
+
+local function bkey(rand)
+    return KEYS[1] .. ':b:' .. rand
+end
+
+local function load_resource()
+    local h = redis.call('HMGET', KEYS[1], 'type', 'slot', 'capacity', 'used',
+                         'gen', 'owner', 'groups', 'created_at')
+    if not h[1] then
+        return nil
+    end
+    return { type = h[1], slot = tonumber(h[2]), capacity = tonumber(h[3]),
+             used = tonumber(h[4]), gen = tonumber(h[5]), owner = h[6] or '',
+             groups = h[7] or '', created_at = h[8] }
 end
 
 local ZERO4 = string.char(0, 0, 0, 0)
@@ -52,6 +80,43 @@ local function decode(bytes, i)
     return ((a * 256 + b) * 256 + c) * 256 + d
 end
 
+local function encode(u)
+    return string.char(math.floor(u / 16777216) % 256,
+                       math.floor(u / 65536) % 256,
+                       math.floor(u / 256) % 256, u % 256)
+end
+
+-- Adds delta to the units in use of slots [s0, s1).
+local function add_counters(s0, s1, delta, slot)
+    local s = s0
+    while s < s1 do
+        local c = math.floor(s / CHUNK)
+        local last = math.min(s1, (c + 1) * CHUNK)
+        local key = rkey('c:' .. c)
+        local off = (s - c * CHUNK) * 4
+        local bytes = redis.call('GETRANGE', key, off,
+                                 off + (last - s) * 4 - 1)
+        local out = {}
+        for i = 0, last - s - 1 do
+            local u = 0
+            if i * 4 + 4 <= #bytes then
+                u = decode(bytes, i * 4 + 1)
+            end
+            u = u + delta
+            if u < 0 then
+                u = 0
+            end
+            out[#out + 1] = encode(u)
+        end
+        redis.call('SETRANGE', key, off, table.concat(out))
+        if redis.call('ZADD', rkey('chunks'), 'NX', c, c) == 1 then
+            -- a chunk is useless once its last slot has ended long enough
+            redis.call('EXPIREAT', key, (c + 1) * CHUNK * slot + RETAIN)
+        end
+        s = last
+    end
+end
+
 -- The most units in use in any slot from slot s0 on.
 local function max_used_from(s0)
     local chunks = redis.call('ZRANGEBYSCORE', rkey('chunks'),
@@ -63,20 +128,69 @@ local function max_used_from(s0)
         local bytes = read_counters(from, (n + 1) * CHUNK)
         for i = 1, #bytes, 4 do
             local u = decode(bytes, i)
-            if u > max then max = u end
+            if u > max then
+                max = u
+            end
         end
     end
     return max
 end
 
--- Bookings come with their own scripts; until then nothing is held, so
--- nothing expires.  Every script that reads or changes capacity calls this
--- first, so that an expired hold frees its units at expires_at.
-local function sweep(t)
+-- Gives back the units of a booking that stops occupying them at t.
+local function release(R, rand, b, t)
+    local qty = tonumber(b.quantity)
+    if R.slot == 0 then
+        redis.call('HINCRBY', KEYS[1], 'used', -qty)
+        R.used = R.used - qty
+        -- a timeless booking is kept RETAIN from now, like any other
+        redis.call('ZADD', rkey('all'), t, rand)
+    elseif tonumber(b.gen) == R.gen then
+        local slot = R.slot
+        add_counters(tonumber(b.start) / slot,
+                     (tonumber(b['end']) + tonumber(b.buffer)) / slot,
+                     -qty, slot)
+    end
+    redis.call('ZREM', rkey('live'), rand)
 end
 
--- Occupying bookings that have not ended (bk:{r:<id>}:live is scored by
--- the end of each, buffer included; timeless ones by +inf).
+local FIELDS = { 'status', 'kind', 'start', 'end', 'quantity', 'user',
+                 'created_at', 'updated_at', 'expires_at', 'note', 'gen',
+                 'buffer', 'type' }
+
+local function load_booking(rand)
+    local v = redis.call('HMGET', bkey(rand), unpack(FIELDS))
+    if not v[1] then
+        return nil
+    end
+    local b = {}
+    for i, f in ipairs(FIELDS) do
+        b[f] = v[i] or ''
+    end
+    return b
+end
+
+-- Expired holds free their units now, before anything reads or checks
+-- capacity: a hold occupies nothing from its expires_at on, whether or not
+-- anyone looked at it then.
+local function sweep(R, t)
+    local due = redis.call('ZRANGEBYSCORE', rkey('holds'), '-inf', t)
+    for _, rand in ipairs(due) do
+        local b = load_booking(rand)
+        if b and b.status == 'held' then
+            release(R, rand, b, t)
+            redis.call('HSET', bkey(rand), 'status', 'expired',
+                       'updated_at', b.expires_at)
+            redis.call('EXPIREAT', bkey(rand), t + RETAIN)
+        end
+    end
+    if #due > 0 then
+        redis.call('ZREMRANGEBYSCORE', rkey('holds'), '-inf', t)
+    end
+    redis.call('ZREMRANGEBYSCORE', rkey('live'), '-inf', '(' .. (t - RETAIN))
+    redis.call('ZREMRANGEBYSCORE', rkey('all'), '-inf', '(' .. (t - RETAIN))
+end
+
+-- Occupying bookings that have not ended.
 local function live_after(t)
     return redis.call('ZCOUNT', rkey('live'), '(' .. t, '+inf')
 end
@@ -87,5 +201,57 @@ local function drop_counters()
         redis.call('DEL', rkey('c:' .. c))
     end
     redis.call('DEL', rkey('chunks'))
+end
+
+-- The rules of a type, as nginx.conf gives them: every script that needs
+-- them gets one line per type from ARGV[first] on, so that a reload of
+-- nginx.conf applies at once.
+local function type_rules(name, first)
+    local prefix = name .. ' '
+    for i = first, #ARGV do
+        if string.sub(ARGV[i], 1, #prefix) == prefix then
+            local v = {}
+            for n in string.gmatch(string.sub(ARGV[i], #prefix + 1), '%d+') do
+                v[#v + 1] = tonumber(n)
+            end
+            return { slot = v[1], hold = v[2], min = v[3], max = v[4],
+                     buffer = v[5], lead = v[6], horizon = v[7],
+                     approval = v[8] == 1, max_active = v[9] }
+        end
+    end
+    return nil
+end
+
+-- The answer every booking operation gives: the booking's fields in a
+-- fixed order, '' for those that do not apply; the worker writes the JSON.
+local function tuple(status, id, b, slot)
+    local expires = ''
+    if b.status == 'held' then
+        expires = b.expires_at
+    end
+    return { 'ok', status, id, b.type, b.status, b.kind, b.start, b['end'],
+             tonumber(b.quantity), b.user, b.created_at, expires,
+             b.note, slot, 0, b.updated_at }
+end
+
+-- The booking id clients see: "<resource id>.<rand>".
+local function booking_id(rand)
+    return string.sub(KEYS[1], 7, -2) .. '.' .. rand
+end
+
+-- A hold read after its expires_at is shown as what it already is, even by
+-- a read that does not sweep.
+local function as_of(b, t)
+    if b.status == 'held' and tonumber(b.expires_at) <= t then
+        b.status = 'expired'
+        b.updated_at = b.expires_at
+    end
+    return b
+end
+
+-- May the caller see (and act on) this booking at all?
+local function sees(R, b, user, admin)
+    return admin == '1' or (user ~= '' and (user == b.user or
+                                             user == R.owner))
 end
 

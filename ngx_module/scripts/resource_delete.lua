@@ -1,21 +1,26 @@
 -- DELETE /resources/{id}
 -- KEYS[1] bk:{r:<id>}
 -- -> {'ok'} | err
+-- Its bookings go with it, so that the id may be used again afresh.
 
-local r = KEYS[1]
-
-if redis.call('EXISTS', r) == 0 then
+local R = load_resource()
+if not R then
     return err(404, 'not_found', 'no such resource')
 end
 
 local t = now()
-sweep(t)
+sweep(R, t)
 
 if live_after(t) > 0 then
-    return err(409, 'conflict', 'the resource has bookings that have not ended')
+    return err(409, 'conflict', 'the resource has bookings that have ' ..
+               'not ended')
+end
+
+for _, rand in ipairs(redis.call('ZRANGE', rkey('all'), 0, -1)) do
+    redis.call('DEL', bkey(rand))
 end
 
 drop_counters()
-redis.call('DEL', r, rkey('live'), rkey('holds'), rkey('bookings'))
+redis.call('DEL', KEYS[1], rkey('live'), rkey('holds'), rkey('all'))
 
 return { 'ok' }

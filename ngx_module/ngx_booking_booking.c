@@ -1,0 +1,1361 @@
+/*
+ * Bookings: POST /bookings, GET /bookings/{id}, the transitions, and the
+ * caller's list.  Each is one EVALSHA; the script checks and changes state
+ * atomically with Redis's clock, and answers a tuple this file writes out.
+ *
+ * A booking id is "<resource id>.<16 random base64url characters>", so any
+ * request finds the booking's keys, all under the resource's hash tag, in
+ * one round trip.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <jansson.h>
+#include <hiredis/hiredis.h>
+
+#include "ngx_booking_module.h"
+#include "ngx_booking_scripts.h"
+
+
+#define NGX_BOOKING_NOTE_MAX      1000
+#define NGX_BOOKING_IDEM_MAX      255
+#define NGX_BOOKING_LIMIT_MAX     100
+
+/* the tuple every booking script answers */
+#define NGX_BOOKING_T_STATUS      1
+#define NGX_BOOKING_T_ID          2
+#define NGX_BOOKING_T_TYPE        3
+#define NGX_BOOKING_T_STATE       4
+#define NGX_BOOKING_T_KIND        5
+#define NGX_BOOKING_T_START       6
+#define NGX_BOOKING_T_END         7
+#define NGX_BOOKING_T_QUANTITY    8
+#define NGX_BOOKING_T_USER        9
+#define NGX_BOOKING_T_CREATED     10
+#define NGX_BOOKING_T_EXPIRES     11
+#define NGX_BOOKING_T_NOTE        12
+#define NGX_BOOKING_T_SLOT        13
+#define NGX_BOOKING_T_REPLAYED    14
+#define NGX_BOOKING_T_N           16
+
+
+typedef struct {
+    ngx_str_t            resource;
+    ngx_str_t            kind;
+    ngx_str_t            note;
+    int64_t              start;      /* -1: not given */
+    int64_t              end;
+    int64_t              quantity;
+    ngx_uint_t           hold;
+} ngx_booking_request_t;
+
+
+static ngx_int_t ngx_booking_create(ngx_http_request_t *r);
+static ngx_int_t ngx_booking_create_parse(ngx_http_request_t *r,
+    json_t *root, ngx_booking_request_t *br);
+static ngx_int_t ngx_booking_parse_time(ngx_http_request_t *r, json_t *root,
+    const char *name, int64_t *t);
+static ngx_int_t ngx_booking_created(ngx_http_request_t *r, void *data);
+static ngx_int_t ngx_booking_get(ngx_http_request_t *r);
+static ngx_int_t ngx_booking_act(ngx_http_request_t *r);
+static ngx_int_t ngx_booking_answered(ngx_http_request_t *r, void *data);
+static ngx_int_t ngx_booking_list(ngx_http_request_t *r);
+static ngx_int_t ngx_booking_listed(ngx_http_request_t *r, void *data);
+static ngx_int_t ngx_booking_unavailable(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_booking_write(ngx_http_request_t *r,
+    ngx_booking_json_t *j, redisReply **e, ngx_uint_t token);
+static ngx_int_t ngx_booking_tuple_valid(redisReply *reply);
+static ngx_int_t ngx_booking_int(redisReply *e, int64_t *v);
+static ngx_table_elt_t *ngx_booking_header_in(ngx_http_request_t *r,
+    const char *name, size_t len);
+static ngx_int_t ngx_booking_header_out(ngx_http_request_t *r,
+    const char *name, u_char *value, size_t len);
+static ngx_int_t ngx_booking_user_valid(ngx_str_t *s);
+static ngx_int_t ngx_booking_bad_response(ngx_http_request_t *r);
+
+
+static ngx_str_t  ngx_booking_flag[] = {
+    ngx_string("0"),
+    ngx_string("1")
+};
+
+
+static ngx_str_t  ngx_booking_ops[] = {
+    ngx_string("confirm"),
+    ngx_string("cancel"),
+    ngx_string("approve"),
+    ngx_string("decline"),
+    ngx_null_string
+};
+
+
+/*
+ * The caller: booking_user and booking_user_groups evaluated for this
+ * request; "" when there is none.
+ */
+ngx_int_t
+ngx_booking_caller(ngx_http_request_t *r, ngx_booking_ctx_t *ctx)
+{
+    ngx_booking_loc_conf_t  *blcf;
+
+    blcf = ngx_http_get_module_loc_conf(r, ngx_http_booking_module);
+
+    ngx_str_null(&ctx->user);
+    ngx_str_null(&ctx->groups);
+
+    if (blcf->user != NULL
+        && ngx_http_complex_value(r, blcf->user, &ctx->user) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (blcf->user_groups != NULL
+        && ngx_http_complex_value(r, blcf->user_groups, &ctx->groups)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_booking_user_valid(&ctx->user) != NGX_OK
+        || ctx->user.len > NGX_BOOKING_USER_MAX
+        || ngx_booking_user_valid(&ctx->groups) != NGX_OK
+        || ctx->groups.len > 4096)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ctx->user.data == NULL) {
+        ngx_str_set(&ctx->user, "");
+    }
+
+    if (ctx->groups.data == NULL) {
+        ngx_str_set(&ctx->groups, "");
+    }
+
+    return NGX_OK;
+}
+
+
+/* printable: no control characters in what ends up in Redis and JSON */
+static ngx_int_t
+ngx_booking_user_valid(ngx_str_t *s)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < s->len; i++) {
+        if (s->data[i] < 0x20 || s->data[i] == 0x7f) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* seg[0] is "bookings" */
+ngx_int_t
+ngx_booking_booking_route(ngx_http_request_t *r, ngx_booking_ctx_t *ctx,
+    ngx_str_t *seg, ngx_uint_t n)
+{
+    u_char                   *dot;
+    ngx_uint_t                i;
+    ngx_table_elt_t          *h;
+    ngx_booking_run_pt        run;
+    ngx_booking_main_conf_t  *bmcf;
+
+    bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
+
+    if (n == 1) {
+        if (r->method & NGX_HTTP_POST) {
+            run = ngx_booking_create;
+
+        } else if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+            run = ngx_booking_list;
+
+        } else {
+            return ngx_booking_not_allowed(r, "GET, HEAD, POST");
+        }
+
+        goto caller;
+    }
+
+    if (n == 2) {
+        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+            return ngx_booking_not_allowed(r, "GET, HEAD");
+        }
+
+        run = ngx_booking_get;
+
+    } else if (n == 3) {
+        for (i = 0; ngx_booking_ops[i].len; i++) {
+            if (seg[2].len == ngx_booking_ops[i].len
+                && ngx_strncmp(seg[2].data, ngx_booking_ops[i].data,
+                               seg[2].len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (ngx_booking_ops[i].len == 0) {
+            goto not_found;
+        }
+
+        if (!(r->method & NGX_HTTP_POST)) {
+            return ngx_booking_not_allowed(r, "POST");
+        }
+
+        ctx->op = ngx_booking_ops[i];
+        run = ngx_booking_act;
+
+    } else {
+        goto not_found;
+    }
+
+    dot = NULL;
+
+    for (i = seg[1].len; i > 0; i--) {
+        if (seg[1].data[i - 1] == '.') {
+            dot = &seg[1].data[i - 1];
+            break;
+        }
+    }
+
+    if (dot == NULL) {
+        goto no_booking;
+    }
+
+    ctx->id.data = seg[1].data;
+    ctx->id.len = dot - seg[1].data;
+    ctx->rand.data = dot + 1;
+    ctx->rand.len = seg[1].data + seg[1].len - ctx->rand.data;
+
+    if (!ngx_booking_rand_valid(ctx->rand.data, ctx->rand.len)
+        || ngx_booking_id_check(bmcf, &ctx->id, r->connection->log) != NGX_OK)
+    {
+        goto no_booking;
+    }
+
+    h = ngx_booking_header_in(r, "Booking-Token", 13);
+
+    if (h != NULL) {
+        ctx->token = ngx_booking_token_check(bmcf->secret.data,
+                                             bmcf->secret.len, seg[1].data,
+                                             seg[1].len, h->value.data,
+                                             h->value.len);
+    }
+
+caller:
+
+    switch (ngx_booking_caller(r, ctx)) {
+
+    case NGX_OK:
+        break;
+
+    case NGX_DECLINED:
+        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                      "the user or groups of the request "
+                                      "hold control characters", "user");
+
+    default:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->run = run;
+
+    return NGX_OK;
+
+no_booking:
+
+    return ngx_booking_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                  "no such booking", NULL);
+
+not_found:
+
+    return ngx_booking_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                  "no such route", NULL);
+}
+
+
+static ngx_int_t
+ngx_booking_create(ngx_http_request_t *r)
+{
+    u_char                   *p, rand[NGX_BOOKING_RAND_LEN];
+    u_char                    nbuf[3][NGX_INT64_LEN];
+    json_t                   *root;
+    ngx_int_t                 rc;
+    ngx_str_t                 body, *argv, *a, fp, scope;
+    ngx_uint_t                i, nkeys;
+    json_error_t              err;
+    ngx_table_elt_t          *idem;
+    ngx_booking_ctx_t        *ctx;
+    ngx_booking_request_t     br;
+    ngx_booking_loc_conf_t   *blcf;
+    ngx_booking_main_conf_t  *bmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
+    blcf = ngx_http_get_module_loc_conf(r, ngx_http_booking_module);
+    bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
+
+    if (ngx_booking_request_body(r, &body) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    root = json_loadb((const char *) body.data, body.len,
+                      JSON_REJECT_DUPLICATES, &err);
+    if (root == NULL) {
+        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "invalid_json",
+                                      err.text, NULL);
+    }
+
+    rc = ngx_booking_create_parse(r, root, &br);
+
+    json_decref(root);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* a guest may only hold, and then keeps the token as its only key */
+    if (ctx->user.len == 0 && !ctx->admin
+        && !(blcf->anonymous && br.hold))
+    {
+        return ngx_booking_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                      "unauthenticated",
+                                      blcf->anonymous
+                                      ? "guests may only hold"
+                                      : "a user is needed", NULL);
+    }
+
+    if (ngx_booking_id_check(bmcf, &br.resource, r->connection->log)
+        != NGX_OK)
+    {
+        return ngx_booking_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                      "no such resource", "resource");
+    }
+
+    ngx_str_null(&scope);
+
+    idem = ngx_booking_header_in(r, "Idempotency-Key", 15);
+
+    if (idem != NULL) {
+        if (idem->value.len == 0 || idem->value.len > NGX_BOOKING_IDEM_MAX
+            || ngx_booking_user_valid(&idem->value) != NGX_OK)
+        {
+            return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "bad_request",
+                                          "Idempotency-Key must be 1 to 255 "
+                                          "printable bytes",
+                                          "Idempotency-Key");
+        }
+
+        /* "<length of user>:<user>:<key>" cannot be read two ways */
+        scope.len = NGX_SIZE_T_LEN + 2 + ctx->user.len + idem->value.len;
+        scope.data = ngx_pnalloc(r->pool, scope.len);
+        if (scope.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        scope.len = ngx_sprintf(scope.data, "%uz:%V:%V", ctx->user.len,
+                                &ctx->user, &idem->value)
+                    - scope.data;
+    }
+
+    /* the fields that make two bodies "the same", normalized */
+    fp.len = br.resource.len + br.kind.len + br.note.len
+             + 3 * NGX_INT64_LEN + 8;
+    fp.data = ngx_pnalloc(r->pool, fp.len);
+    if (fp.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    fp.len = ngx_sprintf(fp.data, "%V\n%L\n%L\n%L\n%ui\n%V\n%V",
+                         &br.resource, br.start, br.end, br.quantity,
+                         br.hold, &br.kind, &br.note)
+             - fp.data;
+
+    if (ngx_booking_random_id(rand) != NGX_BOOKING_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    argv = ngx_palloc(r->pool, (14 + bmcf->types.nelts) * sizeof(ngx_str_t));
+    if (argv == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_booking_key(r, &br.resource, &argv[0]) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    nkeys = 1;
+
+    if (ctx->user.len) {
+        /* the caller's own index, for GET /bookings */
+        p = ngx_pnalloc(r->pool, sizeof("bk:{u:}:bookings") + ctx->user.len);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        argv[1].data = p;
+        argv[1].len = ngx_sprintf(p, "bk:{u:%V}:bookings", &ctx->user) - p;
+        nkeys = 2;
+    }
+
+    a = &argv[nkeys];
+
+    a[0].data = rand;
+    a[0].len = NGX_BOOKING_RAND_LEN;
+    a[1] = ctx->user;
+    a[2] = br.kind;
+    a[3] = ngx_booking_flag[br.hold ? 1 : 0];
+    a[4].data = nbuf[0];
+    a[4].len = (br.start >= 0)
+               ? (size_t) (ngx_sprintf(nbuf[0], "%L", br.start) - nbuf[0]) : 0;
+    a[5].data = nbuf[1];
+    a[5].len = (br.end >= 0)
+               ? (size_t) (ngx_sprintf(nbuf[1], "%L", br.end) - nbuf[1]) : 0;
+    a[6].data = nbuf[2];
+    a[6].len = ngx_sprintf(nbuf[2], "%L", br.quantity) - nbuf[2];
+    a[7] = br.note;
+    a[8] = ngx_booking_flag[ctx->admin ? 1 : 0];
+    a[9] = ctx->groups;
+    a[10] = scope;
+    a[11] = fp;
+
+    for (i = 0; i < bmcf->types.nelts; i++) {
+        a[12 + i] = bmcf->rules[i];
+    }
+
+    return ngx_booking_call(r, NGX_BOOKING_SCRIPT_BOOKING_CREATE, argv, nkeys,
+                            nkeys + 12 + bmcf->types.nelts,
+                            ngx_booking_created);
+}
+
+
+static ngx_int_t
+ngx_booking_create_parse(ngx_http_request_t *r, json_t *root,
+    ngx_booking_request_t *br)
+{
+    json_t      *v;
+    ngx_int_t    rc;
+    const char  *key;
+
+    ngx_memzero(br, sizeof(ngx_booking_request_t));
+    ngx_str_set(&br->kind, "booking");
+    ngx_str_set(&br->note, "");
+    br->quantity = 1;
+
+    if (!json_is_object(root)) {
+        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                      "the body must be a JSON object", NULL);
+    }
+
+    json_object_foreach(root, key, v) {
+        if (ngx_strcmp(key, "resource") != 0 && ngx_strcmp(key, "start") != 0
+            && ngx_strcmp(key, "end") != 0
+            && ngx_strcmp(key, "quantity") != 0
+            && ngx_strcmp(key, "hold") != 0 && ngx_strcmp(key, "kind") != 0
+            && ngx_strcmp(key, "note") != 0)
+        {
+            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
+                                          "invalid", "unknown field", key);
+        }
+    }
+
+    v = json_object_get(root, "resource");
+    if (!json_is_string(v)) {
+        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                      v ? "resource must be a string"
+                                        : "resource is required",
+                                      "resource");
+    }
+
+    br->resource.data = (u_char *) json_string_value(v);
+    br->resource.len = json_string_length(v);
+
+    rc = ngx_booking_parse_time(r, root, "start", &br->start);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_booking_parse_time(r, root, "end", &br->end);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (br->start >= 0 && br->end >= 0 && br->end <= br->start) {
+        return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE, "invalid",
+                                      "end must be after start", "end");
+    }
+
+    v = json_object_get(root, "quantity");
+    if (v != NULL) {
+        if (!json_is_integer(v)) {
+            return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "bad_request",
+                                          "quantity must be an integer",
+                                          "quantity");
+        }
+
+        br->quantity = json_integer_value(v);
+
+        if (br->quantity < 1 || br->quantity > NGX_BOOKING_CAPACITY_MAX) {
+            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
+                                          "invalid",
+                                          "quantity must be at least 1 and "
+                                          "at most the capacity", "quantity");
+        }
+    }
+
+    v = json_object_get(root, "hold");
+    if (v != NULL) {
+        if (!json_is_boolean(v)) {
+            return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "bad_request",
+                                          "hold must be true or false",
+                                          "hold");
+        }
+
+        br->hold = json_is_true(v);
+    }
+
+    v = json_object_get(root, "kind");
+    if (v != NULL) {
+        if (!json_is_string(v)) {
+            return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "bad_request",
+                                          "kind must be a string", "kind");
+        }
+
+        br->kind.data = (u_char *) json_string_value(v);
+        br->kind.len = json_string_length(v);
+
+        if (!(br->kind.len == 7
+              && ngx_strncmp(br->kind.data, "booking", 7) == 0)
+            && !(br->kind.len == 5
+                 && ngx_strncmp(br->kind.data, "block", 5) == 0))
+        {
+            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
+                                          "invalid",
+                                          "kind is \"booking\" or \"block\"",
+                                          "kind");
+        }
+    }
+
+    v = json_object_get(root, "note");
+    if (v != NULL) {
+        if (!json_is_string(v)) {
+            return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "bad_request",
+                                          "note must be a string", "note");
+        }
+
+        if (json_string_length(v) > NGX_BOOKING_NOTE_MAX) {
+            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
+                                          "invalid",
+                                          "note is longer than 1000 bytes",
+                                          "note");
+        }
+
+        br->note.data = (u_char *) json_string_value(v);
+        br->note.len = json_string_length(v);
+    }
+
+    /* json_decref() frees the strings: keep copies in the request pool */
+    br->resource.data = ngx_pstrdup(r->pool, &br->resource);
+    br->kind.data = ngx_pstrdup(r->pool, &br->kind);
+    br->note.data = ngx_pstrdup(r->pool, &br->note);
+
+    if (br->resource.data == NULL || br->kind.data == NULL
+        || br->note.data == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_booking_parse_time(ngx_http_request_t *r, json_t *root, const char *name,
+    int64_t *t)
+{
+    json_t                 *v;
+    ngx_booking_instant_t   in;
+
+    *t = -1;
+
+    v = json_object_get(root, name);
+    if (v == NULL) {
+        return NGX_OK;
+    }
+
+    if (!json_is_string(v)
+        || ngx_booking_parse_instant((u_char *) json_string_value(v),
+                                     json_string_length(v), &in)
+           != NGX_BOOKING_OK)
+    {
+        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                      "not an RFC 3339 date or date-time",
+                                      name);
+    }
+
+    if (in.fraction) {
+        return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE, "invalid",
+                                      "not on a slot boundary", name);
+    }
+
+    *t = in.t;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_booking_created(ngx_http_request_t *r, void *data)
+{
+    redisReply *reply = data;
+
+    u_char                    token[NGX_BOOKING_TOKEN_LEN];
+    ngx_int_t                 rc;
+    ngx_uint_t                held;
+    redisReply              **e;
+    ngx_booking_json_t        j;
+    ngx_booking_main_conf_t  *bmcf;
+
+    rc = ngx_booking_script_error(r, reply);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 4
+        && reply->element[0]->type == REDIS_REPLY_STRING
+        && reply->element[0]->len == 11
+        && ngx_strncmp(reply->element[0]->str, "unavailable", 11) == 0)
+    {
+        return ngx_booking_unavailable(r, reply);
+    }
+
+    if (ngx_booking_tuple_valid(reply) != NGX_OK) {
+        return ngx_booking_bad_response(r);
+    }
+
+    e = reply->element;
+    bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
+
+    held = (e[NGX_BOOKING_T_STATE]->len == 4
+            && ngx_strncmp(e[NGX_BOOKING_T_STATE]->str, "held", 4) == 0);
+
+    if (held) {
+        if (ngx_booking_token(bmcf->secret.data, bmcf->secret.len,
+                              (u_char *) e[NGX_BOOKING_T_ID]->str,
+                              e[NGX_BOOKING_T_ID]->len, token)
+            != NGX_BOOKING_OK
+            || ngx_booking_header_out(r, "Booking-Token", token,
+                                      NGX_BOOKING_TOKEN_LEN)
+               != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (e[NGX_BOOKING_T_REPLAYED]->integer
+        && ngx_booking_header_out(r, "Idempotent-Replayed",
+                                  (u_char *) "true", 4)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_booking_json_init(&j, r->pool, 512) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_booking_write(r, &j, e, held) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_booking_send_json(r, e[NGX_BOOKING_T_STATUS]->integer, &j);
+}
+
+
+/*
+ * {"unavailable", capacity, slot, start, end, free, ...}: the runs of the
+ * range (buffer included) where fewer units are free than asked.
+ */
+static ngx_int_t
+ngx_booking_unavailable(ngx_http_request_t *r, redisReply *reply)
+{
+    u_char              *p, msg[160];
+    int64_t              cap, slot, v[3];
+    ngx_uint_t           i, k, date;
+    ngx_booking_json_t   j;
+
+    if (reply->elements < 6 || (reply->elements - 3) % 3 != 0
+        || ngx_booking_int(reply->element[1], &cap) != NGX_OK
+        || ngx_booking_int(reply->element[2], &slot) != NGX_OK)
+    {
+        return ngx_booking_bad_response(r);
+    }
+
+    for (i = 3; i < reply->elements; i++) {
+        if (ngx_booking_int(reply->element[i], &v[0]) != NGX_OK
+            || v[0] < 0 || v[0] > NGX_BOOKING_TIME_MAX)
+        {
+            return ngx_booking_bad_response(r);
+        }
+    }
+
+    date = (slot == 0 || slot % 86400 == 0);
+
+    if (ngx_booking_json_init(&j, r->pool, 512) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_booking_json_lit(&j, "{\"error\":{\"code\":\"unavailable\","
+                             "\"message\":");
+
+    for (k = 0; k < 3; k++) {
+        (void) ngx_booking_int(reply->element[3 + k], &v[k]);
+    }
+
+    p = ngx_sprintf(msg, "%L of %L units are taken", cap - v[2], cap);
+
+    if (slot != 0) {
+        p = ngx_cpymem(p, " from ", 6);
+        p = date ? ngx_booking_format_date(p, v[0])
+                 : ngx_booking_format_instant(p, v[0]);
+        p = ngx_cpymem(p, " to ", 4);
+        p = date ? ngx_booking_format_date(p, v[1])
+                 : ngx_booking_format_instant(p, v[1]);
+    }
+
+    ngx_booking_json_str(&j, msg, p - msg);
+    ngx_booking_json_lit(&j, ",\"conflicts\":[");
+
+    for (i = 3; i + 2 < reply->elements; i += 3) {
+        for (k = 0; k < 3; k++) {
+            (void) ngx_booking_int(reply->element[i + k], &v[k]);
+        }
+
+        if (i > 3) {
+            ngx_booking_json_lit(&j, ",");
+        }
+
+        ngx_booking_json_lit(&j, "{");
+
+        if (slot != 0) {
+            ngx_booking_json_lit(&j, "\"start\":");
+            ngx_booking_json_time(&j, v[0], date);
+            ngx_booking_json_lit(&j, ",\"end\":");
+            ngx_booking_json_time(&j, v[1], date);
+            ngx_booking_json_lit(&j, ",");
+        }
+
+        ngx_booking_json_lit(&j, "\"free\":");
+        ngx_booking_json_int(&j, v[2]);
+        ngx_booking_json_lit(&j, "}");
+    }
+
+    ngx_booking_json_lit(&j, "]}}");
+
+    return ngx_booking_send_json(r, NGX_HTTP_CONFLICT, &j);
+}
+
+
+static ngx_int_t
+ngx_booking_get(ngx_http_request_t *r)
+{
+    ngx_str_t           argv[4];
+    ngx_booking_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
+
+    if (ctx->user.len == 0 && !ctx->admin) {
+        return ngx_booking_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                      "unauthenticated", "a user is needed",
+                                      NULL);
+    }
+
+    if (ngx_booking_key(r, &ctx->id, &argv[0]) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    argv[1] = ctx->rand;
+    argv[2] = ctx->user;
+    argv[3] = ngx_booking_flag[ctx->admin ? 1 : 0];
+
+    return ngx_booking_call(r, NGX_BOOKING_SCRIPT_BOOKING_GET, argv, 1, 4,
+                            ngx_booking_answered);
+}
+
+
+static ngx_int_t
+ngx_booking_act(ngx_http_request_t *r)
+{
+    ngx_str_t                *argv;
+    ngx_uint_t                i;
+    ngx_booking_ctx_t        *ctx;
+    ngx_booking_main_conf_t  *bmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
+    bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
+
+    if (ctx->user.len == 0 && !ctx->admin && !ctx->token) {
+        return ngx_booking_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                      "unauthenticated",
+                                      "a user or the booking's token is "
+                                      "needed", NULL);
+    }
+
+    argv = ngx_palloc(r->pool, (6 + bmcf->types.nelts) * sizeof(ngx_str_t));
+    if (argv == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_booking_key(r, &ctx->id, &argv[0]) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    argv[1] = ctx->op;
+    argv[2] = ctx->rand;
+    argv[3] = ctx->user;
+    argv[4] = ngx_booking_flag[ctx->admin ? 1 : 0];
+    argv[5] = ngx_booking_flag[ctx->token ? 1 : 0];
+
+    for (i = 0; i < bmcf->types.nelts; i++) {
+        argv[6 + i] = bmcf->rules[i];
+    }
+
+    return ngx_booking_call(r, NGX_BOOKING_SCRIPT_BOOKING_ACT, argv, 1,
+                            6 + bmcf->types.nelts, ngx_booking_answered);
+}
+
+
+static ngx_int_t
+ngx_booking_answered(ngx_http_request_t *r, void *data)
+{
+    redisReply *reply = data;
+
+    ngx_int_t           rc;
+    ngx_booking_json_t  j;
+
+    rc = ngx_booking_script_error(r, reply);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    if (ngx_booking_tuple_valid(reply) != NGX_OK) {
+        return ngx_booking_bad_response(r);
+    }
+
+    if (ngx_booking_json_init(&j, r->pool, 512) != NGX_OK
+        || ngx_booking_write(r, &j, reply->element, 0) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_booking_send_json(r, NGX_HTTP_OK, &j);
+}
+
+
+static ngx_int_t
+ngx_booking_list(ngx_http_request_t *r)
+{
+    u_char                   *p, buf[5][64];
+    size_t                    len;
+    int64_t                   t[2];
+    ngx_int_t                 rc, cursor, limit;
+    ngx_str_t                 argv[9], rid, status;
+    ngx_uint_t                i;
+    ngx_booking_ctx_t        *ctx;
+    ngx_booking_instant_t     in;
+    ngx_booking_main_conf_t  *bmcf;
+    static const char        *times[] = { "from", "to" };
+    static const char        *states[] = { "held", "requested", "confirmed",
+                                           "cancelled", "expired",
+                                           "declined", NULL };
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
+    bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
+
+    for (i = 0; i < 2; i++) {
+        t[i] = -1;
+
+        rc = ngx_booking_query_arg(r->args.data, r->args.len, times[i],
+                                   buf[i], sizeof(buf[i]), &len);
+        if (rc == 0) {
+            continue;
+        }
+
+        if (rc < 0 || ngx_booking_parse_instant(buf[i], len, &in)
+                      != NGX_BOOKING_OK)
+        {
+            return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "bad_request",
+                                          "not an RFC 3339 date or "
+                                          "date-time", times[i]);
+        }
+
+        t[i] = in.t;
+    }
+
+    if ((t[0] >= 0) != (t[1] >= 0)) {
+        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                      "from and to go together",
+                                      t[0] >= 0 ? "to" : "from");
+    }
+
+    if (t[0] >= 0 && t[1] <= t[0]) {
+        return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE, "invalid",
+                                      "to must be after from", "to");
+    }
+
+    ngx_str_set(&status, "");
+
+    rc = ngx_booking_query_arg(r->args.data, r->args.len, "status", buf[2],
+                               sizeof(buf[2]), &len);
+    if (rc < 0) {
+        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                      "status is unreadable", "status");
+    }
+
+    if (rc > 0) {
+        for (i = 0; states[i] != NULL; i++) {
+            if (len == ngx_strlen(states[i])
+                && ngx_strncmp(buf[2], states[i], len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (states[i] == NULL) {
+            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
+                                          "invalid", "no such status",
+                                          "status");
+        }
+
+        status.data = buf[2];
+        status.len = len;
+    }
+
+    cursor = 0;
+
+    rc = ngx_booking_query_arg(r->args.data, r->args.len, "cursor", buf[3],
+                               sizeof(buf[3]), &len);
+    if (rc != 0) {
+        cursor = (rc > 0) ? ngx_atoi(buf[3], len) : NGX_ERROR;
+
+        if (cursor == NGX_ERROR || cursor > 100000000) {
+            return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "bad_request", "bad cursor",
+                                          "cursor");
+        }
+    }
+
+    limit = 20;
+
+    rc = ngx_booking_query_arg(r->args.data, r->args.len, "limit", buf[4],
+                               sizeof(buf[4]), &len);
+    if (rc != 0) {
+        limit = (rc > 0) ? ngx_atoi(buf[4], len) : NGX_ERROR;
+
+        if (limit == NGX_ERROR) {
+            return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "bad_request",
+                                          "limit must be a number", "limit");
+        }
+
+        if (limit < 1 || limit > NGX_BOOKING_LIMIT_MAX) {
+            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
+                                          "invalid",
+                                          "limit must be 1 to 100", "limit");
+        }
+    }
+
+    rid.data = ngx_pnalloc(r->pool, NGX_BOOKING_ID_MAX * 4 + 1);
+    if (rid.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_booking_query_arg(r->args.data, r->args.len, "resource",
+                               rid.data, NGX_BOOKING_ID_MAX * 4, &rid.len);
+    if (rc < 0) {
+        return ngx_booking_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                      "no such resource", "resource");
+    }
+
+    if (rc > 0) {
+        if (ngx_booking_id_check(bmcf, &rid, r->connection->log) != NGX_OK) {
+            return ngx_booking_send_error(r, NGX_HTTP_NOT_FOUND,
+                                          "not_found", "no such resource",
+                                          "resource");
+        }
+
+        if (ctx->user.len == 0 && !ctx->admin) {
+            goto unauthenticated;
+        }
+
+        if (ngx_booking_key(r, &rid, &argv[0]) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_str_set(&argv[1], "resource");
+
+    } else {
+        if (ctx->user.len == 0) {
+            goto unauthenticated;
+        }
+
+        p = ngx_pnalloc(r->pool, sizeof("bk:{u:}:bookings") + ctx->user.len);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        argv[0].data = p;
+        argv[0].len = ngx_sprintf(p, "bk:{u:%V}:bookings", &ctx->user) - p;
+        ngx_str_set(&argv[1], "user");
+    }
+
+    argv[2] = ctx->user;
+    argv[3] = ngx_booking_flag[ctx->admin ? 1 : 0];
+
+    for (i = 0; i < 2; i++) {
+        argv[4 + i].data = buf[i];
+        argv[4 + i].len = (t[i] >= 0)
+                          ? (size_t) (ngx_sprintf(buf[i], "%L", t[i]) - buf[i])
+                          : 0;
+    }
+
+    argv[6] = status;
+
+    argv[7].data = buf[3];
+    argv[7].len = ngx_sprintf(buf[3], "%i", cursor) - buf[3];
+    argv[8].data = buf[4];
+    argv[8].len = ngx_sprintf(buf[4], "%i", limit) - buf[4];
+
+    return ngx_booking_call(r, NGX_BOOKING_SCRIPT_BOOKINGS_LIST, argv, 1, 9,
+                            ngx_booking_listed);
+
+unauthenticated:
+
+    return ngx_booking_send_error(r, NGX_HTTP_UNAUTHORIZED, "unauthenticated",
+                                  "a user is needed", NULL);
+}
+
+
+/* {"ok", next cursor, tuple, ...} */
+static ngx_int_t
+ngx_booking_listed(ngx_http_request_t *r, void *data)
+{
+    redisReply *reply = data;
+
+    ngx_int_t            rc;
+    ngx_uint_t           i;
+    ngx_booking_json_t   j;
+
+    rc = ngx_booking_script_error(r, reply);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2
+        || reply->element[1]->type != REDIS_REPLY_STRING)
+    {
+        return ngx_booking_bad_response(r);
+    }
+
+    for (i = 2; i < reply->elements; i++) {
+        if (ngx_booking_tuple_valid(reply->element[i]) != NGX_OK) {
+            return ngx_booking_bad_response(r);
+        }
+    }
+
+    if (ngx_booking_json_init(&j, r->pool, 1024) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_booking_json_lit(&j, "{\"items\":[");
+
+    for (i = 2; i < reply->elements; i++) {
+        if (i > 2) {
+            ngx_booking_json_lit(&j, ",");
+        }
+
+        if (ngx_booking_write(r, &j, reply->element[i]->element, 0)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    ngx_booking_json_lit(&j, "]");
+
+    if (reply->element[1]->len) {
+        ngx_booking_json_lit(&j, ",\"next\":");
+        ngx_booking_json_str(&j, (u_char *) reply->element[1]->str,
+                             reply->element[1]->len);
+    }
+
+    ngx_booking_json_lit(&j, "}");
+
+    return ngx_booking_send_json(r, NGX_HTTP_OK, &j);
+}
+
+
+/* a booking, as the spec writes it; fields that do not apply are left out */
+static ngx_int_t
+ngx_booking_write(ngx_http_request_t *r, ngx_booking_json_t *j,
+    redisReply **e, ngx_uint_t token)
+{
+    u_char                   *dot, tok[NGX_BOOKING_TOKEN_LEN];
+    int64_t                   slot, v;
+    ngx_uint_t                i, date;
+    redisReply               *id;
+    ngx_booking_main_conf_t  *bmcf;
+    static ngx_uint_t         times[] = { NGX_BOOKING_T_START,
+                                          NGX_BOOKING_T_END,
+                                          NGX_BOOKING_T_CREATED,
+                                          NGX_BOOKING_T_EXPIRES };
+    static const char        *names[] = { ",\"start\":", ",\"end\":",
+                                          ",\"created_at\":",
+                                          ",\"expires_at\":" };
+
+    v = 0;
+    slot = 0;
+    id = e[NGX_BOOKING_T_ID];
+    (void) ngx_booking_int(e[NGX_BOOKING_T_SLOT], &slot);
+    date = (slot > 0 && slot % 86400 == 0);
+
+    dot = NULL;
+
+    for (i = id->len; i > 0; i--) {
+        if (id->str[i - 1] == '.') {
+            dot = (u_char *) &id->str[i - 1];
+            break;
+        }
+    }
+
+    if (dot == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_booking_json_lit(j, "{\"id\":");
+    ngx_booking_json_str(j, (u_char *) id->str, id->len);
+    ngx_booking_json_lit(j, ",\"resource\":");
+    ngx_booking_json_str(j, (u_char *) id->str, dot - (u_char *) id->str);
+    ngx_booking_json_lit(j, ",\"type\":");
+    ngx_booking_json_str(j, (u_char *) e[NGX_BOOKING_T_TYPE]->str,
+                         e[NGX_BOOKING_T_TYPE]->len);
+    ngx_booking_json_lit(j, ",\"status\":");
+    ngx_booking_json_str(j, (u_char *) e[NGX_BOOKING_T_STATE]->str,
+                         e[NGX_BOOKING_T_STATE]->len);
+    ngx_booking_json_lit(j, ",\"kind\":");
+    ngx_booking_json_str(j, (u_char *) e[NGX_BOOKING_T_KIND]->str,
+                         e[NGX_BOOKING_T_KIND]->len);
+
+    for (i = 0; i < 4; i++) {
+        if (ngx_booking_int(e[times[i]], &v) == NGX_OK) {
+            ngx_booking_json_raw(j, (u_char *) names[i],
+                                 ngx_strlen(names[i]));
+            ngx_booking_json_time(j, v, date && i < 2);
+        }
+
+        if (i != 1) {
+            continue;
+        }
+
+        (void) ngx_booking_int(e[NGX_BOOKING_T_QUANTITY], &v);
+        ngx_booking_json_lit(j, ",\"quantity\":");
+        ngx_booking_json_int(j, v);
+
+        if (e[NGX_BOOKING_T_USER]->len) {
+            ngx_booking_json_lit(j, ",\"user\":");
+            ngx_booking_json_str(j, (u_char *) e[NGX_BOOKING_T_USER]->str,
+                                 e[NGX_BOOKING_T_USER]->len);
+        }
+    }
+
+    if (e[NGX_BOOKING_T_NOTE]->len) {
+        ngx_booking_json_lit(j, ",\"note\":");
+        ngx_booking_json_str(j, (u_char *) e[NGX_BOOKING_T_NOTE]->str,
+                             e[NGX_BOOKING_T_NOTE]->len);
+    }
+
+    if (token) {
+        bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
+
+        if (ngx_booking_token(bmcf->secret.data, bmcf->secret.len,
+                              (u_char *) id->str, id->len, tok)
+            != NGX_BOOKING_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_booking_json_lit(j, ",\"token\":");
+        ngx_booking_json_str(j, tok, NGX_BOOKING_TOKEN_LEN);
+    }
+
+    ngx_booking_json_lit(j, "}");
+
+    return j->failed ? NGX_ERROR : NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_booking_tuple_valid(redisReply *reply)
+{
+    ngx_uint_t   i;
+    redisReply **e;
+    int64_t      v;
+
+    if (reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != NGX_BOOKING_T_N)
+    {
+        return NGX_ERROR;
+    }
+
+    e = reply->element;
+
+    for (i = 0; i < NGX_BOOKING_T_N; i++) {
+        if (e[i]->type != REDIS_REPLY_STRING
+            && e[i]->type != REDIS_REPLY_INTEGER)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (e[NGX_BOOKING_T_STATUS]->type != REDIS_REPLY_INTEGER
+        || e[NGX_BOOKING_T_REPLAYED]->type != REDIS_REPLY_INTEGER
+        || e[NGX_BOOKING_T_ID]->type != REDIS_REPLY_STRING
+        || e[NGX_BOOKING_T_TYPE]->type != REDIS_REPLY_STRING
+        || e[NGX_BOOKING_T_STATE]->type != REDIS_REPLY_STRING
+        || e[NGX_BOOKING_T_KIND]->type != REDIS_REPLY_STRING
+        || e[NGX_BOOKING_T_USER]->type != REDIS_REPLY_STRING
+        || e[NGX_BOOKING_T_NOTE]->type != REDIS_REPLY_STRING
+        || ngx_booking_int(e[NGX_BOOKING_T_QUANTITY], &v) != NGX_OK
+        || ngx_booking_int(e[NGX_BOOKING_T_SLOT], &v) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = NGX_BOOKING_T_START; i <= NGX_BOOKING_T_EXPIRES; i++) {
+        if (i == NGX_BOOKING_T_QUANTITY || i == NGX_BOOKING_T_USER) {
+            continue;
+        }
+
+        if (ngx_booking_int(e[i], &v) == NGX_OK
+            && (v < 0 || v > NGX_BOOKING_TIME_MAX))
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* an integer or a decimal string; NGX_DECLINED for "" */
+static ngx_int_t
+ngx_booking_int(redisReply *e, int64_t *v)
+{
+    if (e->type == REDIS_REPLY_INTEGER) {
+        *v = e->integer;
+        return NGX_OK;
+    }
+
+    if (e->type != REDIS_REPLY_STRING || e->len == 0) {
+        return NGX_DECLINED;
+    }
+
+    *v = ngx_atoof((u_char *) e->str, e->len);
+
+    return (*v == NGX_ERROR) ? NGX_DECLINED : NGX_OK;
+}
+
+
+static ngx_table_elt_t *
+ngx_booking_header_in(ngx_http_request_t *r, const char *name, size_t len)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_booking_header_out(ngx_http_request_t *r, const char *name,
+    u_char *value, size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+
+    h->value.data = ngx_pnalloc(r->pool, len);
+    if (h->value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(h->value.data, value, len);
+    h->value.len = len;
+
+    return NGX_OK;
+}
+
+
+/* the resource's hash, bk:{r:<id>}: every key of it begins so */
+ngx_int_t
+ngx_booking_key(ngx_http_request_t *r, ngx_str_t *rid, ngx_str_t *key)
+{
+    key->len = sizeof("bk:{r:}") - 1 + rid->len;
+    key->data = ngx_pnalloc(r->pool, key->len);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(key->data, "bk:{r:%V}", rid);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_booking_bad_response(ngx_http_request_t *r)
+{
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "booking: unexpected reply from redis");
+
+    return ngx_booking_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                  "internal", "internal error", NULL);
+}

@@ -1,0 +1,215 @@
+-- POST /bookings
+-- KEYS[1] bk:{r:<id>}   KEYS[2] bk:{u:<user>}:bookings (absent for guests)
+-- ARGV[1] rand    [2] user      [3] kind     [4] hold (1|0)
+--     [5] start   [6] end ('' on timeless)   [7] quantity    [8] note
+--     [9] admin (1|0)   [10] caller's groups, comma separated
+--     [11] idempotency scope and key ('' without)   [12] body fingerprint
+--     [13..] the rules of each type, one line each
+-- -> tuple (201) | {'unavailable', capacity, slot, start, end, free, ...}
+--    | err
+
+local rand, user, kind = ARGV[1], ARGV[2], ARGV[3]
+local hold, qty, admin = ARGV[4] == '1', tonumber(ARGV[7]), ARGV[9] == '1'
+local MAX_SLOTS = 100000
+
+local R = load_resource()
+if not R then
+    return err(404, 'not_found', 'no such resource', 'resource')
+end
+
+local t = now()
+
+-- a replay answers what the first request got, whatever happened since
+local ik
+if ARGV[11] ~= '' then
+    ik = rkey('idem:' .. R.created_at .. ':' .. ARGV[11])
+    local prev = redis.call('HMGET', ik, 'fp', 'answer')
+    if prev[1] then
+        if prev[1] ~= ARGV[12] then
+            return err(422, 'invalid', 'this Idempotency-Key was used ' ..
+                       'with another body', 'Idempotency-Key')
+        end
+        local a = cjson.decode(prev[2])
+        a[15] = 1
+        return a
+    end
+end
+
+sweep(R, t)
+
+local rules = type_rules(R.type, 13)
+if not rules then
+    return err(409, 'conflict', 'the type of this resource is not ' ..
+               'configured any more', 'resource')
+end
+
+if R.groups ~= '' and not admin and user ~= R.owner then
+    local ok = false
+    for g in string.gmatch(ARGV[10], '[^,]+') do
+        if string.find(',' .. R.groups .. ',', ',' .. g .. ',', 1, true) then
+            ok = true
+            break
+        end
+    end
+    if not ok then
+        return err(403, 'forbidden', 'this resource is reserved to its ' ..
+                   'groups')
+    end
+end
+
+if kind == 'block' then
+    if not admin and (user == '' or user ~= R.owner) then
+        return err(403, 'forbidden', 'only the owner of the resource or ' ..
+                   'an admin may block it', 'kind')
+    end
+    if hold then
+        return err(422, 'invalid', 'a block is never held', 'hold')
+    end
+end
+
+if qty > R.capacity then
+    return err(422, 'invalid', 'quantity is more than the capacity of ' ..
+               R.capacity, 'quantity')
+end
+
+local b = { type = R.type, kind = kind, quantity = qty, user = user,
+            created_at = t, updated_at = t, note = ARGV[8], gen = R.gen,
+            buffer = 0, start = '', ['end'] = '', expires_at = '' }
+local score
+
+if R.slot == 0 then
+    if ARGV[5] ~= '' or ARGV[6] ~= '' then
+        return err(422, 'invalid', 'a ' .. R.type .. ' has no calendar: ' ..
+                   'give no start or end', ARGV[5] ~= '' and 'start' or 'end')
+    end
+    local free = R.capacity - R.used
+    if qty > free then
+        return { 'unavailable', R.capacity, 0, 0, 0, free }
+    end
+    redis.call('HINCRBY', KEYS[1], 'used', qty)
+    score = FOREVER
+else
+    if ARGV[5] == '' or ARGV[6] == '' then
+        return err(400, 'bad_request', 'start and end are required',
+                   ARGV[5] == '' and 'start' or 'end')
+    end
+    if rules.slot ~= R.slot then
+        return err(409, 'conflict', 'the slot of ' .. R.type .. ' changed ' ..
+                   'in nginx.conf: PUT the resource again', 'resource')
+    end
+
+    local s, e = tonumber(ARGV[5]), tonumber(ARGV[6])
+    if s % R.slot ~= 0 then
+        return err(422, 'invalid', 'start is not on a slot boundary',
+                   'start')
+    end
+    if e % R.slot ~= 0 then
+        return err(422, 'invalid', 'end is not on a slot boundary', 'end')
+    end
+    if e <= s then
+        return err(422, 'invalid', 'end must be after start', 'end')
+    end
+
+    -- an owner's block is not held to the rules made for guests
+    if kind ~= 'block' then
+        if e - s < rules.min then
+            return err(422, 'invalid', 'shorter than the least length ' ..
+                       'of ' .. rules.min .. 's (min)', 'end')
+        end
+        if rules.max > 0 and e - s > rules.max then
+            return err(422, 'invalid', 'longer than the most length ' ..
+                       'of ' .. rules.max .. 's (max)', 'end')
+        end
+        if rules.lead > 0 then
+            if s < t + rules.lead then
+                return err(422, 'invalid', 'starts sooner than the ' ..
+                           rules.lead .. 's of notice asked (lead)', 'start')
+            end
+        elseif s < math.floor(t / R.slot) * R.slot then
+            return err(422, 'invalid', 'starts in the past', 'start')
+        end
+        if rules.horizon > 0 and s > t + rules.horizon then
+            return err(422, 'invalid', 'starts later than the ' ..
+                       rules.horizon .. 's ahead allowed (horizon)', 'start')
+        end
+    end
+
+    local s0, s1 = s / R.slot, (e + rules.buffer) / R.slot
+    if s1 - s0 > MAX_SLOTS then
+        return err(422, 'invalid', 'the booking spans more than ' ..
+                   MAX_SLOTS .. ' slots', 'end')
+    end
+
+    -- the buffer after the end must be free too: cleaning, handover
+    local bytes = read_counters(s0, s1)
+    local conflicts = {}
+    local run_free
+    for i = 0, s1 - s0 - 1 do
+        local free = R.capacity - decode(bytes, i * 4 + 1)
+        if free < qty then
+            local at = (s0 + i) * R.slot
+            if run_free == free and conflicts[#conflicts - 1] == at then
+                conflicts[#conflicts - 1] = at + R.slot
+            else
+                conflicts[#conflicts + 1] = at
+                conflicts[#conflicts + 1] = at + R.slot
+                conflicts[#conflicts + 1] = math.max(free, 0)
+            end
+            run_free = free
+        else
+            run_free = nil
+        end
+    end
+    if #conflicts > 0 then
+        local a = { 'unavailable', R.capacity, R.slot }
+        for i = 1, math.min(#conflicts, 3 * 50) do
+            a[#a + 1] = conflicts[i]
+        end
+        return a
+    end
+
+    add_counters(s0, s1, qty, R.slot)
+    b.start, b['end'], b.buffer = s, e, rules.buffer
+    score = e + rules.buffer
+end
+
+if hold then
+    b.status = 'held'
+    b.expires_at = t + rules.hold
+elseif kind ~= 'block' and rules.approval then
+    b.status = 'requested'
+else
+    b.status = 'confirmed'
+end
+
+local k = bkey(rand)
+redis.call('HSET', k, 'status', b.status, 'kind', kind, 'start', b.start,
+           'end', b['end'], 'quantity', qty, 'user', user, 'created_at', t,
+           'updated_at', t, 'expires_at', b.expires_at, 'note', b.note,
+           'gen', b.gen, 'buffer', b.buffer, 'type', R.type)
+
+-- kept until RETAIN after it ends, or after its hold would expire
+if hold then
+    redis.call('ZADD', rkey('holds'), b.expires_at, rand)
+    redis.call('EXPIREAT', k, math.min(math.max(score, b.expires_at),
+                                       FOREVER) + RETAIN)
+elseif score < FOREVER then
+    redis.call('EXPIREAT', k, score + RETAIN)
+end
+
+redis.call('ZADD', rkey('live'), score, rand)
+redis.call('ZADD', rkey('all'), score, rand)
+
+if KEYS[2] then
+    redis.call('ZADD', KEYS[2], b.start ~= '' and b.start or t,
+               booking_id(rand))
+end
+
+local answer = tuple(201, booking_id(rand), b, R.slot)
+
+if ik then
+    redis.call('HSET', ik, 'fp', ARGV[12], 'answer', cjson.encode(answer))
+    redis.call('EXPIRE', ik, IDEM_TTL)
+end
+
+return answer

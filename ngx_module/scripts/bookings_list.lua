@@ -1,0 +1,89 @@
+-- GET /bookings?resource=&from=&to=&status=&cursor=&limit=
+-- KEYS[1] bk:{u:<user>}:bookings (the caller's own), or bk:{r:<id>} (that
+--         resource's, for its owner or an admin)
+-- ARGV[1] mode (user|resource)   [2] user   [3] admin (1|0)
+--     [4] from   [5] to ('' when absent)   [6] status ('' for any)
+--     [7] cursor (an offset)   [8] limit
+-- -> {'ok', next cursor ('' on the last page), tuple, tuple, ...} | err
+--
+-- The caller's own index spans resources, so in user mode this script
+-- reads keys of several hash tags: it needs a single Redis (not Cluster).
+
+local mode, user, admin = ARGV[1], ARGV[2], ARGV[3]
+local from, to, want = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local offset, limit = tonumber(ARGV[7]), tonumber(ARGV[8])
+local SCAN = 200               -- entries looked at, at most, per page
+
+local t = now()
+local index, prefix
+local slots = {}
+
+if mode == 'resource' then
+    local R = load_resource()
+    if not R then
+        return err(404, 'not_found', 'no such resource', 'resource')
+    end
+    if admin ~= '1' and (user == '' or user ~= R.owner) then
+        return err(403, 'forbidden', 'only the owner of the resource or ' ..
+                   'an admin may list its bookings', 'resource')
+    end
+    index = rkey('all')
+    prefix = KEYS[1] .. ':b:'
+    slots[KEYS[1]] = R.slot
+else
+    index = KEYS[1]
+end
+
+local members = redis.call('ZRANGE', index, offset, offset + SCAN - 1)
+local out = { 'ok', '' }
+local n, dropped = 0, 0
+
+for i, m in ipairs(members) do
+    local key, rkey_, id
+    if prefix then
+        key, rkey_, id = prefix .. m, KEYS[1], booking_id(m)
+    else
+        local dot = string.find(m, '%.[^.]*$')
+        rkey_ = 'bk:{r:' .. string.sub(m, 1, dot - 1) .. '}'
+        key, id = rkey_ .. ':b:' .. string.sub(m, dot + 1), m
+    end
+
+    local v = redis.call('HMGET', key, unpack(FIELDS))
+    if not v[1] then
+        -- the booking was dropped after RETAIN: so is its entry
+        if not prefix then
+            redis.call('ZREM', index, m)
+            dropped = dropped + 1
+        end
+    else
+        local b = {}
+        for j, f in ipairs(FIELDS) do
+            b[f] = v[j] or ''
+        end
+        as_of(b, t)
+        local keep = (want == '' or b.status == want)
+        if keep and from and to then
+            keep = b.start ~= '' and tonumber(b.start) < to and
+                   tonumber(b['end']) > from
+        end
+        if keep then
+            if slots[rkey_] == nil then
+                slots[rkey_] = tonumber(redis.call('HGET', rkey_, 'slot')) or 0
+            end
+            out[#out + 1] = tuple(200, id, b, slots[rkey_])
+            n = n + 1
+            if n == limit then
+                if i < #members or #members == SCAN then
+                    out[2] = tostring(offset + i - dropped)
+                end
+                return out
+            end
+        end
+    end
+end
+
+if #members == SCAN then
+    out[2] = tostring(offset + SCAN - dropped)
+end
+
+return out

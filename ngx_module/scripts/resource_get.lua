@@ -1,2 +1,0 @@
--- Reserved: GET /resources/{id} is one plain HMGET, it needs no script.
-return { 'ok' }
