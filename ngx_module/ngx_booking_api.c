@@ -77,7 +77,10 @@ ngx_booking_api_handler(ngx_http_request_t *r)
 
     if (r->method & (NGX_HTTP_PUT|NGX_HTTP_POST)) {
 
-        if (ngx_booking_json_content_type(r) != NGX_OK) {
+        /* a confirm or cancel may come with no body at all */
+        if ((r->headers_in.content_length_n > 0 || r->headers_in.chunked)
+            && ngx_booking_json_content_type(r) != NGX_OK)
+        {
             ngx_http_discard_request_body(r);
             return ngx_booking_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
                                           "unsupported_media_type",

@@ -7,19 +7,20 @@
 
 UNIT_SRCS = ngx_module/ngx_booking_time.c \
             ngx_module/ngx_booking_text.c \
-            ngx_module/ngx_booking_runs.c
+            ngx_module/ngx_booking_runs.c \
+            ngx_module/ngx_booking_token.c
 
 UNIT_CC = cc
 UNIT_CFLAGS = -std=gnu99 -Wall -Wextra -Werror -O1 -g -Iinclude
-UNIT_LIBS = -lcmocka
+UNIT_LIBS = -lcmocka -lcrypto
 
-UNIT_BIN = build/tests/test_core
+UNIT_BINS = build/tests/test_core build/tests/test_token
 
 .PHONY: unit
 
-unit: $(UNIT_BIN)
-	./$(UNIT_BIN)
+unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do ./$$t || exit 1; done
 
-$(UNIT_BIN): $(UNIT_SRCS) tests/test_core.c include/ngx_booking_core.h
+build/tests/%: tests/%.c $(UNIT_SRCS) include/ngx_booking_core.h
 	@mkdir -p $(dir $@)
-	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $(UNIT_SRCS) tests/test_core.c $(UNIT_LIBS)
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $(UNIT_SRCS) $< $(UNIT_LIBS)

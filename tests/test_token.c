@@ -1,0 +1,139 @@
+/*
+ * Unit tests of hold tokens and booking ids (ngx_booking_token.c).
+ * The expected tokens were computed independently (RFC 4231 case 2, and
+ * Python's hmac module), so these tests check the bytes, not just a round
+ * trip.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ngx_booking_core.h"
+
+
+#define S(s)  (const u_char *) (s), sizeof(s) - 1
+
+
+static void
+test_token_rfc4231(void **state)
+{
+    u_char  out[NGX_BOOKING_TOKEN_LEN];
+
+    (void) state;
+
+    assert_int_equal(ngx_booking_token(S("Jefe"),
+                                       S("what do ya want for nothing?"),
+                                       out),
+                     NGX_BOOKING_OK);
+    assert_memory_equal(out, "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM",
+                        NGX_BOOKING_TOKEN_LEN);
+}
+
+
+static void
+test_token_booking_id(void **state)
+{
+    u_char  out[NGX_BOOKING_TOKEN_LEN];
+
+    (void) state;
+
+    assert_int_equal(ngx_booking_token(S("0123456789abcdef"),
+                                       S("room1.AAAAAAAAAAAAAAAA"), out),
+                     NGX_BOOKING_OK);
+    assert_memory_equal(out, "xxOHu66tplCbYOvAnf5PZUB7EXuvAA0tBUPsgFN7qN8",
+                        NGX_BOOKING_TOKEN_LEN);
+}
+
+
+static void
+test_token_check(void **state)
+{
+    u_char  good[] = "xxOHu66tplCbYOvAnf5PZUB7EXuvAA0tBUPsgFN7qN8";
+    u_char  bad[sizeof(good)];
+
+    (void) state;
+
+    assert_true(ngx_booking_token_check(S("0123456789abcdef"),
+                                        S("room1.AAAAAAAAAAAAAAAA"),
+                                        good, NGX_BOOKING_TOKEN_LEN));
+
+    /* another booking, another key, a changed byte, a cut or long token */
+    assert_false(ngx_booking_token_check(S("0123456789abcdef"),
+                                         S("room1.AAAAAAAAAAAAAAAB"),
+                                         good, NGX_BOOKING_TOKEN_LEN));
+    assert_false(ngx_booking_token_check(S("0123456789abcdeF"),
+                                         S("room1.AAAAAAAAAAAAAAAA"),
+                                         good, NGX_BOOKING_TOKEN_LEN));
+
+    memcpy(bad, good, sizeof(good));
+    bad[NGX_BOOKING_TOKEN_LEN - 1] = 'O';
+    assert_false(ngx_booking_token_check(S("0123456789abcdef"),
+                                         S("room1.AAAAAAAAAAAAAAAA"),
+                                         bad, NGX_BOOKING_TOKEN_LEN));
+
+    assert_false(ngx_booking_token_check(S("0123456789abcdef"),
+                                         S("room1.AAAAAAAAAAAAAAAA"),
+                                         good, NGX_BOOKING_TOKEN_LEN - 1));
+    assert_false(ngx_booking_token_check(S("0123456789abcdef"),
+                                         S("room1.AAAAAAAAAAAAAAAA"),
+                                         (u_char *) "", 0));
+}
+
+
+static void
+test_random_id(void **state)
+{
+    int     i, j, same;
+    u_char  ids[64][NGX_BOOKING_RAND_LEN];
+
+    (void) state;
+
+    for (i = 0; i < 64; i++) {
+        assert_int_equal(ngx_booking_random_id(ids[i]), NGX_BOOKING_OK);
+        assert_true(ngx_booking_rand_valid(ids[i], NGX_BOOKING_RAND_LEN));
+    }
+
+    same = 0;
+
+    for (i = 0; i < 64; i++) {
+        for (j = i + 1; j < 64; j++) {
+            same += memcmp(ids[i], ids[j], NGX_BOOKING_RAND_LEN) == 0;
+        }
+    }
+
+    assert_int_equal(same, 0);
+}
+
+
+static void
+test_rand_valid(void **state)
+{
+    (void) state;
+
+    assert_true(ngx_booking_rand_valid(S("AZaz09-_AZaz09-_")));
+    assert_false(ngx_booking_rand_valid(S("AZaz09-_AZaz09-")));
+    assert_false(ngx_booking_rand_valid(S("AZaz09-_AZaz09-_A")));
+    assert_false(ngx_booking_rand_valid(S("AZaz09-_AZaz09-.")));
+    assert_false(ngx_booking_rand_valid(S("AZaz09-_AZaz09+/")));
+    assert_false(ngx_booking_rand_valid((const u_char *)
+                                        "AZaz09-_\0Zaz09-_", 16));
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_token_rfc4231),
+        cmocka_unit_test(test_token_booking_id),
+        cmocka_unit_test(test_token_check),
+        cmocka_unit_test(test_random_id),
+        cmocka_unit_test(test_rand_valid),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
