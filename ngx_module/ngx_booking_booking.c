@@ -351,6 +351,18 @@ ngx_booking_create(ngx_http_request_t *r)
                                           "Idempotency-Key");
         }
 
+        /*
+         * Guests share one scope per resource: only a key nobody can guess
+         * keeps one guest from replaying another's hold and its token.
+         */
+        if (ctx->user.len == 0 && idem->value.len < 16) {
+            return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "bad_request",
+                                          "a guest's Idempotency-Key must be "
+                                          "at least 16 bytes",
+                                          "Idempotency-Key");
+        }
+
         /* "<length of user>:<user>:<key>" cannot be read two ways */
         scope.len = NGX_SIZE_T_LEN + 2 + ctx->user.len + idem->value.len;
         scope.data = ngx_pnalloc(r->pool, scope.len);

@@ -45,6 +45,8 @@ static char *ngx_booking_connections_bounds(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_booking_database_bounds(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_booking_timeout_bounds(ngx_conf_t *cf, void *post,
+    void *data);
 
 static ngx_int_t ngx_booking_init_process(ngx_cycle_t *cycle);
 static void ngx_booking_exit_process(ngx_cycle_t *cycle);
@@ -54,6 +56,8 @@ static ngx_conf_post_handler_pt  ngx_booking_connections_post =
     ngx_booking_connections_bounds;
 static ngx_conf_post_handler_pt  ngx_booking_database_post =
     ngx_booking_database_bounds;
+static ngx_conf_post_handler_pt  ngx_booking_timeout_post =
+    ngx_booking_timeout_bounds;
 
 
 static ngx_command_t  ngx_booking_commands[] = {
@@ -84,7 +88,7 @@ static ngx_command_t  ngx_booking_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_booking_main_conf_t, redis_timeout),
-      NULL },
+      &ngx_booking_timeout_post },
 
     { ngx_string("booking_redis_connections"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -984,6 +988,19 @@ ngx_booking_database_bounds(ngx_conf_t *cf, void *post, void *data)
 
     if (*np < 0 || *np > 65535) {
         return "must be 0 to 65535";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_booking_timeout_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *mp = data;
+
+    if (*mp < 1 || *mp > 60000) {
+        return "must be 1ms to 60s";
     }
 
     return NGX_CONF_OK;
