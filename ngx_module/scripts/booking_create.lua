@@ -203,6 +203,15 @@ redis.call('ZADD', rkey('all'), score, rand)
 if KEYS[2] then
     redis.call('ZADD', KEYS[2], b.start ~= '' and b.start or t,
                booking_id(rand))
+    -- each new entry drops up to two whose booking is gone, so the index
+    -- stays as large as the bookings still kept
+    for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, 1)) do
+        local dot = string.find(m, '%.[^.]*$')
+        if redis.call('EXISTS', 'bk:{r:' .. string.sub(m, 1, dot - 1) ..
+                      '}:b:' .. string.sub(m, dot + 1)) == 0 then
+            redis.call('ZREM', KEYS[2], m)
+        end
+    end
 end
 
 local answer = tuple(201, booking_id(rand), b, R.slot)

@@ -188,6 +188,11 @@ local function sweep(R, t)
     end
     redis.call('ZREMRANGEBYSCORE', rkey('live'), '-inf', '(' .. (t - RETAIN))
     redis.call('ZREMRANGEBYSCORE', rkey('all'), '-inf', '(' .. (t - RETAIN))
+    if R.slot > 0 then
+        -- chunks whose keys expired (RETAIN after their last slot)
+        redis.call('ZREMRANGEBYSCORE', rkey('chunks'), '-inf',
+                   '(' .. (math.floor((t - RETAIN) / (CHUNK * R.slot)) - 1))
+    end
 end
 
 -- Occupying bookings that have not ended.
