@@ -140,4 +140,16 @@ int ngx_booking_random_id(u_char *out);
 int ngx_booking_rand_valid(const u_char *p, size_t len);
 
 
+/*
+ * iCalendar (RFC 5545): TEXT escaping (backslash, ';', ',' and newlines;
+ * other control characters are dropped), and folding of content lines
+ * (each ended by CRLF) at 75 octets, never inside a UTF-8 sequence.  The
+ * _len functions return exactly what the writers write.
+ */
+size_t ngx_booking_ical_escape_len(const u_char *s, size_t n);
+u_char *ngx_booking_ical_escape(u_char *dst, const u_char *s, size_t n);
+size_t ngx_booking_ical_fold_len(const u_char *s, size_t n);
+u_char *ngx_booking_ical_fold(u_char *dst, const u_char *s, size_t n);
+
+
 #endif /* _NGX_BOOKING_CORE_H_INCLUDED_ */

@@ -83,9 +83,38 @@ typedef struct {
 } ngx_booking_json_t;
 
 
+/*
+ * What a parser found wrong, for the caller to answer: a parser never
+ * answers itself, so that a failed check cannot be followed by a second
+ * answer.
+ */
+typedef struct {
+    ngx_uint_t                  status;
+    const char                 *code;
+    const char                 *message;
+    const char                 *field;
+} ngx_booking_err_t;
+
+
+#define ngx_booking_fail(e, s, c, m, f)                                       \
+    ((e)->status = (s), (e)->code = (c), (e)->message = (m),                 \
+     (e)->field = (f), NGX_ERROR)
+
+
 typedef struct ngx_booking_ctx_s  ngx_booking_ctx_t;
 
+
+/* one command of a batch sent together, answered together */
+typedef struct {
+    ngx_http_request_t         *request;
+    void                       *cmd;
+    ngx_uint_t                  index;
+} ngx_booking_slot_t;
+
 typedef ngx_int_t (*ngx_booking_run_pt)(ngx_http_request_t *r);
+/* keeps what it needs of the reply to the index-th command of a batch */
+typedef ngx_int_t (*ngx_booking_item_pt)(ngx_http_request_t *r,
+    ngx_uint_t index, void *reply);
 /* decodes a reply (a redisReply) and answers; returns what finalizes */
 typedef ngx_int_t (*ngx_booking_reply_pt)(ngx_http_request_t *r,
     void *reply);
@@ -101,6 +130,13 @@ struct ngx_booking_ctx_s {
     ngx_booking_run_pt          run;         /* the operation, once routed */
     void                       *cmd;         /* Redis command in flight */
     ngx_booking_reply_pt        reply;       /* decodes the answer */
+
+    ngx_booking_slot_t         *batch;
+    ngx_uint_t                  nbatch;
+    ngx_uint_t                  pending;
+    ngx_int_t                   batch_rc;    /* the worst failure */
+    ngx_booking_item_pt         item;        /* copies out one answer */
+    ngx_booking_run_pt          done;        /* answers once all are in */
     void                       *data;        /* the operation's own state */
     int64_t                     from;
     int64_t                     to;
@@ -134,12 +170,18 @@ void ngx_booking_json_int(ngx_booking_json_t *j, int64_t n);
 void ngx_booking_json_time(ngx_booking_json_t *j, int64_t t,
     ngx_uint_t date);
 void ngx_booking_json_slot(ngx_booking_json_t *j, int64_t slot);
+void ngx_booking_json_ical(ngx_booking_json_t *j, u_char *s, size_t len);
 
 ngx_int_t ngx_booking_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_booking_json_t *j);
 ngx_int_t ngx_booking_send_empty(ngx_http_request_t *r, ngx_uint_t status);
+ngx_int_t ngx_booking_send_body(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_str_t *body);
+ngx_int_t ngx_booking_unexpected(ngx_http_request_t *r);
 ngx_int_t ngx_booking_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message, const char *field);
+ngx_int_t ngx_booking_send_err(ngx_http_request_t *r, ngx_booking_err_t *e);
+char *ngx_booking_strdup(ngx_pool_t *pool, const char *s);
 ngx_int_t ngx_booking_send_error_str(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *code, ngx_str_t *message, ngx_str_t *field);
 ngx_int_t ngx_booking_request_body(ngx_http_request_t *r, ngx_str_t *body);
@@ -147,6 +189,9 @@ ngx_int_t ngx_booking_call(ngx_http_request_t *r, ngx_int_t script,
     ngx_str_t *argv, ngx_uint_t nkeys, ngx_uint_t argc,
     ngx_booking_reply_pt reply);
 ngx_int_t ngx_booking_script_error(ngx_http_request_t *r, void *reply);
+ngx_int_t ngx_booking_call_batch(ngx_http_request_t *r, ngx_int_t script,
+    ngx_str_t **argv, ngx_uint_t n, ngx_uint_t nkeys, ngx_uint_t argc,
+    ngx_booking_item_pt item, ngx_booking_run_pt done);
 
 ngx_int_t ngx_booking_key(ngx_http_request_t *r, ngx_str_t *rid,
     ngx_str_t *key);
@@ -159,6 +204,8 @@ ngx_int_t ngx_booking_resource_put(ngx_http_request_t *r);
 ngx_int_t ngx_booking_resource_get(ngx_http_request_t *r);
 ngx_int_t ngx_booking_resource_delete(ngx_http_request_t *r);
 ngx_int_t ngx_booking_availability(ngx_http_request_t *r);
+ngx_int_t ngx_booking_listing(ngx_http_request_t *r);
+ngx_int_t ngx_booking_calendar(ngx_http_request_t *r);
 
 
 #endif /* _NGX_BOOKING_MODULE_H_INCLUDED_ */

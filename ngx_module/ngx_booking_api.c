@@ -35,6 +35,9 @@ static void ngx_booking_redis_done(void *data, ngx_int_t rc,
     redisReply *reply);
 static ngx_int_t ngx_booking_backend_error(ngx_http_request_t *r,
     redisReply *reply);
+static ngx_int_t ngx_booking_failure(ngx_http_request_t *r, ngx_int_t rc);
+static void ngx_booking_batch_done(void *data, ngx_int_t rc,
+    redisReply *reply);
 static void ngx_booking_cleanup(void *data);
 static ngx_int_t ngx_booking_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_booking_body_filter(ngx_http_request_t *r,
@@ -140,10 +143,19 @@ ngx_booking_route(ngx_http_request_t *r, ngx_booking_ctx_t *ctx)
         goto not_found;
     }
 
-    if (path.n >= 2 && path.seg[0].len == 9
+    if (path.n >= 1 && path.seg[0].len == 9
         && ngx_strncmp(path.seg[0].data, "resources", 9) == 0)
     {
-        return ngx_booking_route_resource(r, ctx, &path);
+        if (path.n > 1) {
+            return ngx_booking_route_resource(r, ctx, &path);
+        }
+
+        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+            return ngx_booking_not_allowed(r, "GET, HEAD");
+        }
+
+        ctx->run = ngx_booking_listing;
+        return NGX_OK;
     }
 
     if (path.n >= 1 && path.seg[0].len == 8
@@ -251,6 +263,15 @@ ngx_booking_route_resource(ngx_http_request_t *r, ngx_booking_ctx_t *ctx,
         }
 
         run = ngx_booking_availability;
+
+    } else if (path->n == 3 && path->seg[2].len == 12
+               && ngx_strncmp(path->seg[2].data, "calendar.ics", 12) == 0)
+    {
+        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+            return ngx_booking_not_allowed(r, "GET, HEAD");
+        }
+
+        run = ngx_booking_calendar;
 
     } else {
         return ngx_booking_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
@@ -438,9 +459,18 @@ ngx_booking_cleanup(void *data)
 {
     ngx_booking_ctx_t *ctx = data;
 
+    ngx_uint_t  i;
+
     if (ctx->cmd != NULL) {
         ngx_booking_redis_cancel(ctx->cmd);
         ctx->cmd = NULL;
+    }
+
+    for (i = 0; i < ctx->nbatch; i++) {
+        if (ctx->batch[i].cmd != NULL) {
+            ngx_booking_redis_cancel(ctx->batch[i].cmd);
+            ctx->batch[i].cmd = NULL;
+        }
     }
 }
 
@@ -458,32 +488,161 @@ ngx_booking_redis_done(void *data, ngx_int_t rc, redisReply *reply)
     ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
     ctx->cmd = NULL;
 
+    if (rc != NGX_BOOKING_REDIS_REPLY) {
+        n = ngx_booking_failure(r, rc);
+
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        n = ngx_booking_backend_error(r, reply);
+
+    } else {
+        n = ctx->reply(r, reply);
+
+        if (n == NGX_DONE) {
+            /* the operation sent its next command */
+            return;
+        }
+    }
+
+    ngx_http_finalize_request(r, n);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_booking_failure(ngx_http_request_t *r, ngx_int_t rc)
+{
     switch (rc) {
 
-    case NGX_BOOKING_REDIS_REPLY:
-        n = (reply->type == REDIS_REPLY_ERROR)
-            ? ngx_booking_backend_error(r, reply)
-            : ctx->reply(r, reply);
-        break;
-
     case NGX_BOOKING_REDIS_UNAVAILABLE:
-        n = ngx_booking_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                   "backend_unavailable",
-                                   "Redis cannot be reached", NULL);
-        break;
+        return ngx_booking_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "backend_unavailable",
+                                      "Redis cannot be reached", NULL);
 
     case NGX_BOOKING_REDIS_TIMEOUT:
-        n = ngx_booking_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
-                                   "backend_timeout",
-                                   "Redis did not answer in time; the "
-                                   "outcome is unknown", NULL);
-        break;
+        return ngx_booking_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
+                                      "backend_timeout",
+                                      "Redis did not answer in time; the "
+                                      "outcome is unknown", NULL);
 
     default: /* NGX_BOOKING_REDIS_LOST */
-        n = ngx_booking_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
-                                   "backend_timeout",
-                                   "the connection to Redis was lost; the "
-                                   "outcome is unknown", NULL);
+        return ngx_booking_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
+                                      "backend_timeout",
+                                      "the connection to Redis was lost; "
+                                      "the outcome is unknown", NULL);
+    }
+}
+
+
+/*
+ * Sends n commands at once: they leave in one write and are pipelined.
+ * item() keeps what it needs of each answer, done() answers once all are
+ * in.  Reads only: a failed command fails the whole request.
+ */
+ngx_int_t
+ngx_booking_call_batch(ngx_http_request_t *r, ngx_int_t script,
+    ngx_str_t **argv, ngx_uint_t n, ngx_uint_t nkeys, ngx_uint_t argc,
+    ngx_booking_item_pt item, ngx_booking_run_pt done)
+{
+    ngx_uint_t           i;
+    ngx_booking_ctx_t   *ctx;
+    ngx_pool_cleanup_t  *cln;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
+
+    ctx->batch = ngx_pcalloc(r->pool, n * sizeof(ngx_booking_slot_t));
+    if (ctx->batch == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_booking_cleanup;
+    cln->data = ctx;
+
+    ctx->nbatch = n;
+    ctx->pending = 0;
+    ctx->batch_rc = NGX_BOOKING_REDIS_REPLY;
+    ctx->item = item;
+    ctx->done = done;
+
+    for (i = 0; i < n; i++) {
+        ctx->batch[i].request = r;
+        ctx->batch[i].index = i;
+        ctx->batch[i].cmd = ngx_booking_redis_eval(script, argv[i], nkeys,
+                                                   argc,
+                                                   ngx_booking_batch_done,
+                                                   &ctx->batch[i],
+                                                   r->connection->log);
+        if (ctx->batch[i].cmd == NULL) {
+            ctx->batch_rc = NGX_BOOKING_REDIS_UNAVAILABLE;
+            break;
+        }
+
+        ctx->pending++;
+    }
+
+    if (ctx->pending == 0) {
+        return ngx_booking_failure(r, ctx->batch_rc);
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_booking_batch_done(void *data, ngx_int_t rc, redisReply *reply)
+{
+    ngx_booking_slot_t *slot = data;
+
+    ngx_int_t            n;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+    ngx_booking_ctx_t   *ctx;
+
+    r = slot->request;
+    c = r->connection;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
+
+    slot->cmd = NULL;
+    ctx->pending--;
+
+    if (rc != NGX_BOOKING_REDIS_REPLY) {
+        if (ctx->batch_rc == NGX_BOOKING_REDIS_REPLY
+            || rc > ctx->batch_rc)
+        {
+            ctx->batch_rc = rc;
+        }
+
+    } else if (reply->type == REDIS_REPLY_ERROR
+               || ctx->item(r, slot->index, reply) != NGX_OK)
+    {
+        if (reply->type == REDIS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                          "booking: redis error: %*s",
+                          (size_t) reply->len, reply->str);
+        }
+
+        ctx->batch_rc = NGX_ERROR;
+    }
+
+    if (ctx->pending > 0) {
+        return;
+    }
+
+    if (ctx->batch_rc == NGX_ERROR) {
+        n = ngx_booking_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   "backend_unavailable",
+                                   "Redis could not answer every part of "
+                                   "the request", NULL);
+
+    } else if (ctx->batch_rc != NGX_BOOKING_REDIS_REPLY) {
+        n = ngx_booking_failure(r, ctx->batch_rc);
+
+    } else {
+        n = ctx->done(r);
     }
 
     ngx_http_finalize_request(r, n);

@@ -54,9 +54,9 @@ typedef struct {
 
 static ngx_int_t ngx_booking_create(ngx_http_request_t *r);
 static ngx_int_t ngx_booking_create_parse(ngx_http_request_t *r,
-    json_t *root, ngx_booking_request_t *br);
-static ngx_int_t ngx_booking_parse_time(ngx_http_request_t *r, json_t *root,
-    const char *name, int64_t *t);
+    json_t *root, ngx_booking_request_t *br, ngx_booking_err_t *err);
+static ngx_int_t ngx_booking_parse_time(json_t *root, const char *name,
+    int64_t *t, ngx_booking_err_t *err);
 static ngx_int_t ngx_booking_created(ngx_http_request_t *r, void *data);
 static ngx_int_t ngx_booking_get(ngx_http_request_t *r);
 static ngx_int_t ngx_booking_act(ngx_http_request_t *r);
@@ -291,6 +291,7 @@ ngx_booking_create(ngx_http_request_t *r)
     json_error_t              err;
     ngx_table_elt_t          *idem;
     ngx_booking_ctx_t        *ctx;
+    ngx_booking_err_t         perr;
     ngx_booking_request_t     br;
     ngx_booking_loc_conf_t   *blcf;
     ngx_booking_main_conf_t  *bmcf;
@@ -310,12 +311,12 @@ ngx_booking_create(ngx_http_request_t *r)
                                       err.text, NULL);
     }
 
-    rc = ngx_booking_create_parse(r, root, &br);
+    rc = ngx_booking_create_parse(r, root, &br, &perr);
 
     json_decref(root);
 
     if (rc != NGX_OK) {
-        return rc;
+        return ngx_booking_send_err(r, &perr);
     }
 
     /* a guest may only hold, and then keeps the token as its only key */
@@ -448,10 +449,9 @@ ngx_booking_create(ngx_http_request_t *r)
 
 static ngx_int_t
 ngx_booking_create_parse(ngx_http_request_t *r, json_t *root,
-    ngx_booking_request_t *br)
+    ngx_booking_request_t *br, ngx_booking_err_t *err)
 {
     json_t      *v;
-    ngx_int_t    rc;
     const char  *key;
 
     ngx_memzero(br, sizeof(ngx_booking_request_t));
@@ -460,7 +460,7 @@ ngx_booking_create_parse(ngx_http_request_t *r, json_t *root,
     br->quantity = 1;
 
     if (!json_is_object(root)) {
-        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+        return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST, "bad_request",
                                       "the body must be a JSON object", NULL);
     }
 
@@ -471,14 +471,16 @@ ngx_booking_create_parse(ngx_http_request_t *r, json_t *root,
             && ngx_strcmp(key, "hold") != 0 && ngx_strcmp(key, "kind") != 0
             && ngx_strcmp(key, "note") != 0)
         {
-            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
-                                          "invalid", "unknown field", key);
+            /* the key dies with the JSON: the answer keeps a copy */
+            return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE,
+                                    "invalid", "unknown field",
+                                    ngx_booking_strdup(r->pool, key));
         }
     }
 
     v = json_object_get(root, "resource");
     if (!json_is_string(v)) {
-        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+        return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST, "bad_request",
                                       v ? "resource must be a string"
                                         : "resource is required",
                                       "resource");
@@ -487,25 +489,21 @@ ngx_booking_create_parse(ngx_http_request_t *r, json_t *root,
     br->resource.data = (u_char *) json_string_value(v);
     br->resource.len = json_string_length(v);
 
-    rc = ngx_booking_parse_time(r, root, "start", &br->start);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    rc = ngx_booking_parse_time(r, root, "end", &br->end);
-    if (rc != NGX_OK) {
-        return rc;
+    if (ngx_booking_parse_time(root, "start", &br->start, err) != NGX_OK
+        || ngx_booking_parse_time(root, "end", &br->end, err) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     if (br->start >= 0 && br->end >= 0 && br->end <= br->start) {
-        return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE, "invalid",
+        return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE, "invalid",
                                       "end must be after start", "end");
     }
 
     v = json_object_get(root, "quantity");
     if (v != NULL) {
         if (!json_is_integer(v)) {
-            return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
+            return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST,
                                           "bad_request",
                                           "quantity must be an integer",
                                           "quantity");
@@ -514,7 +512,7 @@ ngx_booking_create_parse(ngx_http_request_t *r, json_t *root,
         br->quantity = json_integer_value(v);
 
         if (br->quantity < 1 || br->quantity > NGX_BOOKING_CAPACITY_MAX) {
-            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
+            return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE,
                                           "invalid",
                                           "quantity must be at least 1 and "
                                           "at most the capacity", "quantity");
@@ -524,7 +522,7 @@ ngx_booking_create_parse(ngx_http_request_t *r, json_t *root,
     v = json_object_get(root, "hold");
     if (v != NULL) {
         if (!json_is_boolean(v)) {
-            return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
+            return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST,
                                           "bad_request",
                                           "hold must be true or false",
                                           "hold");
@@ -536,7 +534,7 @@ ngx_booking_create_parse(ngx_http_request_t *r, json_t *root,
     v = json_object_get(root, "kind");
     if (v != NULL) {
         if (!json_is_string(v)) {
-            return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
+            return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST,
                                           "bad_request",
                                           "kind must be a string", "kind");
         }
@@ -549,7 +547,7 @@ ngx_booking_create_parse(ngx_http_request_t *r, json_t *root,
             && !(br->kind.len == 5
                  && ngx_strncmp(br->kind.data, "block", 5) == 0))
         {
-            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
+            return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE,
                                           "invalid",
                                           "kind is \"booking\" or \"block\"",
                                           "kind");
@@ -559,13 +557,13 @@ ngx_booking_create_parse(ngx_http_request_t *r, json_t *root,
     v = json_object_get(root, "note");
     if (v != NULL) {
         if (!json_is_string(v)) {
-            return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
+            return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST,
                                           "bad_request",
                                           "note must be a string", "note");
         }
 
         if (json_string_length(v) > NGX_BOOKING_NOTE_MAX) {
-            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
+            return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE,
                                           "invalid",
                                           "note is longer than 1000 bytes",
                                           "note");
@@ -583,7 +581,8 @@ ngx_booking_create_parse(ngx_http_request_t *r, json_t *root,
     if (br->resource.data == NULL || br->kind.data == NULL
         || br->note.data == NULL)
     {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return ngx_booking_fail(err, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL,
+                                NULL, NULL);
     }
 
     return NGX_OK;
@@ -591,8 +590,8 @@ ngx_booking_create_parse(ngx_http_request_t *r, json_t *root,
 
 
 static ngx_int_t
-ngx_booking_parse_time(ngx_http_request_t *r, json_t *root, const char *name,
-    int64_t *t)
+ngx_booking_parse_time(json_t *root, const char *name, int64_t *t,
+    ngx_booking_err_t *err)
 {
     json_t                 *v;
     ngx_booking_instant_t   in;
@@ -609,13 +608,13 @@ ngx_booking_parse_time(ngx_http_request_t *r, json_t *root, const char *name,
                                      json_string_length(v), &in)
            != NGX_BOOKING_OK)
     {
-        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+        return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST, "bad_request",
                                       "not an RFC 3339 date or date-time",
                                       name);
     }
 
     if (in.fraction) {
-        return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE, "invalid",
+        return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE, "invalid",
                                       "not on a slot boundary", name);
     }
 

@@ -143,6 +143,18 @@ ngx_booking_json_slot(ngx_booking_json_t *j, int64_t slot)
 }
 
 
+/* iCalendar TEXT, escaped */
+void
+ngx_booking_json_ical(ngx_booking_json_t *j, u_char *s, size_t len)
+{
+    if (ngx_booking_json_reserve(j, ngx_booking_ical_escape_len(s, len))
+        == NGX_OK)
+    {
+        j->pos = ngx_booking_ical_escape(j->pos, s, len);
+    }
+}
+
+
 ngx_int_t
 ngx_booking_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_booking_json_t *j)
@@ -196,6 +208,49 @@ ngx_booking_send_json(ngx_http_request_t *r, ngx_uint_t status,
 
 
 ngx_int_t
+ngx_booking_send_body(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_str_t *body)
+{
+    ngx_int_t           rc;
+    ngx_buf_t          *b;
+    ngx_chain_t         out;
+    ngx_booking_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
+    if (ctx != NULL) {
+        ctx->answered = 1;
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type->len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.content_length_n = body->len;
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = body->data;
+    b->last = body->data + body->len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
 ngx_booking_send_empty(ngx_http_request_t *r, ngx_uint_t status)
 {
     ngx_booking_ctx_t  *ctx;
@@ -231,6 +286,38 @@ ngx_booking_send_error(ngx_http_request_t *r, ngx_uint_t status,
 
     return ngx_booking_send_error_str(r, status, &c, &m,
                                       field ? &f : NULL);
+}
+
+
+/* a NUL-terminated copy in the pool; "" if there is no memory for it */
+char *
+ngx_booking_strdup(ngx_pool_t *pool, const char *s)
+{
+    char    *p;
+    size_t   len;
+
+    len = ngx_strlen(s) + 1;
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return "";
+    }
+
+    ngx_memcpy(p, s, len);
+
+    return p;
+}
+
+
+ngx_int_t
+ngx_booking_send_err(ngx_http_request_t *r, ngx_booking_err_t *e)
+{
+    if (e->status == NGX_HTTP_INTERNAL_SERVER_ERROR && e->code == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_booking_send_error(r, e->status, e->code, e->message,
+                                  e->field);
 }
 
 

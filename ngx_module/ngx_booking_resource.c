@@ -27,16 +27,18 @@ typedef struct {
     ngx_str_t             doc;
     ngx_str_t             owner;
     ngx_str_t             groups;     /* comma separated, for the scripts */
+    ngx_str_t             lat;        /* "" without a location */
+    ngx_str_t             lon;
 } ngx_booking_resource_t;
 
 
 static ngx_int_t ngx_booking_resource_parse(ngx_http_request_t *r,
-    json_t *root, ngx_booking_resource_t *res);
+    json_t *root, ngx_booking_resource_t *res, ngx_booking_err_t *err);
 static ngx_int_t ngx_booking_resource_doc(ngx_http_request_t *r,
     json_t *root, ngx_booking_resource_t *res);
-static ngx_int_t ngx_booking_check_location(ngx_http_request_t *r,
-    json_t *v);
-static ngx_int_t ngx_booking_check_groups(ngx_http_request_t *r, json_t *v);
+static ngx_int_t ngx_booking_check_location(json_t *v,
+    ngx_booking_err_t *err);
+static ngx_int_t ngx_booking_check_groups(json_t *v, ngx_booking_err_t *err);
 static ngx_int_t ngx_booking_resource_access(ngx_http_request_t *r,
     json_t *root, ngx_booking_resource_t *res);
 static ngx_int_t ngx_booking_resource_key(ngx_http_request_t *r,
@@ -53,8 +55,7 @@ static ngx_int_t ngx_booking_resource_answer(ngx_http_request_t *r,
 static ngx_int_t ngx_booking_availability_read(ngx_http_request_t *r,
     void *data);
 static ngx_int_t ngx_booking_query_time(ngx_http_request_t *r,
-    const char *name, int64_t *t);
-static ngx_int_t ngx_booking_unexpected(ngx_http_request_t *r);
+    const char *name, int64_t *t, ngx_booking_err_t *err);
 
 
 static ngx_int_t
@@ -74,8 +75,9 @@ ngx_booking_resource_put(ngx_http_request_t *r)
     u_char                   nbuf[2][NGX_INT64_LEN];
     json_t                  *root;
     ngx_int_t                rc;
-    ngx_str_t                body, argv[7];
-    json_error_t             err;
+    ngx_str_t                body, argv[9];
+    json_error_t             jerr;
+    ngx_booking_err_t        err;
     ngx_booking_resource_t   res;
 
     if (ngx_booking_request_body(r, &body) != NGX_OK) {
@@ -83,15 +85,15 @@ ngx_booking_resource_put(ngx_http_request_t *r)
     }
 
     root = json_loadb((const char *) body.data, body.len,
-                      JSON_REJECT_DUPLICATES, &err);
+                      JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
         return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "invalid_json",
-                                      err.text, NULL);
+                                      jerr.text, NULL);
     }
 
     ngx_memzero(&res, sizeof(ngx_booking_resource_t));
 
-    rc = ngx_booking_resource_parse(r, root, &res);
+    rc = ngx_booking_resource_parse(r, root, &res, &err);
 
     if (rc == NGX_OK) {
         rc = ngx_booking_resource_doc(r, root, &res);
@@ -102,6 +104,10 @@ ngx_booking_resource_put(ngx_http_request_t *r)
     }
 
     json_decref(root);
+
+    if (rc == NGX_ERROR) {
+        return ngx_booking_send_err(r, &err);
+    }
 
     if (rc != NGX_OK) {
         return rc;
@@ -120,8 +126,10 @@ ngx_booking_resource_put(ngx_http_request_t *r)
 
     argv[5] = res.owner;
     argv[6] = res.groups;
+    argv[7] = res.lat;
+    argv[8] = res.lon;
 
-    return ngx_booking_call(r, NGX_BOOKING_SCRIPT_RESOURCE_PUT, argv, 1, 7,
+    return ngx_booking_call(r, NGX_BOOKING_SCRIPT_RESOURCE_PUT, argv, 1, 9,
                             ngx_booking_resource_written);
 }
 
@@ -129,7 +137,7 @@ ngx_booking_resource_put(ngx_http_request_t *r)
 /* NGX_OK, or the rc of the error answer already sent */
 static ngx_int_t
 ngx_booking_resource_parse(ngx_http_request_t *r, json_t *root,
-    ngx_booking_resource_t *res)
+    ngx_booking_resource_t *res, ngx_booking_err_t *err)
 {
     const char               *key;
     json_t                   *v;
@@ -139,7 +147,7 @@ ngx_booking_resource_parse(ngx_http_request_t *r, json_t *root,
     bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
 
     if (!json_is_object(root)) {
-        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+        return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST, "bad_request",
                                       "the body must be a JSON object", NULL);
     }
 
@@ -150,26 +158,28 @@ ngx_booking_resource_parse(ngx_http_request_t *r, json_t *root,
             && ngx_strcmp(key, "attributes") != 0
             && ngx_strcmp(key, "groups") != 0)
         {
-            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
-                                          "invalid", "unknown field", key);
+            /* the key dies with the JSON: the answer keeps a copy */
+            return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE,
+                                    "invalid", "unknown field",
+                                    ngx_booking_strdup(r->pool, key));
         }
     }
 
     v = json_object_get(root, "type");
     if (v == NULL) {
-        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+        return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST, "bad_request",
                                       "type is required", "type");
     }
 
     if (!json_is_string(v)) {
-        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+        return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST, "bad_request",
                                       "type must be a string", "type");
     }
 
     res->type = ngx_booking_find_type(bmcf, (u_char *) json_string_value(v),
                                       json_string_length(v));
     if (res->type == NULL) {
-        return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE, "invalid",
+        return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE, "invalid",
                                       "unknown type", "type");
     }
 
@@ -178,7 +188,7 @@ ngx_booking_resource_parse(ngx_http_request_t *r, json_t *root,
     v = json_object_get(root, "capacity");
     if (v != NULL) {
         if (!json_is_integer(v)) {
-            return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
+            return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST,
                                           "bad_request",
                                           "capacity must be an integer",
                                           "capacity");
@@ -186,7 +196,7 @@ ngx_booking_resource_parse(ngx_http_request_t *r, json_t *root,
 
         n = json_integer_value(v);
         if (n < 1 || n > NGX_BOOKING_CAPACITY_MAX) {
-            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
+            return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE,
                                           "invalid",
                                           "capacity must be 1 to 1000000",
                                           "capacity");
@@ -198,13 +208,13 @@ ngx_booking_resource_parse(ngx_http_request_t *r, json_t *root,
     v = json_object_get(root, "title");
     if (v != NULL) {
         if (!json_is_string(v)) {
-            return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
+            return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST,
                                           "bad_request",
                                           "title must be a string", "title");
         }
 
         if (json_string_length(v) > NGX_BOOKING_TITLE_MAX) {
-            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
+            return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE,
                                           "invalid",
                                           "title is longer than 1024 bytes",
                                           "title");
@@ -214,7 +224,7 @@ ngx_booking_resource_parse(ngx_http_request_t *r, json_t *root,
     v = json_object_get(root, "owner");
     if (v != NULL) {
         if (!json_is_string(v)) {
-            return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
+            return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST,
                                           "bad_request",
                                           "owner must be a string", "owner");
         }
@@ -222,7 +232,7 @@ ngx_booking_resource_parse(ngx_http_request_t *r, json_t *root,
         if (json_string_length(v) == 0
             || json_string_length(v) > NGX_BOOKING_USER_MAX)
         {
-            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
+            return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE,
                                           "invalid",
                                           "owner must be 1 to 128 bytes",
                                           "owner");
@@ -231,14 +241,14 @@ ngx_booking_resource_parse(ngx_http_request_t *r, json_t *root,
 
     v = json_object_get(root, "attributes");
     if (v != NULL && !json_is_object(v)) {
-        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+        return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST, "bad_request",
                                       "attributes must be an object",
                                       "attributes");
     }
 
     v = json_object_get(root, "location");
     if (v != NULL) {
-        n = ngx_booking_check_location(r, v);
+        n = ngx_booking_check_location(v, err);
         if (n != NGX_OK) {
             return n;
         }
@@ -246,7 +256,7 @@ ngx_booking_resource_parse(ngx_http_request_t *r, json_t *root,
 
     v = json_object_get(root, "groups");
     if (v != NULL) {
-        return ngx_booking_check_groups(r, v);
+        return ngx_booking_check_groups(v, err);
     }
 
     return NGX_OK;
@@ -254,7 +264,7 @@ ngx_booking_resource_parse(ngx_http_request_t *r, json_t *root,
 
 
 static ngx_int_t
-ngx_booking_check_location(ngx_http_request_t *r, json_t *v)
+ngx_booking_check_location(json_t *v, ngx_booking_err_t *err)
 {
     double       lat, lon;
     json_t      *jlat, *jlon;
@@ -262,14 +272,14 @@ ngx_booking_check_location(ngx_http_request_t *r, json_t *v)
     json_t      *e;
 
     if (!json_is_object(v)) {
-        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+        return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST, "bad_request",
                                       "location must be an object",
                                       "location");
     }
 
     json_object_foreach(v, key, e) {
         if (ngx_strcmp(key, "lat") != 0 && ngx_strcmp(key, "lon") != 0) {
-            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
+            return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE,
                                           "invalid",
                                           "location holds only lat and lon",
                                           "location");
@@ -280,7 +290,7 @@ ngx_booking_check_location(ngx_http_request_t *r, json_t *v)
     jlon = json_object_get(v, "lon");
 
     if (!json_is_number(jlat) || !json_is_number(jlon)) {
-        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+        return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST, "bad_request",
                                       "location needs numbers lat and lon",
                                       "location");
     }
@@ -291,7 +301,7 @@ ngx_booking_check_location(ngx_http_request_t *r, json_t *v)
     if (!(lat >= -NGX_BOOKING_LAT_MAX && lat <= NGX_BOOKING_LAT_MAX
           && lon >= -NGX_BOOKING_LON_MAX && lon <= NGX_BOOKING_LON_MAX))
     {
-        return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE, "invalid",
+        return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE, "invalid",
                                       "lat must be within +-85.05112878 "
                                       "and lon within +-180", "location");
     }
@@ -301,25 +311,25 @@ ngx_booking_check_location(ngx_http_request_t *r, json_t *v)
 
 
 static ngx_int_t
-ngx_booking_check_groups(ngx_http_request_t *r, json_t *v)
+ngx_booking_check_groups(json_t *v, ngx_booking_err_t *err)
 {
     size_t   i;
     json_t  *g;
 
     if (!json_is_array(v)) {
-        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+        return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST, "bad_request",
                                       "groups must be an array of strings",
                                       "groups");
     }
 
     if (json_array_size(v) > NGX_BOOKING_GROUPS_MAX) {
-        return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE, "invalid",
+        return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE, "invalid",
                                       "at most 64 groups", "groups");
     }
 
     json_array_foreach(v, i, g) {
         if (!json_is_string(g)) {
-            return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
+            return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST,
                                           "bad_request",
                                           "groups must be an array of "
                                           "strings", "groups");
@@ -330,7 +340,7 @@ ngx_booking_check_groups(ngx_http_request_t *r, json_t *v)
                            (u_char *) json_string_value(g)
                            + json_string_length(g), ',') != NULL)
         {
-            return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE,
+            return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE,
                                           "invalid",
                                           "a group is 1 to 64 bytes without "
                                           "a comma", "groups");
@@ -425,6 +435,28 @@ ngx_booking_resource_access(ngx_http_request_t *r, json_t *root,
 
     ngx_str_set(&res->owner, "");
     ngx_str_set(&res->groups, "");
+    ngx_str_set(&res->lat, "");
+    ngx_str_set(&res->lon, "");
+
+    v = json_object_get(root, "location");
+    if (v != NULL) {
+        p = ngx_pnalloc(r->pool, 2 * 32);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        res->lat.data = p;
+        res->lat.len = ngx_sprintf(p, "%.8f",
+                                   json_number_value(json_object_get(v,
+                                                                     "lat")))
+                       - p;
+        p += 32;
+        res->lon.data = p;
+        res->lon.len = ngx_sprintf(p, "%.8f",
+                                   json_number_value(json_object_get(v,
+                                                                     "lon")))
+                       - p;
+    }
 
     v = json_object_get(root, "owner");
     if (v != NULL) {
@@ -610,22 +642,18 @@ ngx_int_t
 ngx_booking_availability(ngx_http_request_t *r)
 {
     u_char                   nbuf[3][NGX_INT64_LEN];
-    ngx_int_t                rc;
     ngx_str_t                argv[4];
+    ngx_booking_err_t        err;
     ngx_booking_ctx_t       *ctx;
     ngx_booking_main_conf_t *bmcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
     bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
 
-    rc = ngx_booking_query_time(r, "from", &ctx->from);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    rc = ngx_booking_query_time(r, "to", &ctx->to);
-    if (rc != NGX_OK) {
-        return rc;
+    if (ngx_booking_query_time(r, "from", &ctx->from, &err) != NGX_OK
+        || ngx_booking_query_time(r, "to", &ctx->to, &err) != NGX_OK)
+    {
+        return ngx_booking_send_err(r, &err);
     }
 
     /* whether from and to are needed depends on the type: the script says */
@@ -667,7 +695,8 @@ ngx_booking_availability(ngx_http_request_t *r)
 
 /* t is -1 when the argument is absent */
 static ngx_int_t
-ngx_booking_query_time(ngx_http_request_t *r, const char *name, int64_t *t)
+ngx_booking_query_time(ngx_http_request_t *r, const char *name, int64_t *t,
+    ngx_booking_err_t *err)
 {
     u_char                 buf[64];
     size_t                 len;
@@ -683,7 +712,7 @@ ngx_booking_query_time(ngx_http_request_t *r, const char *name, int64_t *t)
     }
 
     if (rc < 0 || ngx_booking_parse_instant(buf, len, &in) != NGX_BOOKING_OK) {
-        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+        return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST, "bad_request",
                                       "not an RFC 3339 date or date-time",
                                       name);
     }
@@ -804,7 +833,7 @@ ngx_booking_availability_read(ngx_http_request_t *r, void *data)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_booking_unexpected(ngx_http_request_t *r)
 {
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

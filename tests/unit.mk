@@ -8,7 +8,8 @@
 UNIT_SRCS = ngx_module/ngx_booking_time.c \
             ngx_module/ngx_booking_text.c \
             ngx_module/ngx_booking_runs.c \
-            ngx_module/ngx_booking_token.c
+            ngx_module/ngx_booking_token.c \
+            ngx_module/ngx_booking_ical.c
 
 UNIT_CC = cc
 UNIT_CFLAGS = -std=gnu99 -Wall -Wextra -Werror -O1 -g -Iinclude

@@ -23,4 +23,8 @@ end
 drop_counters()
 redis.call('DEL', KEYS[1], rkey('live'), rkey('holds'), rkey('all'))
 
+local id = string.sub(KEYS[1], 7, -2)
+redis.call('ZREM', 'bk:{t:' .. R.type .. '}:ids', id)
+redis.call('ZREM', 'bk:{t:' .. R.type .. '}:geo', id)
+
 return { 'ok' }

@@ -1,0 +1,37 @@
+-- One candidate of a listing page (GET /resources?type=...), sent for all
+-- the candidates of a page in one pipelined batch.
+-- KEYS[1] bk:{r:<id>}
+-- ARGV[1] from   [2] to (seconds; '' without a range)
+-- -> {doc, free}: free is the fewest free units over the range, the free
+--    stock of a timeless resource, or -1 when neither applies;
+--    {} when the resource is gone.
+
+local R = load_resource()
+if not R then
+    return {}
+end
+
+local doc = redis.call('HGET', KEYS[1], 'doc')
+sweep(R, now())
+
+if R.slot == 0 then
+    return { doc, R.capacity - R.used }
+end
+
+if ARGV[1] == '' then
+    return { doc, -1 }
+end
+
+local s0 = math.floor(tonumber(ARGV[1]) / R.slot)
+local s1 = math.ceil(tonumber(ARGV[2]) / R.slot)
+local bytes = read_counters(s0, s1)
+local max = 0
+
+for i = 1, #bytes, 4 do
+    local u = decode(bytes, i)
+    if u > max then
+        max = u
+    end
+end
+
+return { doc, math.max(R.capacity - max, 0) }
