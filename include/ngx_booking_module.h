@@ -121,6 +121,7 @@ typedef ngx_int_t (*ngx_booking_reply_pt)(ngx_http_request_t *r,
 
 
 struct ngx_booking_ctx_s {
+    ngx_http_request_t         *request;
     ngx_str_t                   path;        /* below the location */
     ngx_str_t                   id;          /* resource id from the path */
     ngx_str_t                   rand;        /* booking id's random part */
@@ -140,8 +141,18 @@ struct ngx_booking_ctx_s {
     void                       *data;        /* the operation's own state */
     int64_t                     from;
     int64_t                     to;
+    /* the micro-cache */
+    ngx_str_t                   cache_key;
+    ngx_str_t                   cache_type;  /* a listing's type */
+    ngx_atomic_uint_t           cache_gen;
+    ngx_event_t                 wait;        /* waiting for another's read */
+    ngx_str_t                   cached;      /* a hit's body */
+    uint32_t                    cached_etag;
+
     unsigned                    admin:1;
     unsigned                    token:1;     /* a valid Booking-Token */
+    unsigned                    cacheable:1; /* ETag, Cache-Control, 304 */
+    unsigned                    caching:1;   /* this read fills the cache */
     unsigned                    answered:1;  /* our own answer, not nginx's */
     unsigned                    too_large:1; /* nginx's 413 made JSON */
 };
@@ -177,6 +188,8 @@ ngx_int_t ngx_booking_send_json(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_booking_send_empty(ngx_http_request_t *r, ngx_uint_t status);
 ngx_int_t ngx_booking_send_body(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *type, ngx_str_t *body);
+ngx_int_t ngx_booking_send_cached(ngx_http_request_t *r, ngx_str_t *body,
+    uint32_t etag);
 ngx_int_t ngx_booking_unexpected(ngx_http_request_t *r);
 ngx_int_t ngx_booking_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message, const char *field);

@@ -12,6 +12,7 @@
 
 #include "ngx_booking_module.h"
 #include "ngx_booking_redis.h"
+#include "ngx_booking_cache.h"
 
 
 #define NGX_BOOKING_SEGMENTS_MAX  4
@@ -30,6 +31,8 @@ static ngx_int_t ngx_booking_route(ngx_http_request_t *r,
 static ngx_int_t ngx_booking_route_resource(ngx_http_request_t *r,
     ngx_booking_ctx_t *ctx, ngx_booking_path_t *path);
 static ngx_int_t ngx_booking_json_content_type(ngx_http_request_t *r);
+static ngx_int_t ngx_booking_cached_read(ngx_http_request_t *r,
+    ngx_booking_ctx_t *ctx);
 static void ngx_booking_body_handler(ngx_http_request_t *r);
 static void ngx_booking_redis_done(void *data, ngx_int_t rc,
     redisReply *reply);
@@ -58,6 +61,7 @@ ngx_booking_api_handler(ngx_http_request_t *r)
 {
     ngx_int_t                rc;
     ngx_booking_ctx_t       *ctx;
+    ngx_pool_cleanup_t      *cln;
     ngx_booking_loc_conf_t  *blcf;
 
     blcf = ngx_http_get_module_loc_conf(r, ngx_http_booking_module);
@@ -67,6 +71,16 @@ ngx_booking_api_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* a request freed before its reply must not be touched by it */
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_booking_cleanup;
+    cln->data = ctx;
+
+    ctx->request = r;
     ctx->admin = (blcf->api == NGX_BOOKING_API_ADMIN);
     ngx_http_set_ctx(r, ctx, ngx_http_booking_module);
 
@@ -106,6 +120,11 @@ ngx_booking_api_handler(ngx_http_request_t *r)
         return rc;
     }
 
+    rc = ngx_booking_cached_read(r, ctx);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
     rc = ctx->run(r);
 
     if (rc == NGX_DONE) {
@@ -114,6 +133,72 @@ ngx_booking_api_handler(ngx_http_request_t *r)
     }
 
     return rc;
+}
+
+
+/*
+ * Listing pages, resources and availability, read by a caller with no
+ * user, come from the micro-cache when there is one.  NGX_DECLINED: go to
+ * Redis.
+ */
+static ngx_int_t
+ngx_booking_cached_read(ngx_http_request_t *r, ngx_booking_ctx_t *ctx)
+{
+    u_char                    buf[64];
+    size_t                    len;
+    ngx_int_t                 rc;
+    ngx_booking_main_conf_t  *bmcf;
+
+    bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
+
+    if (bmcf->cache_zone == NULL
+        || (ctx->run != ngx_booking_resource_get
+            && ctx->run != ngx_booking_availability
+            && ctx->run != ngx_booking_listing))
+    {
+        return NGX_DECLINED;
+    }
+
+    ctx->cacheable = 1;
+
+    if (ngx_booking_caller(r, ctx) != NGX_OK || ctx->user.len) {
+        return NGX_DECLINED;
+    }
+
+    if (ctx->run == ngx_booking_listing) {
+        /* its type's writes make a listing page stale */
+        if (ngx_booking_query_arg(r->args.data, r->args.len, "type", buf,
+                                  sizeof(buf), &len) != 1 || len == 0)
+        {
+            return NGX_DECLINED;
+        }
+
+        ctx->cache_type.data = ngx_pnalloc(r->pool, len);
+        if (ctx->cache_type.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(ctx->cache_type.data, buf, len);
+        ctx->cache_type.len = len;
+    }
+
+    rc = ngx_booking_cache_lookup(r);
+
+    switch (rc) {
+
+    case NGX_OK:
+        return ngx_booking_send_cached(r, &ctx->cached, ctx->cached_etag);
+
+    case NGX_AGAIN:
+        r->main->count++;
+        return ngx_booking_cache_wait(r);
+
+    case NGX_DECLINED:
+        return NGX_DECLINED;
+
+    default:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 }
 
 
@@ -417,16 +502,9 @@ ngx_booking_call(ngx_http_request_t *r, ngx_int_t script, ngx_str_t *argv,
     ngx_uint_t nkeys, ngx_uint_t argc, ngx_booking_reply_pt reply)
 {
     ngx_booking_ctx_t        *ctx;
-    ngx_pool_cleanup_t       *cln;
     ngx_booking_redis_cmd_t  *cmd;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
-
-    /* a request freed before its reply must not be touched by it */
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
 
     if (script >= 0) {
         cmd = ngx_booking_redis_eval(script, argv, nkeys, argc,
@@ -446,9 +524,6 @@ ngx_booking_call(ngx_http_request_t *r, ngx_int_t script, ngx_str_t *argv,
 
     ctx->cmd = cmd;
     ctx->reply = reply;
-
-    cln->handler = ngx_booking_cleanup;
-    cln->data = ctx;
 
     return NGX_DONE;
 }
@@ -471,6 +546,13 @@ ngx_booking_cleanup(void *data)
             ngx_booking_redis_cancel(ctx->batch[i].cmd);
             ctx->batch[i].cmd = NULL;
         }
+    }
+
+    ngx_booking_cache_cleanup(ctx);
+
+    /* whoever waits for this read must not wait for nothing */
+    if (ctx->caching) {
+        ngx_booking_cache_abandon(ctx->request);
     }
 }
 
@@ -545,7 +627,6 @@ ngx_booking_call_batch(ngx_http_request_t *r, ngx_int_t script,
 {
     ngx_uint_t           i;
     ngx_booking_ctx_t   *ctx;
-    ngx_pool_cleanup_t  *cln;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
 
@@ -553,14 +634,6 @@ ngx_booking_call_batch(ngx_http_request_t *r, ngx_int_t script,
     if (ctx->batch == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cln->handler = ngx_booking_cleanup;
-    cln->data = ctx;
 
     ctx->nbatch = n;
     ctx->pending = 0;
@@ -736,7 +809,9 @@ ngx_int_t
 ngx_booking_status_handler(ngx_http_request_t *r)
 {
     ngx_int_t                  rc;
+    ngx_atomic_uint_t          hits, misses, waits;
     ngx_booking_json_t         j;
+    ngx_booking_main_conf_t   *bmcf;
     ngx_booking_redis_stats_t  st;
     static ngx_str_t           type = ngx_string("text/plain; version=0.0.4");
 
@@ -751,7 +826,11 @@ ngx_booking_status_handler(ngx_http_request_t *r)
 
     ngx_booking_redis_stats(&st);
 
-    if (ngx_booking_json_init(&j, r->pool, 512) != NGX_OK) {
+    bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
+    ngx_booking_cache_stats((ngx_cycle_t *) ngx_cycle, bmcf->cache_zone,
+                            &hits, &misses, &waits);
+
+    if (ngx_booking_json_init(&j, r->pool, 1024) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -764,8 +843,14 @@ ngx_booking_status_handler(ngx_http_request_t *r)
         "booking_redis_connections{state=\"down\"} %ui\n"
         "# HELP booking_redis_inflight Commands awaiting a reply.\n"
         "# TYPE booking_redis_inflight gauge\n"
-        "booking_redis_inflight %ui\n",
-        st.ready, st.connecting, st.down, st.inflight);
+        "booking_redis_inflight %ui\n"
+        "# HELP booking_cache_requests_total Micro-cache lookups, all "
+        "workers.\n"
+        "# TYPE booking_cache_requests_total counter\n"
+        "booking_cache_requests_total{result=\"hit\"} %uA\n"
+        "booking_cache_requests_total{result=\"miss\"} %uA\n"
+        "booking_cache_requests_total{result=\"wait\"} %uA\n",
+        st.ready, st.connecting, st.down, st.inflight, hits, misses, waits);
 
     r->headers_out.content_type = type;
     r->headers_out.content_type_len = type.len;

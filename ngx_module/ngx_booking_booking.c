@@ -17,6 +17,7 @@
 
 #include "ngx_booking_module.h"
 #include "ngx_booking_scripts.h"
+#include "ngx_booking_cache.h"
 
 
 #define NGX_BOOKING_NOTE_MAX      1000
@@ -75,6 +76,7 @@ static ngx_int_t ngx_booking_header_out(ngx_http_request_t *r,
     const char *name, u_char *value, size_t len);
 static ngx_int_t ngx_booking_user_valid(ngx_str_t *s);
 static ngx_int_t ngx_booking_bad_response(ngx_http_request_t *r);
+static void ngx_booking_changed(ngx_http_request_t *r, redisReply **e);
 
 
 static ngx_str_t  ngx_booking_flag[] = {
@@ -656,6 +658,10 @@ ngx_booking_created(ngx_http_request_t *r, void *data)
     e = reply->element;
     bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
 
+    if (!e[NGX_BOOKING_T_REPLAYED]->integer) {
+        ngx_booking_changed(r, e);
+    }
+
     held = (e[NGX_BOOKING_T_STATE]->len == 4
             && ngx_strncmp(e[NGX_BOOKING_T_STATE]->str, "held", 4) == 0);
 
@@ -860,6 +866,12 @@ ngx_booking_answered(ngx_http_request_t *r, void *data)
 
     if (ngx_booking_tuple_valid(reply) != NGX_OK) {
         return ngx_booking_bad_response(r);
+    }
+
+    if (((ngx_booking_ctx_t *) ngx_http_get_module_ctx(r,
+             ngx_http_booking_module))->op.len)
+    {
+        ngx_booking_changed(r, reply->element);
     }
 
     if (ngx_booking_json_init(&j, r->pool, 512) != NGX_OK
@@ -1358,6 +1370,30 @@ ngx_booking_key(ngx_http_request_t *r, ngx_str_t *rid, ngx_str_t *key)
     ngx_sprintf(key->data, "bk:{r:%V}", rid);
 
     return NGX_OK;
+}
+
+
+/* the cached reads of the booking's resource and type are stale now */
+static void
+ngx_booking_changed(ngx_http_request_t *r, redisReply **e)
+{
+    ngx_str_t    id, type;
+    ngx_uint_t   i;
+
+    id.data = (u_char *) e[NGX_BOOKING_T_ID]->str;
+    id.len = 0;
+
+    for (i = e[NGX_BOOKING_T_ID]->len; i > 0; i--) {
+        if (id.data[i - 1] == '.') {
+            id.len = i - 1;
+            break;
+        }
+    }
+
+    type.data = (u_char *) e[NGX_BOOKING_T_TYPE]->str;
+    type.len = e[NGX_BOOKING_T_TYPE]->len;
+
+    ngx_booking_cache_invalidate(r, &id, &type);
 }
 
 

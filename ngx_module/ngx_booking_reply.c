@@ -8,6 +8,7 @@
 #include <ngx_http.h>
 
 #include "ngx_booking_module.h"
+#include "ngx_booking_cache.h"
 
 
 static ngx_int_t ngx_booking_json_reserve(ngx_booking_json_t *j, size_t n);
@@ -159,19 +160,40 @@ ngx_int_t
 ngx_booking_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_booking_json_t *j)
 {
+    uint32_t            etag;
     ngx_int_t           rc;
     ngx_buf_t          *b;
+    ngx_str_t           body;
     ngx_chain_t         out;
     ngx_booking_ctx_t  *ctx;
 
     /* a newline ends every answer, for people reading them in a terminal */
     ngx_booking_json_lit(j, "\n");
 
+    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
+
+    if (ctx != NULL && ctx->cacheable && status == NGX_HTTP_OK
+        && !j->failed)
+    {
+        body.data = j->start;
+        body.len = j->pos - j->start;
+        etag = ngx_crc32_long(body.data, body.len);
+
+        if (ctx->caching) {
+            ngx_booking_cache_store(r, body.data, body.len, etag);
+        }
+
+        return ngx_booking_send_cached(r, &body, etag);
+    }
+
+    if (ctx != NULL && ctx->caching) {
+        ngx_booking_cache_abandon(r);
+    }
+
     if (j->failed) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
     if (ctx != NULL) {
         ctx->answered = 1;
     }
@@ -247,6 +269,73 @@ ngx_booking_send_body(ngx_http_request_t *r, ngx_uint_t status,
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/*
+ * A cacheable answer: its ETag (the body's CRC32 and length), how long
+ * shared caches may keep it, and 304 when the client has it already.
+ */
+ngx_int_t
+ngx_booking_send_cached(ngx_http_request_t *r, ngx_str_t *body,
+    uint32_t etag)
+{
+    u_char                   *p;
+    ngx_str_t                 tag;
+    ngx_table_elt_t          *h, *inm;
+    ngx_booking_main_conf_t  *bmcf;
+    static ngx_str_t          type = ngx_string("application/json");
+
+    bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
+
+    p = ngx_pnalloc(r->pool, 64);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    tag.data = p;
+    tag.len = ngx_sprintf(p, "\"%08xD-%xz\"", etag, body->len) - p;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "ETag");
+    h->value = tag;
+    r->headers_out.etag = h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Cache-Control");
+    h->value.data = ngx_pnalloc(r->pool, sizeof("public, max-age=")
+                                         + NGX_INT64_LEN);
+    if (h->value.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->value.len = ngx_sprintf(h->value.data, "public, max-age=%L",
+                               bmcf->cache_valid)
+                   - h->value.data;
+
+    inm = r->headers_in.if_none_match;
+
+    if (inm != NULL
+        && ((inm->value.len == 1 && inm->value.data[0] == '*')
+            || ngx_strlcasestrn(inm->value.data,
+                                inm->value.data + inm->value.len,
+                                tag.data, tag.len - 1)
+               != NULL))
+    {
+        return ngx_booking_send_empty(r, NGX_HTTP_NOT_MODIFIED);
+    }
+
+    return ngx_booking_send_body(r, NGX_HTTP_OK, &type, body);
 }
 
 

@@ -14,6 +14,7 @@
 
 #include "ngx_booking_module.h"
 #include "ngx_booking_scripts.h"
+#include "ngx_booking_cache.h"
 
 
 /* GEO's own limits: Redis refuses latitudes beyond these */
@@ -523,6 +524,12 @@ ngx_booking_resource_written(ngx_http_request_t *r, void *data)
 
     e = reply->element;
 
+    /* a type change may move it between listings: every type is touched */
+    ngx_booking_cache_invalidate(r, &((ngx_booking_ctx_t *)
+                                      ngx_http_get_module_ctx(r,
+                                          ngx_http_booking_module))->id,
+                                 NULL);
+
     return ngx_booking_resource_answer(r, e[1]->integer ? NGX_HTTP_CREATED
                                                         : NGX_HTTP_OK,
                                        e[2], e[3], e[4]);
@@ -633,6 +640,11 @@ ngx_booking_resource_deleted(ngx_http_request_t *r, void *data)
     if (rc != NGX_DECLINED) {
         return rc;
     }
+
+    ngx_booking_cache_invalidate(r, &((ngx_booking_ctx_t *)
+                                      ngx_http_get_module_ctx(r,
+                                          ngx_http_booking_module))->id,
+                                 NULL);
 
     return ngx_booking_send_empty(r, NGX_HTTP_NO_CONTENT);
 }

@@ -13,6 +13,7 @@
 
 #include "ngx_booking_module.h"
 #include "ngx_booking_redis.h"
+#include "ngx_booking_cache.h"
 
 
 #define NGX_BOOKING_FILE_MAX  4096
@@ -899,7 +900,9 @@ ngx_booking_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     bmcf->cache_zone = ngx_shared_memory_add(cf, &name, size,
                                              &ngx_http_booking_module);
-    if (bmcf->cache_zone == NULL) {
+    if (bmcf->cache_zone == NULL
+        || ngx_booking_cache_zone(cf, bmcf->cache_zone) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
