@@ -15,6 +15,9 @@ PACKAGES   := nginx-core nginx-dev libhiredis-dev libpcre2-dev libssl-dev \
               libjansson-dev zlib1g-dev redis-server redis-tools \
               libcmocka-dev make gcc perl curl
 
+# what the tests need on top: a real browser for the demo page
+TEST_PACKAGES := chromium
+
 CC_OPT     := -g -O2 -fPIC -fstack-protector-strong -Wall -Wextra \
               -Wno-unused-parameter -Werror $(EXTRA_CC_OPT)
 LD_OPT     := $(EXTRA_LD_OPT)
@@ -22,7 +25,7 @@ LD_OPT     := $(EXTRA_LD_OPT)
 MODULE_SRCS := config $(wildcard ngx_module/*.c include/*.h \
                                  ngx_module/scripts/*.lua)
 
-.PHONY: all module deps run stop test unit t clean
+.PHONY: all module deps test-deps run stop test unit t clean
 
 all: module
 
@@ -56,7 +59,13 @@ run: module
 stop:
 	@sh conf/run.sh stop $(RUN_DIR)
 
-test: module
+test-deps:
+	@sh conf/deps.sh $(TEST_PACKAGES)
+	@command -v npm >/dev/null || sh conf/deps.sh nodejs npm
+	@cd tests/browser && [ -d node_modules/playwright-core ] \
+	    || npm ci --no-audit --no-fund --loglevel=error
+
+test: module test-deps
 	$(MAKE) unit
 	prove -I t/lib t/
 

@@ -59,6 +59,7 @@ redis_port=$(free_port "${BOOKING_REDIS_PORT:-6390}")
 
 sed -e "s#@DIR@#$dir#g" -e "s#@PORT@#$port#g" \
     -e "s#@REDIS_PORT@#$redis_port#g" -e "s#@MODULE@#$module#g" \
+    -e "s#@HTML@#$conf/html#g" \
     "$conf/nginx.conf" > "$dir/nginx.conf"
 
 {
@@ -111,11 +112,16 @@ cat <<MSG
 ngx_booking is running: nginx on 127.0.0.1:$port, Redis on 127.0.0.1:$redis_port
 (files, logs and data in $dir; "make stop" stops both).
 
-Try:
+Open http://127.0.0.1:$port/ for the demo page, or try:
+  curl -s 'http://127.0.0.1:$port/api/resources?type=room&from=$from&to=$to'
   curl -s http://127.0.0.1:$port/api/resources/brest-loft
   curl -s 'http://127.0.0.1:$port/api/resources/brest-loft/availability?from=$from&to=$to'
   curl -s 'http://127.0.0.1:$port/api/resources/cowork-brest/availability?from=${from}T08:00:00Z&to=${from}T18:00:00Z'
   curl -s http://127.0.0.1:$port/api/resources/tomato-seeds/availability
+  curl -s -X POST -H 'X-User-Id: ann' -H 'Content-Type: application/json' \\
+       -d '{"resource":"brest-loft","start":"$from","end":"$to","hold":true}' \\
+       http://127.0.0.1:$port/api/bookings
+  curl -s http://127.0.0.1:$port/api/resources/brest-loft/calendar.ics
   curl -s -X PUT -H 'Content-Type: application/json' \\
        -d '{"type":"ride","capacity":3,"title":"Quimper to Nantes"}' \\
        http://127.0.0.1:$port/admin/resources/ride-quimper-nantes

@@ -1,0 +1,162 @@
+// The demo page: every call goes to the API of this nginx (/api/), as a
+// listing page or a checkout of a sharing platform would.
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+let current = null;   // the resource shown
+let booking = null;   // the hold made
+let token = null;
+let timer = null;
+
+function day(offset) {
+  const d = new Date(Date.now() + offset * 86400000);
+  return d.toISOString().slice(0, 10);
+}
+
+function say(text) {
+  $('status').textContent = text || '';
+}
+
+async function api(method, path, body) {
+  const headers = { 'X-User-Id': $('user').value };
+  if (token) headers['Booking-Token'] = token;
+  // revalidate every read (If-None-Match, 304): a page that just booked
+  // must not show what the browser cached a second ago
+  const init = { method, headers, cache: 'no-cache' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch('/api' + path, init);
+  const json = res.status === 204 ? null : await res.json();
+  if (!res.ok) {
+    throw new Error(json && json.error ? json.error.message : res.statusText);
+  }
+  return json;
+}
+
+function range() {
+  const type = $('type').value;
+  if (type === 'gift') return '';
+  return '&from=' + $('from').value + '&to=' + $('to').value;
+}
+
+async function list(ev) {
+  if (ev) ev.preventDefault();
+  say('');
+  const ul = $('items');
+  ul.textContent = '';
+  try {
+    const page = await api('GET', '/resources?type=' + $('type').value + range());
+    if (page.items.length === 0) {
+      ul.textContent = 'Nothing free over these dates.';
+    }
+    for (const item of page.items) {
+      const li = document.createElement('li');
+      const title = document.createElement('strong');
+      title.textContent = item.title || item.id;
+      const free = document.createElement('div');
+      free.className = 'free';
+      free.textContent = (item.free !== undefined ? item.free : item.capacity) + ' free';
+      const open = document.createElement('button');
+      open.type = 'button';
+      open.textContent = 'Open';
+      open.dataset.id = item.id;
+      open.addEventListener('click', () => show(item));
+      li.append(title, free, open);
+      ul.append(li);
+    }
+  } catch (e) {
+    say(e.message);
+  }
+}
+
+async function show(item) {
+  current = item;
+  $('detail').hidden = false;
+  $('detail-title').textContent = item.title || item.id;
+  $('ics').href = '/api/resources/' + encodeURIComponent(item.id) + '/calendar.ics';
+  const cal = $('calendar');
+  cal.textContent = '';
+  try {
+    const a = await api('GET', '/resources/' + encodeURIComponent(item.id) + '/availability?' + range().slice(1));
+    if (a.slot === 'none') {
+      cal.textContent = a.free + ' of ' + a.capacity + ' left';
+      return;
+    }
+    for (const run of a.free) {
+      const s = document.createElement('span');
+      s.textContent = run.start + ' → ' + run.end + ': ' + run.units;
+      if (run.units === 0) s.className = 'taken';
+      cal.append(s);
+    }
+  } catch (e) {
+    say(e.message);
+  }
+}
+
+function tick() {
+  const left = Math.max(0, Math.round((Date.parse(booking.expires_at) - Date.now()) / 1000));
+  $('countdown').textContent = booking.status === 'held'
+    ? 'Held for ' + Math.floor(left / 60) + ' min ' + (left % 60) + ' s more'
+    : '';
+  if (left === 0 && timer) {
+    clearInterval(timer);
+    timer = null;
+  }
+}
+
+function render() {
+  $('booking').hidden = false;
+  $('booking-line').textContent = booking.id + ': ' + booking.status;
+  $('confirm').disabled = booking.status !== 'held';
+  $('cancel').disabled = booking.status === 'cancelled';
+  if (timer) clearInterval(timer);
+  timer = null;
+  if (booking.status === 'held') {
+    tick();
+    timer = setInterval(tick, 1000);
+  } else {
+    $('countdown').textContent = '';
+  }
+}
+
+async function hold() {
+  say('');
+  const body = { resource: current.id, hold: true };
+  if ($('type').value !== 'gift') {
+    body.start = $('from').value;
+    body.end = $('to').value;
+    if ($('type').value !== 'room') {
+      body.start += 'T10:00:00Z';
+      body.end = body.start.slice(0, 11) + '11:00:00Z';
+    }
+  }
+  try {
+    token = null;
+    booking = await api('POST', '/bookings', body);
+    token = booking.token;
+    render();
+  } catch (e) {
+    say(e.message);
+  }
+}
+
+async function act(op) {
+  say('');
+  try {
+    booking = await api('POST', '/bookings/' + encodeURIComponent(booking.id) + '/' + op);
+    render();
+    list();
+    if (current) show(current);
+  } catch (e) {
+    say(e.message);
+  }
+}
+
+$('from').value = day(1);
+$('to').value = day(3);
+$('search').addEventListener('submit', list);
+$('hold').addEventListener('click', hold);
+$('confirm').addEventListener('click', () => act('confirm'));
+$('cancel').addEventListener('click', () => act('cancel'));

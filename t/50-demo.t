@@ -1,0 +1,75 @@
+# The demo page (conf/html) in a real headless Chromium: it lists, opens a
+# resource's calendar, holds, shows the countdown and confirms.  The
+# screenshot is kept in build/artifacts/demo.png.
+use strict;
+use utf8;
+use warnings;
+use lib 't/lib';
+use BookingTest;
+use Test::More;
+use JSON::PP;
+use Cwd qw(abs_path);
+
+my $root = abs_path('.');
+my $node = -x '/usr/bin/node' ? '/usr/bin/node' : 'node';
+
+plan skip_all => 'tests/browser has no node_modules: run make test'
+    unless -d "$root/tests/browser/node_modules/playwright-core";
+
+my $t = BookingTest->new(
+    workers => 2,
+    http => q{
+        booking_type room slot=1d hold=15m min=1d max=30d horizon=365d;
+        booking_type gift slot=none hold=1d;
+        booking_user $http_x_user_id;
+        booking_cache zone=demo:4m valid=1s;
+    },
+    server => qq{
+        location /api/ { booking_api; }
+        location /admin/ { booking_api admin; }
+        location / {
+            root $root/conf/html;
+            types { text/html html; text/css css; application/javascript js; }
+        }
+    },
+);
+
+for my $i (1 .. 3) {
+    my $r = $t->req('PUT', "/admin/resources/loft-$i",
+                    body => { type => 'room', capacity => 1,
+                              title => "Loft $i" });
+    is($r->{status}, 201, "loft-$i created");
+}
+
+mkdir "$root/build/artifacts";
+my $shot = "$root/build/artifacts/demo.png";
+unlink $shot;
+
+my $out = `$node $root/tests/browser/demo.mjs http://127.0.0.1:@{[$t->port]}/ $shot 2>&1`;
+is($?, 0, 'the browser script ran to the end') or diag($out);
+
+my ($line) = grep { /^\{/ } split /\n/, $out;
+my $seen = eval { decode_json($line // '') } || {};
+
+is_deeply($seen->{listed}, ['Loft 1', 'Loft 2', 'Loft 3'],
+          'the listing shows the three lofts');
+like($seen->{calendar}[0] // '', qr/^\d{4}-\d\d-\d\d → \d{4}-\d\d-\d\d: 1$/,
+     'the calendar shows one free unit over the dates');
+like($seen->{held} // '', qr/^loft-1\.[A-Za-z0-9_-]{16}: held$/,
+     'holding gives a held booking');
+like($seen->{countdown} // '', qr/^Held for 1[45] min \d+ s more$/,
+     'the countdown runs to expires_at');
+like($seen->{confirmed} // '', qr/: confirmed$/, 'confirming confirms it');
+is($seen->{taken}, 1, 'the calendar then shows the dates taken');
+is($seen->{status}, '', 'no error was shown');
+is_deeply($seen->{external}, [], 'nothing was loaded from outside');
+ok(-s $shot, 'a screenshot was saved');
+is($seen->{styled}, 'rgb(29, 36, 51)', 'the stylesheet applies (header colour)');
+
+my $r = $t->req('GET', '/api/bookings', headers => { 'X-User-Id' => 'demo-user' });
+is(scalar @{ $r->{json}{items} || [] }, 1, 'the API shows the one booking made');
+is($r->{json}{items}[0]{status}, 'confirmed', '... confirmed');
+
+is_deeply([$t->check_error_log], [], 'no crash in the error log');
+
+done_testing;

@@ -1,0 +1,56 @@
+// Drives conf/html in a real headless Chromium (Debian's): lists rooms,
+// opens one, holds it, sees the countdown, confirms it.  Prints one JSON
+// line of what it saw; saves a screenshot.
+//
+//   node tests/browser/demo.mjs http://127.0.0.1:PORT/ screenshot.png
+
+import { chromium } from 'playwright-core';
+
+const [url, shot] = process.argv.slice(2);
+const seen = {};
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+         '--no-first-run', '--disable-background-networking',
+         '--disable-component-update', '--disable-sync'],
+});
+
+try {
+  const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+  const external = [];
+  page.on('request', (req) => {
+    if (!req.url().startsWith(url)) external.push(req.url());
+  });
+
+  await page.goto(url);
+  await page.selectOption('#type', 'room');
+  await page.click('#list');
+  await page.waitForSelector('#items li button');
+  seen.listed = await page.$$eval('#items li strong', (els) => els.map((e) => e.textContent));
+
+  await page.click('#items li button');
+  await page.waitForSelector('#calendar span');
+  seen.calendar = await page.$$eval('#calendar span', (els) => els.map((e) => e.textContent));
+
+  await page.click('#hold');
+  await page.waitForFunction(() => /: held$/.test(document.getElementById('booking-line').textContent));
+  seen.held = await page.textContent('#booking-line');
+  await page.waitForFunction(() => /Held for \d+ min \d+ s more/.test(document.getElementById('countdown').textContent));
+  seen.countdown = await page.textContent('#countdown');
+
+  await page.click('#confirm');
+  await page.waitForFunction(() => /: confirmed$/.test(document.getElementById('booking-line').textContent));
+  seen.confirmed = await page.textContent('#booking-line');
+  await page.waitForSelector('#calendar span.taken');
+  seen.taken = await page.$$eval('#calendar span.taken', (els) => els.length);
+  seen.status = await page.textContent('#status');
+  seen.styled = await page.$eval('header', (e) => getComputedStyle(e).backgroundColor);
+  seen.external = external;
+
+  if (shot) await page.screenshot({ path: shot, fullPage: true });
+} finally {
+  await browser.close();
+}
+
+console.log(JSON.stringify(seen));
