@@ -716,6 +716,11 @@ ngx_booking_batch_done(void *data, ngx_int_t rc, redisReply *reply)
 
     } else {
         n = ctx->done(r);
+
+        if (n == NGX_DONE) {
+            /* another batch is on its way */
+            return;
+        }
     }
 
     ngx_http_finalize_request(r, n);

@@ -57,6 +57,8 @@ typedef struct {
 
     ngx_booking_candidate_t  *cand;
     ngx_uint_t                ncand;
+    ngx_uint_t                checked;   /* candidates sent to Redis */
+    ngx_uint_t                base;      /* the first of the last batch */
     ngx_uint_t                more;  /* the index may hold more */
 } ngx_booking_listing_t;
 
@@ -70,6 +72,9 @@ static ngx_int_t ngx_booking_listing_candidates(ngx_http_request_t *r,
 static int ngx_booking_candidate_cmp(const void *one, const void *two);
 static ngx_int_t ngx_booking_listing_item(ngx_http_request_t *r,
     ngx_uint_t i, void *data);
+static ngx_int_t ngx_booking_listing_check(ngx_http_request_t *r,
+    ngx_booking_listing_t *ls);
+static ngx_int_t ngx_booking_listing_done(ngx_http_request_t *r);
 static ngx_int_t ngx_booking_listing_page(ngx_http_request_t *r);
 static ngx_int_t ngx_booking_listing_next(ngx_http_request_t *r,
     ngx_booking_listing_t *ls, ngx_booking_json_t *j,
@@ -533,9 +538,7 @@ ngx_booking_listing_candidates(ngx_http_request_t *r, void *data)
 {
     redisReply *reply = data;
 
-    u_char                  *p;
     size_t                   i;
-    ngx_str_t              **argv;
     ngx_uint_t               k, n, skipped;
     redisReply              *e, *id;
     ngx_booking_ctx_t       *ctx;
@@ -636,17 +639,40 @@ ngx_booking_listing_candidates(ngx_http_request_t *r, void *data)
         return ngx_booking_listing_page(r);
     }
 
-    argv = ngx_palloc(r->pool, ls->ncand * sizeof(ngx_str_t *));
+    return ngx_booking_listing_check(r, ls);
+}
+
+
+/*
+ * Sends the next candidates in one pipelined batch: first one and a half
+ * pages' worth, which is enough when most are free; the rest of the scan,
+ * at once, only when too many of those were taken.
+ */
+static ngx_int_t
+ngx_booking_listing_check(ngx_http_request_t *r, ngx_booking_listing_t *ls)
+{
+    u_char       *p;
+    ngx_str_t   **argv;
+    ngx_uint_t    k, n;
+
+    n = ls->ncand - ls->checked;
+
+    if (ls->checked == 0) {
+        n = ngx_min(n, ls->limit + ls->limit / 2 + 1);
+    }
+
+    argv = ngx_palloc(r->pool, n * sizeof(ngx_str_t *));
     if (argv == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    for (k = 0; k < ls->ncand; k++) {
+    for (k = 0; k < n; k++) {
         argv[k] = ngx_palloc(r->pool, 3 * sizeof(ngx_str_t));
         p = ngx_pnalloc(r->pool, 2 * NGX_INT64_LEN);
 
         if (argv[k] == NULL || p == NULL
-            || ngx_booking_key(r, &ls->cand[k].id, &argv[k][0]) != NGX_OK)
+            || ngx_booking_key(r, &ls->cand[ls->checked + k].id, &argv[k][0])
+               != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -660,9 +686,40 @@ ngx_booking_listing_candidates(ngx_http_request_t *r, void *data)
                          ? (size_t) (ngx_sprintf(p, "%L", ls->to) - p) : 0;
     }
 
+    ls->base = ls->checked;
+    ls->checked += n;
+
     return ngx_booking_call_batch(r, NGX_BOOKING_SCRIPT_RESOURCE_FREE, argv,
-                                  ls->ncand, 1, 3, ngx_booking_listing_item,
-                                  ngx_booking_listing_page);
+                                  n, 1, 3, ngx_booking_listing_item,
+                                  ngx_booking_listing_done);
+}
+
+
+static ngx_int_t
+ngx_booking_listing_done(ngx_http_request_t *r)
+{
+    ngx_uint_t              i, n;
+    ngx_booking_ctx_t      *ctx;
+    ngx_booking_listing_t  *ls;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
+    ls = ctx->data;
+
+    n = 0;
+
+    for (i = 0; i < ls->checked; i++) {
+        if (ls->cand[i].doc.data != NULL
+            && (ls->from < 0 || ls->cand[i].free >= ls->quantity))
+        {
+            n++;
+        }
+    }
+
+    if (n < ls->limit && ls->checked < ls->ncand) {
+        return ngx_booking_listing_check(r, ls);
+    }
+
+    return ngx_booking_listing_page(r);
 }
 
 
@@ -692,7 +749,7 @@ ngx_booking_listing_item(ngx_http_request_t *r, ngx_uint_t i, void *data)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
     ls = ctx->data;
-    c = &ls->cand[i];
+    c = &ls->cand[ls->base + i];
 
     if (reply->type != REDIS_REPLY_ARRAY) {
         return NGX_ERROR;
@@ -743,7 +800,7 @@ ngx_booking_listing_page(ngx_http_request_t *r)
 
     n = 0;
 
-    for (i = 0; i < ls->ncand; i++) {
+    for (i = 0; i < ls->checked; i++) {
         c = &ls->cand[i];
 
         if (c->doc.data == NULL
@@ -782,9 +839,11 @@ ngx_booking_listing_page(ngx_http_request_t *r)
 
     ngx_booking_json_lit(&j, "]");
 
-    if (ls->more && ls->ncand) {
-        return ngx_booking_listing_next(r, ls, &j, &ls->cand[ls->ncand - 1],
-                                        ls->ncand);
+    /* every candidate sent was looked at: the next page starts after */
+    if ((ls->more || ls->checked < ls->ncand) && ls->checked) {
+        return ngx_booking_listing_next(r, ls, &j,
+                                        &ls->cand[ls->checked - 1],
+                                        ls->checked);
     }
 
     ngx_booking_json_lit(&j, "}");

@@ -18,6 +18,7 @@ end
 
 local t = now()
 sweep(R, t)
+prune(R, t)
 
 local b = load_booking(rand)
 if not b then

@@ -36,6 +36,7 @@ if ARGV[11] ~= '' then
 end
 
 sweep(R, t)
+prune(R, t)
 
 local rules = type_rules(R.type, 13)
 if not rules then

@@ -186,6 +186,11 @@ local function sweep(R, t)
     if #due > 0 then
         redis.call('ZREMRANGEBYSCORE', rkey('holds'), '-inf', t)
     end
+end
+
+-- Index entries of bookings gone RETAIN ago: writes do this, so that reads
+-- pay only for the sweep.
+local function prune(R, t)
     redis.call('ZREMRANGEBYSCORE', rkey('live'), '-inf', '(' .. (t - RETAIN))
     redis.call('ZREMRANGEBYSCORE', rkey('all'), '-inf', '(' .. (t - RETAIN))
     if R.slot > 0 then

@@ -10,6 +10,7 @@ end
 
 local t = now()
 sweep(R, t)
+prune(R, t)
 
 if live_after(t) > 0 then
     return err(409, 'conflict', 'the resource has bookings that have ' ..

@@ -37,6 +37,7 @@ if not R then
 end
 
 sweep(R, t)
+prune(R, t)
 
 local gen = R.gen
 
