@@ -15,7 +15,7 @@ UNIT_CC = cc
 UNIT_CFLAGS = -std=gnu99 -Wall -Wextra -Werror -O1 -g -Iinclude
 UNIT_LIBS = -lcmocka -lcrypto
 
-UNIT_BINS = build/tests/test_core build/tests/test_token
+UNIT_BINS = build/tests/test_core build/tests/test_token build/tests/test_ical
 
 .PHONY: unit
 
