@@ -20,6 +20,8 @@
 
 
 #define NGX_BOOKING_RADIUS_DEFAULT  50000
+#define NGX_BOOKING_RING_FIRST      1000    /* meters */
+#define NGX_BOOKING_RING_GROWTH     4
 #define NGX_BOOKING_RADIUS_MAX      1000000
 #define NGX_BOOKING_SCAN_FACTOR     5
 #define NGX_BOOKING_SCAN_MAX        200
@@ -45,6 +47,7 @@ typedef struct {
     double                lon;
     ngx_uint_t            near;
     int64_t               radius;
+    int64_t               ring;      /* the radius searched this time */
     ngx_uint_t            limit;
     ngx_uint_t            scan;
     uint32_t              check;     /* ties a cursor to its query */
@@ -67,6 +70,8 @@ static ngx_int_t ngx_booking_listing_parse(ngx_http_request_t *r,
     ngx_booking_listing_t *ls, ngx_booking_err_t *err);
 static ngx_int_t ngx_booking_listing_cursor(ngx_http_request_t *r,
     ngx_booking_listing_t *ls, u_char *p, size_t len);
+static ngx_int_t ngx_booking_listing_search(ngx_http_request_t *r,
+    ngx_booking_listing_t *ls);
 static ngx_int_t ngx_booking_listing_candidates(ngx_http_request_t *r,
     void *data);
 static int ngx_booking_candidate_cmp(const void *one, const void *two);
@@ -90,10 +95,9 @@ static void ngx_booking_ical_line(ngx_booking_json_t *j, const char *name,
 ngx_int_t
 ngx_booking_listing(ngx_http_request_t *r)
 {
-    u_char                  *p, nbuf[4][NGX_INT64_LEN + 16];
-    ngx_str_t                argv[12];
+    u_char                  *p, nbuf[NGX_INT64_LEN];
+    ngx_str_t                argv[7];
     ngx_booking_err_t        err;
-    ngx_uint_t               n;
     ngx_booking_ctx_t       *ctx;
     ngx_booking_listing_t   *ls;
 
@@ -111,71 +115,93 @@ ngx_booking_listing(ngx_http_request_t *r)
     }
 
     if (ls->near) {
-        p = ngx_pnalloc(r->pool, sizeof("bk:{t:}:geo") + ls->type->name.len);
-        if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_str_set(&argv[0], "GEOSEARCH");
-        argv[1].data = p;
-        argv[1].len = ngx_sprintf(p, "bk:{t:%V}:geo", &ls->type->name) - p;
-        ngx_str_set(&argv[2], "FROMLONLAT");
-        argv[3].data = nbuf[0];
-        argv[3].len = ngx_sprintf(nbuf[0], "%.8f", ls->lon) - nbuf[0];
-        argv[4].data = nbuf[1];
-        argv[4].len = ngx_sprintf(nbuf[1], "%.8f", ls->lat) - nbuf[1];
-        ngx_str_set(&argv[5], "BYRADIUS");
-        argv[6].data = nbuf[2];
-        argv[6].len = ngx_sprintf(nbuf[2], "%L", ls->radius) - nbuf[2];
-        ngx_str_set(&argv[7], "m");
-        ngx_str_set(&argv[8], "ASC");
-        ngx_str_set(&argv[9], "WITHDIST");
-        ngx_str_set(&argv[10], "COUNT");
-
         /*
-         * Nearest first from the start: as many as the pages before took,
-         * and this page's scan twice over, so that resources added nearer
-         * meanwhile do not make it come up short.
+         * GEOSEARCH ... ASC sorts every point of its circle: a first ring
+         * of 1 km (or just past where the last page stopped) is enough in a
+         * dense city, and grows only where resources are sparse.
          */
-        argv[11].data = nbuf[3];
-        argv[11].len = ngx_sprintf(nbuf[3], "%ui",
-                                   ls->after_pos + 2 * ls->scan + 1)
-                       - nbuf[3];
-        n = 12;
+        ls->ring = ngx_min(ls->radius,
+                           ngx_max(NGX_BOOKING_RING_FIRST,
+                                   (int64_t) (ls->after_dist * 1.25) + 100));
 
-    } else {
-        p = ngx_pnalloc(r->pool, sizeof("bk:{t:}:ids")
-                                 + ls->type->name.len);
-        if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_str_set(&argv[0], "ZRANGEBYLEX");
-        argv[1].data = p;
-        argv[1].len = ngx_sprintf(p, "bk:{t:%V}:ids", &ls->type->name) - p;
-
-        if (ls->after) {
-            argv[2].data = ngx_pnalloc(r->pool, ls->after_id.len + 1);
-            if (argv[2].data == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            argv[2].len = ngx_sprintf(argv[2].data, "(%V", &ls->after_id)
-                          - argv[2].data;
-
-        } else {
-            ngx_str_set(&argv[2], "-");
-        }
-
-        ngx_str_set(&argv[3], "+");
-        ngx_str_set(&argv[4], "LIMIT");
-        ngx_str_set(&argv[5], "0");
-        argv[6].data = nbuf[0];
-        argv[6].len = ngx_sprintf(nbuf[0], "%ui", ls->scan + 1) - nbuf[0];
-        n = 7;
+        return ngx_booking_listing_search(r, ls);
     }
 
-    return ngx_booking_call(r, -1, argv, 0, n,
+    p = ngx_pnalloc(r->pool, sizeof("bk:{t:}:ids")
+                             + ls->type->name.len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&argv[0], "ZRANGEBYLEX");
+    argv[1].data = p;
+    argv[1].len = ngx_sprintf(p, "bk:{t:%V}:ids", &ls->type->name) - p;
+
+    if (ls->after) {
+        argv[2].data = ngx_pnalloc(r->pool, ls->after_id.len + 1);
+        if (argv[2].data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        argv[2].len = ngx_sprintf(argv[2].data, "(%V", &ls->after_id)
+                      - argv[2].data;
+
+    } else {
+        ngx_str_set(&argv[2], "-");
+    }
+
+    ngx_str_set(&argv[3], "+");
+    ngx_str_set(&argv[4], "LIMIT");
+    ngx_str_set(&argv[5], "0");
+    argv[6].data = nbuf;
+    argv[6].len = ngx_sprintf(nbuf, "%ui", ls->scan + 1) - nbuf;
+
+    return ngx_booking_call(r, -1, argv, 0, 7,
+                            ngx_booking_listing_candidates);
+}
+
+
+static ngx_int_t
+ngx_booking_listing_search(ngx_http_request_t *r, ngx_booking_listing_t *ls)
+{
+    u_char     *p, *nbuf;
+    ngx_str_t   argv[12];
+
+    p = ngx_pnalloc(r->pool, sizeof("bk:{t:}:geo") + ls->type->name.len);
+    nbuf = ngx_pnalloc(r->pool, 4 * (NGX_INT64_LEN + 16));
+    if (p == NULL || nbuf == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&argv[0], "GEOSEARCH");
+    argv[1].data = p;
+    argv[1].len = ngx_sprintf(p, "bk:{t:%V}:geo", &ls->type->name) - p;
+    ngx_str_set(&argv[2], "FROMLONLAT");
+    argv[3].data = nbuf;
+    argv[3].len = ngx_sprintf(nbuf, "%.8f", ls->lon) - nbuf;
+    nbuf += NGX_INT64_LEN + 16;
+    argv[4].data = nbuf;
+    argv[4].len = ngx_sprintf(nbuf, "%.8f", ls->lat) - nbuf;
+    nbuf += NGX_INT64_LEN + 16;
+    ngx_str_set(&argv[5], "BYRADIUS");
+    argv[6].data = nbuf;
+    argv[6].len = ngx_sprintf(nbuf, "%L", ls->ring) - nbuf;
+    nbuf += NGX_INT64_LEN + 16;
+    ngx_str_set(&argv[7], "m");
+    ngx_str_set(&argv[8], "ASC");
+    ngx_str_set(&argv[9], "WITHDIST");
+    ngx_str_set(&argv[10], "COUNT");
+
+    /*
+     * Nearest first from the start: as many as the pages before took, and
+     * this page's scan twice over, so that resources added nearer
+     * meanwhile do not make it come up short.
+     */
+    argv[11].data = nbuf;
+    argv[11].len = ngx_sprintf(nbuf, "%ui", ls->after_pos + 2 * ls->scan + 1)
+                   - nbuf;
+
+    return ngx_booking_call(r, -1, argv, 0, 12,
                             ngx_booking_listing_candidates);
 }
 
@@ -550,6 +576,14 @@ ngx_booking_listing_candidates(ngx_http_request_t *r, void *data)
 
     if (reply->type != REDIS_REPLY_ARRAY) {
         return ngx_booking_unexpected(r);
+    }
+
+    /* too few in this ring, and the circle asked for is larger: grow it */
+    if (ls->near && ls->ring < ls->radius
+        && reply->elements < ls->after_pos + 2 * ls->scan + 1)
+    {
+        ls->ring = ngx_min(ls->radius, ls->ring * NGX_BOOKING_RING_GROWTH);
+        return ngx_booking_listing_search(r, ls);
     }
 
     all = ngx_pcalloc(r->pool, (reply->elements + 1)

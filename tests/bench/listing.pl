@@ -6,7 +6,7 @@
 #   perl tests/bench/listing.pl [seconds per run, default 10] [sizes...]
 #
 # Starts its own redis-server and nginx (2 workers) through t/lib, seeds the
-# resources with pipelined EVALSHA-free writes over HTTP, and runs wrk
+# resources with PUTs pipelined over HTTP, and runs wrk
 # (2 threads, 64 connections) from this machine.
 use strict;
 use warnings;
@@ -40,11 +40,12 @@ my $to = strftime('%Y-%m-%d', gmtime(time + 13 * 86400));
 
 sub seed {
     my ($have, $want) = @_;
-    # one keep-alive connection, requests pipelined by 100
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->port)
-        or die "connect: $!";
+    # requests pipelined by 100 on a connection each (nginx closes a
+    # keep-alive connection after keepalive_requests, 1000)
     my $i = $have;
     while ($i < $want) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->port)
+            or die "connect: $!";
         my $n = 0;
         my $batch = '';
         while ($i < $want && $n < 100) {
