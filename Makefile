@@ -51,7 +51,9 @@ $(NGX_BUILD)/.configured: config $(wildcard ngx_module/scripts/*.lua)
 
 $(MODULE): $(NGX_BUILD)/.configured $(MODULE_SRCS)
 	$(MAKE) -s -C $(NGX_BUILD) -f objs/Makefile modules
-	cp $(NGX_BUILD)/objs/ngx_http_booking_module.so $@
+	@# a new file, renamed over: an nginx running with the old one keeps it
+	cp $(NGX_BUILD)/objs/ngx_http_booking_module.so $@.tmp
+	mv -f $@.tmp $@
 
 run: module
 	@sh conf/run.sh start $(RUN_DIR) $(MODULE)

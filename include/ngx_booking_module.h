@@ -182,6 +182,8 @@ void ngx_booking_json_time(ngx_booking_json_t *j, int64_t t,
     ngx_uint_t date);
 void ngx_booking_json_slot(ngx_booking_json_t *j, int64_t slot);
 void ngx_booking_json_ical(ngx_booking_json_t *j, u_char *s, size_t len);
+struct json_t;
+void ngx_booking_json_value(ngx_booking_json_t *j, struct json_t *v);
 
 ngx_int_t ngx_booking_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_booking_json_t *j);

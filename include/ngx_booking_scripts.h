@@ -1,5 +1,6 @@
 /*
- * The Redis scripts, embedded by config from the .lua files of ngx_module/scripts.
+ * The Redis scripts, embedded by config from the .lua files in
+ * ngx_module/scripts.
  * Each operation's text is common.lua followed by its own file; sha1 is the
  * hex SHA-1 of that text, as EVALSHA names it.
  */

@@ -791,7 +791,7 @@ ngx_booking_script_error(ngx_http_request_t *r, void *data)
         || e[1]->integer > 599 || e[2]->type != REDIS_REPLY_STRING
         || e[3]->type != REDIS_REPLY_STRING)
     {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return ngx_booking_unexpected(r);
     }
 
     code.data = (u_char *) e[2]->str;

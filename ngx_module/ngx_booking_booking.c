@@ -887,11 +887,11 @@ ngx_booking_answered(ngx_http_request_t *r, void *data)
 static ngx_int_t
 ngx_booking_list(ngx_http_request_t *r)
 {
-    u_char                   *p, buf[5][64];
+    u_char                   *p, buf[5][64], cbuf[512];
     size_t                    len;
     int64_t                   t[2];
-    ngx_int_t                 rc, cursor, limit;
-    ngx_str_t                 argv[9], rid, status;
+    ngx_int_t                 rc, limit;
+    ngx_str_t                 argv[9], rid, status, cursor, src;
     ngx_uint_t                i;
     ngx_booking_ctx_t        *ctx;
     ngx_booking_instant_t     in;
@@ -964,14 +964,20 @@ ngx_booking_list(ngx_http_request_t *r)
         status.len = len;
     }
 
-    cursor = 0;
+    /* the cursor is base64url of what the script gave as "next" */
+    ngx_str_set(&cursor, "");
 
-    rc = ngx_booking_query_arg(r->args.data, r->args.len, "cursor", buf[3],
-                               sizeof(buf[3]), &len);
+    rc = ngx_booking_query_arg(r->args.data, r->args.len, "cursor", cbuf,
+                               sizeof(cbuf), &len);
     if (rc != 0) {
-        cursor = (rc > 0) ? ngx_atoi(buf[3], len) : NGX_ERROR;
+        src.data = cbuf;
+        src.len = (rc > 0) ? len : 0;
+        cursor.data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(len));
 
-        if (cursor == NGX_ERROR || cursor > 100000000) {
+        if (rc < 0 || src.len == 0 || cursor.data == NULL
+            || ngx_decode_base64url(&cursor, &src) != NGX_OK
+            || ngx_booking_user_valid(&cursor) != NGX_OK)
+        {
             return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
                                           "bad_request", "bad cursor",
                                           "cursor");
@@ -1054,8 +1060,7 @@ ngx_booking_list(ngx_http_request_t *r)
 
     argv[6] = status;
 
-    argv[7].data = buf[3];
-    argv[7].len = ngx_sprintf(buf[3], "%i", cursor) - buf[3];
+    argv[7] = cursor;
     argv[8].data = buf[4];
     argv[8].len = ngx_sprintf(buf[4], "%i", limit) - buf[4];
 
@@ -1076,6 +1081,7 @@ ngx_booking_listed(ngx_http_request_t *r, void *data)
     redisReply *reply = data;
 
     ngx_int_t            rc;
+    ngx_str_t            src, next;
     ngx_uint_t           i;
     ngx_booking_json_t   j;
 
@@ -1117,9 +1123,17 @@ ngx_booking_listed(ngx_http_request_t *r, void *data)
     ngx_booking_json_lit(&j, "]");
 
     if (reply->element[1]->len) {
+        src.data = (u_char *) reply->element[1]->str;
+        src.len = reply->element[1]->len;
+        next.data = ngx_pnalloc(r->pool, ngx_base64_encoded_length(src.len));
+        if (next.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_encode_base64url(&next, &src);
+
         ngx_booking_json_lit(&j, ",\"next\":");
-        ngx_booking_json_str(&j, (u_char *) reply->element[1]->str,
-                             reply->element[1]->len);
+        ngx_booking_json_str(&j, next.data, next.len);
     }
 
     ngx_booking_json_lit(&j, "}");

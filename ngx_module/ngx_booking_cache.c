@@ -248,8 +248,8 @@ ngx_booking_cache_gen(ngx_booking_cache_t *cache, ngx_booking_ctx_t *ctx)
 
 
 /*
- * NGX_OK: a hit, its body in ctx->cached.  NGX_AGAIN: another request is reading
- * this key; a timer looks again soon (the caller returns NGX_DONE).
+ * NGX_OK: a hit, its body in ctx->cached.  NGX_AGAIN: another request is
+ * reading this key; a timer looks again soon (the caller returns NGX_DONE).
  * NGX_DECLINED: read it from Redis, then ngx_booking_cache_store().
  */
 ngx_int_t

@@ -46,7 +46,7 @@ struct ngx_booking_redis_cmd_s {
     void                          *data;
     ngx_msec_t                     deadline;
     ngx_int_t                      script;    /* -1: not an EVALSHA */
-    size_t                         rest;      /* where EVALSHA's keys begin */
+    size_t                         rest;      /* after "EVALSHA <sha>" */
     size_t                         len;
     u_char                        *bytes;     /* the command in RESP */
     unsigned                       internal:1;
@@ -390,9 +390,12 @@ ngx_booking_redis_format(ngx_str_t *head, ngx_uint_t nhead, ngx_str_t *argv,
         p = ngx_sprintf(p, "$%uz\r\n", head[i].len);
         p = ngx_cpymem(p, head[i].data, head[i].len);
         *p++ = CR; *p++ = LF;
-    }
 
-    cmd->rest = p - cmd->bytes;
+        /* EVALSHA's own two: what EVAL replaces to send the script */
+        if (i == 1) {
+            cmd->rest = p - cmd->bytes;
+        }
+    }
 
     for (i = 0; i < argc; i++) {
         p = ngx_sprintf(p, "$%uz\r\n", argv[i].len);

@@ -7,6 +7,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <jansson.h>
+
 #include "ngx_booking_module.h"
 #include "ngx_booking_cache.h"
 
@@ -115,6 +117,104 @@ ngx_booking_json_time(ngx_booking_json_t *j, int64_t t, ngx_uint_t date)
     j->pos = date ? ngx_booking_format_date(j->pos, t)
                   : ngx_booking_format_instant(j->pos, t);
     *j->pos++ = '"';
+}
+
+
+/*
+ * Any JSON value that jansson read, written back compactly.  A real gets the
+ * fewest digits that read back as the same double: 48.39 stays 48.39, and
+ * 3.141592653589793 keeps all of its.
+ */
+void
+ngx_booking_json_value(ngx_booking_json_t *j, json_t *v)
+{
+    u_char       buf[32], *p;
+    size_t       i;
+    double       d;
+    json_t      *e;
+    ngx_uint_t   first, prec;
+    const char  *key;
+
+    switch (json_typeof(v)) {
+
+    case JSON_OBJECT:
+        ngx_booking_json_lit(j, "{");
+        first = 1;
+
+        json_object_foreach(v, key, e) {
+            if (!first) {
+                ngx_booking_json_lit(j, ",");
+            }
+
+            first = 0;
+            ngx_booking_json_str(j, (u_char *) key, ngx_strlen(key));
+            ngx_booking_json_lit(j, ":");
+            ngx_booking_json_value(j, e);
+        }
+
+        ngx_booking_json_lit(j, "}");
+        break;
+
+    case JSON_ARRAY:
+        ngx_booking_json_lit(j, "[");
+
+        json_array_foreach(v, i, e) {
+            if (i) {
+                ngx_booking_json_lit(j, ",");
+            }
+
+            ngx_booking_json_value(j, e);
+        }
+
+        ngx_booking_json_lit(j, "]");
+        break;
+
+    case JSON_STRING:
+        ngx_booking_json_str(j, (u_char *) json_string_value(v),
+                             json_string_length(v));
+        break;
+
+    case JSON_INTEGER:
+        ngx_booking_json_int(j, json_integer_value(v));
+        break;
+
+    case JSON_REAL:
+        d = json_real_value(v);
+
+        for (prec = 15; prec < 17; prec++) {
+            (void) snprintf((char *) buf, sizeof(buf), "%.*g", (int) prec, d);
+
+            if (strtod((char *) buf, NULL) == d) {
+                break;
+            }
+        }
+
+        (void) snprintf((char *) buf, sizeof(buf), "%.*g", (int) prec, d);
+
+        /* still a real when it reads back: 2.0 is written "2.0" */
+        p = buf + ngx_strlen(buf);
+
+        if (ngx_strlchr(buf, p, '.') == NULL
+            && ngx_strlchr(buf, p, 'e') == NULL)
+        {
+            *p++ = '.';
+            *p++ = '0';
+        }
+
+        ngx_booking_json_raw(j, buf, p - buf);
+        break;
+
+    case JSON_TRUE:
+        ngx_booking_json_lit(j, "true");
+        break;
+
+    case JSON_FALSE:
+        ngx_booking_json_lit(j, "false");
+        break;
+
+    default:
+        ngx_booking_json_lit(j, "null");
+    }
 }
 
 

@@ -360,68 +360,48 @@ static ngx_int_t
 ngx_booking_resource_doc(ngx_http_request_t *r, json_t *root,
     ngx_booking_resource_t *res)
 {
-    char               *s;
-    size_t              len;
-    json_t             *doc, *v;
-    ngx_int_t           rc;
+    json_t             *v;
+    ngx_uint_t          i;
     ngx_booking_ctx_t  *ctx;
+    ngx_booking_json_t  j;
     static const char  *fields[] = { "title", "owner", "location",
                                      "attributes", "groups", NULL };
-    ngx_uint_t          i;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
 
-    doc = json_object();
-    if (doc == NULL) {
+    if (ngx_booking_json_init(&j, r->pool, 256) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-
-    if (json_object_set_new(doc, "id",
-                            json_stringn((const char *) ctx->id.data,
-                                         ctx->id.len))
-        != 0
-        || json_object_set_new(doc, "type",
-                               json_stringn((const char *)
-                                            res->type->name.data,
-                                            res->type->name.len))
-           != 0
-        || json_object_set_new(doc, "capacity", json_integer(res->capacity))
-           != 0)
-    {
-        goto done;
-    }
+    ngx_booking_json_lit(&j, "{\"id\":");
+    ngx_booking_json_str(&j, ctx->id.data, ctx->id.len);
+    ngx_booking_json_lit(&j, ",\"type\":");
+    ngx_booking_json_str(&j, res->type->name.data, res->type->name.len);
+    ngx_booking_json_lit(&j, ",\"capacity\":");
+    ngx_booking_json_int(&j, res->capacity);
 
     for (i = 0; fields[i] != NULL; i++) {
         v = json_object_get(root, fields[i]);
 
-        if (v != NULL && json_object_set(doc, fields[i], v) != 0) {
-            goto done;
+        if (v != NULL) {
+            ngx_booking_json_lit(&j, ",\"");
+            ngx_booking_json_raw(&j, (u_char *) fields[i],
+                                 ngx_strlen(fields[i]));
+            ngx_booking_json_lit(&j, "\":");
+            ngx_booking_json_value(&j, v);
         }
     }
 
-    s = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(10));
-    if (s == NULL) {
-        goto done;
+    ngx_booking_json_lit(&j, "}");
+
+    if (j.failed) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    len = ngx_strlen(s);
+    res->doc.data = j.start;
+    res->doc.len = j.pos - j.start;
 
-    res->doc.data = ngx_pnalloc(r->pool, len);
-    if (res->doc.data != NULL) {
-        ngx_memcpy(res->doc.data, s, len);
-        res->doc.len = len;
-        rc = NGX_OK;
-    }
-
-    free(s);
-
-done:
-
-    json_decref(doc);
-
-    return rc;
+    return NGX_OK;
 }
 
 
@@ -753,6 +733,7 @@ ngx_booking_availability_read(ngx_http_request_t *r, void *data)
     ngx_booking_ctx_t   *ctx;
     ngx_booking_run_t   *runs;
     ngx_booking_json_t   j;
+    ngx_booking_type_t  *t;
 
     rc = ngx_booking_script_error(r, reply);
     if (rc != NGX_DECLINED) {
@@ -783,7 +764,18 @@ ngx_booking_availability_read(ngx_http_request_t *r, void *data)
     ngx_booking_json_lit(&j, ",\"type\":");
     ngx_booking_json_str(&j, (u_char *) e[1]->str, e[1]->len);
     ngx_booking_json_lit(&j, ",\"slot\":");
-    ngx_booking_json_slot(&j, slot);
+
+    /* as nginx.conf writes it, while the type still has that slot */
+    t = ngx_booking_find_type(ngx_http_get_module_main_conf(r,
+                                  ngx_http_booking_module),
+                              (u_char *) e[1]->str, e[1]->len);
+
+    if (t != NULL && t->slot == slot) {
+        ngx_booking_json_str(&j, t->slot_text.data, t->slot_text.len);
+
+    } else {
+        ngx_booking_json_slot(&j, slot);
+    }
     ngx_booking_json_lit(&j, ",\"capacity\":");
     ngx_booking_json_int(&j, capacity);
 

@@ -18,6 +18,10 @@
 
 #define NGX_BOOKING_FILE_MAX  4096
 
+/* nginx -t names the directive of every mistake */
+#define NGX_BOOKING_TYPE_ERR   "\"booking_type\" directive: "
+#define NGX_BOOKING_REDIS_ERR  "\"booking_redis\" directive: "
+
 
 static void *ngx_booking_create_main_conf(ngx_conf_t *cf);
 static char *ngx_booking_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -382,6 +386,7 @@ ngx_booking_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
         if (u.err) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               NGX_BOOKING_REDIS_ERR
                                "%s in \"%V\"", u.err, &u.url);
         }
 
@@ -390,6 +395,7 @@ ngx_booking_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (u.naddrs == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           NGX_BOOKING_REDIS_ERR
                            "no address for \"%V\"", &u.url);
         return NGX_CONF_ERROR;
     }
@@ -432,7 +438,8 @@ ngx_booking_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
     if (file.fd == NGX_INVALID_FILE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &name);
+                           "\"%V\" directive: " ngx_open_file_n
+                           " \"%V\" failed", &cmd->name, &name);
         return NGX_CONF_ERROR;
     }
 
@@ -447,8 +454,8 @@ ngx_booking_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (ngx_file_size(&fi) > NGX_BOOKING_FILE_MAX) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" is larger than %d bytes", &name,
-                           NGX_BOOKING_FILE_MAX);
+                           "\"%V\" directive: \"%V\" is larger than %d bytes",
+                           &cmd->name, &name, NGX_BOOKING_FILE_MAX);
         goto failed;
     }
 
@@ -470,13 +477,16 @@ ngx_booking_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (n == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" is empty", &name);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" directive: \"%V\" is empty",
+                           &cmd->name, &name);
         goto failed;
     }
 
     if (field == &((ngx_booking_main_conf_t *) conf)->secret && n < 16) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" holds fewer than 16 bytes", &name);
+                           "\"%V\" directive: \"%V\" holds fewer than 16 bytes",
+                           &cmd->name, &name);
         goto failed;
     }
 
@@ -517,6 +527,7 @@ ngx_booking_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
               || value[1].data[i] == '_' || value[1].data[i] == '-'))
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               NGX_BOOKING_TYPE_ERR
                                "invalid type name \"%V\": use a-z 0-9 _ -",
                                &value[1]);
             return NGX_CONF_ERROR;
@@ -525,6 +536,7 @@ ngx_booking_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (ngx_booking_find_type(bmcf, value[1].data, value[1].len) != NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           NGX_BOOKING_TYPE_ERR
                            "duplicate type \"%V\"", &value[1]);
         return NGX_CONF_ERROR;
     }
@@ -568,6 +580,7 @@ ngx_booking_type_option(ngx_conf_t *cf, ngx_booking_type_t *t, ngx_str_t *opt)
     eq = ngx_strlchr(opt->data, opt->data + opt->len, '=');
     if (eq == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           NGX_BOOKING_TYPE_ERR
                            "invalid option \"%V\": expected name=value", opt);
         return NGX_CONF_ERROR;
     }
@@ -624,6 +637,7 @@ ngx_booking_type_option(ngx_conf_t *cf, ngx_booking_type_t *t, ngx_str_t *opt)
             || secs < 60)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               NGX_BOOKING_TYPE_ERR
                                "invalid slot \"%V\": a duration of at least "
                                "1m, or \"none\"", &v);
             return NGX_CONF_ERROR;
@@ -654,6 +668,7 @@ ngx_booking_type_option(ngx_conf_t *cf, ngx_booking_type_t *t, ngx_str_t *opt)
 
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           NGX_BOOKING_TYPE_ERR
                            "unknown option \"%V\" of type \"%V\"",
                            &name, &t->name);
         return NGX_CONF_ERROR;
@@ -674,6 +689,7 @@ ngx_booking_type_option(ngx_conf_t *cf, ngx_booking_type_t *t, ngx_str_t *opt)
 duplicate:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       NGX_BOOKING_TYPE_ERR
                        "duplicate option \"%V\" of type \"%V\"",
                        &name, &t->name);
     return NGX_CONF_ERROR;
@@ -681,6 +697,7 @@ duplicate:
 invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       NGX_BOOKING_TYPE_ERR
                        "invalid value \"%V\" of option \"%V\" of type \"%V\"",
                        &v, &name, &t->name);
     return NGX_CONF_ERROR;
@@ -692,6 +709,7 @@ ngx_booking_type_check(ngx_conf_t *cf, ngx_booking_type_t *t)
 {
     if (t->slot == -1) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           NGX_BOOKING_TYPE_ERR
                            "type \"%V\" has no slot=", &t->name);
         return NGX_CONF_ERROR;
     }
@@ -702,6 +720,7 @@ ngx_booking_type_check(ngx_conf_t *cf, ngx_booking_type_t *t)
 
     if (t->hold < 1) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           NGX_BOOKING_TYPE_ERR
                            "type \"%V\": hold must be at least 1s", &t->name);
         return NGX_CONF_ERROR;
     }
@@ -719,6 +738,7 @@ ngx_booking_type_check(ngx_conf_t *cf, ngx_booking_type_t *t)
             || t->horizon != -1)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               NGX_BOOKING_TYPE_ERR
                                "type \"%V\" has slot=none: min, max, buffer, "
                                "lead and horizon do not apply", &t->name);
             return NGX_CONF_ERROR;
@@ -756,6 +776,7 @@ ngx_booking_type_check(ngx_conf_t *cf, ngx_booking_type_t *t)
     /* a booking is whole slots, so these must be too */
     if (t->min == 0 || t->min % t->slot != 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           NGX_BOOKING_TYPE_ERR
                            "type \"%V\": min must be a non-zero multiple of "
                            "slot \"%V\"", &t->name, &t->slot_text);
         return NGX_CONF_ERROR;
@@ -763,6 +784,7 @@ ngx_booking_type_check(ngx_conf_t *cf, ngx_booking_type_t *t)
 
     if (t->max != 0 && (t->max % t->slot != 0 || t->max < t->min)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           NGX_BOOKING_TYPE_ERR
                            "type \"%V\": max must be a multiple of slot "
                            "\"%V\" and not below min", &t->name,
                            &t->slot_text);
@@ -771,6 +793,7 @@ ngx_booking_type_check(ngx_conf_t *cf, ngx_booking_type_t *t)
 
     if (t->buffer % t->slot != 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           NGX_BOOKING_TYPE_ERR
                            "type \"%V\": buffer must be a whole number of "
                            "slots of \"%V\"", &t->name, &t->slot_text);
         return NGX_CONF_ERROR;
@@ -828,7 +851,8 @@ ngx_booking_id_pattern(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     rc.err.data = errstr;
 
     if (ngx_regex_compile(&rc) != NGX_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%V", &rc.err);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"booking_id_pattern\" directive: %V", &rc.err);
         return NGX_CONF_ERROR;
     }
 
@@ -911,8 +935,9 @@ ngx_booking_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter \"%V\": expected zone=NAME:SIZE "
-                       "(at least 8 pages) and valid=TIME", &value[i]);
+                       "\"booking_cache\" directive: invalid parameter \"%V\": "
+                       "expected zone=NAME:SIZE (at least 8 pages) and "
+                       "valid=TIME", &value[i]);
     return NGX_CONF_ERROR;
 }
 

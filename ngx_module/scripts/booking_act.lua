@@ -95,7 +95,11 @@ elseif op == 'cancel' then
 elseif op == 'approve' then
     if st == 'requested' then
         set('confirmed')
-    elseif st ~= 'confirmed' then
+        redis.call('HSET', k, 'approved', 1)
+    elseif st ~= 'confirmed' or
+           redis.call('HGET', k, 'approved') ~= '1' then
+        -- approving again what was approved is a repeat; a booking that
+        -- was never requested was never approved
         return cannot()
     end
 elseif op == 'decline' then

@@ -47,7 +47,10 @@ end
 if R.groups ~= '' and not admin and user ~= R.owner then
     local ok = false
     for g in string.gmatch(ARGV[10], '[^,]+') do
-        if string.find(',' .. R.groups .. ',', ',' .. g .. ',', 1, true) then
+        -- "staff, members": HTTP lists put spaces after their commas
+        g = string.match(g, '^%s*(.-)%s*$')
+        if g ~= '' and
+           string.find(',' .. R.groups .. ',', ',' .. g .. ',', 1, true) then
             ok = true
             break
         end

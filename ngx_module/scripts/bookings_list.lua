@@ -1,17 +1,20 @@
 -- GET /bookings?resource=&from=&to=&status=&cursor=&limit=
--- KEYS[1] bk:{u:<user>}:bookings (the caller's own), or bk:{r:<id>} (that
---         resource's, for its owner or an admin)
+-- KEYS[1] bk:{u:<user>}:bookings (the caller's own, by start), or
+--         bk:{r:<id>} (that resource's, by end + buffer, for its owner or
+--         an admin)
 -- ARGV[1] mode (user|resource)   [2] user   [3] admin (1|0)
 --     [4] from   [5] to ('' when absent)   [6] status ('' for any)
---     [7] cursor (an offset)   [8] limit
+--     [7] cursor ('' for the first page)   [8] limit
 -- -> {'ok', next cursor ('' on the last page), tuple, tuple, ...} | err
 --
--- The caller's own index spans resources, so in user mode this script
--- reads keys of several hash tags: it needs a single Redis (not Cluster).
+-- The cursor is the last entry seen, "<score>:<member>", so that bookings
+-- made or dropped between two pages neither repeat nor hide others.  The
+-- caller's own index spans resources, so in user mode this script reads
+-- keys of several hash tags: it needs a single Redis (not Cluster).
 
 local mode, user, admin = ARGV[1], ARGV[2], ARGV[3]
 local from, to, want = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
-local offset, limit = tonumber(ARGV[7]), tonumber(ARGV[8])
+local limit = tonumber(ARGV[8])
 local SCAN = 200               -- entries looked at, at most, per page
 
 local t = now()
@@ -34,11 +37,38 @@ else
     index = KEYS[1]
 end
 
-local members = redis.call('ZRANGE', index, offset, offset + SCAN - 1)
-local out = { 'ok', '' }
-local n, dropped = 0, 0
+-- the entries after the cursor: the rest of its score, then higher ones
+local entries = {}
 
-for i, m in ipairs(members) do
+if ARGV[7] ~= '' then
+    local cs, cm = string.match(ARGV[7], '^(%d+):(.+)$')
+    if not cs then
+        return err(400, 'bad_request', 'bad cursor', 'cursor')
+    end
+    local same = redis.call('ZRANGEBYSCORE', index, cs, cs)
+    for _, m in ipairs(same) do
+        if m > cm and #entries < SCAN then
+            entries[#entries + 1] = { m, cs }
+        end
+    end
+    local more = redis.call('ZRANGEBYSCORE', index, '(' .. cs, '+inf',
+                            'WITHSCORES', 'LIMIT', 0, SCAN - #entries)
+    for i = 1, #more, 2 do
+        entries[#entries + 1] = { more[i], more[i + 1] }
+    end
+else
+    local all = redis.call('ZRANGEBYSCORE', index, '-inf', '+inf',
+                           'WITHSCORES', 'LIMIT', 0, SCAN)
+    for i = 1, #all, 2 do
+        entries[#entries + 1] = { all[i], all[i + 1] }
+    end
+end
+
+local out = { 'ok', '' }
+local n = 0
+
+for i, e in ipairs(entries) do
+    local m = e[1]
     local key, rkey_, id
     if prefix then
         key, rkey_, id = prefix .. m, KEYS[1], booking_id(m)
@@ -53,7 +83,6 @@ for i, m in ipairs(members) do
         -- the booking was dropped after RETAIN: so is its entry
         if not prefix then
             redis.call('ZREM', index, m)
-            dropped = dropped + 1
         end
     else
         local b = {}
@@ -73,8 +102,8 @@ for i, m in ipairs(members) do
             out[#out + 1] = tuple(200, id, b, slots[rkey_])
             n = n + 1
             if n == limit then
-                if i < #members or #members == SCAN then
-                    out[2] = tostring(offset + i - dropped)
+                if i < #entries or #entries == SCAN then
+                    out[2] = string.format('%d', e[2]) .. ':' .. m
                 end
                 return out
             end
@@ -82,8 +111,9 @@ for i, m in ipairs(members) do
     end
 end
 
-if #members == SCAN then
-    out[2] = tostring(offset + SCAN - dropped)
+if #entries == SCAN then
+    local last = entries[#entries]
+    out[2] = string.format('%d', last[2]) .. ':' .. last[1]
 end
 
 return out

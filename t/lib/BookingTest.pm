@@ -9,6 +9,7 @@ use warnings;
 
 use Cwd ();
 use File::Basename ();
+use File::Copy ();
 use File::Path ();
 use File::Spec ();
 use File::Temp ();
@@ -24,7 +25,16 @@ use Time::HiRes qw(time sleep);
 our $NGINX        = $ENV{BOOKING_NGINX}        || '/usr/sbin/nginx';
 our $REDIS_SERVER = $ENV{BOOKING_REDIS_SERVER} || '/usr/bin/redis-server';
 
-our $START_TIMEOUT = 5;    # seconds to wait for nginx / redis to come up
+# BOOKING_VALGRIND=1: nginx runs under valgrind (memcheck); everything that
+# waits on nginx waits $SLOW times longer.  Tests scale their own time
+# limits with BookingTest::slow().
+our $VALGRIND = $ENV{BOOKING_VALGRIND} ? 1 : 0;
+our $SLOW     = $VALGRIND ? 10 : 1;
+our $VALGRIND_BIN = $ENV{BOOKING_VALGRIND_BIN} || 'valgrind';
+
+our $START_TIMEOUT = 5 * $SLOW;    # seconds to wait for nginx / redis to come up
+
+sub slow { return $SLOW }
 
 # Repo root = two levels above t/lib/BookingTest.pm; resolved once at load
 # time so a later chdir in a test cannot change it.
@@ -74,6 +84,8 @@ sub new {
         use_redis  => exists $o{redis} ? $o{redis} : 1,
         redis_conf => $o{redis_conf} // '',
         env        => $o{env} || {},
+        files      => $o{files} || {},
+        booking_redis => $o{booking_redis} // '127.0.0.1:%%REDIS_PORT%%',
     }, $class;
 
     if ($module) {
@@ -89,6 +101,20 @@ sub new {
     mkdir "$self->{dir}/$_" for qw(body proxy fastcgi uwsgi scgi);
 
     _register_live($self);
+
+    for my $name (sort keys %{ $self->{files} }) {
+        _spew("$self->{dir}/$name", $self->{files}{$name});
+    }
+
+    # nginx maps the .so it loads; "make module" rewrites build/'s copy in
+    # place, which would change the code under a running test.  Load a
+    # private copy instead.
+    if ($module) {
+        my $copy = "$self->{dir}/ngx_http_booking_module.so";
+        File::Copy::copy($self->{module_path}, $copy)
+            or die "BookingTest: copy $self->{module_path}: $!\n";
+        $self->{module_path} = $copy;
+    }
 
     # If anything fails half way, do not leave a redis behind.
     my $ok = eval { $self->_start_all; 1 };
@@ -116,7 +142,43 @@ sub stop {
     return unless $self->{owner} && $self->{owner} == $$;
     $self->_stop_nginx;
     $self->stop_redis;
+    $self->check_valgrind if $VALGRIND;
     return;
+}
+
+# Under BOOKING_VALGRIND: one failed test per valgrind log (one per nginx
+# process) that reports definitely lost bytes or any error.  Each log is
+# judged once, after its process exited.
+sub check_valgrind {
+    my ($self) = @_;
+    my @bad;
+    for my $log (sort glob("$self->{dir}/valgrind.*.log")) {
+        next if $self->{vg_checked}{$log};
+        my $text = _slurp($log);
+        my ($pid) = $log =~ /valgrind\.(\d+)\.log$/;
+        next if $pid && kill(0, $pid) && $text !~ /ERROR SUMMARY/;    # still running
+        $self->{vg_checked}{$log} = 1;
+        my @why;
+        while ($text =~ /definitely lost: ([\d,]+) bytes/g) {
+            (my $n = $1) =~ tr/,//d;
+            push @why, "definitely lost: $n bytes" if $n > 0;
+        }
+        if ($text =~ /ERROR SUMMARY: ([\d,]+) errors/) {
+            (my $n = $1) =~ tr/,//d;
+            push @why, "ERROR SUMMARY: $n errors" if $n > 0;
+        } else {
+            push @why, 'no ERROR SUMMARY (process killed?)';
+        }
+        push @bad, [ $log, \@why, $text ] if @why;
+    }
+    for my $b (@bad) {
+        my ($log, $why, $text) = @$b;
+        my @l = split /\n/, $text;
+        @l = @l[0 .. 199] if @l > 200;
+        Test::More::ok(0, "valgrind: $log: " . join('; ', @$why));
+        Test::More::diag($_) for @l;
+    }
+    return !@bad;
 }
 
 sub DESTROY {
@@ -208,7 +270,8 @@ sub _nginx_conf {
         "    fastcgi_temp_path $d/fastcgi;",
         "    uwsgi_temp_path $d/uwsgi;",
         "    scgi_temp_path $d/scgi;";
-    push @c, "    booking_redis 127.0.0.1:$self->{redis_port};" if $self->{module};
+    push @c, '    booking_redis ' . $self->_subst($self->{booking_redis}) . ';'
+        if $self->{module} && length $self->{booking_redis};
     push @c, _indent($self->_subst($self->{http}), 4);
     push @c, "    server {", "        listen 127.0.0.1:$self->{port};";
     push @c, _indent($self->_subst($self->{server}), 8);
@@ -247,8 +310,14 @@ sub _try_start_nginx {
     my $d = $self->{dir};
     unlink "$d/nginx.pid";
     my $elog_offset = -s "$d/error.log" || 0;
+    my @cmd = ($NGINX, '-p', "$d/", '-c', "$d/nginx.conf", '-e', "$d/error.log");
+    unshift @cmd, $VALGRIND_BIN, '--leak-check=full',
+        '--errors-for-leak-kinds=definite', '--error-exitcode=99',
+        '--trace-children=yes', "--log-file=$d/valgrind.%p.log",
+        "--suppressions=$REPO/t/lib/valgrind.supp"
+        if $VALGRIND;
     my $pid = _spawn(
-        cmd    => [ $NGINX, '-p', "$d/", '-c', "$d/nginx.conf", '-e', "$d/error.log" ],
+        cmd    => \@cmd,
         stderr => "$d/nginx.stderr",
         env    => $self->{env},
     );
@@ -267,6 +336,7 @@ sub _try_start_nginx {
             && _can_connect($self->{port})
             && _all_ready($self->worker_pids) >= $self->{workers})
         {
+            $self->_valgrind_wait_redis($elog_offset) if $VALGRIND;
             return undef;
         }
         sleep 0.02;
@@ -276,14 +346,29 @@ sub _try_start_nginx {
         . _tail_from("$d/error.log", $elog_offset) . _slurp("$d/nginx.stderr");
 }
 
+# Under valgrind a worker is so slow that its first Redis handshakes may
+# time out; wait (bounded) until each worker logged a ready connection.
+sub _valgrind_wait_redis {
+    my ($self, $offset) = @_;
+    return unless $self->{module} && $self->{use_redis};
+    my $deadline = time + $START_TIMEOUT;
+    while (time < $deadline) {
+        my %ready = map { $_ => 1 }
+            _tail_from("$self->{dir}/error.log", $offset)
+            =~ /(\d+)#\d+: booking: redis .* ready/g;
+        return if keys(%ready) >= $self->{workers};
+        sleep 0.05;
+    }
+}
+
 sub _stop_nginx {
     my ($self) = @_;
     my $pid = delete $self->{nginx_pid} or return;
     my @workers = $self->_children($pid);
     kill 'QUIT', $pid;    # graceful: lets workers finish and log their exit
-    return if _wait_exit($pid, 10);
+    return if _wait_exit($pid, 10 * $SLOW);
     kill 'TERM', $pid;
-    return if _wait_exit($pid, 3);
+    return if _wait_exit($pid, 3 * $SLOW);
     kill 'KILL', $pid, @workers;
     _wait_exit($pid, 3);
 }
@@ -308,6 +393,9 @@ sub _children {
 # SigBlk mask means "ready" (and signals sent by a test now act at once).
 sub _all_ready {
     my @pids = @_;
+    # valgrind keeps signals blocked and delivers them itself: the mask says
+    # nothing there, so a worker that exists is taken as ready.
+    return @pids if $VALGRIND;
     my @ready;
     for my $pid (@pids) {
         my $st = _slurp("/proc/$pid/status");
@@ -327,6 +415,7 @@ sub reload_nginx {
     $self->_write_nginx_conf;
 
     my %old = map { $_ => 1 } $self->worker_pids;
+    my $elog_offset = -s "$self->{dir}/error.log" || 0;
     kill 'HUP', $self->{nginx_pid};
     my $deadline = time + $START_TIMEOUT;
     my $changed  = 0;
@@ -336,7 +425,10 @@ sub reload_nginx {
         $changed = 1 if @new >= $self->{workers};
         # Old workers linger while they finish in-flight requests; wait for
         # them too so the next request surely hits the new configuration.
-        return 1 if $changed && @new == @now;
+        if ($changed && @new == @now) {
+            $self->_valgrind_wait_redis($elog_offset) if $VALGRIND;
+            return 1;
+        }
         sleep 0.02;
     }
     return 1 if $changed;    # old workers still busy with held connections
@@ -465,6 +557,116 @@ sub redis {
     return resp_command($self->{redis_port}, 5, @args);
 }
 
+# Several commands on one connection (AUTH, SELECT ... then the real one):
+# returns the arrayref of their replies, in order.
+sub redis_pipeline {
+    my ($self, @cmds) = @_;
+    return resp_pipeline($self->{redis_port}, 5, @cmds);
+}
+
+# One command in database $db: SELECT then the command on one connection.
+sub redis_db {
+    my ($self, $db, @args) = @_;
+    my $r = $self->redis_pipeline([ 'SELECT', $db ], [@args]);
+    die "BookingTest: SELECT $db: $r->[0]{error}\n" if ref $r->[0] eq 'HASH';
+    return $r->[1];
+}
+
+# Poll the error log until $re matched $count times (default 1); returns
+# the number of matches seen (so a test can ok() it).
+sub wait_for_log {
+    my ($self, $re, $timeout, $count) = @_;
+    $count //= 1;
+    my $deadline = time + ($timeout // 5) * $SLOW;
+    my $n;
+    while (1) {
+        my $log = $self->error_log;
+        $n = () = $log =~ /$re/g;
+        return $n if $n >= $count || time >= $deadline;
+        sleep 0.02;
+    }
+}
+
+# ---------------------------------------------------------------- nginx -t
+
+# Runs "nginx -t" on a configuration and starts nothing.  Either conf =>
+# TEXT (a whole nginx.conf) or http/server/main texts put in a generated one
+# that loads the module.  Placeholders: %%DIR%% (a fresh temp dir, where
+# files => {name => content} are written first), %%MODULE%% (the .so),
+# %%PORT%%.  Returns {ok, rc, out, dir, file, conf}; line_of(qr//) gives the
+# 1-based line of the configuration that matches.
+sub nginx_t {
+    my ($class, %o) = @_;
+    my $keep = $ENV{BOOKING_KEEP} ? 1 : 0;
+    my $dir = File::Temp::tempdir('ngx-booking-t-XXXXXX', TMPDIR => 1, CLEANUP => 0);
+    push @DIRS, { dir => $dir, keep => $keep };
+    for my $name (sort keys %{ $o{files} || {} }) {
+        _spew("$dir/$name", $o{files}{$name});
+    }
+    my $port = free_port();
+    my $conf = $o{conf};
+    if (!defined $conf) {
+        my @c = ("load_module %%MODULE%%;");
+        push @c, "user root;" if $> == 0;
+        push @c,
+            "worker_processes 1;",
+            "pid %%DIR%%/nginx.pid;",
+            "error_log %%DIR%%/error.log;",
+            $o{main} // (),
+            "events { worker_connections 64; }",
+            "http {",
+            "    access_log off;",
+            _indent($o{http} // '', 4),
+            "    server {",
+            "        listen 127.0.0.1:%%PORT%%;",
+            _indent($o{server} // '', 8),
+            "    }",
+            "}";
+        $conf = join("\n", @c) . "\n";
+    }
+    my $so = "$dir/ngx_http_booking_module.so";
+    File::Copy::copy(module_path(), $so) or die "BookingTest: copy " . module_path() . ": $!\n";
+    $conf =~ s/%%DIR%%/$dir/g;
+    $conf =~ s/%%MODULE%%/$so/g;
+    $conf =~ s/%%PORT%%/$port/g;
+    _spew("$dir/nginx.conf", $conf);
+
+    my $pid = _spawn(
+        cmd    => [ $NGINX, '-t', '-p', "$dir/", '-c', "$dir/nginx.conf",
+                    '-e', "$dir/err.log" ],
+        stderr => "$dir/nginx-t.out",
+    );
+    my $rc;
+    {
+        local $?;
+        my $deadline = time + 30 * $SLOW;
+        while (1) {
+            my $r = waitpid($pid, WNOHANG);
+            if ($r == $pid) { $rc = $? >> 8; last }
+            if (time > $deadline) { kill 'KILL', $pid; waitpid($pid, 0); $rc = -1; last }
+            sleep 0.01;
+        }
+    }
+    return bless {
+        ok   => $rc == 0,
+        rc   => $rc,
+        out  => _slurp("$dir/nginx-t.out"),
+        dir  => $dir,
+        file => "$dir/nginx.conf",
+        conf => $conf,
+    }, 'BookingTest::NginxT';
+}
+
+# ---------------------------------------------------------------- background
+
+# Runs $code in a forked child (a request that must run alongside others);
+# ->result($timeout) returns what $code returned (anything JSON can carry,
+# byte strings included), or {bg_error => MSG} if it died or timed out.
+sub bg {
+    my ($code) = @_;
+    return BookingTest::Bg->new($code);
+}
+
 # ---------------------------------------------------------------- clients
 
 sub req {
@@ -478,7 +680,7 @@ sub req {
     }
     my $http = HTTP::Tiny->new(
         keep_alive   => 0,
-        timeout      => $o{timeout} // 10,
+        timeout      => $o{timeout} // 10 * $SLOW,
         max_redirect => 0,
         agent        => 'BookingTest/1',
     );
@@ -508,7 +710,7 @@ sub req {
 # elapses (so send "Connection: close", or keep-alive will run to timeout).
 sub raw {
     my ($self, $data, $timeout) = @_;
-    $timeout //= 10;
+    $timeout //= 10 * $SLOW;
     local $SIG{PIPE} = 'IGNORE';    # the server may close while we still write
     my $sock = IO::Socket::INET->new(
         PeerAddr => '127.0.0.1', PeerPort => $self->{port}, Proto => 'tcp', Timeout => $timeout,
@@ -534,6 +736,70 @@ sub raw {
     return $out;
 }
 
+# Parses the first HTTP response in $raw (as raw() returns it):
+# {status, reason, headers (lowercased; repeated ones joined by ", "), body,
+# json (when the Content-Type says JSON)}, or undef if there is none.
+sub parse_http {
+    my ($raw) = @_;
+    return undef unless defined $raw
+        && $raw =~ m{\AHTTP/1\.[01] (\d{3}) ?([^\r\n]*)\r\n(.*?)\r\n\r\n}s;
+    my ($status, $reason, $head) = ($1, $2, $3);
+    my $rest = substr($raw, $+[0]);
+    my %h;
+    for my $line (split /\r\n/, $head) {
+        my ($k, $v) = $line =~ /^([^:]+):\s*(.*)$/ or next;
+        $k = lc $k;
+        $h{$k} = exists $h{$k} ? "$h{$k}, $v" : $v;
+    }
+    my $body = $rest;
+    if (($h{'transfer-encoding'} // '') =~ /chunked/i) {
+        $body = '';
+        while ($rest =~ s/\A([0-9a-fA-F]+)[^\r\n]*\r\n//) {
+            my $n = hex $1;
+            last if $n == 0;
+            $body .= substr($rest, 0, $n, '');
+            $rest =~ s/\A\r\n//;
+        }
+    } elsif (defined $h{'content-length'}) {
+        $body = substr($rest, 0, $h{'content-length'});
+    }
+    my $r = { status => $status, reason => $reason, headers => \%h, body => $body };
+    $r->{json} = ($h{'content-type'} // '') =~ /\bjson\b/i
+        ? eval { JSON::PP->new->utf8->allow_nonref->decode($body) } : undef;
+    return $r;
+}
+
+# One test: $r (from req() or parse_http()) is the JSON error of SPEC §4:
+# the status, Content-Type application/json, a body that is exactly
+# {"error":{"code":$code,"message":"...", ["field":...]}} (more keys
+# inside "error" are allowed: conflicts).  field => NAME requires that field.
+sub error_is {
+    my ($r, $status, $code, %o) = @_;
+    my $name = $o{name} // "$status $code";
+    my @why;
+    push @why, "status is $r->{status}, not $status" if $r->{status} != $status;
+    my $ct = $r->{headers}{'content-type'} // '';
+    $ct = $ct->[0] if ref $ct;
+    push @why, "Content-Type is '$ct'" unless $ct =~ m{^application/json\s*(?:;|$)}i;
+    my $j = $r->{json};
+    if (ref $j ne 'HASH' || ref $j->{error} ne 'HASH') {
+        push @why, 'the body is not {"error":{...}}';
+    } else {
+        push @why, 'keys besides "error" at the top' if keys %$j != 1;
+        my $e = $j->{error};
+        push @why, "code is " . ($e->{code} // 'missing')
+            if !defined $e->{code} || ref $e->{code} || $e->{code} ne $code;
+        push @why, 'no message'
+            if !defined $e->{message} || ref $e->{message} || $e->{message} eq '';
+        push @why, "field is " . ($e->{field} // 'missing') . ", not $o{field}"
+            if defined $o{field} && ($e->{field} // '') ne $o{field};
+    }
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $ok = Test::More::ok(!@why, $name);
+    Test::More::diag(join("\n", @why) . "\nbody: " . ($r->{body} // '')) unless $ok;
+    return $ok;
+}
+
 # ---------------------------------------------------------------- RESP client
 
 # One command on a fresh connection: robust across redis restarts/kills.
@@ -551,6 +817,22 @@ sub resp_command {
     my $reply = $reader->reply;
     close $sock;
     return $reply;
+}
+
+sub resp_pipeline {
+    my ($port, $timeout, @cmds) = @_;
+    local $SIG{PIPE} = 'IGNORE';
+    my $sock = IO::Socket::INET->new(
+        PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp', Timeout => $timeout,
+    ) or die "BookingTest: redis connect to $port: $!\n";
+    binmode $sock;
+    my $deadline = time + $timeout;
+    _write_all($sock, join('', map { resp_encode(@$_) } @cmds), $deadline)
+        or die "BookingTest: redis write to $port failed: $!\n";
+    my $reader = BookingTest::RESPReader->new($sock, $deadline);
+    my @replies = map { $reader->reply } @cmds;
+    close $sock;
+    return \@replies;
 }
 
 sub resp_encode {
@@ -696,6 +978,95 @@ sub _register_live {
 }
 
 # ====================================================================
+package BookingTest::NginxT;
+
+sub ok   { $_[0]{ok} }
+sub rc   { $_[0]{rc} }
+sub out  { $_[0]{out} }
+sub dir  { $_[0]{dir} }
+sub file { $_[0]{file} }
+sub conf { $_[0]{conf} }
+
+sub line_of {
+    my ($self, $re) = @_;
+    my @l = split /\n/, $self->{conf};
+    for my $i (0 .. $#l) {
+        return $i + 1 if $l[$i] =~ $re;
+    }
+    return undef;
+}
+
+# ====================================================================
+package BookingTest::Bg;
+
+use strict;
+use warnings;
+use IO::Select;
+use JSON::PP ();
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(time);
+
+sub new {
+    my ($class, $code) = @_;
+    pipe(my $r, my $w) or die "BookingTest::bg: pipe: $!\n";
+    my $parent = $$;
+    my $pid = fork;
+    die "BookingTest::bg: fork: $!\n" unless defined $pid;
+    if (!$pid) {
+        close $r;
+        BookingTest::_die_with_parent($parent);
+        my $v = eval { +{ ok => scalar $code->() } } || { bg_error => "$@" };
+        binmode $w;
+        print $w JSON::PP->new->utf8->allow_nonref->allow_blessed->encode($v);
+        close $w;
+        POSIX::_exit(0);    # never run the parent's END blocks in the child
+    }
+    close $w;
+    my $self = bless { owner => $$, pid => $pid, fh => $r, buf => '' }, $class;
+    BookingTest::_register_live($self);
+    return $self;
+}
+
+sub pid { $_[0]{pid} }
+
+sub result {
+    my ($self, $timeout) = @_;
+    return $self->{result} if exists $self->{result};
+    my $deadline = time + ($timeout // 30) * $BookingTest::SLOW;
+    my $sel = IO::Select->new($self->{fh});
+    my $eof = 0;
+    while ((my $left = $deadline - time) > 0) {
+        last unless $sel->can_read($left);
+        my $n = sysread($self->{fh}, my $chunk, 65536);
+        if (!$n) { $eof = 1; last }
+        $self->{buf} .= $chunk;
+    }
+    my $v = $eof
+        ? (eval { JSON::PP->new->utf8->allow_nonref->decode($self->{buf}) }
+            || { bg_error => "undecodable result: $@" })
+        : { bg_error => 'timeout' };
+    $self->stop;
+    $self->{result} = exists $v->{ok} ? $v->{ok} : $v;
+    return $self->{result};
+}
+
+sub stop {
+    my ($self) = @_;
+    return unless $self->{owner} == $$;
+    my $pid = delete $self->{pid} or return;
+    close $self->{fh};
+    return if BookingTest::_wait_exit($pid, 0.5);
+    kill 'KILL', $pid;
+    BookingTest::_wait_exit($pid, 3);
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    local ($@, $!, $?);
+    $self->stop;
+}
+
+# ====================================================================
 package BookingTest::RESPReader;
 
 # Buffered, binary-safe RESP2 reply parser (plus the simple RESP3 types)
@@ -788,7 +1159,11 @@ sub new {
         mode    => $mode,
         delay   => $o{delay} // ($mode eq 'slow' ? 2 : 0),
         replies => [ @{ $o{replies} || [] } ],
+        then    => $o{then} // 'ok',
+        by_command => { map { uc($_) => $o{by_command}{$_} } keys %{ $o{by_command} || {} } },
     }, $class;
+    die "BookingTest::FakeRedis: then must be ok or silent\n"
+        unless $self->{then} =~ /^(?:ok|silent)\z/;
 
     # Bind in the parent, so the port is known and cannot be stolen.
     my $listen = IO::Socket::INET->new(
@@ -877,9 +1252,18 @@ sub _on_data {
     $st->{buf} .= $chunk;
     while (length $st->{buf}) {
         my $used = _command_length($st->{buf}) or last;    # incomplete
-        substr($st->{buf}, 0, $used, '');
-        my $reply = @{ $self->{replies} } ? shift @{ $self->{replies} } : "+OK\r\n";
-        push @{ $st->{queue} }, [ time + $self->{delay}, $reply ];
+        my $cmd = substr($st->{buf}, 0, $used, '');
+        my $name = $cmd =~ /^\*\d+\r\n\$\d+\r\n([^\r]*)\r\n/ ? uc $1
+                 : $cmd =~ /^\s*(\S+)/ ? uc $1 : '';
+        if (exists $self->{by_command}{$name}) {
+            my $r = $self->{by_command}{$name};
+            push @{ $st->{queue} }, [ time + $self->{delay}, $r ] if defined $r;
+            next;
+        }
+        my $reply = @{ $self->{replies} } ? shift @{ $self->{replies} }
+                  : $self->{then} eq 'silent' ? undef
+                  : "+OK\r\n";
+        push @{ $st->{queue} }, [ time + $self->{delay}, $reply ] if defined $reply;
     }
 }
 
@@ -1004,7 +1388,21 @@ and add C<booking_redis 127.0.0.1:REDIS_PORT;> to C<http{}>.
 Environment for nginx; each name also gets an C<env NAME;> directive so
 the workers see it too.
 
+=item files => { NAME => CONTENT }
+
+Files written into the temp dir before anything starts (password and
+secret files: refer to them as C<%%DIR%%/NAME>).
+
+=item booking_redis => TEXT (default C<127.0.0.1:%%REDIS_PORT%%>)
+
+The value of the C<booking_redis> directive the harness writes, e.g. a
+FakeRedis port or C<unix:%%DIR%%/redis.sock>; C<''> writes none (put your
+own in C<http>).
+
 =back
+
+nginx loads a private copy of the module (in the temp dir), so that a
+C<make module> during a run cannot change the code under it.
 
 Placeholders substituted in the C<http>, C<server> and C<redis_conf> texts:
 C<%%PORT%%> (nginx port), C<%%REDIS_PORT%%> (redis port), C<%%DIR%%> (temp dir).
@@ -1032,6 +1430,13 @@ C<redis(@cmd)>: one command on a fresh connection; returns string (bulk or
 simple), number (integer), arrayref, C<< {error => MSG} >>, or undef (nil).
 Dies if redis is unreachable.
 
+C<redis_pipeline([@cmd1], [@cmd2], ...)>: several commands on one
+connection (C<AUTH> first, say); returns the arrayref of replies.
+C<redis_db($db, @cmd)>: C<SELECT $db> then the command; returns its reply.
+
+C<wait_for_log(qr/.../, $timeout = 5, $count = 1)>: polls the error log
+until the pattern matched C<$count> times; returns the number of matches.
+
 C<stop_redis> (TERM), C<kill_redis> (KILL), C<start_redis> (same port,
 conf and dir), C<reload_nginx(%opt)> (HUP, waits until new workers replaced
 the old ones; optional C<http>/C<server> replace the texts first),
@@ -1044,6 +1449,33 @@ nginx's routine C<signal N (SIGxxx) received> notices.
 
 At exit, if a test failed (or the script died), the last 60 lines of every
 instance's error.log and redis.log are printed with C<diag>.
+
+=head1 FUNCTIONS
+
+C<< BookingTest->nginx_t(http => TEXT, server => TEXT, main => TEXT,
+files => {...}) >> or C<< BookingTest->nginx_t(conf => TEXT, files => {...}) >>:
+runs C<nginx -t -p DIR -c DIR/nginx.conf -e DIR/err.log> on a generated
+configuration that loads the module (or on C<conf>, where C<%%MODULE%%>,
+C<%%DIR%%> and C<%%PORT%%> are substituted) and starts nothing.  Returns an
+object with C<ok>, C<rc>, C<out> (what nginx printed), C<dir>, C<file>,
+C<conf> and C<line_of(qr/.../)> (the 1-based line of the first match in the
+configuration, to check "in FILE:LINE").
+
+C<BookingTest::bg(sub { ... })>: runs the code in a forked child (a request
+that must overlap others); C<< ->result($timeout = 30) >> returns what the
+code returned (anything JSON can carry), or C<< {bg_error => ...} >>.
+
+C<BookingTest::parse_http($raw)>: the first response in what C<raw>
+returned, as C<{status, reason, headers, body, json}> (chunked bodies
+decoded), or undef.
+
+C<BookingTest::error_is($r, $status, $code, field => F, name => N)>: one
+test that C<$r> is the JSON error of SPEC section 4: the status, Content-Type
+application/json, a body C<{"error":{"code":$code,"message":...}}> (and
+the field when given).
+
+C<BookingTest::slow>: 1, or 10 under C<BOOKING_VALGRIND>; multiply time
+limits by it.
 
 =head1 BookingTest::FakeRedis
 
@@ -1067,10 +1499,25 @@ DESTROY/END).  Modes:
 =back
 
 C<delay> and C<replies> also combine (e.g. C<slow> with scripted replies).
+C<< by_command => { NAME => RESP } >> answers every command of that name
+(e.g. C<SCRIPT>, so that the module's handshake completes) with that reply
+(undef: never), ahead of C<replies>.  C<< then => 'silent' >>: once
+C<replies> is used up, answer nothing (default C<'ok'>: C<+OK>).
 
 =head1 ENVIRONMENT
 
 C<BOOKING_MODULE> (.so path), C<BOOKING_KEEP=1> (keep temp dirs and print
 their paths), C<BOOKING_NGINX>, C<BOOKING_REDIS_SERVER> (binaries).
+
+C<BOOKING_VALGRIND=1>: nginx runs under C<valgrind --leak-check=full
+--errors-for-leak-kinds=definite --error-exitcode=99 --trace-children=yes
+--log-file=DIR/valgrind.%p.log> (suppressions: F<t/lib/valgrind.supp>, for
+nginx's own leaks); start, stop and request timeouts are 10 times longer
+(C<BookingTest::slow>), and start and reload also wait until each worker
+logged a ready Redis connection.  C<stop> (also at DESTROY/END; call it
+before C<done_testing> for a clean plan) fails one test per log whose
+process lost memory definitely ("definitely lost: N bytes", N > 0) or
+whose C<ERROR SUMMARY> is not 0, with the log in the diagnostics.
+C<BOOKING_VALGRIND_BIN> overrides the valgrind binary.
 
 =cut
