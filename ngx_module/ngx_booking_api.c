@@ -814,6 +814,7 @@ ngx_int_t
 ngx_booking_status_handler(ngx_http_request_t *r)
 {
     ngx_int_t                  rc;
+    ngx_str_t                  body;
     ngx_atomic_uint_t          hits, misses, waits;
     ngx_booking_json_t         j;
     ngx_booking_main_conf_t   *bmcf;
@@ -857,11 +858,10 @@ ngx_booking_status_handler(ngx_http_request_t *r)
         "booking_cache_requests_total{result=\"wait\"} %uA\n",
         st.ready, st.connecting, st.down, st.inflight, hits, misses, waits);
 
-    r->headers_out.content_type = type;
-    r->headers_out.content_type_len = type.len;
-    r->headers_out.status = NGX_HTTP_OK;
+    body.data = j.start;
+    body.len = j.pos - j.start;
 
-    return ngx_booking_send_json(r, NGX_HTTP_OK, &j);
+    return ngx_booking_send_body(r, NGX_HTTP_OK, &type, &body);
 }
 
 

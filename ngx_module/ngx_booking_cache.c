@@ -286,7 +286,10 @@ ngx_booking_cache_lookup(ngx_http_request_t *r)
     {
         ngx_queue_remove(&cn->queue);
         ngx_queue_insert_head(&cache->sh->lru, &cn->queue);
-        (void) ngx_atomic_fetch_add(&cache->sh->hits, 1);
+
+        /* each request counts once: a hit, a miss, or a wait for another */
+        (void) ngx_atomic_fetch_add(ctx->waited ? &cache->sh->waits
+                                                : &cache->sh->hits, 1);
 
         /* the answer is copied out before the zone is unlocked */
         return ngx_booking_cache_copy(r, cache, cn);
@@ -294,7 +297,7 @@ ngx_booking_cache_lookup(ngx_http_request_t *r)
 
     if (cn != NULL && cn->updating && cn->lock_until > ngx_current_msec) {
         ngx_shmtx_unlock(&cache->shpool->mutex);
-        (void) ngx_atomic_fetch_add(&cache->sh->waits, 1);
+        ctx->waited = 1;
         return NGX_AGAIN;
     }
 

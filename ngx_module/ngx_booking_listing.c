@@ -63,6 +63,7 @@ typedef struct {
     ngx_uint_t                checked;   /* candidates sent to Redis */
     ngx_uint_t                base;      /* the first of the last batch */
     ngx_uint_t                more;  /* the index may hold more */
+    ngx_uint_t                refetch;
 } ngx_booking_listing_t;
 
 
@@ -338,6 +339,15 @@ ngx_booking_listing_parse(ngx_http_request_t *r, ngx_booking_listing_t *ls,
             goto bad_near;
         }
 
+        /* decimal degrees only: no hex, no exponents, no nan */
+        for (p = v.data; p < v.data + v.len; p++) {
+            if (!((*p >= '0' && *p <= '9') || *p == '.' || *p == '-'
+                  || *p == '+' || *p == ','))
+            {
+                goto bad_near;
+            }
+        }
+
         v.data[v.len] = '\0';
         *comma = '\0';
 
@@ -393,7 +403,6 @@ ngx_booking_listing_parse(ngx_http_request_t *r, ngx_booking_listing_t *ls,
         }
 
         ls->radius = n;
-        ls->check ^= (uint32_t) n;
     }
 
     ls->limit = 20;
@@ -419,6 +428,10 @@ ngx_booking_listing_parse(ngx_http_request_t *r, ngx_booking_listing_t *ls,
 
     ls->scan = ngx_min(NGX_BOOKING_SCAN_FACTOR * ls->limit,
                        NGX_BOOKING_SCAN_MAX);
+
+    /* a cursor belongs to one query: its type, range, point, radius, ... */
+    ls->check ^= (uint32_t) ls->quantity * 2654435761U
+                 ^ (uint32_t) ls->radius * 40503U;
 
     rc = ngx_booking_arg(r, "cursor", buf, sizeof(buf), &v);
     if (rc == NGX_ERROR) {
@@ -664,6 +677,17 @@ ngx_booking_listing_candidates(ngx_http_request_t *r, void *data)
     /* a full GEOSEARCH may have been cut by its COUNT */
     if (ls->near && reply->elements == ls->after_pos + 2 * ls->scan + 1) {
         ls->more = 1;
+
+        /*
+         * So many were added nearer than the cursor that this COUNT did not
+         * reach past it: ask again for more (each time strictly more).
+         */
+        if (ls->ncand < ls->scan && skipped > ls->after_pos
+            && ls->refetch++ < 8)
+        {
+            ls->after_pos = skipped;
+            return ngx_booking_listing_search(r, ls);
+        }
     }
 
     /* how many come before this page, as Redis counts them now */
@@ -1010,7 +1034,7 @@ ngx_booking_calendar_events(ngx_http_request_t *r, void *data)
         }
 
         ngx_booking_json_lit(&j, "BEGIN:VEVENT\r\nUID:");
-        ngx_booking_json_raw(&j, ctx->id.data, ctx->id.len);
+        ngx_booking_json_ical(&j, ctx->id.data, ctx->id.len);
         ngx_booking_json_lit(&j, ".");
         ngx_booking_json_raw(&j, (u_char *) e[i]->str, e[i]->len);
         ngx_booking_json_lit(&j, "@ngx_booking\r\n");
