@@ -3,6 +3,8 @@
  * (RFC 5545, 3.1 and 3.3.11).
  */
 
+#include <string.h>
+
 #include "ngx_booking_core.h"
 
 
@@ -10,6 +12,8 @@
 
 
 static size_t ngx_booking_ical_cut(const u_char *p, size_t avail);
+static size_t ngx_booking_ical_fold_to(u_char *dst, const u_char *s,
+    size_t n);
 
 
 size_t
@@ -86,8 +90,9 @@ ngx_booking_ical_cut(const u_char *p, size_t avail)
 }
 
 
-size_t
-ngx_booking_ical_fold_len(const u_char *s, size_t n)
+/* dst NULL: only counts what would be written */
+static size_t
+ngx_booking_ical_fold_to(u_char *dst, const u_char *s, size_t n)
 {
     size_t         len, line, cut, avail;
     const u_char  *p, *end, *eol;
@@ -106,10 +111,21 @@ ngx_booking_ical_fold_len(const u_char *s, size_t n)
 
         while (line > avail) {
             cut = ngx_booking_ical_cut(p, avail);
+
+            if (dst != NULL) {
+                memcpy(dst + len, p, cut);
+                memcpy(dst + len + cut, "\r\n ", 3);
+            }
+
             len += cut + 3;
             p += cut;
             line -= cut;
             avail = NGX_BOOKING_ICAL_LINE - 1;
+        }
+
+        if (dst != NULL) {
+            memcpy(dst + len, p, line);
+            memcpy(dst + len + line, "\r\n", 2);
         }
 
         len += line + 2;
@@ -128,55 +144,15 @@ ngx_booking_ical_fold_len(const u_char *s, size_t n)
 }
 
 
+size_t
+ngx_booking_ical_fold_len(const u_char *s, size_t n)
+{
+    return ngx_booking_ical_fold_to(NULL, s, n);
+}
+
+
 u_char *
 ngx_booking_ical_fold(u_char *dst, const u_char *s, size_t n)
 {
-    size_t         line, cut, avail, i;
-    const u_char  *p, *end, *eol;
-
-    p = s;
-    end = s + n;
-
-    while (p < end) {
-        for (eol = p; eol < end && *eol != '\r' && *eol != '\n'; eol++) {
-            /* void */
-        }
-
-        line = eol - p;
-        avail = NGX_BOOKING_ICAL_LINE;
-
-        while (line > avail) {
-            cut = ngx_booking_ical_cut(p, avail);
-
-            for (i = 0; i < cut; i++) {
-                *dst++ = p[i];
-            }
-
-            *dst++ = '\r';
-            *dst++ = '\n';
-            *dst++ = ' ';
-
-            p += cut;
-            line -= cut;
-            avail = NGX_BOOKING_ICAL_LINE - 1;
-        }
-
-        for (i = 0; i < line; i++) {
-            *dst++ = p[i];
-        }
-
-        *dst++ = '\r';
-        *dst++ = '\n';
-        p = eol;
-
-        if (p < end && *p == '\r') {
-            p++;
-        }
-
-        if (p < end && *p == '\n') {
-            p++;
-        }
-    }
-
-    return dst;
+    return dst + ngx_booking_ical_fold_to(dst, s, n);
 }

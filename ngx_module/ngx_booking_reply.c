@@ -261,10 +261,7 @@ ngx_booking_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_booking_json_t *j)
 {
     uint32_t            etag;
-    ngx_int_t           rc;
-    ngx_buf_t          *b;
     ngx_str_t           body;
-    ngx_chain_t         out;
     ngx_booking_ctx_t  *ctx;
 
     /* a newline ends every answer, for people reading them in a terminal */
@@ -294,38 +291,10 @@ ngx_booking_send_json(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx != NULL) {
-        ctx->answered = 1;
-    }
+    body.data = j->start;
+    body.len = j->pos - j->start;
 
-    r->headers_out.status = status;
-    r->headers_out.content_type = ngx_booking_json_type;
-    r->headers_out.content_type_len = ngx_booking_json_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.content_length_n = j->pos - j->start;
-
-    rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->start = j->start;
-    b->pos = j->start;
-    b->last = j->pos;
-    b->end = j->end;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_booking_send_body(r, status, &ngx_booking_json_type, &body);
 }
 
 
@@ -384,7 +353,6 @@ ngx_booking_send_cached(ngx_http_request_t *r, ngx_str_t *body,
     ngx_str_t                 tag;
     ngx_table_elt_t          *h, *inm;
     ngx_booking_main_conf_t  *bmcf;
-    static ngx_str_t          type = ngx_string("application/json");
 
     bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
 
@@ -435,7 +403,8 @@ ngx_booking_send_cached(ngx_http_request_t *r, ngx_str_t *body,
         return ngx_booking_send_empty(r, NGX_HTTP_NOT_MODIFIED);
     }
 
-    return ngx_booking_send_body(r, NGX_HTTP_OK, &type, body);
+    return ngx_booking_send_body(r, NGX_HTTP_OK, &ngx_booking_json_type,
+                                 body);
 }
 
 

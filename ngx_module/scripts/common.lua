@@ -117,6 +117,18 @@ local function add_counters(s0, s1, delta, slot)
     end
 end
 
+-- The most units in use among raw counters.
+local function max_in(bytes)
+    local max = 0
+    for i = 1, #bytes, 4 do
+        local u = decode(bytes, i)
+        if u > max then
+            max = u
+        end
+    end
+    return max
+end
+
 -- The most units in use in any slot from slot s0 on.
 local function max_used_from(s0)
     local chunks = redis.call('ZRANGEBYSCORE', rkey('chunks'),
@@ -124,14 +136,8 @@ local function max_used_from(s0)
     local max = 0
     for _, c in ipairs(chunks) do
         local n = tonumber(c)
-        local from = math.max(s0, n * CHUNK)
-        local bytes = read_counters(from, (n + 1) * CHUNK)
-        for i = 1, #bytes, 4 do
-            local u = decode(bytes, i)
-            if u > max then
-                max = u
-            end
-        end
+        max = math.max(max, max_in(read_counters(math.max(s0, n * CHUNK),
+                                                 (n + 1) * CHUNK)))
     end
     return max
 end

@@ -27,14 +27,4 @@ end
 
 local s0 = math.floor(tonumber(ARGV[1]) / R.slot)
 local s1 = math.ceil(tonumber(ARGV[2]) / R.slot)
-local bytes = read_counters(s0, s1)
-local max = 0
-
-for i = 1, #bytes, 4 do
-    local u = decode(bytes, i)
-    if u > max then
-        max = u
-    end
-end
-
-return { h[1], math.max(R.capacity - max, 0) }
+return { h[1], math.max(R.capacity - max_in(read_counters(s0, s1)), 0) }

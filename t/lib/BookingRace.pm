@@ -24,19 +24,8 @@ our @EXPORT_OK = qw(
 );
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
-# A copy of BookingTest's default http{} text (it keeps its own private);
-# tests that need more types append to it.
-my $DEFAULT_HTTP = <<'EOT';
-booking_type room  slot=1d hold=15m min=1d max=30d horizon=365d;
-booking_type car   slot=1h hold=10m min=1h max=14d buffer=1h lead=2h;
-booking_type desk  slot=30m hold=5m max=1d;
-booking_type ride  slot=15m hold=10m;
-booking_type couch slot=1d approval=on hold=48h max=7d;
-booking_type gift  slot=none hold=1d;
-booking_user $http_x_user_id;
-EOT
-
-sub default_http { return $DEFAULT_HTTP }
+# BookingTest's default http{} text; tests that need more types append to it.
+sub default_http { return BookingTest::default_http() }
 
 # Copies the module to a private temp file and points BOOKING_MODULE at it
 # (unless set), so that a rebuild of build/*.so while a test runs (cp

@@ -56,6 +56,9 @@ booking_type gift  slot=none hold=1d;
 booking_user $http_x_user_id;
 EOT
 
+# the http{} text a test gets by default, for tests that add to it
+sub default_http { return $DEFAULT_HTTP }
+
 my $DEFAULT_SERVER_MODULE = <<'EOT';
 location /api/ { booking_api; }
 location /admin/ { booking_api admin; }
