@@ -152,4 +152,55 @@ size_t ngx_booking_ical_fold_len(const u_char *s, size_t n);
 u_char *ngx_booking_ical_fold(u_char *dst, const u_char *s, size_t n);
 
 
+/*
+ * Request bodies, read with jansson and checked field by field.  A parser
+ * returns the JSON root (the caller frees it with json_decref() once done
+ * with the strings that point into it), or NULL with *err set: status 400
+ * or 422, the spec's code, a message, and the field (which may point into
+ * the JSON too).
+ */
+typedef struct {
+    int             status;
+    const char     *code;
+    const char     *message;
+    const char     *field;
+    char            text[160];      /* jansson's words on unparsable JSON */
+} ngx_booking_perr_t;
+
+
+typedef struct {
+    const u_char   *resource;
+    size_t          resource_len;
+    const u_char   *kind;
+    size_t          kind_len;
+    const u_char   *note;
+    size_t          note_len;
+    int64_t         start;          /* -1: not given */
+    int64_t         end;
+    int64_t         quantity;
+    int             hold;
+} ngx_booking_breq_t;
+
+
+typedef struct {
+    const u_char   *type;
+    size_t          type_len;
+    int64_t         capacity;
+    const u_char   *owner;          /* NULL when not given */
+    size_t          owner_len;
+    int             located;
+    double          lat;
+    double          lon;
+} ngx_booking_rreq_t;
+
+
+#define NGX_BOOKING_NOTE_MAX      1000
+#define NGX_BOOKING_CAPACITY_MAX  1000000
+
+void *ngx_booking_parse_booking(const u_char *body, size_t len,
+    ngx_booking_breq_t *b, ngx_booking_perr_t *err);
+void *ngx_booking_parse_resource(const u_char *body, size_t len,
+    ngx_booking_rreq_t *res, ngx_booking_perr_t *err);
+
+
 #endif /* _NGX_BOOKING_CORE_H_INCLUDED_ */

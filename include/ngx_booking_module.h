@@ -20,10 +20,7 @@
 
 #define NGX_BOOKING_UNPROCESSABLE  422
 
-#define NGX_BOOKING_CAPACITY_MAX   1000000
-#define NGX_BOOKING_TITLE_MAX      1024
 #define NGX_BOOKING_USER_MAX       128
-#define NGX_BOOKING_GROUPS_MAX     64
 
 /* an availability answer covers at most this many slots */
 #define NGX_BOOKING_READ_SLOTS_MAX 100000

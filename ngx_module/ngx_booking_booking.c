@@ -20,7 +20,6 @@
 #include "ngx_booking_cache.h"
 
 
-#define NGX_BOOKING_NOTE_MAX      1000
 #define NGX_BOOKING_IDEM_MAX      255
 #define NGX_BOOKING_LIMIT_MAX     100
 
@@ -54,10 +53,6 @@ typedef struct {
 
 
 static ngx_int_t ngx_booking_create(ngx_http_request_t *r);
-static ngx_int_t ngx_booking_create_parse(ngx_http_request_t *r,
-    json_t *root, ngx_booking_request_t *br, ngx_booking_err_t *err);
-static ngx_int_t ngx_booking_parse_time(json_t *root, const char *name,
-    int64_t *t, ngx_booking_err_t *err);
 static ngx_int_t ngx_booking_created(ngx_http_request_t *r, void *data);
 static ngx_int_t ngx_booking_get(ngx_http_request_t *r);
 static ngx_int_t ngx_booking_act(ngx_http_request_t *r);
@@ -287,13 +282,12 @@ ngx_booking_create(ngx_http_request_t *r)
     u_char                   *p, rand[NGX_BOOKING_RAND_LEN];
     u_char                    nbuf[3][NGX_INT64_LEN];
     json_t                   *root;
-    ngx_int_t                 rc;
     ngx_str_t                 body, *argv, *a, fp, scope;
     ngx_uint_t                i, nkeys;
-    json_error_t              err;
     ngx_table_elt_t          *idem;
     ngx_booking_ctx_t        *ctx;
-    ngx_booking_err_t         perr;
+    ngx_booking_breq_t        in;
+    ngx_booking_perr_t        perr;
     ngx_booking_request_t     br;
     ngx_booking_loc_conf_t   *blcf;
     ngx_booking_main_conf_t  *bmcf;
@@ -306,19 +300,38 @@ ngx_booking_create(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    root = json_loadb((const char *) body.data, body.len,
-                      JSON_REJECT_DUPLICATES, &err);
+    root = ngx_booking_parse_booking(body.data, body.len, &in, &perr);
     if (root == NULL) {
-        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "invalid_json",
-                                      err.text, NULL);
+        return ngx_booking_send_error(r, perr.status, perr.code,
+                                      perr.message, perr.field);
     }
 
-    rc = ngx_booking_create_parse(r, root, &br, &perr);
+    /* the strings die with the JSON: the request keeps copies */
+    br.start = in.start;
+    br.end = in.end;
+    br.quantity = in.quantity;
+    br.hold = in.hold;
+    br.resource.len = in.resource_len;
+    br.resource.data = ngx_pnalloc(r->pool, in.resource_len + 1);
+    br.kind.len = in.kind_len;
+    br.kind.data = ngx_pnalloc(r->pool, in.kind_len + 1);
+    br.note.len = in.note_len;
+    br.note.data = ngx_pnalloc(r->pool, in.note_len + 1);
+
+    if (br.resource.data != NULL && br.kind.data != NULL
+        && br.note.data != NULL)
+    {
+        ngx_memcpy(br.resource.data, in.resource, in.resource_len);
+        ngx_memcpy(br.kind.data, in.kind, in.kind_len);
+        ngx_memcpy(br.note.data, in.note, in.note_len);
+    }
 
     json_decref(root);
 
-    if (rc != NGX_OK) {
-        return ngx_booking_send_err(r, &perr);
+    if (br.resource.data == NULL || br.kind.data == NULL
+        || br.note.data == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     /* a guest may only hold, and then keeps the token as its only key */
@@ -449,181 +462,6 @@ ngx_booking_create(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
-ngx_booking_create_parse(ngx_http_request_t *r, json_t *root,
-    ngx_booking_request_t *br, ngx_booking_err_t *err)
-{
-    json_t      *v;
-    const char  *key;
-
-    ngx_memzero(br, sizeof(ngx_booking_request_t));
-    ngx_str_set(&br->kind, "booking");
-    ngx_str_set(&br->note, "");
-    br->quantity = 1;
-
-    if (!json_is_object(root)) {
-        return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST, "bad_request",
-                                      "the body must be a JSON object", NULL);
-    }
-
-    json_object_foreach(root, key, v) {
-        if (ngx_strcmp(key, "resource") != 0 && ngx_strcmp(key, "start") != 0
-            && ngx_strcmp(key, "end") != 0
-            && ngx_strcmp(key, "quantity") != 0
-            && ngx_strcmp(key, "hold") != 0 && ngx_strcmp(key, "kind") != 0
-            && ngx_strcmp(key, "note") != 0)
-        {
-            /* the key dies with the JSON: the answer keeps a copy */
-            return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE,
-                                    "invalid", "unknown field",
-                                    ngx_booking_strdup(r->pool, key));
-        }
-    }
-
-    v = json_object_get(root, "resource");
-    if (!json_is_string(v)) {
-        return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST, "bad_request",
-                                      v ? "resource must be a string"
-                                        : "resource is required",
-                                      "resource");
-    }
-
-    br->resource.data = (u_char *) json_string_value(v);
-    br->resource.len = json_string_length(v);
-
-    if (ngx_booking_parse_time(root, "start", &br->start, err) != NGX_OK
-        || ngx_booking_parse_time(root, "end", &br->end, err) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (br->start >= 0 && br->end >= 0 && br->end <= br->start) {
-        return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE, "invalid",
-                                      "end must be after start", "end");
-    }
-
-    v = json_object_get(root, "quantity");
-    if (v != NULL) {
-        if (!json_is_integer(v)) {
-            return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST,
-                                          "bad_request",
-                                          "quantity must be an integer",
-                                          "quantity");
-        }
-
-        br->quantity = json_integer_value(v);
-
-        if (br->quantity < 1 || br->quantity > NGX_BOOKING_CAPACITY_MAX) {
-            return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE,
-                                          "invalid",
-                                          "quantity must be at least 1 and "
-                                          "at most the capacity", "quantity");
-        }
-    }
-
-    v = json_object_get(root, "hold");
-    if (v != NULL) {
-        if (!json_is_boolean(v)) {
-            return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST,
-                                          "bad_request",
-                                          "hold must be true or false",
-                                          "hold");
-        }
-
-        br->hold = json_is_true(v);
-    }
-
-    v = json_object_get(root, "kind");
-    if (v != NULL) {
-        if (!json_is_string(v)) {
-            return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST,
-                                          "bad_request",
-                                          "kind must be a string", "kind");
-        }
-
-        br->kind.data = (u_char *) json_string_value(v);
-        br->kind.len = json_string_length(v);
-
-        if (!(br->kind.len == 7
-              && ngx_strncmp(br->kind.data, "booking", 7) == 0)
-            && !(br->kind.len == 5
-                 && ngx_strncmp(br->kind.data, "block", 5) == 0))
-        {
-            return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE,
-                                          "invalid",
-                                          "kind is \"booking\" or \"block\"",
-                                          "kind");
-        }
-    }
-
-    v = json_object_get(root, "note");
-    if (v != NULL) {
-        if (!json_is_string(v)) {
-            return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST,
-                                          "bad_request",
-                                          "note must be a string", "note");
-        }
-
-        if (json_string_length(v) > NGX_BOOKING_NOTE_MAX) {
-            return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE,
-                                          "invalid",
-                                          "note is longer than 1000 bytes",
-                                          "note");
-        }
-
-        br->note.data = (u_char *) json_string_value(v);
-        br->note.len = json_string_length(v);
-    }
-
-    /* json_decref() frees the strings: keep copies in the request pool */
-    br->resource.data = ngx_pstrdup(r->pool, &br->resource);
-    br->kind.data = ngx_pstrdup(r->pool, &br->kind);
-    br->note.data = ngx_pstrdup(r->pool, &br->note);
-
-    if (br->resource.data == NULL || br->kind.data == NULL
-        || br->note.data == NULL)
-    {
-        return ngx_booking_fail(err, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL,
-                                NULL, NULL);
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_booking_parse_time(json_t *root, const char *name, int64_t *t,
-    ngx_booking_err_t *err)
-{
-    json_t                 *v;
-    ngx_booking_instant_t   in;
-
-    *t = -1;
-
-    v = json_object_get(root, name);
-    if (v == NULL) {
-        return NGX_OK;
-    }
-
-    if (!json_is_string(v)
-        || ngx_booking_parse_instant((u_char *) json_string_value(v),
-                                     json_string_length(v), &in)
-           != NGX_BOOKING_OK)
-    {
-        return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST, "bad_request",
-                                      "not an RFC 3339 date or date-time",
-                                      name);
-    }
-
-    if (in.fraction) {
-        return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE, "invalid",
-                                      "not on a slot boundary", name);
-    }
-
-    *t = in.t;
-
-    return NGX_OK;
-}
 
 
 static ngx_int_t

@@ -33,15 +33,10 @@ typedef struct {
 } ngx_booking_resource_t;
 
 
-static ngx_int_t ngx_booking_resource_parse(ngx_http_request_t *r,
-    json_t *root, ngx_booking_resource_t *res, ngx_booking_err_t *err);
 static ngx_int_t ngx_booking_resource_doc(ngx_http_request_t *r,
     json_t *root, ngx_booking_resource_t *res);
-static ngx_int_t ngx_booking_check_location(json_t *v,
-    ngx_booking_err_t *err);
-static ngx_int_t ngx_booking_check_groups(json_t *v, ngx_booking_err_t *err);
 static ngx_int_t ngx_booking_resource_access(ngx_http_request_t *r,
-    json_t *root, ngx_booking_resource_t *res);
+    json_t *root, ngx_booking_rreq_t *in, ngx_booking_resource_t *res);
 static ngx_int_t ngx_booking_resource_key(ngx_http_request_t *r,
     ngx_str_t *key);
 static ngx_int_t ngx_booking_resource_written(ngx_http_request_t *r,
@@ -77,41 +72,47 @@ ngx_booking_resource_put(ngx_http_request_t *r)
     json_t                  *root;
     ngx_int_t                rc;
     ngx_str_t                body, argv[9];
-    json_error_t             jerr;
-    ngx_booking_err_t        err;
+    ngx_booking_rreq_t       in;
+    ngx_booking_perr_t       perr;
     ngx_booking_resource_t   res;
+    ngx_booking_main_conf_t *bmcf;
+
+    bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
 
     if (ngx_booking_request_body(r, &body) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    root = json_loadb((const char *) body.data, body.len,
-                      JSON_REJECT_DUPLICATES, &jerr);
+    root = ngx_booking_parse_resource(body.data, body.len, &in, &perr);
     if (root == NULL) {
-        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "invalid_json",
-                                      jerr.text, NULL);
+        return ngx_booking_send_error(r, perr.status, perr.code,
+                                      perr.message, perr.field);
     }
 
     ngx_memzero(&res, sizeof(ngx_booking_resource_t));
+    res.capacity = in.capacity;
+    res.type = ngx_booking_find_type(bmcf, (u_char *) in.type, in.type_len);
 
-    rc = ngx_booking_resource_parse(r, root, &res, &err);
+    rc = NGX_OK;
 
-    if (rc == NGX_OK) {
-        rc = ngx_booking_resource_doc(r, root, &res);
-    }
+    if (res.type == NULL) {
+        rc = NGX_DECLINED;
 
-    if (rc == NGX_OK) {
-        rc = ngx_booking_resource_access(r, root, &res);
+    } else if (ngx_booking_resource_doc(r, root, &res) != NGX_OK
+               || ngx_booking_resource_access(r, root, &in, &res) != NGX_OK)
+    {
+        rc = NGX_ERROR;
     }
 
     json_decref(root);
 
-    if (rc == NGX_ERROR) {
-        return ngx_booking_send_err(r, &err);
+    if (rc == NGX_DECLINED) {
+        return ngx_booking_send_error(r, NGX_BOOKING_UNPROCESSABLE, "invalid",
+                                      "unknown type", "type");
     }
 
     if (rc != NGX_OK) {
-        return rc;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (ngx_booking_resource_key(r, &argv[0]) != NGX_OK) {
@@ -136,220 +137,7 @@ ngx_booking_resource_put(ngx_http_request_t *r)
 
 
 /* NGX_OK, or the rc of the error answer already sent */
-static ngx_int_t
-ngx_booking_resource_parse(ngx_http_request_t *r, json_t *root,
-    ngx_booking_resource_t *res, ngx_booking_err_t *err)
-{
-    const char               *key;
-    json_t                   *v;
-    json_int_t                n;
-    ngx_booking_main_conf_t  *bmcf;
 
-    bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
-
-    if (!json_is_object(root)) {
-        return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST, "bad_request",
-                                      "the body must be a JSON object", NULL);
-    }
-
-    json_object_foreach(root, key, v) {
-        if (ngx_strcmp(key, "type") != 0 && ngx_strcmp(key, "capacity") != 0
-            && ngx_strcmp(key, "title") != 0 && ngx_strcmp(key, "owner") != 0
-            && ngx_strcmp(key, "location") != 0
-            && ngx_strcmp(key, "attributes") != 0
-            && ngx_strcmp(key, "groups") != 0)
-        {
-            /* the key dies with the JSON: the answer keeps a copy */
-            return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE,
-                                    "invalid", "unknown field",
-                                    ngx_booking_strdup(r->pool, key));
-        }
-    }
-
-    v = json_object_get(root, "type");
-    if (v == NULL) {
-        return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST, "bad_request",
-                                      "type is required", "type");
-    }
-
-    if (!json_is_string(v)) {
-        return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST, "bad_request",
-                                      "type must be a string", "type");
-    }
-
-    res->type = ngx_booking_find_type(bmcf, (u_char *) json_string_value(v),
-                                      json_string_length(v));
-    if (res->type == NULL) {
-        return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE, "invalid",
-                                      "unknown type", "type");
-    }
-
-    res->capacity = 1;
-
-    v = json_object_get(root, "capacity");
-    if (v != NULL) {
-        if (!json_is_integer(v)) {
-            return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST,
-                                          "bad_request",
-                                          "capacity must be an integer",
-                                          "capacity");
-        }
-
-        n = json_integer_value(v);
-        if (n < 1 || n > NGX_BOOKING_CAPACITY_MAX) {
-            return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE,
-                                          "invalid",
-                                          "capacity must be 1 to 1000000",
-                                          "capacity");
-        }
-
-        res->capacity = n;
-    }
-
-    v = json_object_get(root, "title");
-    if (v != NULL) {
-        if (!json_is_string(v)) {
-            return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST,
-                                          "bad_request",
-                                          "title must be a string", "title");
-        }
-
-        if (json_string_length(v) > NGX_BOOKING_TITLE_MAX) {
-            return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE,
-                                          "invalid",
-                                          "title is longer than 1024 bytes",
-                                          "title");
-        }
-    }
-
-    v = json_object_get(root, "owner");
-    if (v != NULL) {
-        if (!json_is_string(v)) {
-            return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST,
-                                          "bad_request",
-                                          "owner must be a string", "owner");
-        }
-
-        if (json_string_length(v) == 0
-            || json_string_length(v) > NGX_BOOKING_USER_MAX)
-        {
-            return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE,
-                                          "invalid",
-                                          "owner must be 1 to 128 bytes",
-                                          "owner");
-        }
-    }
-
-    v = json_object_get(root, "attributes");
-    if (v != NULL && !json_is_object(v)) {
-        return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST, "bad_request",
-                                      "attributes must be an object",
-                                      "attributes");
-    }
-
-    v = json_object_get(root, "location");
-    if (v != NULL) {
-        n = ngx_booking_check_location(v, err);
-        if (n != NGX_OK) {
-            return n;
-        }
-    }
-
-    v = json_object_get(root, "groups");
-    if (v != NULL) {
-        return ngx_booking_check_groups(v, err);
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_booking_check_location(json_t *v, ngx_booking_err_t *err)
-{
-    double       lat, lon;
-    json_t      *jlat, *jlon;
-    const char  *key;
-    json_t      *e;
-
-    if (!json_is_object(v)) {
-        return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST, "bad_request",
-                                      "location must be an object",
-                                      "location");
-    }
-
-    json_object_foreach(v, key, e) {
-        if (ngx_strcmp(key, "lat") != 0 && ngx_strcmp(key, "lon") != 0) {
-            return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE,
-                                          "invalid",
-                                          "location holds only lat and lon",
-                                          "location");
-        }
-    }
-
-    jlat = json_object_get(v, "lat");
-    jlon = json_object_get(v, "lon");
-
-    if (!json_is_number(jlat) || !json_is_number(jlon)) {
-        return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST, "bad_request",
-                                      "location needs numbers lat and lon",
-                                      "location");
-    }
-
-    lat = json_number_value(jlat);
-    lon = json_number_value(jlon);
-
-    if (!(lat >= -NGX_BOOKING_LAT_MAX && lat <= NGX_BOOKING_LAT_MAX
-          && lon >= -NGX_BOOKING_LON_MAX && lon <= NGX_BOOKING_LON_MAX))
-    {
-        return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE, "invalid",
-                                      "lat must be within +-85.05112878 "
-                                      "and lon within +-180", "location");
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_booking_check_groups(json_t *v, ngx_booking_err_t *err)
-{
-    size_t   i;
-    json_t  *g;
-
-    if (!json_is_array(v)) {
-        return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST, "bad_request",
-                                      "groups must be an array of strings",
-                                      "groups");
-    }
-
-    if (json_array_size(v) > NGX_BOOKING_GROUPS_MAX) {
-        return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE, "invalid",
-                                      "at most 64 groups", "groups");
-    }
-
-    json_array_foreach(v, i, g) {
-        if (!json_is_string(g)) {
-            return ngx_booking_fail(err, NGX_HTTP_BAD_REQUEST,
-                                          "bad_request",
-                                          "groups must be an array of "
-                                          "strings", "groups");
-        }
-
-        if (json_string_length(g) == 0 || json_string_length(g) > 64
-            || ngx_strlchr((u_char *) json_string_value(g),
-                           (u_char *) json_string_value(g)
-                           + json_string_length(g), ',') != NULL)
-        {
-            return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE,
-                                          "invalid",
-                                          "a group is 1 to 64 bytes without "
-                                          "a comma", "groups");
-        }
-    }
-
-    return NGX_OK;
-}
 
 
 /*
@@ -405,49 +193,41 @@ ngx_booking_resource_doc(ngx_http_request_t *r, json_t *root,
 }
 
 
-/* who may act on the resource: its owner, and the groups it is kept for */
+/* who may act on the resource: its owner, the groups it is kept for */
 static ngx_int_t
 ngx_booking_resource_access(ngx_http_request_t *r, json_t *root,
-    ngx_booking_resource_t *res)
+    ngx_booking_rreq_t *in, ngx_booking_resource_t *res)
 {
     u_char   *p;
     size_t    i, len;
     json_t   *v, *g;
 
-    ngx_str_set(&res->owner, "");
+    res->owner.len = in->owner_len;
+    res->owner.data = (u_char *) "";
     ngx_str_set(&res->groups, "");
     ngx_str_set(&res->lat, "");
     ngx_str_set(&res->lon, "");
 
-    v = json_object_get(root, "location");
-    if (v != NULL) {
+    if (in->owner != NULL) {
+        res->owner.data = ngx_pnalloc(r->pool, in->owner_len);
+        if (res->owner.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(res->owner.data, in->owner, in->owner_len);
+    }
+
+    if (in->located) {
         p = ngx_pnalloc(r->pool, 2 * 32);
         if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ERROR;
         }
 
         res->lat.data = p;
-        res->lat.len = ngx_sprintf(p, "%.8f",
-                                   json_number_value(json_object_get(v,
-                                                                     "lat")))
-                       - p;
+        res->lat.len = ngx_sprintf(p, "%.8f", in->lat) - p;
         p += 32;
         res->lon.data = p;
-        res->lon.len = ngx_sprintf(p, "%.8f",
-                                   json_number_value(json_object_get(v,
-                                                                     "lon")))
-                       - p;
-    }
-
-    v = json_object_get(root, "owner");
-    if (v != NULL) {
-        res->owner.len = json_string_length(v);
-        res->owner.data = ngx_pnalloc(r->pool, res->owner.len);
-        if (res->owner.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_memcpy(res->owner.data, json_string_value(v), res->owner.len);
+        res->lon.len = ngx_sprintf(p, "%.8f", in->lon) - p;
     }
 
     v = json_object_get(root, "groups");
@@ -463,7 +243,7 @@ ngx_booking_resource_access(ngx_http_request_t *r, json_t *root,
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     res->groups.data = p;
