@@ -32,6 +32,7 @@ all: module
 module: deps $(MODULE)
 
 include tests/unit.mk
+include tests/fuzz/fuzz.mk
 
 deps:
 	@sh conf/deps.sh $(PACKAGES)
@@ -69,6 +70,7 @@ test-deps:
 
 test: module test-deps
 	$(MAKE) unit
+	$(MAKE) fuzz-replay
 	prove -I t/lib t/
 
 clean:

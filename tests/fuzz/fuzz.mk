@@ -1,0 +1,48 @@
+# Fuzzing of every parser of untrusted input, run from the repository root.
+#
+#   make fuzz [FUZZ_SECONDS=60]   libFuzzer (Debian's clang), each target in
+#                                 turn, with ASan and UBSan; what it finds
+#                                 goes to build/fuzz/corpus, crashes to
+#                                 tests/fuzz/crashes (commit them once fixed)
+#   make fuzz-replay              the committed corpora and crashes, through
+#                                 a plain main under ASan/UBSan (gcc): part
+#                                 of make test
+
+FUZZ_TARGETS  = time text ical runs body
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS     = $(UNIT_SRCS)
+FUZZ_LIBS     = -lcrypto -ljansson
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all \
+                -fno-omit-frame-pointer
+
+.PHONY: fuzz fuzz-replay
+
+fuzz:
+	@mkdir -p build/fuzz tests/fuzz/crashes
+	@for t in $(FUZZ_TARGETS); do \
+	    clang -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined \
+	        -o build/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c $(FUZZ_SRCS) \
+	        $(FUZZ_LIBS) || exit 1; \
+	    mkdir -p build/fuzz/corpus/$$t; \
+	    echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+	    build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	        -print_final_stats=1 -max_len=4096 \
+	        -artifact_prefix=tests/fuzz/crashes/$$t- \
+	        build/fuzz/corpus/$$t tests/fuzz/corpus/$$t \
+	        2>&1 | grep -E '^(stat::number_of_executed_units|stat::new_units_added|==[0-9]+==ERROR|SUMMARY)' \
+	        || true; \
+	    if ls tests/fuzz/crashes/$$t-* >/dev/null 2>&1; then \
+	        echo "fuzz_$$t: crash inputs in tests/fuzz/crashes"; exit 1; \
+	    fi; \
+	done
+
+fuzz-replay:
+	@mkdir -p build/fuzz
+	@for t in $(FUZZ_TARGETS); do \
+	    cc -std=gnu99 -g -O1 -Iinclude $(FUZZ_SAN) \
+	        -o build/fuzz/replay_$$t tests/fuzz/replay.c \
+	        tests/fuzz/fuzz_$$t.c $(FUZZ_SRCS) $(FUZZ_LIBS) || exit 1; \
+	    set -- tests/fuzz/corpus/$$t; \
+	    for c in tests/fuzz/crashes/$$t-*; do [ -e "$$c" ] && set -- "$$@" "$$c"; done; \
+	    build/fuzz/replay_$$t "$$@" || exit 1; \
+	done
