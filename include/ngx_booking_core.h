@@ -203,4 +203,36 @@ void *ngx_booking_parse_resource(const u_char *body, size_t len,
     ngx_booking_rreq_t *res, ngx_booking_perr_t *err);
 
 
+/*
+ * Routes: a path below the booking_api location ("resources/r1/availability")
+ * to what it names.  Methods and ids are checked by the caller.
+ */
+#define NGX_BOOKING_ROUTE_NONE          0   /* 404 "no such route" */
+#define NGX_BOOKING_ROUTE_RESOURCES     1   /* resources */
+#define NGX_BOOKING_ROUTE_RESOURCE      2   /* resources/{id} */
+#define NGX_BOOKING_ROUTE_AVAILABILITY  3   /* resources/{id}/availability */
+#define NGX_BOOKING_ROUTE_CALENDAR      4   /* resources/{id}/calendar.ics */
+#define NGX_BOOKING_ROUTE_BOOKINGS      5   /* bookings */
+#define NGX_BOOKING_ROUTE_BOOKING       6   /* bookings/{id} */
+#define NGX_BOOKING_ROUTE_BOOKING_OP    7   /* bookings/{id}/{op} */
+#define NGX_BOOKING_ROUTE_NO_BOOKING    8   /* 404 "no such booking" */
+
+
+typedef struct {
+    int             route;
+    const u_char   *id;             /* the resource id */
+    size_t          id_len;
+    const u_char   *booking;        /* the whole booking id */
+    size_t          booking_len;
+    const u_char   *rand;           /* its random part */
+    size_t          rand_len;
+    const u_char   *op;             /* confirm, cancel, approve, decline */
+    size_t          op_len;
+} ngx_booking_route_t;
+
+
+int ngx_booking_route_match(const u_char *path, size_t len,
+    ngx_booking_route_t *rt);
+
+
 #endif /* _NGX_BOOKING_CORE_H_INCLUDED_ */

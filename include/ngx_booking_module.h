@@ -211,7 +211,7 @@ ngx_int_t ngx_booking_key(ngx_http_request_t *r, ngx_str_t *rid,
 ngx_int_t ngx_booking_not_allowed(ngx_http_request_t *r, const char *allow);
 ngx_int_t ngx_booking_caller(ngx_http_request_t *r, ngx_booking_ctx_t *ctx);
 ngx_int_t ngx_booking_booking_route(ngx_http_request_t *r,
-    ngx_booking_ctx_t *ctx, ngx_str_t *seg, ngx_uint_t n);
+    ngx_booking_ctx_t *ctx, ngx_booking_route_t *rt);
 
 ngx_int_t ngx_booking_resource_put(ngx_http_request_t *r);
 ngx_int_t ngx_booking_resource_get(ngx_http_request_t *r);

@@ -15,21 +15,8 @@
 #include "ngx_booking_cache.h"
 
 
-#define NGX_BOOKING_SEGMENTS_MAX  4
-
-
-typedef struct {
-    ngx_str_t            seg[NGX_BOOKING_SEGMENTS_MAX];
-    ngx_uint_t           n;
-} ngx_booking_path_t;
-
-
-static ngx_int_t ngx_booking_split(ngx_http_request_t *r,
-    ngx_booking_ctx_t *ctx, ngx_booking_path_t *path);
 static ngx_int_t ngx_booking_route(ngx_http_request_t *r,
     ngx_booking_ctx_t *ctx);
-static ngx_int_t ngx_booking_route_resource(ngx_http_request_t *r,
-    ngx_booking_ctx_t *ctx, ngx_booking_path_t *path);
 static ngx_int_t ngx_booking_json_content_type(ngx_http_request_t *r);
 static ngx_int_t ngx_booking_cached_read(ngx_http_request_t *r,
     ngx_booking_ctx_t *ctx);
@@ -219,55 +206,27 @@ ngx_booking_body_handler(ngx_http_request_t *r)
 }
 
 
+
+
+
+/*
+ * What the path names, whether the method applies, and who may: sets
+ * ctx->run, or answers the error (and leaves ctx->run NULL).
+ */
 static ngx_int_t
 ngx_booking_route(ngx_http_request_t *r, ngx_booking_ctx_t *ctx)
 {
-    ngx_booking_path_t  path;
-
-    if (ngx_booking_split(r, ctx, &path) != NGX_OK) {
-        goto not_found;
-    }
-
-    if (path.n >= 1 && path.seg[0].len == 9
-        && ngx_strncmp(path.seg[0].data, "resources", 9) == 0)
-    {
-        if (path.n > 1) {
-            return ngx_booking_route_resource(r, ctx, &path);
-        }
-
-        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-            return ngx_booking_not_allowed(r, "GET, HEAD");
-        }
-
-        ctx->run = ngx_booking_listing;
-        return NGX_OK;
-    }
-
-    if (path.n >= 1 && path.seg[0].len == 8
-        && ngx_strncmp(path.seg[0].data, "bookings", 8) == 0)
-    {
-        return ngx_booking_booking_route(r, ctx, path.seg, path.n);
-    }
-
-not_found:
-
-    return ngx_booking_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-                                  "no such route", NULL);
-}
-
-
-/* the path below the location, cut at "/" */
-static ngx_int_t
-ngx_booking_split(ngx_http_request_t *r, ngx_booking_ctx_t *ctx,
-    ngx_booking_path_t *path)
-{
-    u_char                    *p, *last, *s;
+    u_char                    *p;
+    const char                *allow;
+    ngx_booking_run_pt         run;
+    ngx_booking_route_t        rt;
+    ngx_booking_main_conf_t   *bmcf;
     ngx_http_core_loc_conf_t  *clcf;
 
+    bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
     p = r->uri.data;
-    last = r->uri.data + r->uri.len;
 
     if (r->uri.len >= clcf->name.len
         && ngx_strncmp(r->uri.data, clcf->name.data, clcf->name.len) == 0)
@@ -275,100 +234,83 @@ ngx_booking_split(ngx_http_request_t *r, ngx_booking_ctx_t *ctx,
         p += clcf->name.len;
     }
 
-    while (p < last && *p == '/') {
-        p++;
-    }
+    run = NULL;
+    allow = "GET, HEAD";
 
-    ctx->path.data = p;
-    ctx->path.len = last - p;
+    switch (ngx_booking_route_match(p, r->uri.data + r->uri.len - p, &rt)) {
 
-    path->n = 0;
-
-    while (p < last) {
-        if (path->n == NGX_BOOKING_SEGMENTS_MAX) {
-            return NGX_DECLINED;
+    case NGX_BOOKING_ROUTE_RESOURCES:
+        if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+            run = ngx_booking_listing;
         }
 
-        s = ngx_strlchr(p, last, '/');
-        if (s == NULL) {
-            s = last;
+        break;
+
+    case NGX_BOOKING_ROUTE_RESOURCE:
+        allow = "GET, HEAD, PUT, DELETE";
+
+        if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+            run = ngx_booking_resource_get;
+
+        } else if (r->method & NGX_HTTP_PUT) {
+            run = ngx_booking_resource_put;
+
+        } else if (r->method & NGX_HTTP_DELETE) {
+            run = ngx_booking_resource_delete;
         }
 
-        path->seg[path->n].data = p;
-        path->seg[path->n].len = s - p;
-        path->n++;
+        break;
 
-        if (s == last) {
-            break;
+    case NGX_BOOKING_ROUTE_AVAILABILITY:
+        if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+            run = ngx_booking_availability;
         }
 
-        p = s + 1;
+        break;
 
-        /* "resources/x/" is not "resources/x" */
-        if (p == last) {
-            return NGX_DECLINED;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_booking_route_resource(ngx_http_request_t *r, ngx_booking_ctx_t *ctx,
-    ngx_booking_path_t *path)
-{
-    ngx_booking_run_pt        run;
-    ngx_booking_main_conf_t  *bmcf;
-
-    bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
-
-    if (path->n == 2) {
-        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_PUT
-                           |NGX_HTTP_DELETE)))
-        {
-            return ngx_booking_not_allowed(r, "GET, HEAD, PUT, DELETE");
+    case NGX_BOOKING_ROUTE_CALENDAR:
+        if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+            run = ngx_booking_calendar;
         }
 
-        if ((r->method & (NGX_HTTP_PUT|NGX_HTTP_DELETE)) && !ctx->admin) {
-            return ngx_booking_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
-                                          "resources are written through "
-                                          "an admin location", NULL);
-        }
+        break;
 
-        run = (r->method & NGX_HTTP_PUT) ? ngx_booking_resource_put
-              : (r->method & NGX_HTTP_DELETE) ? ngx_booking_resource_delete
-              : ngx_booking_resource_get;
+    case NGX_BOOKING_ROUTE_BOOKINGS:
+    case NGX_BOOKING_ROUTE_BOOKING:
+    case NGX_BOOKING_ROUTE_BOOKING_OP:
+        return ngx_booking_booking_route(r, ctx, &rt);
 
-    } else if (path->n == 3 && path->seg[2].len == 12
-               && ngx_strncmp(path->seg[2].data, "availability", 12) == 0)
-    {
-        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-            return ngx_booking_not_allowed(r, "GET, HEAD");
-        }
+    case NGX_BOOKING_ROUTE_NO_BOOKING:
+        return ngx_booking_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                      "no such booking", NULL);
 
-        run = ngx_booking_availability;
-
-    } else if (path->n == 3 && path->seg[2].len == 12
-               && ngx_strncmp(path->seg[2].data, "calendar.ics", 12) == 0)
-    {
-        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-            return ngx_booking_not_allowed(r, "GET, HEAD");
-        }
-
-        run = ngx_booking_calendar;
-
-    } else {
+    default:
         return ngx_booking_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
                                       "no such route", NULL);
     }
 
-    ctx->id = path->seg[1];
+    if (run == NULL) {
+        return ngx_booking_not_allowed(r, allow);
+    }
 
-    if (ngx_booking_id_check(bmcf, &ctx->id, r->connection->log) != NGX_OK) {
-        return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
-                                      "the resource id does not match "
-                                      "booking_id_pattern", "id");
+    if ((r->method & (NGX_HTTP_PUT|NGX_HTTP_DELETE)) && !ctx->admin) {
+        return ngx_booking_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
+                                      "resources are written through an "
+                                      "admin location", NULL);
+    }
+
+    if (rt.route != NGX_BOOKING_ROUTE_RESOURCES) {
+        ctx->id.data = (u_char *) rt.id;
+        ctx->id.len = rt.id_len;
+
+        if (ngx_booking_id_check(bmcf, &ctx->id, r->connection->log)
+            != NGX_OK)
+        {
+            return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "bad_request",
+                                          "the resource id does not match "
+                                          "booking_id_pattern", "id");
+        }
     }
 
     ctx->run = run;

@@ -80,15 +80,6 @@ static ngx_str_t  ngx_booking_flag[] = {
 };
 
 
-static ngx_str_t  ngx_booking_ops[] = {
-    ngx_string("confirm"),
-    ngx_string("cancel"),
-    ngx_string("approve"),
-    ngx_string("decline"),
-    ngx_null_string
-};
-
-
 /*
  * The caller: booking_user and booking_user_groups evaluated for this
  * request; "" when there is none.
@@ -152,20 +143,20 @@ ngx_booking_user_valid(ngx_str_t *s)
 }
 
 
-/* seg[0] is "bookings" */
+/* bookings, bookings/{id} and bookings/{id}/{op}: methods, token, caller */
 ngx_int_t
 ngx_booking_booking_route(ngx_http_request_t *r, ngx_booking_ctx_t *ctx,
-    ngx_str_t *seg, ngx_uint_t n)
+    ngx_booking_route_t *rt)
 {
-    u_char                   *dot;
-    ngx_uint_t                i;
     ngx_table_elt_t          *h;
     ngx_booking_run_pt        run;
     ngx_booking_main_conf_t  *bmcf;
 
     bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
 
-    if (n == 1) {
+    switch (rt->route) {
+
+    case NGX_BOOKING_ROUTE_BOOKINGS:
         if (r->method & NGX_HTTP_POST) {
             run = ngx_booking_create;
 
@@ -176,75 +167,50 @@ ngx_booking_booking_route(ngx_http_request_t *r, ngx_booking_ctx_t *ctx,
             return ngx_booking_not_allowed(r, "GET, HEAD, POST");
         }
 
-        goto caller;
-    }
+        break;
 
-    if (n == 2) {
+    case NGX_BOOKING_ROUTE_BOOKING:
         if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
             return ngx_booking_not_allowed(r, "GET, HEAD");
         }
 
         run = ngx_booking_get;
+        break;
 
-    } else if (n == 3) {
-        for (i = 0; ngx_booking_ops[i].len; i++) {
-            if (seg[2].len == ngx_booking_ops[i].len
-                && ngx_strncmp(seg[2].data, ngx_booking_ops[i].data,
-                               seg[2].len) == 0)
-            {
-                break;
-            }
-        }
-
-        if (ngx_booking_ops[i].len == 0) {
-            goto not_found;
-        }
-
+    default: /* NGX_BOOKING_ROUTE_BOOKING_OP */
         if (!(r->method & NGX_HTTP_POST)) {
             return ngx_booking_not_allowed(r, "POST");
         }
 
-        ctx->op = ngx_booking_ops[i];
+        ctx->op.data = (u_char *) rt->op;
+        ctx->op.len = rt->op_len;
         run = ngx_booking_act;
-
-    } else {
-        goto not_found;
     }
 
-    dot = NULL;
+    if (rt->route != NGX_BOOKING_ROUTE_BOOKINGS) {
+        ctx->id.data = (u_char *) rt->id;
+        ctx->id.len = rt->id_len;
+        ctx->rand.data = (u_char *) rt->rand;
+        ctx->rand.len = rt->rand_len;
 
-    for (i = seg[1].len; i > 0; i--) {
-        if (seg[1].data[i - 1] == '.') {
-            dot = &seg[1].data[i - 1];
-            break;
+        if (ngx_booking_id_check(bmcf, &ctx->id, r->connection->log)
+            != NGX_OK)
+        {
+            return ngx_booking_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                          "no such booking", NULL);
+        }
+
+        h = ngx_booking_header_in(r, "Booking-Token", 13);
+
+        if (h != NULL) {
+            ctx->token = ngx_booking_token_check(bmcf->secret.data,
+                                                 bmcf->secret.len,
+                                                 rt->booking,
+                                                 rt->booking_len,
+                                                 h->value.data,
+                                                 h->value.len);
         }
     }
-
-    if (dot == NULL) {
-        goto no_booking;
-    }
-
-    ctx->id.data = seg[1].data;
-    ctx->id.len = dot - seg[1].data;
-    ctx->rand.data = dot + 1;
-    ctx->rand.len = seg[1].data + seg[1].len - ctx->rand.data;
-
-    if (!ngx_booking_rand_valid(ctx->rand.data, ctx->rand.len)
-        || ngx_booking_id_check(bmcf, &ctx->id, r->connection->log) != NGX_OK)
-    {
-        goto no_booking;
-    }
-
-    h = ngx_booking_header_in(r, "Booking-Token", 13);
-
-    if (h != NULL) {
-        ctx->token = ngx_booking_token_check(bmcf->secret.data,
-                                             bmcf->secret.len, seg[1].data,
-                                             seg[1].len, h->value.data,
-                                             h->value.len);
-    }
-
-caller:
 
     switch (ngx_booking_caller(r, ctx)) {
 
@@ -263,16 +229,6 @@ caller:
     ctx->run = run;
 
     return NGX_OK;
-
-no_booking:
-
-    return ngx_booking_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-                                  "no such booking", NULL);
-
-not_found:
-
-    return ngx_booking_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-                                  "no such route", NULL);
 }
 
 

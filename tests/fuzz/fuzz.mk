@@ -8,7 +8,7 @@
 #                                 a plain main under ASan/UBSan (gcc): part
 #                                 of make test
 
-FUZZ_TARGETS  = time text ical runs body
+FUZZ_TARGETS  = time text ical runs body route
 FUZZ_SECONDS ?= 60
 FUZZ_SRCS     = $(UNIT_SRCS)
 FUZZ_LIBS     = -lcrypto -ljansson

@@ -1,0 +1,101 @@
+/*
+ * Unit tests of route matching (ngx_booking_route.c).
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ngx_booking_core.h"
+
+
+static int
+route(const char *path, ngx_booking_route_t *rt)
+{
+    return ngx_booking_route_match((const u_char *) path, strlen(path), rt);
+}
+
+
+static void
+test_resources(void **state)
+{
+    ngx_booking_route_t  rt;
+
+    (void) state;
+
+    assert_int_equal(route("resources", &rt), NGX_BOOKING_ROUTE_RESOURCES);
+    assert_int_equal(route("/resources", &rt), NGX_BOOKING_ROUTE_RESOURCES);
+
+    assert_int_equal(route("resources/r1", &rt), NGX_BOOKING_ROUTE_RESOURCE);
+    assert_int_equal(rt.id_len, 2);
+    assert_memory_equal(rt.id, "r1", 2);
+
+    assert_int_equal(route("resources/r1/availability", &rt),
+                     NGX_BOOKING_ROUTE_AVAILABILITY);
+    assert_memory_equal(rt.id, "r1", 2);
+    assert_int_equal(route("resources/r1/calendar.ics", &rt),
+                     NGX_BOOKING_ROUTE_CALENDAR);
+
+    /* what is not a route */
+    assert_int_equal(route("", &rt), NGX_BOOKING_ROUTE_NONE);
+    assert_int_equal(route("resources/", &rt), NGX_BOOKING_ROUTE_NONE);
+    assert_int_equal(route("resources/r1/", &rt), NGX_BOOKING_ROUTE_NONE);
+    assert_int_equal(route("resources//r1", &rt), NGX_BOOKING_ROUTE_NONE);
+    assert_int_equal(route("resources/r1/free", &rt), NGX_BOOKING_ROUTE_NONE);
+    assert_int_equal(route("resources/r1/availability/x", &rt),
+                     NGX_BOOKING_ROUTE_NONE);
+    assert_int_equal(route("Resources/r1", &rt), NGX_BOOKING_ROUTE_NONE);
+    assert_int_equal(route("resourcesx", &rt), NGX_BOOKING_ROUTE_NONE);
+}
+
+
+static void
+test_bookings(void **state)
+{
+    ngx_booking_route_t  rt;
+
+    (void) state;
+
+    assert_int_equal(route("bookings", &rt), NGX_BOOKING_ROUTE_BOOKINGS);
+
+    assert_int_equal(route("bookings/room.1.AAAAAAAAAAAAAAAA", &rt),
+                     NGX_BOOKING_ROUTE_BOOKING);
+    assert_int_equal(rt.id_len, 6);
+    assert_memory_equal(rt.id, "room.1", 6);
+    assert_int_equal(rt.rand_len, 16);
+    assert_memory_equal(rt.rand, "AAAAAAAAAAAAAAAA", 16);
+    assert_int_equal(rt.booking_len, 23);
+
+    assert_int_equal(route("bookings/r.AAAAAAAAAAAAAAA-/cancel", &rt),
+                     NGX_BOOKING_ROUTE_BOOKING_OP);
+    assert_int_equal(rt.op_len, 6);
+    assert_memory_equal(rt.op, "cancel", 6);
+
+    assert_int_equal(route("bookings/r.AAAAAAAAAAAAAAAA/refund", &rt),
+                     NGX_BOOKING_ROUTE_NONE);
+
+    /* an id that cannot be a booking's: no dot, no resource, short part */
+    assert_int_equal(route("bookings/rAAAAAAAAAAAAAAAA", &rt),
+                     NGX_BOOKING_ROUTE_NO_BOOKING);
+    assert_int_equal(route("bookings/.AAAAAAAAAAAAAAAA", &rt),
+                     NGX_BOOKING_ROUTE_NO_BOOKING);
+    assert_int_equal(route("bookings/r.AAAA", &rt),
+                     NGX_BOOKING_ROUTE_NO_BOOKING);
+    assert_int_equal(route("bookings/r.AAAAAAAAAAAAAAA+", &rt),
+                     NGX_BOOKING_ROUTE_NO_BOOKING);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_resources),
+        cmocka_unit_test(test_bookings),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
