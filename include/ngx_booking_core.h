@@ -235,4 +235,35 @@ int ngx_booking_route_match(const u_char *path, size_t len,
     ngx_booking_route_t *rt);
 
 
+/*
+ * Redis replies: every shape the module reads is checked here first, so that
+ * the code that writes the answer may trust it.  NGX_BOOKING_OK or
+ * NGX_BOOKING_ERROR; script_error answers 0 when the reply is not a
+ * script's refusal, -1 when it is a malformed one, else its HTTP status.
+ */
+struct redisReply;
+struct redisReader;
+
+/*
+ * A RESP reader whose arrays hold at most a million elements: hiredis
+ * 0.14 allocates an array from the count in its header, so "*1764720000"
+ * from a broken server would take 14 GB before one element arrived.
+ */
+#define NGX_BOOKING_REPLY_ELEMENTS_MAX  1000000
+
+struct redisReader *ngx_booking_reader_create(void);
+
+int ngx_booking_reply_script_error(const struct redisReply *r);
+int ngx_booking_reply_tuple(const struct redisReply *r);
+int ngx_booking_reply_unavailable(const struct redisReply *r);
+int ngx_booking_reply_put(const struct redisReply *r);
+int ngx_booking_reply_get(const struct redisReply *r);
+int ngx_booking_reply_availability(const struct redisReply *r);
+int ngx_booking_reply_list(const struct redisReply *r);
+int ngx_booking_reply_candidates(const struct redisReply *r, int near);
+int ngx_booking_reply_free(const struct redisReply *r);
+int ngx_booking_reply_calendar(const struct redisReply *r);
+int ngx_booking_reply_int(const struct redisReply *e, int64_t *v);
+
+
 #endif /* _NGX_BOOKING_CORE_H_INCLUDED_ */

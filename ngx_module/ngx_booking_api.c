@@ -714,27 +714,21 @@ ngx_booking_script_error(ngx_http_request_t *r, void *data)
 {
     redisReply *reply = data;
 
-    ngx_str_t    code, message, field;
+    ngx_int_t     status;
+    ngx_str_t     code, message, field;
     redisReply  **e;
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 4) {
+    status = ngx_booking_reply_script_error(reply);
+
+    if (status == 0) {
         return NGX_DECLINED;
+    }
+
+    if (status < 0) {
+        return ngx_booking_unexpected(r);
     }
 
     e = reply->element;
-
-    if (e[0]->type != REDIS_REPLY_STRING || e[0]->len != 3
-        || ngx_strncmp(e[0]->str, "err", 3) != 0)
-    {
-        return NGX_DECLINED;
-    }
-
-    if (e[1]->type != REDIS_REPLY_INTEGER || e[1]->integer < 400
-        || e[1]->integer > 599 || e[2]->type != REDIS_REPLY_STRING
-        || e[3]->type != REDIS_REPLY_STRING)
-    {
-        return ngx_booking_unexpected(r);
-    }
 
     code.data = (u_char *) e[2]->str;
     code.len = e[2]->len;
@@ -742,13 +736,12 @@ ngx_booking_script_error(ngx_http_request_t *r, void *data)
     message.len = e[3]->len;
     field.len = 0;
 
-    if (reply->elements > 4 && e[4]->type == REDIS_REPLY_STRING) {
+    if (reply->elements > 4) {
         field.data = (u_char *) e[4]->str;
         field.len = e[4]->len;
     }
 
-    return ngx_booking_send_error_str(r, e[1]->integer, &code, &message,
-                                      &field);
+    return ngx_booking_send_error_str(r, status, &code, &message, &field);
 }
 
 

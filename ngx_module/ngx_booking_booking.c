@@ -63,8 +63,6 @@ static ngx_int_t ngx_booking_unavailable(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_booking_write(ngx_http_request_t *r,
     ngx_booking_json_t *j, redisReply **e, ngx_uint_t token);
-static ngx_int_t ngx_booking_tuple_valid(redisReply *reply);
-static ngx_int_t ngx_booking_int(redisReply *e, int64_t *v);
 static ngx_table_elt_t *ngx_booking_header_in(ngx_http_request_t *r,
     const char *name, size_t len);
 static ngx_int_t ngx_booking_header_out(ngx_http_request_t *r,
@@ -445,7 +443,7 @@ ngx_booking_created(ngx_http_request_t *r, void *data)
         return ngx_booking_unavailable(r, reply);
     }
 
-    if (ngx_booking_tuple_valid(reply) != NGX_OK) {
+    if (ngx_booking_reply_tuple(reply) != NGX_BOOKING_OK) {
         return ngx_booking_bad_response(r);
     }
 
@@ -504,20 +502,12 @@ ngx_booking_unavailable(ngx_http_request_t *r, redisReply *reply)
     ngx_uint_t           i, k, date;
     ngx_booking_json_t   j;
 
-    if (reply->elements < 6 || (reply->elements - 3) % 3 != 0
-        || ngx_booking_int(reply->element[1], &cap) != NGX_OK
-        || ngx_booking_int(reply->element[2], &slot) != NGX_OK)
-    {
+    if (ngx_booking_reply_unavailable(reply) != NGX_BOOKING_OK) {
         return ngx_booking_bad_response(r);
     }
 
-    for (i = 3; i < reply->elements; i++) {
-        if (ngx_booking_int(reply->element[i], &v[0]) != NGX_OK
-            || v[0] < 0 || v[0] > NGX_BOOKING_TIME_MAX)
-        {
-            return ngx_booking_bad_response(r);
-        }
-    }
+    (void) ngx_booking_reply_int(reply->element[1], &cap);
+    (void) ngx_booking_reply_int(reply->element[2], &slot);
 
     date = (slot == 0 || slot % 86400 == 0);
 
@@ -529,7 +519,7 @@ ngx_booking_unavailable(ngx_http_request_t *r, redisReply *reply)
                              "\"message\":");
 
     for (k = 0; k < 3; k++) {
-        (void) ngx_booking_int(reply->element[3 + k], &v[k]);
+        (void) ngx_booking_reply_int(reply->element[3 + k], &v[k]);
     }
 
     p = ngx_sprintf(msg, "%L of %L units are taken", cap - v[2], cap);
@@ -548,7 +538,7 @@ ngx_booking_unavailable(ngx_http_request_t *r, redisReply *reply)
 
     for (i = 3; i + 2 < reply->elements; i += 3) {
         for (k = 0; k < 3; k++) {
-            (void) ngx_booking_int(reply->element[i + k], &v[k]);
+            (void) ngx_booking_reply_int(reply->element[i + k], &v[k]);
         }
 
         if (i > 3) {
@@ -658,7 +648,7 @@ ngx_booking_answered(ngx_http_request_t *r, void *data)
         return rc;
     }
 
-    if (ngx_booking_tuple_valid(reply) != NGX_OK) {
+    if (ngx_booking_reply_tuple(reply) != NGX_BOOKING_OK) {
         return ngx_booking_bad_response(r);
     }
 
@@ -884,16 +874,8 @@ ngx_booking_listed(ngx_http_request_t *r, void *data)
         return rc;
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2
-        || reply->element[1]->type != REDIS_REPLY_STRING)
-    {
+    if (ngx_booking_reply_list(reply) != NGX_BOOKING_OK) {
         return ngx_booking_bad_response(r);
-    }
-
-    for (i = 2; i < reply->elements; i++) {
-        if (ngx_booking_tuple_valid(reply->element[i]) != NGX_OK) {
-            return ngx_booking_bad_response(r);
-        }
     }
 
     if (ngx_booking_json_init(&j, r->pool, 1024) != NGX_OK) {
@@ -957,7 +939,7 @@ ngx_booking_write(ngx_http_request_t *r, ngx_booking_json_t *j,
     v = 0;
     slot = 0;
     id = e[NGX_BOOKING_T_ID];
-    (void) ngx_booking_int(e[NGX_BOOKING_T_SLOT], &slot);
+    (void) ngx_booking_reply_int(e[NGX_BOOKING_T_SLOT], &slot);
     date = (slot > 0 && slot % 86400 == 0);
 
     dot = NULL;
@@ -988,7 +970,7 @@ ngx_booking_write(ngx_http_request_t *r, ngx_booking_json_t *j,
                          e[NGX_BOOKING_T_KIND]->len);
 
     for (i = 0; i < 4; i++) {
-        if (ngx_booking_int(e[times[i]], &v) == NGX_OK) {
+        if (ngx_booking_reply_int(e[times[i]], &v) == NGX_BOOKING_OK) {
             ngx_booking_json_raw(j, (u_char *) names[i],
                                  ngx_strlen(names[i]));
             ngx_booking_json_time(j, v, date && i < 2);
@@ -998,7 +980,7 @@ ngx_booking_write(ngx_http_request_t *r, ngx_booking_json_t *j,
             continue;
         }
 
-        (void) ngx_booking_int(e[NGX_BOOKING_T_QUANTITY], &v);
+        (void) ngx_booking_reply_int(e[NGX_BOOKING_T_QUANTITY], &v);
         ngx_booking_json_lit(j, ",\"quantity\":");
         ngx_booking_json_int(j, v);
 
@@ -1035,76 +1017,6 @@ ngx_booking_write(ngx_http_request_t *r, ngx_booking_json_t *j,
 }
 
 
-static ngx_int_t
-ngx_booking_tuple_valid(redisReply *reply)
-{
-    ngx_uint_t   i;
-    redisReply **e;
-    int64_t      v;
-
-    if (reply->type != REDIS_REPLY_ARRAY
-        || reply->elements != NGX_BOOKING_T_N)
-    {
-        return NGX_ERROR;
-    }
-
-    e = reply->element;
-
-    for (i = 0; i < NGX_BOOKING_T_N; i++) {
-        if (e[i]->type != REDIS_REPLY_STRING
-            && e[i]->type != REDIS_REPLY_INTEGER)
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    if (e[NGX_BOOKING_T_STATUS]->type != REDIS_REPLY_INTEGER
-        || e[NGX_BOOKING_T_REPLAYED]->type != REDIS_REPLY_INTEGER
-        || e[NGX_BOOKING_T_ID]->type != REDIS_REPLY_STRING
-        || e[NGX_BOOKING_T_TYPE]->type != REDIS_REPLY_STRING
-        || e[NGX_BOOKING_T_STATE]->type != REDIS_REPLY_STRING
-        || e[NGX_BOOKING_T_KIND]->type != REDIS_REPLY_STRING
-        || e[NGX_BOOKING_T_USER]->type != REDIS_REPLY_STRING
-        || e[NGX_BOOKING_T_NOTE]->type != REDIS_REPLY_STRING
-        || ngx_booking_int(e[NGX_BOOKING_T_QUANTITY], &v) != NGX_OK
-        || ngx_booking_int(e[NGX_BOOKING_T_SLOT], &v) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    for (i = NGX_BOOKING_T_START; i <= NGX_BOOKING_T_EXPIRES; i++) {
-        if (i == NGX_BOOKING_T_QUANTITY || i == NGX_BOOKING_T_USER) {
-            continue;
-        }
-
-        if (ngx_booking_int(e[i], &v) == NGX_OK
-            && (v < 0 || v > NGX_BOOKING_TIME_MAX))
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-/* an integer or a decimal string; NGX_DECLINED for "" */
-static ngx_int_t
-ngx_booking_int(redisReply *e, int64_t *v)
-{
-    if (e->type == REDIS_REPLY_INTEGER) {
-        *v = e->integer;
-        return NGX_OK;
-    }
-
-    if (e->type != REDIS_REPLY_STRING || e->len == 0) {
-        return NGX_DECLINED;
-    }
-
-    *v = ngx_atoof((u_char *) e->str, e->len);
-
-    return (*v == NGX_ERROR) ? NGX_DECLINED : NGX_OK;
-}
 
 
 static ngx_table_elt_t *

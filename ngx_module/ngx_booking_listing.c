@@ -587,7 +587,7 @@ ngx_booking_listing_candidates(ngx_http_request_t *r, void *data)
     ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
     ls = ctx->data;
 
-    if (reply->type != REDIS_REPLY_ARRAY) {
+    if (ngx_booking_reply_candidates(reply, ls->near) != NGX_BOOKING_OK) {
         return ngx_booking_unexpected(r);
     }
 
@@ -613,21 +613,10 @@ ngx_booking_listing_candidates(ngx_http_request_t *r, void *data)
         c->dist = -1;
 
         if (ls->near) {
-            if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
-                || e->element[0]->type != REDIS_REPLY_STRING
-                || e->element[1]->type != REDIS_REPLY_STRING)
-            {
-                return ngx_booking_unexpected(r);
-            }
-
             id = e->element[0];
             c->dist = strtod(e->element[1]->str, NULL);
 
         } else {
-            if (e->type != REDIS_REPLY_STRING) {
-                return ngx_booking_unexpected(r);
-            }
-
             id = e;
         }
 
@@ -809,20 +798,12 @@ ngx_booking_listing_item(ngx_http_request_t *r, ngx_uint_t i, void *data)
     ls = ctx->data;
     c = &ls->cand[ls->base + i];
 
-    if (reply->type != REDIS_REPLY_ARRAY) {
+    if (ngx_booking_reply_free(reply) != NGX_BOOKING_OK) {
         return NGX_ERROR;
     }
 
     if (reply->elements == 0) {
         return NGX_OK;
-    }
-
-    if (reply->elements != 2 || reply->element[0]->type != REDIS_REPLY_STRING
-        || reply->element[1]->type != REDIS_REPLY_INTEGER
-        || reply->element[0]->len < 2
-        || reply->element[0]->str[reply->element[0]->len - 1] != '}')
-    {
-        return NGX_ERROR;
     }
 
     c->doc.len = reply->element[0]->len;
@@ -989,21 +970,11 @@ ngx_booking_calendar_events(ngx_http_request_t *r, void *data)
         return rc;
     }
 
-    e = reply->element;
-
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3
-        || (reply->elements - 3) % 5 != 0
-        || e[1]->type != REDIS_REPLY_INTEGER
-        || e[2]->type != REDIS_REPLY_STRING)
-    {
+    if (ngx_booking_reply_calendar(reply) != NGX_BOOKING_OK) {
         return ngx_booking_unexpected(r);
     }
 
-    for (i = 3; i < reply->elements; i++) {
-        if (e[i]->type != REDIS_REPLY_STRING) {
-            return ngx_booking_unexpected(r);
-        }
-    }
+    e = reply->element;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
     slot = e[1]->integer;
@@ -1024,13 +995,9 @@ ngx_booking_calendar_events(ngx_http_request_t *r, void *data)
     ngx_booking_json_lit(&j, "\r\n");
 
     for (i = 3; i + 4 < reply->elements; i += 5) {
+        /* start, end and updated_at, as checked above */
         for (k = 0; k < 3; k++) {
-            v[k] = ngx_atoof((u_char *) e[i + 1 + (k == 2 ? 3 : k)]->str,
-                             e[i + 1 + (k == 2 ? 3 : k)]->len);
-
-            if (v[k] < 0 || v[k] > NGX_BOOKING_TIME_MAX) {
-                return ngx_booking_unexpected(r);
-            }
+            (void) ngx_booking_reply_int(e[i + 1 + (k == 2 ? 3 : k)], &v[k]);
         }
 
         ngx_booking_json_lit(&j, "BEGIN:VEVENT\r\nUID:");

@@ -429,7 +429,7 @@ ngx_booking_redis_connect(ngx_booking_redis_conn_t *rc)
     c->read->handler = ngx_booking_redis_read_handler;
     c->write->handler = ngx_booking_redis_write_handler;
 
-    rc->reader = redisReaderCreate();
+    rc->reader = ngx_booking_reader_create();
     if (rc->reader == NULL) {
         ngx_booking_redis_close(rc, NGX_BOOKING_REDIS_UNAVAILABLE);
         return;

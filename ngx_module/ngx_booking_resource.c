@@ -276,9 +276,7 @@ ngx_booking_resource_written(ngx_http_request_t *r, void *data)
         return rc;
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 5
-        || reply->element[1]->type != REDIS_REPLY_INTEGER)
-    {
+    if (ngx_booking_reply_put(reply) != NGX_BOOKING_OK) {
         return ngx_booking_unexpected(r);
     }
 
@@ -321,7 +319,7 @@ ngx_booking_resource_read(ngx_http_request_t *r, void *data)
 {
     redisReply *reply = data;
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+    if (ngx_booking_reply_get(reply) != NGX_BOOKING_OK) {
         return ngx_booking_unexpected(r);
     }
 
@@ -343,22 +341,9 @@ ngx_booking_resource_answer(ngx_http_request_t *r, ngx_uint_t status,
     int64_t             c, u;
     ngx_booking_json_t  j;
 
-    if (doc->type != REDIS_REPLY_STRING || doc->len < 2
-        || doc->str[doc->len - 1] != '}'
-        || created->type != REDIS_REPLY_STRING
-        || updated->type != REDIS_REPLY_STRING)
-    {
-        return ngx_booking_unexpected(r);
-    }
-
-    c = ngx_atoof((u_char *) created->str, created->len);
-    u = ngx_atoof((u_char *) updated->str, updated->len);
-
-    if (c < 0 || u < 0 || c > NGX_BOOKING_TIME_MAX
-        || u > NGX_BOOKING_TIME_MAX)
-    {
-        return ngx_booking_unexpected(r);
-    }
+    /* checked by ngx_booking_reply_put() or _get() */
+    (void) ngx_booking_reply_int(created, &c);
+    (void) ngx_booking_reply_int(updated, &u);
 
     if (ngx_booking_json_init(&j, r->pool, doc->len + 128) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -520,15 +505,11 @@ ngx_booking_availability_read(ngx_http_request_t *r, void *data)
         return rc;
     }
 
-    e = reply->element;
-
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 5
-        || e[1]->type != REDIS_REPLY_STRING
-        || e[2]->type != REDIS_REPLY_INTEGER
-        || e[3]->type != REDIS_REPLY_INTEGER)
-    {
+    if (ngx_booking_reply_availability(reply) != NGX_BOOKING_OK) {
         return ngx_booking_unexpected(r);
     }
+
+    e = reply->element;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
 
@@ -560,10 +541,6 @@ ngx_booking_availability_read(ngx_http_request_t *r, void *data)
     ngx_booking_json_int(&j, capacity);
 
     if (slot == 0) {
-        if (e[4]->type != REDIS_REPLY_INTEGER) {
-            return ngx_booking_unexpected(r);
-        }
-
         used = e[4]->integer;
 
         ngx_booking_json_lit(&j, ",\"free\":");
@@ -571,13 +548,6 @@ ngx_booking_availability_read(ngx_http_request_t *r, void *data)
         ngx_booking_json_lit(&j, "}");
 
         return ngx_booking_send_json(r, NGX_HTTP_OK, &j);
-    }
-
-    if (slot < 0 || reply->elements != 6 || e[4]->type != REDIS_REPLY_INTEGER
-        || e[5]->type != REDIS_REPLY_STRING || e[5]->len % 4 != 0
-        || e[5]->len == 0)
-    {
-        return ngx_booking_unexpected(r);
     }
 
     start = e[4]->integer;

@@ -335,6 +335,9 @@ for my $mode (qw(garbage close)) {
         "*5\r\n\$3\r\nerr\r\n:200\r\n\$2\r\nok\r\n\$1\r\nx\r\n\$0\r\n\r\n",
         "*5\r\n\$3\r\nerr\r\n:404\r\n*0\r\n:1\r\n\$0\r\n\r\n",
         "-ERR something odd\r\n",
+        # an array announced with 1,764,720,000 elements: refused by the
+        # reader before anything is allocated for it
+        "*1764720000\r\n",
     );
     my $fake = BookingTest::FakeRedis->new(
         mode => 'script', by_command => { SCRIPT => $sha }, replies => [@odd], then => 'ok',

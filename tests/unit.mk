@@ -11,11 +11,12 @@ UNIT_SRCS = ngx_module/ngx_booking_time.c \
             ngx_module/ngx_booking_token.c \
             ngx_module/ngx_booking_ical.c \
             ngx_module/ngx_booking_parse.c \
-            ngx_module/ngx_booking_route.c
+            ngx_module/ngx_booking_route.c \
+            ngx_module/ngx_booking_replies.c
 
 UNIT_CC = cc
 UNIT_CFLAGS = -std=gnu99 -Wall -Wextra -Werror -O1 -g -Iinclude
-UNIT_LIBS = -lcmocka -lcrypto -ljansson
+UNIT_LIBS = -lcmocka -lcrypto -ljansson -lhiredis
 
 UNIT_BINS = build/tests/test_core build/tests/test_token build/tests/test_ical \
             build/tests/test_route

@@ -3,22 +3,24 @@
 #   make fuzz [FUZZ_SECONDS=60]   libFuzzer (Debian's clang), each target in
 #                                 turn, with ASan and UBSan; what it finds
 #                                 goes to build/fuzz/corpus, crashes to
-#                                 tests/fuzz/crashes (commit them once fixed)
+#                                 build/fuzz/crashes (once fixed, commit
+#                                 each to tests/fuzz/crashes, replayed by
+#                                 make test)
 #   make fuzz-replay              the committed corpora and crashes, through
 #                                 a plain main under ASan/UBSan (gcc): part
 #                                 of make test
 
-FUZZ_TARGETS  = time text ical runs body route
+FUZZ_TARGETS  = time text ical runs body route reply
 FUZZ_SECONDS ?= 60
 FUZZ_SRCS     = $(UNIT_SRCS)
-FUZZ_LIBS     = -lcrypto -ljansson
+FUZZ_LIBS     = -lcrypto -ljansson -lhiredis
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 
 .PHONY: fuzz fuzz-replay
 
 fuzz:
-	@mkdir -p build/fuzz tests/fuzz/crashes
+	@mkdir -p build/fuzz/crashes
 	@for t in $(FUZZ_TARGETS); do \
 	    clang -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined \
 	        -o build/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c $(FUZZ_SRCS) \
@@ -27,12 +29,12 @@ fuzz:
 	    echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
 	    build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
 	        -print_final_stats=1 -max_len=4096 \
-	        -artifact_prefix=tests/fuzz/crashes/$$t- \
+	        -artifact_prefix=build/fuzz/crashes/$$t- \
 	        build/fuzz/corpus/$$t tests/fuzz/corpus/$$t \
 	        2>&1 | grep -E '^(stat::number_of_executed_units|stat::new_units_added|==[0-9]+==ERROR|SUMMARY)' \
 	        || true; \
-	    if ls tests/fuzz/crashes/$$t-* >/dev/null 2>&1; then \
-	        echo "fuzz_$$t: crash inputs in tests/fuzz/crashes"; exit 1; \
+	    if ls build/fuzz/crashes/$$t-* >/dev/null 2>&1; then \
+	        echo "fuzz_$$t: crash inputs in build/fuzz/crashes"; exit 1; \
 	    fi; \
 	done
 

@@ -1,0 +1,302 @@
+#!/usr/bin/perl
+# Fault injection under load: for each scenario, fresh servers (Redis with
+# appendonly yes + appendfsync always, nginx with 4 workers, 300 ms Redis
+# timeout), 20 resources, the mixed load of 6 clients for --seconds (20)
+# with the fault at 40% of it, then FaultCheck against Redis.  One summary
+# line per scenario, a table at the end; exit 1 if any check failed.
+#
+#   perl tests/fault/run.pl [--seconds N] [--clients N] [--keep] [scenario...]
+#
+# Scenarios: kill (a) pause (b) oom (c) clientkill (d) reload (e)
+# upgrade (f), and none (no fault, a control run; not in the default set).
+# The last run's logs are kept in build/fault/<scenario>/.
+
+use strict;
+use warnings;
+
+use Cwd ();
+use File::Basename ();
+use File::Copy ();
+use File::Path ();
+use Getopt::Long ();
+use Time::HiRes qw(time sleep);
+
+my $HERE;
+my $REPO;
+BEGIN {
+    $HERE = File::Basename::dirname(Cwd::abs_path(__FILE__));
+    $REPO = Cwd::abs_path("$HERE/../..");
+}
+use lib "$HERE/lib", "$REPO/t/lib";
+
+use BookingTest ();
+use FaultServers ();
+use FaultLoad ();
+use FaultCheck ();
+
+$| = 1;
+my %opt = (seconds => 20, clients => 6);
+Getopt::Long::GetOptions(\%opt, 'seconds=i', 'clients=i', 'keep', 'help')
+    or die "usage: $0 [--seconds N] [--clients N] [--keep] [scenario...]\n";
+if ($opt{help}) {
+    print "usage: $0 [--seconds N] [--clients N] [--keep] [scenario...]\n",
+          "scenarios: kill pause oom clientkill reload upgrade (a-f), none\n";
+    exit 0;
+}
+$ENV{BOOKING_KEEP} = 1 if $opt{keep};
+die "--seconds must be at least 6\n" if $opt{seconds} < 6;
+
+my @ALL = qw(kill pause oom clientkill reload upgrade);
+my %LETTER = (a => 'kill', b => 'pause', c => 'oom', d => 'clientkill', e => 'reload',
+              f => 'upgrade');
+my %FAULT = (
+    none       => \&fault_none,
+    kill       => \&fault_kill,
+    pause      => \&fault_pause,
+    oom        => \&fault_oom,
+    clientkill => \&fault_clientkill,
+    reload     => \&fault_reload,
+    upgrade    => \&fault_upgrade,
+);
+# scenarios where nginx itself closes connections: a lost connection is
+# acceptable there, nowhere else
+my %NGINX_RESTART = (reload => 1, upgrade => 1);
+
+my @run = map { $LETTER{$_} // $_ } @ARGV;
+@run = @ALL unless @run;
+for (@run) { die "unknown scenario '$_' (try --help)\n" unless $FAULT{$_} }
+
+die "no module at " . BookingTest::module_path() . ": run make module\n"
+    unless -f BookingTest::module_path();
+
+my @rows;
+my $failed = 0;
+for my $name (@run) {
+    my $row = eval { scenario($name) } || { name => $name, fail => ["died: $@"] };
+    push @rows, $row;
+    $failed++ if @{ $row->{fail} };
+}
+
+print "\n", table(@rows);
+print $failed ? "\nFAIL: $failed of " . scalar(@rows) . " scenarios\n"
+              : "\nPASS: all " . scalar(@rows) . " scenarios\n";
+exit($failed ? 1 : 0);
+
+# ---------------------------------------------------------------- scenario
+
+sub scenario {
+    my ($name) = @_;
+    print "== $name: starting servers\n";
+    my $t = FaultServers->new(workers => 4, detached => $name eq 'upgrade');
+    my ($res, $window) = FaultServers::setup_resources($t);
+    my $load = FaultLoad->new(port => $t->port, resources => $res, window => $window,
+                              clients => $opt{clients}, seconds => $opt{seconds},
+                              drain => 30, dir => $t->dir . '/load', tag => $name);
+    my @events;
+    my $ev = sub {
+        my ($text) = @_;
+        my $e = sprintf('%6.2f s  %s', $load->elapsed, $text);
+        push @events, $e;
+        print "   $e\n";
+    };
+    $load->start;
+    my $at = $opt{seconds} * 0.4;
+    sleep 0.05 while $load->elapsed < $at;
+    my $fault = eval { $FAULT{$name}->($t, $ev) } || { ok => 0, why => "fault died: $@" };
+    my $fault_end = $load->elapsed;
+    my $stats = $load->finish;
+    $ev->('load finished');
+    my $check = FaultCheck::run(t => $t, logs => [ $load->logs ], resources => $res,
+                                window => $window, t0 => $load->{t0});
+    $ev->('check done');
+    my @crash = $t->crashes;
+    my @alerts = $t->check_error_log;
+
+    my %row = (name => $name, stats => $stats, check => $check, crashes => scalar @crash,
+               alerts => scalar(@alerts), fault => $fault, events => \@events, fail => []);
+    my $fail = $row{fail};
+    push @$fail, "fault not injected: $fault->{why}" unless $fault->{ok};
+    for my $k (qw(lost doubled phantom wrong_state over_capacity avail_mismatch)) {
+        push @$fail, "$k=$check->{$k}" if $check->{$k};
+    }
+    push @$fail, "worker crashes=" . @crash if @crash;
+    push @$fail, "alerts=" . @alerts if @alerts;
+    my $err = $stats->{err};
+    push @$fail, "connection lost=$err->{lost}" if $err->{lost} && !$NGINX_RESTART{$name};
+    for my $k (qw(timeout invalid partial connect)) {
+        push @$fail, "client $k=$err->{$k}" if $err->{$k};
+    }
+    push @$fail, "unexpected answers=$stats->{unexpected}" if $stats->{unexpected};
+    push @$fail, "bad availability answers=$stats->{avail_bad}" if $stats->{avail_bad};
+    push @$fail, "unresolved=$stats->{unresolved}" if $stats->{unresolved};
+    push @$fail, "client exits: " . join(',', map { "$_:$stats->{client_exit}{$_}" }
+                                         sort keys %{ $stats->{client_exit} })
+        if grep { $_ } values %{ $stats->{client_exit} };
+    push @$fail, "status $_ x$stats->{status}{$_}"
+        for grep { $_ >= 500 && $_ != 503 && $_ != 504 } keys %{ $stats->{status} };
+
+    print '   ', summary(\%row), "\n";
+    print "   - $_\n" for @{ $check->{problems} };
+    print "   crash: $_\n" for @crash[0 .. ($#crash > 9 ? 9 : $#crash)];
+    print "   alert: $_\n" for @alerts[0 .. ($#alerts > 9 ? 9 : $#alerts)];
+    print "   sample: $_\n" for @{ $stats->{samples} };
+    print "   FAIL: ", join('; ', @$fail), "\n" if @$fail;
+    save_logs($t, $name, \%row);
+    $t->stop;
+    return \%row;
+}
+
+sub summary {
+    my ($r) = @_;
+    my ($s, $c) = ($r->{stats}, $r->{check});
+    my $st = join ',', map { "$_:$s->{status}{$_}" } sort keys %{ $s->{status} };
+    my $er = join ',', map { "$_:$s->{err}{$_}" } sort keys %{ $s->{err} };
+    return sprintf('%s: requests=%d statuses={%s} conn_lost=%d other_errors={%s} '
+                   . 'unexpected=%d unresolved=%d checked=%d lost=%d wrong_state=%d '
+                   . 'doubled=%d phantom=%d over_capacity=%d avail_mismatch=%d crashes=%d '
+                   . 'alerts=%d 5xx_from=%s 5xx_to=%s p99=%.3fs max=%.3fs %s',
+                   $r->{name}, $s->{requests}, $st, $s->{err}{lost} // 0,
+                   join(',', map { "$_:$s->{err}{$_}" } grep { $_ ne 'lost' } sort keys %{ $s->{err} }),
+                   $s->{unexpected}, $s->{unresolved}, $c->{checked}, $c->{lost},
+                   $c->{wrong_state}, $c->{doubled}, $c->{phantom}, $c->{over_capacity},
+                   $c->{avail_mismatch}, $r->{crashes}, $r->{alerts},
+                   defined $c->{bad_first} ? sprintf('%.1fs', $c->{bad_first}) : '-',
+                   defined $c->{bad_last} ? sprintf('%.1fs', $c->{bad_last}) : '-',
+                   $s->{p99}, $s->{max_latency}, @{ $r->{fail} } ? 'FAIL' : 'PASS');
+}
+
+sub table {
+    my @rows = @_;
+    my @h = ('scenario', 'requests', '2xx', '409', '410', '503', '504', 'other', 'conn lost',
+             'checked', 'lost', 'doubled', 'phantom', 'wrong', 'over cap', 'avail diff',
+             'crashes', 'result');
+    my @lines = (\@h);
+    for my $r (@rows) {
+        my ($s, $c) = ($r->{stats} || {}, $r->{check} || {});
+        my %st = %{ $s->{status} || {} };
+        my $ok = 0;
+        $ok += $st{$_} for grep { /^2/ } keys %st;
+        my $other = 0;
+        $other += $st{$_} for grep { !/^(?:2..|409|410|503|504)$/ } keys %st;
+        $other += $s->{err}{$_} for grep { $_ ne 'lost' } keys %{ $s->{err} || {} };
+        push @lines, [ $r->{name}, $s->{requests} // '-', $ok, $st{409} // 0, $st{410} // 0,
+                       $st{503} // 0, $st{504} // 0, $other, $s->{err}{lost} // 0,
+                       map({ $c->{$_} // '-' } qw(checked lost doubled phantom wrong_state
+                                                  over_capacity avail_mismatch)),
+                       $r->{crashes} // '-', @{ $r->{fail} } ? 'FAIL' : 'PASS' ];
+    }
+    my @w = map { my $i = $_; (sort { $b <=> $a } map { length $_->[$i] } @lines)[0] } 0 .. $#h;
+    return join '', map {
+        my $l = $_;
+        join('  ', map { sprintf($_ ? "%$w[$_]s" : "%-$w[$_]s", $l->[$_]) } 0 .. $#h) . "\n"
+    } @lines;
+}
+
+sub save_logs {
+    my ($t, $name, $row) = @_;
+    my $to = "$REPO/build/fault/$name";
+    File::Path::remove_tree($to);
+    File::Path::make_path("$to/load");
+    File::Copy::copy($t->dir . "/$_", "$to/$_") for qw(error.log redis.log nginx.conf);
+    File::Copy::copy($_, "$to/load/") for glob($t->dir . '/load/*');
+    open(my $fh, '>', "$to/summary.txt") or return;
+    print $fh summary($row), "\n", map({ "event $_\n" } @{ $row->{events} }),
+              map({ "problem $_\n" } @{ $row->{check}{problems} }),
+              map({ "fail $_\n" } @{ $row->{fail} });
+    close $fh;
+}
+
+# ---------------------------------------------------------------- faults
+# Each gets ($t, $event) and returns {ok, why}.
+
+sub fault_none { return { ok => 1 } }
+
+# (a) Redis killed with SIGKILL, restarted on the same dir (AOF) after 1 s
+sub fault_kill {
+    my ($t, $ev) = @_;
+    $ev->('redis SIGKILL (pid ' . $t->redis_pid . ')');
+    $t->kill_redis;
+    sleep 1;
+    my $t0 = time;
+    $t->start_redis;
+    $ev->(sprintf('redis restarted from its AOF (answering after %.2f s)', time - $t0));
+    return { ok => 1 };
+}
+
+# (b) every client paused for 1.5 s, past the 300 ms timeout
+sub fault_pause {
+    my ($t, $ev) = @_;
+    my $r = $t->redis('CLIENT', 'PAUSE', 1500);
+    $ev->('CLIENT PAUSE 1500: ' . (ref $r ? $r->{error} : $r));
+    sleep 1.5;
+    $ev->('pause over');
+    return { ok => !ref $r, why => ref $r ? $r->{error} : '' };
+}
+
+# (c) out of memory: maxmemory just above used_memory, noeviction, for 3 s
+sub fault_oom {
+    my ($t, $ev) = @_;
+    my $info = $t->redis('INFO', 'memory');
+    my ($used) = $info =~ /^used_memory:(\d+)/m or return { ok => 0, why => 'no used_memory' };
+    my $max = $used + 32 * 1024;
+    $t->redis('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+    my $r = $t->redis('CONFIG', 'SET', 'maxmemory', $max);
+    $ev->("maxmemory $max (used_memory $used): " . (ref $r ? $r->{error} : $r));
+    my $t0 = time;
+    my $hit = 0;
+    while (time - $t0 < 3) {
+        my $i = $t->redis('INFO', 'memory');
+        $hit = 1 if $i =~ /^used_memory:(\d+)/m && $1 > $max;
+        sleep 0.1;
+    }
+    my $r2 = $t->redis('CONFIG', 'SET', 'maxmemory', 0);
+    my $st = $t->redis('INFO', 'stats');
+    my ($rej) = $st =~ /^total_error_replies:(\d+)/m;
+    $ev->('maxmemory 0: ' . (ref $r2 ? $r2->{error} : $r2)
+          . ($hit ? ', used_memory went over the limit' : ', the limit was never reached')
+          . ', error replies so far: ' . ($rej // '?'));
+    return { ok => !ref $r && !ref $r2, why => 'CONFIG SET failed' };
+}
+
+# (d) every normal client killed, 3 times, 1 s apart.  CLIENT KILL skips
+# the connection that sends it (SKIPME yes, the default), and the harness
+# opens a fresh connection for each command, so nothing of ours is cut
+# mid-command; the load talks to nginx only.
+sub fault_clientkill {
+    my ($t, $ev) = @_;
+    my $ok = 1;
+    for my $i (1 .. 3) {
+        my $r = $t->redis('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+        $ev->("CLIENT KILL TYPE normal: " . (ref $r ? $r->{error} : "$r killed"));
+        $ok = 0 if ref $r;
+        sleep 1 if $i < 3;
+    }
+    return { ok => $ok, why => 'CLIENT KILL failed' };
+}
+
+# (e) nginx -s reload (HUP to the master), twice
+sub fault_reload {
+    my ($t, $ev) = @_;
+    for my $i (1 .. 2) {
+        my $t0 = time;
+        $ev->('HUP to the master ' . $t->master_pid);
+        $t->reload_nginx;
+        $ev->(sprintf('new workers serving after %.2f s: %s', time - $t0,
+                      join(' ', $t->worker_pids)));
+        sleep 2 if $i < 2;
+    }
+    return { ok => 1 };
+}
+
+# (f) binary upgrade in place: USR2, new master up, QUIT to the old one
+sub fault_upgrade {
+    my ($t, $ev) = @_;
+    $ev->('USR2 to the master ' . $t->master_pid);
+    my $u = $t->upgrade_binary;
+    $ev->(sprintf('upgrade: old master %s, new master %s (workers ready after %.2f s), '
+                  . 'old master gone after %.2f s%s', $u->{old} // '?', $u->{new} // '?',
+                  $u->{new_ready_after} // -1, $u->{seconds} // -1,
+                  $u->{ok} ? '' : ": $u->{why}"));
+    $ev->('workers now: ' . join(' ', $t->worker_pids));
+    return $u;
+}
