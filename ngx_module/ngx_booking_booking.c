@@ -754,12 +754,15 @@ ngx_booking_list(ngx_http_request_t *r)
     rc = ngx_booking_query_arg(r->args.data, r->args.len, "cursor", cbuf,
                                sizeof(cbuf), &len);
     if (rc != 0) {
+        /* len is set only when the argument could be read */
         src.data = cbuf;
         src.len = (rc > 0) ? len : 0;
-        cursor.data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(len));
+        cursor.data = ngx_pnalloc(r->pool,
+                                  ngx_base64_decoded_length(src.len) + 1);
 
-        if (rc < 0 || src.len == 0 || cursor.data == NULL
+        if (src.len == 0 || cursor.data == NULL
             || ngx_decode_base64url(&cursor, &src) != NGX_OK
+            || cursor.len == 0
             || ngx_booking_user_valid(&cursor) != NGX_OK)
         {
             return ngx_booking_send_error(r, NGX_HTTP_BAD_REQUEST,
