@@ -151,8 +151,8 @@ struct ngx_booking_ctx_s {
     unsigned                    cacheable:1; /* ETag, Cache-Control, 304 */
     unsigned                    caching:1;   /* this read fills the cache */
     unsigned                    waited:1;    /* for another's read */
+    void                       *nginx_error; /* nginx's own, made JSON */
     unsigned                    answered:1;  /* our own answer, not nginx's */
-    unsigned                    too_large:1; /* nginx's 413 made JSON */
 };
 
 

@@ -38,9 +38,32 @@ static ngx_http_output_header_filter_pt  ngx_booking_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_booking_next_body_filter;
 
 
-static u_char  ngx_booking_too_large[] =
-    "{\"error\":{\"code\":\"too_large\","
-    "\"message\":\"the body is larger than client_max_body_size\"}}\n";
+typedef struct {
+    ngx_uint_t           status;
+    ngx_str_t            body;
+} ngx_booking_nginx_error_t;
+
+
+/*
+ * nginx's own answers while the module reads a body, made the JSON error
+ * every client of the API expects.  413 also when nginx refuses the body
+ * before the module runs, by its Content-Length.
+ */
+static ngx_booking_nginx_error_t  ngx_booking_nginx_errors[] = {
+    { NGX_HTTP_BAD_REQUEST, ngx_string(
+      "{\"error\":{\"code\":\"bad_request\","
+      "\"message\":\"the body could not be read\"}}\n") },
+    { NGX_HTTP_REQUEST_TIME_OUT, ngx_string(
+      "{\"error\":{\"code\":\"bad_request\","
+      "\"message\":\"the body did not come in time\"}}\n") },
+    { NGX_HTTP_LENGTH_REQUIRED, ngx_string(
+      "{\"error\":{\"code\":\"bad_request\","
+      "\"message\":\"a Content-Length is needed\"}}\n") },
+    { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, ngx_string(
+      "{\"error\":{\"code\":\"too_large\","
+      "\"message\":\"the body is larger than client_max_body_size\"}}\n") },
+    { 0, ngx_null_string }
+};
 
 
 ngx_int_t
@@ -813,20 +836,15 @@ ngx_booking_api_init_filters(ngx_conf_t *cf)
 }
 
 
-/*
- * nginx answers a body over client_max_body_size itself, in HTML, before
- * or while the module reads it; in an API location that answer is made the
- * JSON error every client of the API expects.
- */
 static ngx_int_t
 ngx_booking_header_filter(ngx_http_request_t *r)
 {
-    ngx_booking_ctx_t       *ctx;
-    ngx_booking_loc_conf_t  *blcf;
+    ngx_uint_t                  i;
+    ngx_booking_ctx_t          *ctx;
+    ngx_booking_loc_conf_t     *blcf;
+    ngx_booking_nginx_error_t  *e;
 
-    if (r->headers_out.status != NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
-        || r != r->main)
-    {
+    if (r != r->main || r->headers_out.status < NGX_HTTP_BAD_REQUEST) {
         return ngx_booking_next_header_filter(r);
     }
 
@@ -837,24 +855,43 @@ ngx_booking_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
 
+    if (ctx != NULL && ctx->answered) {
+        return ngx_booking_next_header_filter(r);
+    }
+
+    e = NULL;
+
+    for (i = 0; ngx_booking_nginx_errors[i].status; i++) {
+        if (ngx_booking_nginx_errors[i].status == r->headers_out.status) {
+            e = &ngx_booking_nginx_errors[i];
+            break;
+        }
+    }
+
+    /* before the module ran, only the 413 of a Content-Length is ours */
+    if (e == NULL
+        || (ctx == NULL
+            && r->headers_out.status != NGX_HTTP_REQUEST_ENTITY_TOO_LARGE))
+    {
+        return ngx_booking_next_header_filter(r);
+    }
+
     if (ctx == NULL) {
         ctx = ngx_pcalloc(r->pool, sizeof(ngx_booking_ctx_t));
         if (ctx == NULL) {
             return NGX_ERROR;
         }
 
+        ctx->request = r;
         ngx_http_set_ctx(r, ctx, ngx_http_booking_module);
-
-    } else if (ctx->answered) {
-        return ngx_booking_next_header_filter(r);
     }
 
-    ctx->too_large = 1;
+    ctx->nginx_error = e;
 
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.content_length_n = sizeof(ngx_booking_too_large) - 1;
+    r->headers_out.content_length_n = e->body.len;
 
     if (r->headers_out.content_length) {
         r->headers_out.content_length->hash = 0;
@@ -868,17 +905,19 @@ ngx_booking_header_filter(ngx_http_request_t *r)
 static ngx_int_t
 ngx_booking_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    ngx_buf_t          *b;
-    ngx_chain_t         out;
-    ngx_booking_ctx_t  *ctx;
+    ngx_buf_t                  *b;
+    ngx_chain_t                 out;
+    ngx_booking_ctx_t          *ctx;
+    ngx_booking_nginx_error_t  *e;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
 
-    if (ctx == NULL || !ctx->too_large || in == NULL) {
+    if (ctx == NULL || ctx->nginx_error == NULL || in == NULL) {
         return ngx_booking_next_body_filter(r, in);
     }
 
-    ctx->too_large = 0;
+    e = ctx->nginx_error;
+    ctx->nginx_error = NULL;
     ctx->answered = 1;
 
     b = ngx_calloc_buf(r->pool);
@@ -886,8 +925,8 @@ ngx_booking_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return NGX_ERROR;
     }
 
-    b->pos = ngx_booking_too_large;
-    b->last = b->pos + sizeof(ngx_booking_too_large) - 1;
+    b->pos = e->body.data;
+    b->last = e->body.data + e->body.len;
     b->memory = 1;
     b->last_buf = 1;
 
