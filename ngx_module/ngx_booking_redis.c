@@ -83,6 +83,7 @@ static void ngx_booking_redis_handshake_reply(void *data, ngx_int_t rc,
     redisReply *reply);
 static void ngx_booking_redis_close(ngx_booking_redis_conn_t *rc,
     ngx_int_t why);
+static void ngx_booking_redis_release(ngx_booking_redis_conn_t *rc);
 static void ngx_booking_redis_fail(ngx_queue_t *q, ngx_int_t why);
 static void ngx_booking_redis_schedule(ngx_booking_redis_conn_t *rc);
 static void ngx_booking_redis_reconnect_handler(ngx_event_t *ev);
@@ -196,19 +197,7 @@ ngx_booking_redis_exit_process(ngx_cycle_t *cycle)
             ngx_del_timer(&rc->reconnect);
         }
 
-        if (rc->flush.posted) {
-            ngx_delete_posted_event(&rc->flush);
-        }
-
-        if (rc->peer.connection != NULL) {
-            ngx_close_connection(rc->peer.connection);
-            rc->peer.connection = NULL;
-        }
-
-        if (rc->reader != NULL) {
-            redisReaderFree(rc->reader);
-            rc->reader = NULL;
-        }
+        ngx_booking_redis_release(rc);
 
         if (rc->out != NULL) {
             ngx_free(rc->out);
@@ -971,19 +960,7 @@ ngx_booking_redis_close(ngx_booking_redis_conn_t *rc, ngx_int_t why)
 {
     ngx_queue_t  inflight, waiting;
 
-    if (rc->peer.connection != NULL) {
-        ngx_close_connection(rc->peer.connection);
-        rc->peer.connection = NULL;
-    }
-
-    if (rc->reader != NULL) {
-        redisReaderFree(rc->reader);
-        rc->reader = NULL;
-    }
-
-    if (rc->flush.posted) {
-        ngx_delete_posted_event(&rc->flush);
-    }
+    ngx_booking_redis_release(rc);
 
     rc->out_pos = 0;
     rc->out_len = 0;
@@ -1010,6 +987,26 @@ ngx_booking_redis_close(ngx_booking_redis_conn_t *rc, ngx_int_t why)
 
     ngx_booking_redis_fail(&inflight, why);
     ngx_booking_redis_fail(&waiting, NGX_BOOKING_REDIS_UNAVAILABLE);
+}
+
+
+/* the socket, its reader and a pending write, gone */
+static void
+ngx_booking_redis_release(ngx_booking_redis_conn_t *rc)
+{
+    if (rc->peer.connection != NULL) {
+        ngx_close_connection(rc->peer.connection);
+        rc->peer.connection = NULL;
+    }
+
+    if (rc->reader != NULL) {
+        redisReaderFree(rc->reader);
+        rc->reader = NULL;
+    }
+
+    if (rc->flush.posted) {
+        ngx_delete_posted_event(&rc->flush);
+    }
 }
 
 
