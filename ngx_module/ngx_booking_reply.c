@@ -181,7 +181,8 @@ ngx_booking_json_value(ngx_booking_json_t *j, json_t *v)
     case JSON_REAL:
         d = json_real_value(v);
 
-        for (prec = 15; prec < 17; prec++) {
+        /* at PUT time only: the loop's cost is no matter */
+        for (prec = 1; prec < 17; prec++) {
             (void) snprintf((char *) buf, sizeof(buf), "%.*g", (int) prec, d);
 
             if (strtod((char *) buf, NULL) == d) {
