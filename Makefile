@@ -33,6 +33,8 @@ module: deps $(MODULE)
 
 include tests/unit.mk
 include tests/fuzz/fuzz.mk
+include tests/fault/fault.mk
+include tests/bench/bench.mk
 
 deps:
 	@sh conf/deps.sh $(PACKAGES)

@@ -1,3 +1,4 @@
+#!lua
 -- GET /resources/{id}/availability
 -- KEYS[1] bk:{r:<id>}
 -- ARGV from, to (seconds, '' when absent), most slots one answer may hold

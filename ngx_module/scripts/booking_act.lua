@@ -1,3 +1,4 @@
+#!lua
 -- POST /bookings/{id}/confirm | cancel | approve | decline
 -- KEYS[1] bk:{r:<id>}
 -- ARGV[1] op   [2] rand   [3] user   [4] admin (1|0)   [5] token (1|0)

@@ -1,3 +1,4 @@
+#!lua
 -- POST /bookings
 -- KEYS[1] bk:{r:<id>}   KEYS[2] bk:{u:<user>}:bookings (absent for guests)
 -- ARGV[1] rand    [2] user      [3] kind     [4] hold (1|0)

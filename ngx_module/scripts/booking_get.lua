@@ -1,3 +1,4 @@
+#!lua flags=no-writes
 -- GET /bookings/{id}
 -- KEYS[1] bk:{r:<id>}
 -- ARGV[1] rand   [2] user   [3] admin (1|0)

@@ -1,3 +1,4 @@
+#!lua
 -- GET /bookings?resource=&from=&to=&status=&cursor=&limit=
 -- KEYS[1] bk:{u:<user>}:bookings (the caller's own, by start), or
 --         bk:{r:<id>} (that resource's, by end + buffer, for its owner or

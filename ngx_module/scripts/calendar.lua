@@ -1,3 +1,4 @@
+#!lua
 -- GET /resources/{id}/calendar.ics
 -- KEYS[1] bk:{r:<id>}
 -- ARGV[1] most events in one feed

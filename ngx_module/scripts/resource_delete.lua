@@ -1,3 +1,4 @@
+#!lua
 -- DELETE /resources/{id}
 -- KEYS[1] bk:{r:<id>}
 -- -> {'ok'} | err

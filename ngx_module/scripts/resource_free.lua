@@ -1,3 +1,4 @@
+#!lua
 -- One candidate of a listing page (GET /resources?type=...), sent for the
 -- candidates of a page in one pipelined batch.
 -- KEYS[1] bk:{r:<id>}

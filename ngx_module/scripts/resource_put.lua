@@ -1,3 +1,4 @@
+#!lua
 -- PUT /resources/{id}
 -- KEYS[1] bk:{r:<id>}
 -- ARGV[1] doc   [2] type   [3] slot (seconds, 0: timeless)   [4] capacity

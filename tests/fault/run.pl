@@ -8,7 +8,9 @@
 #   perl tests/fault/run.pl [--seconds N] [--clients N] [--keep] [scenario...]
 #
 # Scenarios: kill (a) pause (b) oom (c) clientkill (d) reload (e)
-# upgrade (f), and none (no fault, a control run; not in the default set).
+# upgrade (f) sleep (g: Redis blocked by DEBUG SLEEP after it ran commands
+# whose replies are not sent yet, so that a 504 hides a booking made), and
+# none (no fault, a control run; not in the default set).
 # The last run's logs are kept in build/fault/<scenario>/.
 
 use strict;
@@ -40,15 +42,15 @@ Getopt::Long::GetOptions(\%opt, 'seconds=i', 'clients=i', 'keep', 'help')
     or die "usage: $0 [--seconds N] [--clients N] [--keep] [scenario...]\n";
 if ($opt{help}) {
     print "usage: $0 [--seconds N] [--clients N] [--keep] [scenario...]\n",
-          "scenarios: kill pause oom clientkill reload upgrade (a-f), none\n";
+          "scenarios: kill pause oom clientkill reload upgrade sleep (a-g), none\n";
     exit 0;
 }
 $ENV{BOOKING_KEEP} = 1 if $opt{keep};
 die "--seconds must be at least 6\n" if $opt{seconds} < 6;
 
-my @ALL = qw(kill pause oom clientkill reload upgrade);
+my @ALL = qw(kill pause oom clientkill reload upgrade sleep);
 my %LETTER = (a => 'kill', b => 'pause', c => 'oom', d => 'clientkill', e => 'reload',
-              f => 'upgrade');
+              f => 'upgrade', g => 'sleep');
 my %FAULT = (
     none       => \&fault_none,
     kill       => \&fault_kill,
@@ -57,6 +59,7 @@ my %FAULT = (
     clientkill => \&fault_clientkill,
     reload     => \&fault_reload,
     upgrade    => \&fault_upgrade,
+    sleep      => \&fault_sleep,
 );
 # scenarios where nginx itself closes connections: a lost connection is
 # acceptable there, nowhere else
@@ -102,12 +105,16 @@ sub scenario {
     $load->start;
     my $at = $opt{seconds} * 0.4;
     sleep 0.05 while $load->elapsed < $at;
+    my $fault_start = $load->elapsed;
     my $fault = eval { $FAULT{$name}->($t, $ev) } || { ok => 0, why => "fault died: $@" };
     my $fault_end = $load->elapsed;
     my $stats = $load->finish;
     $ev->('load finished');
+    my @stalls = $t->redis_stalls;
+    $ev->('redis stalls over 100 ms since it started: ' . (@stalls ? join('; ', @stalls) : 'none'));
     my $check = FaultCheck::run(t => $t, logs => [ $load->logs ], resources => $res,
-                                window => $window, t0 => $load->{t0});
+                                window => $window, t0 => $load->{t0},
+                                during => [ $fault_start, $fault_end ]);
     $ev->('check done');
     my @crash = $t->crashes;
     my @alerts = $t->check_error_log;
@@ -136,6 +143,11 @@ sub scenario {
         for grep { $_ >= 500 && $_ != 503 && $_ != 504 } keys %{ $stats->{status} };
 
     print '   ', summary(\%row), "\n";
+    print '   answers while the fault lasted (', sprintf('%.1f-%.1f s', $fault_start, $fault_end),
+          '): ', join(',', map { "$_:$check->{during}{$_}" } sort keys %{ $check->{during} || {} }),
+          "\n";
+    print '   slowest answers: ', join('; ', map { sprintf('%.3f s at %.1f s (%s, %s)', @$_) }
+                                       @{ $stats->{slowest} }), "\n" if @{ $stats->{slowest} };
     print "   - $_\n" for @{ $check->{problems} };
     print "   crash: $_\n" for @crash[0 .. ($#crash > 9 ? 9 : $#crash)];
     print "   alert: $_\n" for @alerts[0 .. ($#alerts > 9 ? 9 : $#alerts)];
@@ -152,12 +164,14 @@ sub summary {
     my $st = join ',', map { "$_:$s->{status}{$_}" } sort keys %{ $s->{status} };
     my $er = join ',', map { "$_:$s->{err}{$_}" } sort keys %{ $s->{err} };
     return sprintf('%s: requests=%d statuses={%s} conn_lost=%d other_errors={%s} '
-                   . 'unexpected=%d unresolved=%d checked=%d lost=%d wrong_state=%d '
+                   . 'unexpected=%d unresolved=%d retried_creates=%d (replayed %d) '
+                   . 'checked=%d lost=%d wrong_state=%d '
                    . 'doubled=%d phantom=%d over_capacity=%d avail_mismatch=%d crashes=%d '
                    . 'alerts=%d 5xx_from=%s 5xx_to=%s p99=%.3fs max=%.3fs %s',
                    $r->{name}, $s->{requests}, $st, $s->{err}{lost} // 0,
                    join(',', map { "$_:$s->{err}{$_}" } grep { $_ ne 'lost' } sort keys %{ $s->{err} }),
-                   $s->{unexpected}, $s->{unresolved}, $c->{checked}, $c->{lost},
+                   $s->{unexpected}, $s->{unresolved}, $c->{retried}, $c->{replayed},
+                   $c->{checked}, $c->{lost},
                    $c->{wrong_state}, $c->{doubled}, $c->{phantom}, $c->{over_capacity},
                    $c->{avail_mismatch}, $r->{crashes}, $r->{alerts},
                    defined $c->{bad_first} ? sprintf('%.1fs', $c->{bad_first}) : '-',
@@ -168,8 +182,8 @@ sub summary {
 sub table {
     my @rows = @_;
     my @h = ('scenario', 'requests', '2xx', '409', '410', '503', '504', 'other', 'conn lost',
-             'checked', 'lost', 'doubled', 'phantom', 'wrong', 'over cap', 'avail diff',
-             'crashes', 'result');
+             'retried (replayed)', 'checked', 'lost', 'doubled', 'phantom', 'wrong', 'over cap',
+             'avail diff', 'crashes', 'result');
     my @lines = (\@h);
     for my $r (@rows) {
         my ($s, $c) = ($r->{stats} || {}, $r->{check} || {});
@@ -181,6 +195,7 @@ sub table {
         $other += $s->{err}{$_} for grep { $_ ne 'lost' } keys %{ $s->{err} || {} };
         push @lines, [ $r->{name}, $s->{requests} // '-', $ok, $st{409} // 0, $st{410} // 0,
                        $st{503} // 0, $st{504} // 0, $other, $s->{err}{lost} // 0,
+                       defined $c->{retried} ? "$c->{retried} ($c->{replayed})" : '-',
                        map({ $c->{$_} // '-' } qw(checked lost doubled phantom wrong_state
                                                   over_capacity avail_mismatch)),
                        $r->{crashes} // '-', @{ $r->{fail} } ? 'FAIL' : 'PASS' ];
@@ -243,18 +258,18 @@ sub fault_oom {
     my $r = $t->redis('CONFIG', 'SET', 'maxmemory', $max);
     $ev->("maxmemory $max (used_memory $used): " . (ref $r ? $r->{error} : $r));
     my $t0 = time;
-    my $hit = 0;
+    my $peak = 0;
     while (time - $t0 < 3) {
         my $i = $t->redis('INFO', 'memory');
-        $hit = 1 if $i =~ /^used_memory:(\d+)/m && $1 > $max;
+        $peak = $1 if $i =~ /^used_memory:(\d+)/m && $1 > $peak;
         sleep 0.1;
     }
     my $r2 = $t->redis('CONFIG', 'SET', 'maxmemory', 0);
-    my $st = $t->redis('INFO', 'stats');
-    my ($rej) = $st =~ /^total_error_replies:(\d+)/m;
+    my $es = $t->redis('INFO', 'errorstats');
+    my ($oom) = $es =~ /^errorstat_OOM:count=(\d+)/m;
     $ev->('maxmemory 0: ' . (ref $r2 ? $r2->{error} : $r2)
-          . ($hit ? ', used_memory went over the limit' : ', the limit was never reached')
-          . ', error replies so far: ' . ($rej // '?'));
+          . ", used_memory peaked at $peak (" . ($peak > $max ? 'over' : 'under')
+          . ' the limit), OOM errors Redis replied: ' . ($oom // 0));
     return { ok => !ref $r && !ref $r2, why => 'CONFIG SET failed' };
 }
 
@@ -293,10 +308,29 @@ sub fault_upgrade {
     my ($t, $ev) = @_;
     $ev->('USR2 to the master ' . $t->master_pid);
     my $u = $t->upgrade_binary;
-    $ev->(sprintf('upgrade: old master %s, new master %s (workers ready after %.2f s), '
-                  . 'old master gone after %.2f s%s', $u->{old} // '?', $u->{new} // '?',
+    $ev->(sprintf('upgrade: old master %s (its pid moved to nginx.pid.oldbin: %s), new master '
+                  . '%s in nginx.pid (workers ready after %.2f s), old master gone and '
+                  . 'nginx.pid.oldbin removed after %.2f s%s', $u->{old} // '?',
+                  $u->{oldbin_seen} ? 'yes' : 'no', $u->{new} // '?',
                   $u->{new_ready_after} // -1, $u->{seconds} // -1,
                   $u->{ok} ? '' : ": $u->{why}"));
     $ev->('workers now: ' . join(' ', $t->worker_pids));
     return $u;
+}
+
+# (g) Redis blocked for 500 ms, 5 times: DEBUG SLEEP runs between commands
+# of one event-loop turn, so the scripts Redis ran just before it answer
+# only after it, past the 300 ms timeout: 504s for bookings that were made,
+# which the retries must learn from the Idempotency-Key replay.
+sub fault_sleep {
+    my ($t, $ev) = @_;
+    my $ok = 1;
+    for my $i (1 .. 5) {
+        my $t0 = time;
+        my $r = $t->redis('DEBUG', 'SLEEP', '0.5');
+        $ev->(sprintf('DEBUG SLEEP 0.5: %s (%.2f s)', ref $r ? $r->{error} : $r, time - $t0));
+        $ok = 0 if ref $r;
+        sleep 0.5 if $i < 5;
+    }
+    return { ok => $ok, why => 'DEBUG SLEEP failed' };
 }

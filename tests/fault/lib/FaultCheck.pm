@@ -24,12 +24,14 @@ sub epoch {
 }
 
 # FaultCheck::run(t => $t, logs => [...], resources => [...], window => [from, nslots],
-#                 t0 => the load's start, for bad_first/bad_last)
+#                 t0 => the load's start, for bad_first/bad_last,
+#                 during => [from, to] seconds after t0: answers then by status)
 sub run {
     my (%o) = @_;
     my $t = $o{t};
     my %r = (checked => 0, lost => 0, wrong_state => 0, doubled => 0, phantom => 0,
-             over_capacity => 0, avail_mismatch => 0, unresolved => 0,
+             over_capacity => 0, avail_mismatch => 0, unresolved => 0, retried => 0,
+             replayed => 0,
              not_created => 0, redis_bookings => 0, problems => []);
     my $problem = sub {
         my ($kind, $text) = @_;
@@ -46,16 +48,32 @@ sub run {
         my $lines = 0;
         while (my $line = <$fh>) {
             last if ++$lines > 50_000_000;
-            my $rec = eval { $JSON->decode($line) } or do {
-                $problem->(undef, "$file:$lines: not JSON");
-                next;
-            };
-            my $k = "$p:$rec->{seq}";
-            if ($rec->{err} || $rec->{status} == 503 || $rec->{status} == 504) {
+            my $rec;
+            if ($line =~ /"op":"avail"/) {    # reads: only their times and statuses
+                my ($at) = $line =~ /"t":"([\d.]+)"/;
+                my ($st) = $line =~ /"status":(\d+)/;
+                my ($er) = $line =~ /"err":"(\w+)"/;
+                $rec = { t => $at // 0, status => $st // 0, seq => 0, op => 'avail' };
+                $rec->{err} = $er if $er;
+            } else {
+                $rec = eval { $JSON->decode($line) } or do {
+                    $problem->(undef, "$file:$lines: not JSON");
+                    next;
+                };
+                delete @$rec{qw(dt reused msg body hold qty start end rid)};
+            }
+            if ($o{during} && defined $rec->{status}) {
+                my $at = $rec->{t} - ($o{t0} // 0);
+                $r{during}{ $rec->{err} || $rec->{status} }++
+                    if $at >= $o{during}[0] && $at <= $o{during}[1];
+            }
+            if ($rec->{err} || ($rec->{status} // 0) == 503 || ($rec->{status} // 0) == 504) {
                 my $at = $rec->{t} - ($o{t0} // 0);
                 $r{bad_first} = $at if !defined $r{bad_first} || $at < $r{bad_first};
                 $r{bad_last} = $at if !defined $r{bad_last} || $at > $r{bad_last};
             }
+            next if $rec->{op} eq 'avail';
+            my $k = "$p:$rec->{seq}";
             push @order, $k unless $chain{$k};
             push @{ $chain{$k} }, $rec;
         }
@@ -85,6 +103,12 @@ sub run {
         if ($op eq 'hold' || $op eq 'book') {
             my $note = $recs->[0]{note};
             $by_note{$note} = { final => $f, key => $recs->[0]{key}, k => $k };
+            if (@$recs > 1) {    # retried: what did the retry learn?
+                $r{retried}++;
+                $r{replayed}++ if $f && $f->{replayed};
+            } elsif ($f && $f->{replayed}) {
+                $problem->(undef, "a first attempt answered as a replay: $note");
+            }
             if (!$f) { $r{unresolved}++; next }
             if ($f->{status} != 201) { $r{not_created}++; next }
             my $id = $f->{id} // '';

@@ -25,9 +25,12 @@ my %PRCTL_NR = ('x86_64' => 157, 'aarch64' => 167);
 my $PRCTL_NR = $^O eq 'linux' ? $PRCTL_NR{ (POSIX::uname())[4] } : undef;
 
 # op => weight; the mix a client draws from
-my %MIX = (hold => 30, book => 15, confirm => 15, cancel => 15, avail => 25);
+my %MIX = (hold => 30, book => 12, confirm => 13, cancel => 20, avail => 25);
 
 my $MAX_ATTEMPTS = 60;    # retries of one outcome-unknown request
+my $KEEP_OCC = 25;        # confirmed bookings a client never cancels
+my $HOLD_DELAY = 8;       # a hold is confirmed or cancelled 0 to 8 s after it
+                          # was made (the short holds last 6 s)
 
 sub iso { return POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime $_[0]) }
 
@@ -139,6 +142,7 @@ sub stats {
             for my $k (keys %{ $c->{op}{$op} }) { $s{op}{$op}{$k} += $c->{op}{$op}{$k} }
         }
         push @{ $s{samples} }, @{ $c->{samples} };
+        push @{ $s{slowest} }, @{ $c->{slowest} || [] };
         push @{ $s{lat} }, @{ $c->{lat} };
         $s{max_latency} = $c->{max_latency}
             if !defined $s{max_latency} || $c->{max_latency} > $s{max_latency};
@@ -147,6 +151,8 @@ sub stats {
     $s{p50} = @l ? $l[int(@l * 0.50)] : 0;
     $s{p99} = @l ? $l[int(@l * 0.99)] : 0;
     splice(@{ $s{samples} }, 10) if @{ $s{samples} } > 10;
+    $s{slowest} = [ (sort { $b->[0] <=> $a->[0] } @{ $s{slowest} || [] })[0 .. 4] ];
+    @{ $s{slowest} } = grep { defined } @{ $s{slowest} };
     return \%s;
 }
 
@@ -163,7 +169,8 @@ sub _client {
         open($log, '>', "$self->{dir}/client-$i.jsonl") or die "open log: $!\n";
     }
     my %st = (requests => 0, status => {}, op => {}, err => {}, unexpected => 0,
-              samples => [], lat => [], unresolved => 0, avail_bad => 0, max_latency => 0);
+              samples => [], lat => [], unresolved => 0, avail_bad => 0, max_latency => 0,
+              slowest => []);
     my (%held, %occ);    # booking id => {id, rid, token, exp, status}
     my @retry;           # {due, n, req}
     my $seq = 0;
@@ -172,6 +179,9 @@ sub _client {
     my $t_end   = $self->{t0} + $self->{seconds};
     my $t_drain = $t_end + $self->{drain};
     my $lat_every = 0;
+    my %long = map { $_->{id} => 1 } grep { ($_->{hold} // 0) > 60 } @res;
+    my $long_hold = %long ? '^(?:' . join('|', map { quotemeta } sort keys %long) . ')$' : '^$';
+    $long_hold = qr/$long_hold/;
     my $total_w = 0;
     $total_w += $_ for values %MIX;
 
@@ -224,6 +234,12 @@ sub _client {
         my $dt = time - $t;
         $st{requests}++;
         $st{max_latency} = $dt if $dt > $st{max_latency};
+        if ($dt > 0.25) {    # the slowest answers, for the report
+            push @{ $st{slowest} }, [ sprintf('%.3f', $dt), sprintf('%.3f', $t - $self->{t0}),
+                                      $q->{op}, $a->{err} || $a->{status} ];
+            @{ $st{slowest} } = (sort { $b->[0] <=> $a->[0] } @{ $st{slowest} })[0 .. 4]
+                if @{ $st{slowest} } > 5;
+        }
         push @{ $st{lat} }, $dt if ($lat_every++ % 10) == 0;
         my $status = $a->{status} // 0;
         my $j = $a->{body} && ($a->{headers}{'content-type'} // '') =~ /json/
@@ -280,8 +296,17 @@ sub _client {
                 my %b = (id => $j->{id}, rid => $q->{rid}, token => $j->{token},
                          status => $j->{status});
                 if ($j->{status} eq 'held') {
+                    # what the client will do with it, and when: some
+                    # confirms come after expires_at (410), some holds are
+                    # left to expire
                     $b{exp} = $j->{expires_at};
-                    $held{ $b{id} } = \%b;
+                    my $x = rand;
+                    $b{fate} = $x < 0.55 ? 'confirm' : $x < 0.75 ? 'cancel' : 'abandon';
+                    # only the short holds are left to expire: a long one
+                    # would take its units for the rest of the run
+                    $b{fate} = 'cancel' if $b{fate} eq 'abandon' && $q->{rid} =~ $long_hold;
+                    $b{at} = time + rand($HOLD_DELAY);
+                    $held{ $b{id} } = \%b if $b{fate} ne 'abandon';
                 } else {
                     $occ{ $b{id} } = \%b;
                 }
@@ -346,13 +371,18 @@ sub _client {
             if ($x < 0) { $op = $k; last }
         }
         $op //= 'avail';
-        $op = 'hold' if $op eq 'confirm' && !%held;
-        $op = 'book' if $op eq 'cancel' && !%held && !%occ;
+        my @pool;
+        if ($op eq 'confirm' || $op eq 'cancel') {
+            @pool = grep { $held{$_}{fate} eq $op && $held{$_}{at} <= $now } keys %held;
+            # cancels of confirmed bookings too, so that the calendar keeps
+            # changing instead of filling up; each client keeps some
+            @pool = keys %occ
+                if $op eq 'cancel' && keys(%occ) > $KEEP_OCC && (!@pool || rand() < 0.5);
+            $op = 'avail' unless @pool;    # not a create: the mix stays
+        }
         if ($op eq 'hold' || $op eq 'book') {
             $attempt->($new_create->($op eq 'hold'), 0);
         } elsif ($op eq 'confirm' || $op eq 'cancel') {
-            my @pool = $op eq 'confirm' ? (keys %held)
-                     : ((keys %held), (keys %occ));
             my $id = $pool[ int rand @pool ];
             my $was = exists $held{$id} ? 'held' : 'occ';
             my $b = delete($held{$id}) // delete($occ{$id});
@@ -598,8 +628,18 @@ Each client (user C<fu1> .. C<fuN>) loops for C<seconds> over: holds
 (C<POST /api/bookings> with C<hold:true>), plain bookings (C<hold:false>),
 confirms and cancels of its own earlier bookings (C<X-User-Id> and the
 C<Booking-Token> of the hold), and anonymous availability reads, on random
-resources and slots of the window C<[from, from + nslots slots)>.  Every
-create carries a unique C<Idempotency-Key> and C<note>.
+resources and 1 to 3 slots of the window C<[from, from + nslots slots)>
+(quantity 2 for 30% of those on resources of capacity 2 or more).  Every
+create carries a unique C<Idempotency-Key> and C<note>.  The mix, by
+weight: hold 30, book 12, confirm 13, cancel 20, availability 25.
+
+Each hold gets a fate when it is made: confirm (55%), cancel (20%) or
+abandon (25%, only for holds shorter than a minute: they expire), due 0 to
+8 s later, so that some confirms come after C<expires_at> (C<410>).  A
+cancel takes a due hold or, half of the time, a confirmed or requested
+booking (once the client has more than 25 of those), so that the calendar
+keeps changing while some bookings stay confirmed.  A confirm or cancel with
+nothing due is an availability read instead.
 
 An answer whose outcome is unknown -- C<504>, a connection lost before the
 status line, a partial answer, a client timeout, or a C<503> to a retry --
@@ -615,8 +655,14 @@ bstatus expires_at replayed code msg>); C<unexpected> marks an answer the
 contract does not allow for that request, C<bad> an availability answer
 that is not runs covering the range with 0 to capacity units.
 
-C<finish> waits (bounded) for the clients and returns C<{requests, status => {code => n}, err => {kind => n},
-op => {op => {status => n}}, unexpected, samples, unresolved, avail_bad,
-p50, p99, max_latency, client_exit}>.
+C<finish> waits (bounded) for the clients and returns C<{requests,
+status => {code => n}, err => {kind => n}, op => {op => {status => n}},
+unexpected, samples, unresolved, avail_bad, p50, p99, max_latency,
+slowest => [[seconds, at (s after the start), op, status], ...] (the 5
+slowest answers over 0.25 s), client_exit}>.
+
+The resources are C<{id, capacity, slot, hold}> (C<slot> in seconds, 0 for
+timeless stock; C<hold> in seconds).  C<< log => 0 >> writes no JSONL (the
+statistics only).
 
 =cut

@@ -30,6 +30,8 @@ our $REDIS_CONF = <<'EOT';
 appendonly yes
 appendfsync always
 maxmemory-policy noeviction
+latency-monitor-threshold 100
+enable-debug-command local
 EOT
 
 my $PR_SET_CHILD_SUBREAPER = 36;
@@ -71,12 +73,17 @@ sub _try_start_nginx {
     unlink "$d/nginx.pid", "$d/nginx.pid.oldbin";
     my $offset = -s "$d/error.log" || 0;
     my @cmd = ($BookingTest::NGINX, '-p', "$d/", '-c', "$d/nginx.conf", '-e', "$d/error.log");
+    # The starter leaves only once nginx wrote its pid file: nginx reads
+    # its parent's pid (ngx_parent) first thing, and it must read the
+    # starter's, not ours.
     my $mid = BookingTest::_spawn(
-        cmd => [ $^X, '-e', 'defined(my $p = fork) or exit 1; exit 0 if $p; '
-                 . 'exec { $ARGV[0] } @ARGV; exit 127', @cmd ],
+        cmd => [ $^X, '-e', 'my $pidfile = shift; defined(my $p = fork) or exit 1; '
+                 . 'if ($p) { for (1 .. 500) { last if -s $pidfile; '
+                 . 'select(undef, undef, undef, 0.01) } exit 0 } '
+                 . 'exec { $ARGV[0] } @ARGV; exit 127', "$d/nginx.pid", @cmd ],
         stderr => "$d/nginx.stderr",
     );
-    BookingTest::_wait_exit($mid, 5);
+    BookingTest::_wait_exit($mid, 8);
     my $deadline = time + $BookingTest::START_TIMEOUT;
     while (time < $deadline) {
         my $pid = BookingTest::_read_pid("$d/nginx.pid");
@@ -139,18 +146,20 @@ sub upgrade_binary {
     $why .= "the new master was not adopted; " unless $adopted;
     $why .= "nginx.pid.oldbin left behind; " if -e "$d/nginx.pid.oldbin";
     return { ok => ($gone && $adopted && !-e "$d/nginx.pid.oldbin") ? 1 : 0,
-             old => $old, new => $new, new_ready_after => $t_new,
+             old => $old, new => $new, new_ready_after => $t_new, oldbin_seen => 1,
              seconds => time - $t0, why => $why };
 }
 
 # ---------------------------------------------------------------- data
 
 # 20 resources: 18 hourly ones of capacity 1 to 3 over fhour, fbuf and
-# fappr, 2 timeless stocks.  Returns ([{id,type,capacity,slot}], [from, nslots]):
-# the window is the 24 hours of tomorrow (UTC, by Redis's clock).
+# fappr, 2 timeless stocks.  Returns ([{id,type,capacity,slot,hold}],
+# [from, nslots]): the window is the 48 hours (slots => N) from tomorrow
+# 00:00 UTC, by Redis's clock.
 sub setup_resources {
     my ($t, %o) = @_;
     my @types = qw(fhour fbuf fappr);
+    my %hold = (fhour => 6, fbuf => 600, fappr => 6, fstock => 6);
     my @res;
     for my $i (1 .. 18) {
         push @res, { id => sprintf('r%02d', $i), type => $types[ ($i - 1) % 3 ],
@@ -159,6 +168,7 @@ sub setup_resources {
     }
     push @res, { id => 's01', type => 'fstock', capacity => 3, slot => 0 },
                { id => 's02', type => 'fstock', capacity => 2, slot => 0 };
+    $_->{hold} = $hold{ $_->{type} } for @res;
     for my $r (@res) {
         my $a = $t->req(PUT => "/admin/resources/$r->{id}",
                         body => { type => $r->{type}, capacity => $r->{capacity},
@@ -169,7 +179,16 @@ sub setup_resources {
     my $now = $t->redis('TIME');
     die "FaultServers: TIME failed\n" unless ref $now eq 'ARRAY';
     my $from = (POSIX::floor($now->[0] / 86400) + 1) * 86400;
-    return (\@res, [ $from, 24 ]);
+    return (\@res, [ $from, $o{slots} // 48 ]);
+}
+
+# Redis's own record of its stalls over 100 ms (LATENCY LATEST, since its
+# last start): "event max N ms" strings.
+sub redis_stalls {
+    my ($self) = @_;
+    my $l = eval { $self->redis('LATENCY', 'LATEST') };
+    return () unless ref $l eq 'ARRAY';
+    return map { ref $_ eq 'ARRAY' ? "$_->[0] latest $_->[2] ms, max $_->[3] ms" : () } @$l;
 }
 
 # Lines of the error log that say a process crashed.
@@ -196,7 +215,8 @@ FaultServers - servers and resources for tests/fault/run.pl and soak.pl
 =head1 DESCRIPTION
 
 A L<BookingTest> whose Redis runs with C<appendonly yes>, C<appendfsync
-always> and C<maxmemory-policy noeviction>, and whose nginx has the types
+always>, C<maxmemory-policy noeviction>, a latency monitor and C<DEBUG>
+allowed from loopback, and whose nginx has the types
 C<fhour> (1 h slots, 6 s holds), C<fbuf> (1 h slots, 10 min holds, 1 h
 buffer), C<fappr> (approval), C<fstock> (timeless), a
 C<booking_secret_file> (tokens survive reloads and upgrades) and
@@ -216,6 +236,8 @@ of the old one) and that master's workers are ready, then sends C<QUIT> to
 the old master and waits for it to exit; the new master becomes the one
 C<stop>, C<worker_pids> and C<master_pid> use.
 
-C<crashes> lists the error log lines that say a process died of a signal.
+C<crashes> lists the error log lines that say a process died of a signal;
+C<redis_stalls> what Redis's latency monitor (threshold 100 ms) recorded
+since Redis last started.
 
 =cut
