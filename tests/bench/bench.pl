@@ -1,0 +1,1255 @@
+#!/usr/bin/perl
+# make bench: ngx_booking side by side with what it competes with, in one
+# run, at one concurrency, on one machine.
+#
+#   perl tests/bench/bench.pl            the table (part 1)
+#   perl tests/bench/bench.pl --growth   memory and cost growth (part 2)
+#   perl tests/bench/bench.pl --all      both (what "make bench" runs)
+#
+#   BENCH_SECONDS=N (default 10): the length of each wrk run of part 1
+#   (part 2 runs 5 s each, or less when N is smaller).
+#
+# What runs, all on 127.0.0.1 (the machine's cores are shared by wrk, every
+# nginx, node and redis-server; only the server under test is busy at a
+# time):
+#
+# - one redis-server and the module's nginx (2 workers), started by
+#   t/lib/BookingTest.pm, with the booking_type lines of conf/nginx.conf, a
+#   micro-cache zone and a "location = /limit { return 200 ... }": the limit
+#   of this machine and this wrk for any nginx answer;
+# - "Redis alone": redis-benchmark sending the module's own scripts
+#   (EVALSHA of the very texts the module loads: common.lua put together
+#   with each op as config does) with the KEYS/ARGV the module sends, at the
+#   same 64 connections;
+# - the OpenResty peer (tests/bench/peers/openresty): Debian's
+#   lua-nginx-module and lua-resty-redis, 2 workers, keepalive pool;
+# - the Node peer (tests/bench/peers/node): one node process (node:http,
+#   ioredis with auto-pipelining) behind an nginx (2 workers) proxy_pass with
+#   upstream keepalive.
+#
+# The peers call the SAME Redis scripts with the same KEYS and ARGV, so the
+# Redis work per request is the same and the difference is the HTTP tier.
+# Before measuring, the same requests are sent to the three servers and
+# their answers compared.
+#
+# Data, seeded once: 10,000 resources over the types of conf/nginx.conf,
+# with a third of the calendar of the next 30 days taken (counters written
+# with the scripts' key layout).  Each hold run writes into a calendar
+# window of its own (4 counter chunks of 1,024 hours, far in the future), so
+# every server starts from the same state and few holds collide.
+#
+# For each run: req/s, p50, p99 (wrk), 409s and other errors (counted by
+# tests/bench/wrk.lua), Redis commands per request (INFO commandstats, the
+# commands scripts run included), and CPU per request (utime + stime from
+# /proc of the server's nginx workers, plus the node process for the Node
+# peer; and of redis-server) in microseconds.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../../t/lib";
+use Cwd ();
+use Digest::SHA qw(sha1_hex);
+use File::Temp ();
+use Getopt::Long;
+use HTTP::Tiny;
+use IO::Select;
+use IO::Socket::INET;
+use JSON::PP ();
+use List::Util qw(min max sum);
+use POSIX qw(floor ceil);
+use Time::HiRes qw(time sleep);
+
+my $REPO = Cwd::abs_path("$FindBin::Bin/../..");
+my $BENCH = "$REPO/tests/bench";
+my $WRK_LUA = "$BENCH/wrk.lua";
+my $SCRIPTS = "$REPO/ngx_module/scripts";
+
+my ($GROWTH, $ALL) = (0, 0);
+GetOptions('growth' => \$GROWTH, 'all' => \$ALL)
+    or die "usage: $0 [--growth | --all]\n";
+my $SECS = $ENV{BENCH_SECONDS} // 10;
+die "BENCH_SECONDS must be a whole number of seconds from 1 to 600\n"
+    unless $SECS =~ /^\d+$/ && $SECS >= 1 && $SECS <= 600;
+my $GSECS = min(5, $SECS);
+my $PART1 = !$GROWTH || $ALL;
+my $PART2 = $GROWTH || $ALL;
+
+$| = 1;
+$SIG{PIPE} = 'IGNORE';
+srand(42);    # the same data on every run (relative to today)
+
+# ------------------------------------------------------------ what it needs
+
+my @DEBIAN = qw(wrk redis-server redis-tools nginx libnginx-mod-http-lua
+                libnginx-mod-http-ndk lua-nginx-redis lua-resty-core
+                lua-resty-lrucache lua-cjson);
+
+sub deps {
+    # conf/deps.sh installs what is missing when root, else prints the line
+    system('sh', "$REPO/conf/deps.sh", @DEBIAN) == 0 or exit 1;
+    # node and npm: Debian's, or a nodejs package that carries npm
+    for my $cmd (qw(node npm)) {
+        next if system("command -v $cmd >/dev/null 2>&1") == 0;
+        system('sh', "$REPO/conf/deps.sh", 'nodejs', 'npm') == 0 or exit 1;
+        last;
+    }
+    my $node = "$BENCH/peers/node";
+    unless (-f "$node/node_modules/ioredis/package.json") {
+        print "installing the Node peer's ioredis (npm ci in $node)\n";
+        system("cd '$node' && timeout 300 npm ci --no-audit --no-fund "
+             . "--loglevel=error") == 0
+            or die "npm ci failed in $node\n";
+    }
+    die "the module is not built: run make module (make bench does)\n"
+        unless -f ($ENV{BOOKING_MODULE} || "$REPO/build/ngx_http_booking_module.so");
+}
+
+deps();
+
+require BookingTest;
+
+# ------------------------------------------------------------ the types
+
+sub duration {
+    my ($s) = @_;
+    my %u = (y => 365 * 86400, M => 30 * 86400, w => 7 * 86400, d => 86400,
+             h => 3600, m => 60, s => 1);
+    my $t = 0;
+    while ($s =~ /\G(\d+)([yMwdhms])/gc) { $t += $1 * $u{$2} }
+    die "bad duration $s\n" unless (pos($s) // 0) == length $s;
+    return $t;
+}
+
+# booking_type lines of conf/nginx.conf: the text for nginx, the values for
+# the peers (which send the scripts the same rules lines as the module)
+my (@TYPE_LINES, @TYPES, %TYPE);
+{
+    open my $fh, '<', "$REPO/conf/nginx.conf" or die "conf/nginx.conf: $!\n";
+    while (<$fh>) {
+        next unless /^\s*(booking_type\s+(\S+)\s+([^;]*));/;
+        push @TYPE_LINES, "$1;";
+        my %o = map { /^(\w+)=(\S+)$/ ? ($1 => $2) : () } split ' ', $3;
+        my $t = { name => $2, slot_text => $o{slot} };
+        $t->{slot} = $o{slot} eq 'none' ? 0 : duration($o{slot});
+        $t->{hold} = defined $o{hold} ? duration($o{hold}) : 900;
+        for my $k (qw(min max buffer lead horizon)) {
+            $t->{$k} = defined $o{$k} ? duration($o{$k})
+                     : ($k eq 'min' ? $t->{slot} : 0);
+        }
+        $t->{approval} = ($o{approval} // 'off') eq 'on' ? 1 : 0;
+        $t->{max_active} = 0 + ($o{max_active} // 0);
+        push @TYPES, $t;
+        $TYPE{ $t->{name} } = $t;
+    }
+    die "no booking_type in conf/nginx.conf\n" unless @TYPES;
+    for (qw(car desk ride room gift)) {
+        die "conf/nginx.conf has no type $_, which the bench seeds\n"
+            unless $TYPE{$_};
+    }
+}
+my @RULES = map {
+    join ' ', @$_{qw(name slot hold min max buffer lead horizon approval
+                     max_active)}
+} @TYPES;
+
+# ------------------------------------------------------------ servers
+
+my $SECRET = join '', map { sprintf '%02x', int rand 256 } 1 .. 32;
+my $DIR = File::Temp::tempdir('ngx-booking-bench-XXXXXX', TMPDIR => 1,
+                              CLEANUP => !$ENV{BOOKING_KEEP});
+my @OWN;    # [name, pid, signal] of what this script started itself
+
+END {
+    local $?;
+    for my $p (reverse @OWN) {
+        my ($name, $pid, $sig) = @$p;
+        kill $sig, $pid;
+        next if BookingTest::_wait_exit($pid, 10);
+        kill 'KILL', $pid;
+        BookingTest::_wait_exit($pid, 3);
+    }
+    @OWN = ();
+}
+$SIG{INT} = $SIG{TERM} = sub { die "interrupted\n" };
+
+my $ngx = BookingTest->new(
+    workers => 2,
+    files => { 'booking.secret' => $SECRET },
+    http => join("\n", @TYPE_LINES, split /\n/, <<'EOT'),
+booking_user $http_x_user_id;
+booking_secret_file %%DIR%%/booking.secret;
+booking_max_range 366d;
+booking_redis_connections 2;
+booking_cache zone=bench:64m valid=1s;
+access_log off;
+error_log %%DIR%%/error.log warn;
+EOT
+    server => <<'EOT',
+location /api/ { booking_api; }
+location /admin/ { booking_api admin; }
+location = /limit { default_type application/json; return 200 '{"ok":true}'; }
+EOT
+);
+my $RPORT = $ngx->redis_port;
+
+{
+    open my $fh, '>', "$DIR/types.json" or die;
+    print $fh JSON::PP->new->canonical->encode(\@TYPES);
+    open $fh, '>', "$DIR/booking.secret" or die;
+    print $fh $SECRET;
+    for my $d (qw(openresty-body openresty-proxy openresty-fastcgi
+                  openresty-uwsgi openresty-scgi node-body node-proxy
+                  node-fastcgi node-uwsgi node-scgi)) {
+        mkdir "$DIR/$d";
+    }
+}
+
+sub template {
+    my ($file, %v) = @_;
+    open my $fh, '<', $file or die "$file: $!\n";
+    local $/;
+    my $text = <$fh>;
+    $v{USER} = $> == 0 ? 'user root;' : '';
+    $text =~ s/\@(\w+)\@/exists $v{$1} ? $v{$1} : die "no value for \@$1\@ in $file\n"/ge;
+    return $text;
+}
+
+sub write_file {
+    my ($path, $text) = @_;
+    open my $fh, '>', $path or die "$path: $!\n";
+    print $fh $text;
+    close $fh;
+}
+
+sub wait_port {
+    my ($port, $what, $log) = @_;
+    my $deadline = time + 15;
+    while (time < $deadline) {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                      Timeout => 1);
+        return 1 if $s;
+        sleep 0.05;
+    }
+    my $text = -f $log ? `tail -20 '$log'` : '';
+    die "$what did not listen on $port within 15 s\n$text";
+}
+
+sub children {
+    my ($ppid) = @_;
+    return map { /(\d+)/ ? $1 : () } `ps -o pid= --ppid $ppid`;
+}
+
+# ------------------------------------------------------------ Redis
+
+sub resp_enc {
+    my $s = '*' . @_ . "\r\n";
+    $s .= '$' . length($_) . "\r\n$_\r\n" for @_;
+    return $s;
+}
+
+# one RESP reply from $$buf at $$pos; () when incomplete
+sub resp_parse {
+    my ($buf, $pos) = @_;
+    my $i = index($$buf, "\r\n", $$pos);
+    return if $i < 0;
+    my $type = substr($$buf, $$pos, 1);
+    my $line = substr($$buf, $$pos + 1, $i - $$pos - 1);
+    my $p = $i + 2;
+    if ($type eq '+' || $type eq ':') {
+        $$pos = $p;
+        return ($line);
+    }
+    if ($type eq '-') {
+        $$pos = $p;
+        return ({ error => $line });
+    }
+    if ($type eq '$') {
+        if ($line < 0) { $$pos = $p; return (undef) }
+        return if length($$buf) < $p + $line + 2;
+        $$pos = $p + $line + 2;
+        return (substr($$buf, $p, $line));
+    }
+    if ($type eq '*') {
+        if ($line < 0) { $$pos = $p; return (undef) }
+        my @a;
+        my $q = $p;
+        for (1 .. $line) {
+            my @r = resp_parse($buf, \$q) or return;
+            push @a, $r[0];
+        }
+        $$pos = $q;
+        return (\@a);
+    }
+    die "bad RESP reply: $type$line\n";
+}
+
+# commands pipelined on one connection, by batches; the replies, in order
+sub redis_pipe {
+    my @cmds = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$RPORT", Timeout => 5)
+        or die "redis: $!\n";
+    binmode $s;
+    my $sel = IO::Select->new($s);
+    my @out;
+    for (my $i = 0; $i < @cmds; $i += 1000) {
+        my @batch = @cmds[$i .. min($i + 999, $#cmds)];
+        my $req = join '', map { resp_enc(@$_) } @batch;
+        my $deadline = time + 60;
+        while (length $req) {
+            die "redis: write timed out\n" if time > $deadline;
+            my $n = syswrite($s, $req);
+            die "redis: write: $!\n" unless defined $n;
+            substr($req, 0, $n, '');
+        }
+        my ($buf, $pos, $got) = ('', 0, 0);
+        while ($got < @batch) {
+            my @r = resp_parse(\$buf, \$pos);
+            if (@r) {
+                push @out, $r[0];
+                $got++;
+                next;
+            }
+            die "redis: read timed out\n"
+                unless time < $deadline && $sel->can_read($deadline - time);
+            my $n = sysread($s, $buf, 1 << 20, length $buf);
+            die "redis: connection closed\n" unless $n;
+        }
+    }
+    close $s;
+    return @out;
+}
+
+sub redis1 { return (redis_pipe([@_]))[0] }
+
+sub info {
+    my ($section) = @_;
+    my %h;
+    for (split /\r?\n/, redis1('INFO', $section)) {
+        $h{$1} = $2 if /^(\w+):(.*)$/;
+    }
+    return \%h;
+}
+
+# every command Redis ran so far, those that scripts ran included
+sub redis_calls {
+    my $n = 0;
+    for (split /\r?\n/, redis1('INFO', 'commandstats')) {
+        $n += $1 if /^cmdstat_\S+:calls=(\d+)/;
+    }
+    return $n;
+}
+
+# The scripts as the module sends them: config puts common.lua before each
+# op (and, once the ops begin with a "#!lua" line that Redis reads only as
+# the very first, that line first).  The module loads its scripts on
+# connect: the layout whose SHA1 Redis has is the module's.  The peers and
+# redis-benchmark get exactly that text.
+my $SHA = {};
+{
+    my $slurp = sub {
+        open my $fh, '<', $_[0] or die "$_[0]: $!\n";
+        local $/;
+        return scalar <$fh>;
+    };
+    my $common = $slurp->("$SCRIPTS/common.lua");
+    my %layouts;
+    for my $op (qw(availability booking_create booking_act)) {
+        my $body = $slurp->("$SCRIPTS/$op.lua");
+        my ($first, $rest) = $body =~ /\A([^\n]*\n)(.*)\z/s;
+        $layouts{'common first'}{$op} = $common . $body;
+        $layouts{'first line, common, rest'}{$op} = $first . $common . $rest
+            if defined $first;
+    }
+    my $chosen;
+    my $deadline = time + 10;
+    while (!$chosen && time < $deadline) {
+        for my $name (sort keys %layouts) {
+            my $texts = $layouts{$name};
+            my $have = redis1('SCRIPT', 'EXISTS',
+                              map { sha1_hex($texts->{$_}) } sort keys %$texts);
+            $chosen = $name if ref $have eq 'ARRAY' && !grep { !$_ } @$have;
+        }
+        sleep 0.1 unless $chosen;
+    }
+    die "the module's nginx did not load scripts made of ngx_module/scripts "
+      . "as this bench puts them together (is build/ stale? make module)\n"
+        unless $chosen;
+    mkdir "$DIR/scripts";
+    for my $op (sort keys %{ $layouts{$chosen} }) {
+        my $text = $layouts{$chosen}{$op};
+        $SHA->{$op} = sha1_hex($text);
+        write_file("$DIR/scripts/$op.lua", $text);
+    }
+}
+
+# ------------------------------------------------------------ the peers
+
+# the OpenResty peer
+my $OR_PORT = BookingTest::free_port();
+write_file("$DIR/openresty.conf", template(
+    "$BENCH/peers/openresty/nginx.conf", DIR => $DIR, PORT => $OR_PORT,
+    REDIS_PORT => $RPORT, LUA_DIR => "$BENCH/peers/openresty",
+    SCRIPTS => "$DIR/scripts"));
+my $or_pid = BookingTest::_spawn(
+    cmd => [ '/usr/sbin/nginx', '-p', "$DIR/", '-c', "$DIR/openresty.conf",
+             '-e', "$DIR/openresty-error.log" ],
+    stderr => "$DIR/openresty.stderr");
+push @OWN, [ 'openresty', $or_pid, 'QUIT' ];
+wait_port($OR_PORT, 'the OpenResty peer', "$DIR/openresty-error.log");
+
+# the Node peer and the nginx in front of it
+my $NODE_APP_PORT = BookingTest::free_port();
+my $NODE_PORT = BookingTest::free_port();
+write_file("$DIR/node.json", JSON::PP->new->encode({
+    port => $NODE_APP_PORT, redis_port => $RPORT, scripts => "$DIR/scripts",
+    types => "$DIR/types.json", secret_file => "$DIR/booking.secret" }));
+my $node_pid = BookingTest::_spawn(
+    cmd => [ 'node', "$BENCH/peers/node/server.js", "$DIR/node.json" ],
+    stderr => "$DIR/node.stderr");
+push @OWN, [ 'node', $node_pid, 'TERM' ];
+wait_port($NODE_APP_PORT, 'the Node peer', "$DIR/node.stderr");
+write_file("$DIR/node-nginx.conf", template(
+    "$BENCH/peers/node/nginx.conf", DIR => $DIR, PORT => $NODE_PORT,
+    NODE_PORT => $NODE_APP_PORT));
+my $nn_pid = BookingTest::_spawn(
+    cmd => [ '/usr/sbin/nginx', '-p', "$DIR/", '-c', "$DIR/node-nginx.conf",
+             '-e', "$DIR/node-nginx-error.log" ],
+    stderr => "$DIR/node-nginx.stderr");
+push @OWN, [ 'node-nginx', $nn_pid, 'QUIT' ];
+wait_port($NODE_PORT, "the Node peer's nginx", "$DIR/node-nginx-error.log");
+
+my @SERVERS = (
+    { name => 'ngx_booking', port => $ngx->port,
+      pids => sub { $ngx->worker_pids } },
+    { name => 'OpenResty', port => $OR_PORT,
+      pids => sub { children($or_pid) } },
+    { name => 'Node+nginx', port => $NODE_PORT,
+      pids => sub { (children($nn_pid), $node_pid) },
+      parts => sub { ([ 'nginx', [ children($nn_pid) ] ],
+                      [ 'node', [ $node_pid ] ]) } },
+);
+
+# ------------------------------------------------------------ HTTP seeding
+
+# requests pipelined by 100 on a connection each (nginx closes a
+# keep-alive connection after keepalive_requests, 1000); dies unless each
+# answers one of the statuses in $ok
+sub http_pipe {
+    my ($port, $ok, @reqs) = @_;
+    my @status;
+    while (@reqs) {
+        my @batch = splice @reqs, 0, 100;
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                      Timeout => 5) or die "connect: $!\n";
+        binmode $s;
+        print $s join '', @batch;
+        my ($buf, $got) = ('', 0);
+        my $sel = IO::Select->new($s);
+        my $deadline = time + 60;
+        while (1) {
+            $got = () = $buf =~ m{HTTP/1\.1 \d\d\d }g;
+            last if $got >= @batch;
+            die "seeding: no answer within 60 s\n"
+                unless $sel->can_read(max(0.01, $deadline - time))
+                       && time < $deadline;
+            sysread($s, $buf, 65536, length $buf) or die "seeding: closed\n";
+        }
+        my @st = $buf =~ m{HTTP/1\.1 (\d\d\d) }g;
+        for (@st) {
+            next if $ok->{$_};
+            my ($body) = $buf =~ m{(HTTP/1\.1 $_ .*?\r\n\r\n.{0,300})}s;
+            die "seeding: unexpected $_: $body\n";
+        }
+        push @status, @st;
+    }
+    return @status;
+}
+
+my $JSON = JSON::PP->new->canonical;
+
+sub put_req {
+    my ($id, $doc) = @_;
+    my $body = $JSON->encode($doc);
+    return "PUT /admin/resources/$id HTTP/1.1\r\nHost: b\r\n"
+         . "Content-Type: application/json\r\n"
+         . "Content-Length: " . length($body) . "\r\n\r\n$body";
+}
+
+sub post_req {
+    my ($user, $doc) = @_;
+    my $body = $JSON->encode($doc);
+    return "POST /api/bookings HTTP/1.1\r\nHost: b\r\nX-User-Id: $user\r\n"
+         . "Content-Type: application/json\r\n"
+         . "Content-Length: " . length($body) . "\r\n\r\n$body";
+}
+
+sub rid { return sprintf '%s-%012d', @_ }
+
+sub iso {
+    my @t = gmtime $_[0];
+    return sprintf '%04d-%02d-%02dT%02d:%02d:%02dZ', $t[5] + 1900, $t[4] + 1,
+        @t[3, 2, 1, 0];
+}
+
+sub date {
+    my @t = gmtime $_[0];
+    return sprintf '%04d-%02d-%02d', $t[5] + 1900, $t[4] + 1, $t[3];
+}
+
+my $DAY = 86400;
+my $NOW = time;
+my $TODAY = floor($NOW / $DAY) * $DAY;
+
+sub doc {
+    my ($type, $i, $cap) = @_;
+    return { type => $type, capacity => $cap, title => "\u$type $i",
+             owner => 'host-' . ($i % 997),
+             location => { lat => 0 + sprintf('%.5f', 48.30 + ($i % 100) / 500),
+                           lon => 0 + sprintf('%.5f', -4.60 + int($i / 100) % 100 / 500) },
+             attributes => { rating => 3 + $i % 3, pets => ($i % 2 ? JSON::PP::true
+                                                                   : JSON::PP::false) } };
+}
+
+# a third of [from, from + n slots) taken, as runs of about $mean slots
+# separated by gaps of twice that; the units of each run are 1..capacity
+sub taken_slots {
+    my ($n, $cap, $mean) = @_;
+    my @u = (0) x $n;
+    my $i = int rand(2 * $mean);
+    while ($i < $n) {
+        my $len = 1 + int rand(2 * $mean - 1);
+        my $v = $cap == 1 ? 1 : 1 + int rand $cap;
+        $u[$_] = $v for $i .. min($i + $len, $n) - 1;
+        $i += $len + 1 + int rand(4 * $mean - 1);
+    }
+    return \@u;
+}
+
+# the Redis commands that write those counters, as the scripts lay them out
+sub counter_cmds {
+    my ($id, $slot, $s0, $u) = @_;
+    my @c;
+    my $s = $s0;
+    my $end = $s0 + @$u;
+    while ($s < $end) {
+        my $c = floor($s / 1024);
+        my $last = min($end, ($c + 1) * 1024);
+        my $key = "bk:{r:$id}:c:$c";
+        push @c, [ 'SETRANGE', $key, ($s - $c * 1024) * 4,
+                   pack('N*', @$u[$s - $s0 .. $last - $s0 - 1]) ],
+                 [ 'ZADD', "bk:{r:$id}:chunks", 'NX', $c, $c ],
+                 [ 'EXPIREAT', $key, ($c + 1) * 1024 * $slot + 31 * $DAY ];
+        $s = $last;
+    }
+    return @c;
+}
+
+# the resources of one type, PUT through the module, with a third of
+# $days days taken from today
+sub seed {
+    my (%a) = @_;
+    my ($type, $prefix, $n, $days, $cap) = @a{qw(type prefix n days cap)};
+    my $t = $TYPE{$type};
+    my @reqs = map { put_req(rid($prefix, $_), doc($type, $_, $cap->($_))) }
+        0 .. $n - 1;
+    http_pipe($ngx->port, { 200 => 1, 201 => 1 }, @reqs);
+    return unless $days;
+    my @cmds;
+    for my $i (0 .. $n - 1) {
+        if ($t->{slot} == 0) {
+            push @cmds, [ 'HSET', 'bk:{r:' . rid($prefix, $i) . '}', 'used',
+                          int($cap->($i) / 3) ];
+            next;
+        }
+        my $slots = $days * $DAY / $t->{slot};
+        my $mean = { car => 5, desk => 8, ride => 4, room => 3 }->{$type} // 3;
+        push @cmds, counter_cmds(rid($prefix, $i), $t->{slot},
+                                 $TODAY / $t->{slot},
+                                 taken_slots($slots, $cap->($i), $mean));
+    }
+    for (redis_pipe(@cmds)) {
+        die "seeding counters: $_->{error}\n" if ref $_ eq 'HASH';
+    }
+}
+
+# ------------------------------------------------------------ measuring
+
+my $CLK = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
+
+sub cpu_ticks {
+    my $n = 0;
+    for my $pid (@_) {
+        open my $fh, '<', "/proc/$pid/stat" or next;
+        my $st = <$fh>;
+        $st =~ s/^.*\)\s+//s;
+        my @f = split ' ', $st;
+        $n += $f[11] + $f[12];
+    }
+    return $n;
+}
+
+sub ms {
+    my ($s) = @_;
+    return undef unless defined $s && $s =~ /^([\d.]+)(us|ms|s|m)$/;
+    return $1 / 1000 if $2 eq 'us';
+    return $1 if $2 eq 'ms';
+    return $1 * 1000 if $2 eq 's';
+    return $1 * 60000;
+}
+
+# CPU ticks of the whole machine: those of processes (user, nice, system;
+# not the interrupts, where the kernel does loopback TCP for everyone), all
+# of them, and the part of the processes' that this run accounts for: the
+# pids given, this script and what it waited for (wrk, redis-benchmark)
+sub machine {
+    my @pids = @_;
+    open my $fh, '<', '/proc/stat' or return { busy => 0, total => 0, ours => 0 };
+    my @f = split ' ', scalar <$fh>;
+    shift @f;
+    my ($u, $s, $cu, $cs) = times;
+    return { busy => $f[0] + $f[1] + $f[2], total => sum(@f[0 .. 7]),
+             ours => cpu_ticks(@pids) + ($u + $s + $cu + $cs) * $CLK };
+}
+
+# runs $code (which returns wrk's or redis-benchmark's output) and measures
+# what it cost: Redis commands, CPU of the server's processes (and of each
+# part of it), of redis-server, and the share of the machine that other
+# processes took meanwhile
+sub measure {
+    my ($pids, $parts, $code) = @_;
+    my $redis = $ngx->redis_pid;
+    my %p0 = map { $_->[0] => cpu_ticks(@{ $_->[1] }) } @$parts;
+    my $c0 = cpu_ticks(@$pids);
+    my $r0 = cpu_ticks($redis);
+    my $m0 = machine(@$pids, $redis);
+    my $k0 = redis_calls();
+    my $out = $code->();
+    my $k1 = redis_calls() - 1;    # the first INFO
+    my $m1 = machine(@$pids, $redis);
+    my $c1 = cpu_ticks(@$pids);
+    my $r1 = cpu_ticks($redis);
+    my %p1 = map { $_->[0] => cpu_ticks(@{ $_->[1] }) } @$parts;
+    my $other = $m1->{total} > $m0->{total}
+        ? (($m1->{busy} - $m0->{busy}) - ($m1->{ours} - $m0->{ours}))
+          / ($m1->{total} - $m0->{total})
+        : 0;
+    return { out => $out, calls => $k1 - $k0, ticks => $c1 - $c0,
+             rticks => $r1 - $r0, other => max(0, $other),
+             parts => [ map { [ $_->[0], $p1{ $_->[0] } - $p0{ $_->[0] } ] }
+                        @$parts ] };
+}
+
+sub per_req { return $_[0] * 1e6 / $CLK / $_[1] }
+
+my @COMMANDS;
+
+# one wrk run against one server: its numbers and costs
+sub run_wrk {
+    my (%a) = @_;
+    my $srv = $a{server};
+    my $secs = $a{secs} // $SECS;
+    my @cmd = ('wrk', '-t2', '-c64', "-d${secs}s", '--latency',
+               '-s', $WRK_LUA, (map { ('-H', $_) } @{ $a{headers} || [] }),
+               "http://127.0.0.1:$srv->{port}$a{path}", '--', @{ $a{args} });
+    my $m = measure([ $srv->{pids}->() ],
+                    [ $srv->{parts} ? $srv->{parts}->() : () ], sub {
+        open my $ph, '-|', 'timeout', '-k', '5', $secs + 60, @cmd
+            or die "wrk: $!\n";
+        local $/;
+        my $out = <$ph> // '';
+        close $ph;
+        return $out;
+    });
+    my $out = $m->{out};
+    my %r = (server => $srv->{name},
+             command => join ' ', map { /[\s{}&?;'"]/ ? "'$_'" : $_ } @cmd);
+    ($r{requests}) = $out =~ /(\d+) requests in/;
+    ($r{rps}) = $out =~ /Requests\/sec:\s+([\d.]+)/;
+    $r{p50} = ms($out =~ /^\s+50%\s+(\S+)/m ? $1 : undef);
+    $r{p99} = ms($out =~ /^\s+99%\s+(\S+)/m ? $1 : undef);
+    if ($out =~ /BENCH ok=(\d+) c409=(\d+) other=(\d+) confirms=(\d+) codes=(\S*)/) {
+        @r{qw(ok c409 other confirms codes)} = ($1, $2, $3, $4, $5);
+    }
+    if ($out =~ /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/) {
+        $r{socket} = $1 + $2 + $3 + $4;
+        $r{socket_text} = "connect $1, read $2, write $3, timeout $4";
+    }
+    unless ($r{requests} && defined $r{ok}) {
+        print STDERR "wrk failed for $srv->{name} $a{path}:\n$out\n";
+        $r{failed} = 1;
+        return \%r;
+    }
+    my $n = $r{requests};
+    $r{errors} = $r{other} + ($r{socket} // 0);
+    $r{cmds} = $m->{calls} / $n;
+    $r{cpu} = per_req($m->{ticks}, $n);
+    $r{rcpu} = per_req($m->{rticks}, $n);
+    $r{busy} = $m->{other};
+    $r{parts} = join ', ', map { sprintf '%s %.0f', $_->[0], per_req($_->[1], $n) }
+        @{ $m->{parts} };
+    sleep 0.5;
+    return \%r;
+}
+
+# redis-benchmark: the scripts alone, at the same 64 connections
+sub run_redis_benchmark {
+    my ($secs, $range, @cmd) = @_;
+    my @base = ('redis-benchmark', '-h', '127.0.0.1', '-p', $RPORT, '-c', 64,
+                '-r', $range, '--csv');
+    my $parse = sub {
+        my ($out) = @_;
+        my @l = grep { /^"[A-Z]/ } split /\n/, $out;
+        return unless @l;
+        my @f = $l[-1] =~ /"([^"]*)"/g;
+        return { rps => $f[1], p50 => $f[4], p99 => $f[6] };
+    };
+    my $run = sub {
+        my ($timeout, @c) = @_;
+        open my $ph, '-|', 'timeout', '-k', 5, $timeout, @c
+            or die "redis-benchmark: $!\n";
+        local $/;
+        my $out = <$ph> // '';
+        close $ph;
+        return $out;
+    };
+    # a short run to size the real one to about $secs seconds
+    my $probe = $parse->($run->(60, @base, '-n', 3000, @cmd));
+    my $n = $probe && $probe->{rps}
+        ? min(5_000_000, max(10_000, int($probe->{rps} * $secs))) : 50_000;
+    my $m = measure([], [], sub { $run->($secs * 4 + 60, @base, '-n', $n, @cmd) });
+    my $r = $parse->($m->{out});
+    return { server => 'Redis alone', failed => 1 } unless $r && $r->{rps};
+    $r->{server} = 'Redis alone';
+    $r->{requests} = $n;
+    $r->{cmds} = $m->{calls} / $n;
+    $r->{rcpu} = per_req($m->{rticks}, $n);
+    $r->{busy} = $m->{other};
+    $r->{command} = join ' ', 'redis-benchmark', '-h', '127.0.0.1', '-p',
+        $RPORT, '-c', 64, '-n', $n, '-r', $range,
+        map { /[\s{}|]/ || $_ eq '' ? "'$_'" : $_ } @cmd;
+    $r->{c409} = $r->{errors} = 0;
+    sleep 0.5;
+    return $r;
+}
+
+# ------------------------------------------------------------ conformance
+
+my $HTTP = HTTP::Tiny->new(timeout => 10, keep_alive => 0);
+
+sub call {
+    my ($srv, $method, $path, %o) = @_;
+    my $res = $HTTP->request($method, "http://127.0.0.1:$srv->{port}$path",
+        { headers => $o{headers} || {},
+          defined $o{body} ? (content => $o{body}) : () });
+    my $json = eval { JSON::PP->new->utf8->decode($res->{content}) };
+    return { status => $res->{status}, json => $json,
+             ct => $res->{headers}{'content-type'} // '',
+             token => $res->{headers}{'booking-token'} };
+}
+
+# an answer with what differs from one booking to the next (ids, tokens,
+# clocks, the slot each server was given) and the JSON parser's own words
+# left out
+sub norm {
+    my ($x, @vary) = @_;
+    my $j = $x->{json};
+    if (ref $j eq 'HASH') {
+        $j = { %$j };
+        for (qw(id token created_at expires_at), @vary) {
+            $j->{$_} = "<$_>" if exists $j->{$_};
+        }
+        if (ref $j->{error} eq 'HASH') {
+            my $e = $j->{error} = { %{ $j->{error} } };
+            $e->{message} = '<message>' if $e->{code} eq 'invalid_json';
+            if ($e->{conflicts}) {
+                $e->{message} =~ s/ from .*//;
+                $e->{conflicts} = [ map { { map { $_ => '<x>' } keys %$_ } }
+                                    @{ $e->{conflicts} } ];
+            }
+        }
+    }
+    return { status => $x->{status}, body => $j,
+             type => $x->{ct} =~ m{^application/json} ? 'json' : $x->{ct},
+             token_header => !$x->{token} ? 'none'
+                 : ref $x->{json} eq 'HASH' && ($x->{json}{token} // '') eq $x->{token}
+                 ? 'same as in the body' : 'differs' };
+}
+
+# the same requests to every server: the answers must be the same
+sub conformance {
+    my $h = { 'X-User-Id' => 'conf-user' };
+    my $hj = { %$h, 'Content-Type' => 'application/json' };
+    my $from = iso($TODAY + $DAY);
+    my $to = iso($TODAY + 31 * $DAY);
+    my $avail = sub { my ($srv, $id, $q) = @_;
+        norm(call($srv, 'GET', "/api/resources/$id/availability$q",
+                  headers => $h)) };
+    my $post = sub { my ($srv, $body, $hd) = @_;
+        call($srv, 'POST', '/api/bookings', headers => $hd // $hj,
+             body => ref $body ? $JSON->encode($body) : $body) };
+    my @checks = (
+        [ 'availability of a car over 30 days', sub {
+              $avail->($_[0], rid('car', 7), "?from=$from&to=$to") } ],
+        [ 'availability of a desk over 30 days', sub {
+              $avail->($_[0], rid('desk', 4), "?from=$from&to=$to") } ],
+        [ 'availability of a room over 30 days (dates)', sub {
+              $avail->($_[0], rid('room', 3), '?from=' . date($TODAY + $DAY)
+                       . '&to=' . date($TODAY + 31 * $DAY)) } ],
+        [ 'availability of a gift (timeless)', sub {
+              $avail->($_[0], rid('gift', 1), '') } ],
+        [ 'availability of no such resource', sub {
+              $avail->($_[0], 'nope', "?from=$from&to=$to") } ],
+        [ 'availability with a bad date', sub {
+              $avail->($_[0], rid('car', 7), "?from=tomorrow&to=$to") } ],
+        [ 'availability with to before from', sub {
+              $avail->($_[0], rid('car', 7), "?from=$to&to=$from") } ],
+        [ 'POST with unparsable JSON', sub {
+              norm($post->($_[0], '{"resource":')) } ],
+        [ 'POST with a string quantity', sub {
+              norm($post->($_[0], { resource => 'x', quantity => '1' })) } ],
+        [ 'POST with an unknown field', sub {
+              norm($post->($_[0], { resource => 'x', colour => 'red' })) } ],
+        [ 'POST without a user', sub {
+              norm($post->($_[0], { resource => 'x', hold => \1 },
+                           { 'Content-Type' => 'application/json' })) } ],
+        [ 'POST on no such resource', sub {
+              norm($post->($_[0], { resource => 'nope', hold => \1,
+                  start => iso($TODAY + 40 * $DAY),
+                  end => iso($TODAY + 40 * $DAY + 3600) })) } ],
+        [ 'POST with a misaligned start', sub {
+              norm($post->($_[0], { resource => rid('car', 7), hold => \1,
+                  start => iso($TODAY + 40 * $DAY + 60),
+                  end => iso($TODAY + 40 * $DAY + 3600) })) } ],
+        [ 'POST a hold, confirm it with its token, POST the same slot again, '
+          . 'cancel with a forged token', undef ],
+    );
+    my $k = 0;
+    my @rows;
+    for my $srv (@SERVERS) {
+        push @rows, [ map { $_->[1] ? $_->[1]->($srv) : () } @checks ];
+        my $slot = $TODAY + (50 + $k++) * $DAY + 10 * 3600;
+        my $body = { resource => rid('car', 11), start => iso($slot),
+                     end => iso($slot + 3600), hold => \1 };
+        my $hold = $post->($srv, $body);
+        my $id = ref $hold->{json} eq 'HASH' ? $hold->{json}{id} // 'x' : 'x';
+        my $conf = call($srv, 'POST', "/api/bookings/$id/confirm",
+                        headers => { 'Booking-Token' => $hold->{token} // '' });
+        my $again = $post->($srv, $body);
+        my $forged = call($srv, 'POST', "/api/bookings/$id/cancel",
+                          headers => { 'Booking-Token' => 'A' x 43 });
+        push @{ $rows[-1] }, [ norm($hold, qw(start end)),
+                               norm($conf, qw(start end)), norm($again),
+                               norm($forged) ];
+    }
+    my $enc = JSON::PP->new->canonical;
+    my @bad;
+    for my $c (0 .. $#checks) {
+        my $want = $enc->encode($rows[0][$c]);
+        for my $s (1 .. $#SERVERS) {
+            my $got = $enc->encode($rows[$s][$c]);
+            next if $got eq $want;
+            push @bad, "$SERVERS[$s]{name} differs from ngx_booking on "
+                     . "\"$checks[$c][0]\":\n    ngx_booking: "
+                     . substr($want, 0, 700) . "\n    $SERVERS[$s]{name}: "
+                     . substr($got, 0, 700);
+        }
+    }
+    printf "Same answers from the three servers (%d checks, the JSON "
+        . "compared as data): %s\n", scalar @checks, @bad ? 'NO' : 'yes';
+    print "  $_\n" for @bad;
+}
+
+# ------------------------------------------------------------ the report
+
+sub fnum {
+    my ($n, $d) = @_;
+    return '-' unless defined $n;
+    my $s = sprintf "%.${d}f", $n;
+    1 while $s =~ s/^(\d+)(\d{3})/$1,$2/;
+    return $s;
+}
+
+sub print_machine {
+    chomp(my $nproc = `nproc`);
+    my ($model) = `grep -m1 'model name' /proc/cpuinfo` =~ /:\s*(.*)/;
+    chomp(my $kernel = `uname -r`);
+    chomp(my $nginx = `/usr/sbin/nginx -v 2>&1`);
+    chomp(my $redis = `redis-server --version`);
+    chomp(my $node = `node --version`);
+    chomp(my $wrk = `wrk -v 2>&1 | head -1`);
+    ($redis) = $redis =~ /v=(\S+)/;
+    my $mem = `grep MemTotal /proc/meminfo` =~ /(\d+)/ ? int($1 / 1024) : '?';
+    print "Machine: nproc $nproc, $model, ${mem} MB, Linux $kernel\n";
+    print "Software: $nginx, Redis $redis, Node $node, "
+        . ($wrk =~ /(wrk \S+)/ ? $1 : 'wrk') . ", Debian lua-nginx-module "
+        . `dpkg-query -W -f='\${Version}' libnginx-mod-http-lua 2>/dev/null`
+        . ", ioredis "
+        . eval { JSON::PP->new->decode(scalar `cat '$BENCH/peers/node/node_modules/ioredis/package.json'`)->{version} }
+        . "\n";
+    print "Everything on 127.0.0.1: wrk, the nginx of each server, node and "
+        . "redis-server share these $nproc cores.\n";
+}
+
+sub print_table {
+    my ($rows, $limit) = @_;
+    my %base;
+    for (@$rows) {
+        $base{ $_->{op} } = $_->{rps} if $_->{server} eq 'ngx_booking';
+    }
+    my $fmt = "%-25s %-12s %9s %7s %7s %7s %6s %6s %7s %8s %8s %8s\n";
+    printf $fmt, 'operation', 'server', 'req/s', 'p50', 'p99', '409',
+        'errors', 'ratio', 'ratio', 'Redis', 'CPU', 'Redis';
+    printf $fmt, '', '', '', 'ms', 'ms', '', '', 'to ngx', 'to', 'cmds', 'us/req',
+        'CPU';
+    printf $fmt, '', '', '', '', '', '', '', 'booking', 'limit', '/req', '', 'us/req';
+    print '-' x 126, "\n";
+    my $last = '';
+    for my $r (@$rows) {
+        print "\n" if $last ne '' && $r->{op} ne $last;
+        $last = $r->{op};
+        if ($r->{failed}) {
+            printf "%-25s %-12s  failed (see above)\n", $r->{op}, $r->{server};
+            next;
+        }
+        my $b = $base{ $r->{op} };
+        printf $fmt, $r->{op}, $r->{server},
+            fnum($r->{rps}, 0) . ($r->{busy} > 0.1 ? '*' : ''),
+            fnum($r->{p50}, 2), fnum($r->{p99}, 2), fnum($r->{c409}, 0),
+            fnum($r->{errors}, 0),
+            $b ? sprintf('%.2f', $r->{rps} / $b) : '-',
+            $limit ? sprintf('%.3f', $r->{rps} / $limit) : '-',
+            fnum($r->{cmds}, 1), fnum($r->{cpu}, 1), fnum($r->{rcpu}, 1);
+    }
+}
+
+sub load_average {
+    my ($load) = `cat /proc/loadavg` =~ /^(\S+ \S+ \S+)/;
+    return $load // '?';
+}
+
+sub busy_note {
+    my (@rows) = @_;
+    my @busy = grep { !$_->{failed} && $_->{busy} > 0.1 } @rows;
+    my $worst = max(0, map { $_->{busy} // 0 } grep { !$_->{failed} } @rows);
+    printf "  Other processes took at most %.0f%% of the machine during a run%s\n",
+        100 * $worst, @busy ? '; * marks the runs where they took more than '
+                             . '10% (those numbers are low)' : '';
+}
+
+# ------------------------------------------------------------ part 1
+
+my $NCAR = 3000;
+my %COUNT = (car => $NCAR, desk => 2000, ride => 1500, room => 2500,
+             couch => 500, gift => 500);
+my %CAP = (car => sub { 1 }, desk => sub { $_[0] % 4 ? 1 : 12 },
+           ride => sub { 4 }, room => sub { 1 + ($_[0] % 5 == 0) },
+           couch => sub { 1 }, gift => sub { 10 + $_[0] % 91 });
+
+sub part1 {
+    my $t0 = time;
+    my $load0 = load_average();
+    print "Seeding 10,000 resources (", join(', ', map { "$COUNT{$_} $_" }
+        grep { $TYPE{$_} } qw(car desk ride room couch gift)),
+        ") with a third of the next 30 days taken... ";
+    for my $type (qw(car desk ride room couch gift)) {
+        next unless $TYPE{$type};
+        seed(type => $type, prefix => $type, n => $COUNT{$type}, days => 30,
+             cap => $CAP{$type});
+    }
+    # one race resource per server, 4 seats; and the bench's own for Redis
+    # alone: car-type resources of capacity 1,000,000 (redis-benchmark cannot
+    # vary the start, so every hold is on the same slot and must fit)
+    seed(type => 'ride', prefix => 'race', n => 3, days => 0, cap => sub { 4 });
+    seed(type => 'car', prefix => 'rb', n => 1000, days => 0,
+         cap => sub { 1_000_000 });
+    my $mem = info('memory');
+    printf "%.1f s, Redis used_memory %.0f MB\n", time - $t0,
+        $mem->{used_memory} / 1048576;
+
+    conformance();
+
+    my @rows;
+    my $from = iso($TODAY + $DAY);
+    my $to = iso($TODAY + 31 * $DAY);
+    my $u = [ 'X-User-Id: bench' ];
+
+    print "Running wrk, ${SECS} s a run";
+    my $limit = run_wrk(server => $SERVERS[0], path => '/limit', args => ['get']);
+    $limit->{op} = 'nginx return 200 (limit)';
+    $limit->{server} = 'nginx';
+    push @rows, $limit;
+    print '.';
+
+    for my $srv (@SERVERS) {
+        my $r = run_wrk(server => $srv, path => '/', headers => $u,
+                        args => [ 'avail', 'car-', $NCAR, $from, $to ]);
+        $r->{op} = 'availability, 30 d of 1h';
+        push @rows, $r;
+        print '.';
+    }
+    my $bench_avail = run_redis_benchmark($SECS, $NCAR, 'EVALSHA',
+        $SHA->{availability}, 1, 'bk:{r:car-__rand_int__}', $TODAY + $DAY,
+        $TODAY + 31 * $DAY, 100000);
+    $bench_avail->{op} = 'availability, 30 d of 1h';
+    push @rows, $bench_avail;
+    print '.';
+
+    my $page = '/api/resources?type=room&from=' . date($TODAY + 10 * $DAY)
+             . '&to=' . date($TODAY + 13 * $DAY) . '&limit=20';
+    my $r = run_wrk(server => $SERVERS[0], path => $page, headers => $u,
+                    args => ['get']);
+    $r->{op} = 'listing page, uncached';
+    push @rows, $r;
+    $r = run_wrk(server => $SERVERS[0], path => $page, args => ['get']);
+    $r->{op} = 'listing page, cached';
+    push @rows, $r;
+    print '.';
+
+    # every hold run has 4 chunks (4,096 hours) of the car calendar for
+    # itself, 60 days ahead and more, far from the seeded month
+    my $chunk0 = ceil(($TODAY + 60 * $DAY) / 3600 / 1024);
+    my $window = 0;
+    my @holds;
+    for my $mode (qw(hold pair)) {
+        for my $srv (@SERVERS) {
+            my $t0w = ($chunk0 + 4 * $window++) * 1024 * 3600;
+            my $r = run_wrk(server => $srv, path => '/',
+                            args => [ $mode, 'car-', $NCAR, $t0w, 4096, 3600 ]);
+            $r->{op} = $mode eq 'hold' ? 'hold (POST /bookings)'
+                                       : 'hold, then confirm it';
+            push @rows, $r;
+            push @holds, $r;
+            print '.';
+        }
+        if ($mode eq 'hold') {
+            my $s = $TODAY + 2 * $DAY + 10 * 3600;
+            my $bench_hold = run_redis_benchmark($SECS, 1000, 'EVALSHA',
+                $SHA->{booking_create}, 2, 'bk:{r:rb-__rand_int__}',
+                'bk:{u:u__rand_int__}:bookings', 'r__rand_int__',
+                'u__rand_int__', 'booking', 1, $s, $s + 3600, 1, '', 0, '',
+                '', "rb|$s|" . ($s + 3600) . '|1|1|booking|', @RULES);
+            $bench_hold->{op} = 'hold (POST /bookings)';
+            push @rows, $bench_hold;
+            print '.';
+        }
+    }
+
+    my $k = 0;
+    my $race_start = iso($TODAY + $DAY + 10 * 3600);
+    my $race_end = iso($TODAY + $DAY + 10 * 3600 + 900);
+    for my $srv (@SERVERS) {
+        my $r = run_wrk(server => $srv, path => '/',
+                        args => [ 'race', rid('race', $k++), $race_start,
+                                  $race_end ]);
+        $r->{op} = 'race for the last seats';
+        push @rows, $r;
+        print '.';
+    }
+    print "\n\n";
+
+    print "ngx_booking side by side: every row measured in this one run, "
+        . "wrk -t2 -c64 -d${SECS}s --latency\n";
+    print_machine();
+    print "Command: make bench (perl tests/bench/bench.pl --all), "
+        . "BENCH_SECONDS=$SECS; each row's exact command is listed below.\n\n";
+    print_table(\@rows, $limit->{rps});
+
+    print "\nColumns: ratio to ngx_booking = req/s over ngx_booking's for the "
+        . "same operation; ratio to limit = over nginx's own return 200;\n"
+        . "  409 = answers 409 (a slot already taken: expected in the race, "
+        . "rare in the holds); errors = every other status >= 400 and wrk's\n"
+        . "  socket errors; Redis cmds/req = every command Redis ran (INFO "
+        . "commandstats, the script's own included) per request; CPU us/req =\n"
+        . "  user+system CPU of the server's nginx workers (and of the node "
+        . "process for Node+nginx) per request; Redis CPU us/req = redis-server's.\n";
+    print "Notes:\n";
+    print "  The listing rows have no peer: the peers implement availability, "
+        . "POST /bookings and confirm.\n";
+    print "  Redis alone: redis-benchmark, 64 connections, no pipelining; "
+        . "its holds are all on one slot of 1,000 resources of capacity\n"
+        . "  1,000,000 (it cannot vary the start), the same script path as a "
+        . "hold that gets its slot.\n";
+    for my $r (@rows) {
+        next if $r->{failed};
+        print "  $r->{op}, Node+nginx: CPU us/req is $r->{parts}\n"
+            if $r->{parts};
+        print "  $r->{op}, $r->{server}: wrk socket errors: $r->{socket_text}\n"
+            if $r->{socket};
+        print "  $r->{op}, $r->{server}: errors by status: $r->{codes}\n"
+            if $r->{codes};
+    }
+    for my $r (@holds) {
+        next if $r->{failed};
+        if ($r->{op} =~ /confirm/) {
+            printf "  %s, %s: %s holds confirmed (each row counts the holds "
+                . "and the confirms as requests)\n",
+                $r->{op}, $r->{server}, fnum($r->{confirms}, 0);
+        } else {
+            printf "  %s, %s: %.1f%% of the holds got their slot\n",
+                $r->{op}, $r->{server}, 100 * $r->{ok} / $r->{requests};
+        }
+    }
+    busy_note(@rows);
+    print "  Load average before: $load0; after: " . load_average() . "\n";
+    printf "  Part 1 took %.0f s.  The commands, in the order they ran:\n",
+        time - $t0;
+    for my $r (@rows) {
+        print "    $r->{command}\n" if $r->{command};
+    }
+}
+
+# ------------------------------------------------------------ part 2
+
+sub used_memory {
+    redis1('MEMORY', 'PURGE');
+    return info('memory')->{used_memory};
+}
+
+sub part2 {
+    my $t0 = time;
+    print "\nGrowth: Redis memory, and costs as ranges and bookings grow "
+        . "(wrk -t2 -c64 -d${GSECS}s --latency, tests/bench/wrk.lua)\n\n";
+
+    # memory: resources, the first booking of each (which makes its counter
+    # chunk), then ten more bookings each
+    my $n = 1000;
+    my $m0 = used_memory();
+    http_pipe($ngx->port, { 201 => 1 },
+              map { put_req(rid('mem', $_), doc('car', $_, 1)) } 0 .. $n - 1);
+    my $m1 = used_memory();
+    my $base = (ceil(($TODAY + 100 * $DAY) / 3600 / 1024) + 1) * 1024 * 3600;
+    my @offset = map { int rand(1024 - 24) } 0 .. $n - 1;
+    my $post = sub {
+        my ($i, $k) = @_;
+        my $s = $base + ($offset[$i] + 2 * $k) % 1024 * 3600;
+        return post_req('u' . int(rand 1000), { resource => rid('mem', $i),
+            start => iso($s), end => iso($s + 3600) });
+    };
+    http_pipe($ngx->port, { 201 => 1 }, map { $post->($_, 0) } 0 .. $n - 1);
+    my $m2 = used_memory();
+    http_pipe($ngx->port, { 201 => 1 },
+              map { my $i = $_; map { $post->($i, $_) } 1 .. 10 } 0 .. $n - 1);
+    my $m3 = used_memory();
+    printf "Redis memory (INFO memory used_memory, deltas):\n"
+        . "  per resource (PUT of %s car resources with a title, owner, "
+        . "location, attributes): %s bytes\n"
+        . "  per first booking of a resource, with the counter chunk it makes "
+        . "(4 bytes a slot up to its slot: 2 KB on average here): %s bytes\n"
+        . "  per booking (10,000 more, 10 a resource, in chunks that exist: "
+        . "the booking hash, its live and all entries, the user index): %s bytes\n\n",
+        fnum($n, 0), fnum(($m1 - $m0) / $n, 0), fnum(($m2 - $m1) / $n, 0),
+        fnum(($m3 - $m2) / 10 / $n, 0);
+
+    # availability over longer ranges: 100 cars with a third of a year taken
+    seed(type => 'car', prefix => 'gav', n => 100, days => 367,
+         cap => sub { 1 });
+    my @rows;
+    my $from = $TODAY + $DAY;
+    for my $days (1, 30, 365) {
+        for my $srv (@SERVERS) {
+            my $r = run_wrk(server => $srv, path => '/', secs => $GSECS,
+                            headers => [ 'X-User-Id: bench' ],
+                            args => [ 'avail', 'gav-', 100, iso($from),
+                                      iso($from + $days * $DAY) ]);
+            $r->{what} = "availability, $days day" . ($days > 1 ? 's' : '')
+                       . ' of 1h (' . $days * 24 . ' slots)';
+            push @rows, $r;
+            print '.';
+        }
+    }
+
+    # holds on one resource that has 0, 1,000, 10,000 bookings, made by the
+    # module's own booking_create script.  The resource has a capacity of
+    # 1,000,000 so that every hold of the run fits wherever it falls; each
+    # level runs twice, on a fresh resource each time, in the order 0, 1k,
+    # 10k, 10k, 1k, 0, and the better run is shown (the machine is shared).
+    my %best;
+    my $pass = 0;
+    for my $level (0, 1000, 10000, 10000, 1000, 0) {
+        my $id = rid("grow$level-" . $pass++, 0);
+        http_pipe($ngx->port, { 201 => 1 },
+                  put_req($id, doc('car', $level, 1_000_000)));
+        my @cmds;
+        for my $k (1 .. $level) {
+            my $s = $TODAY + (2 * $DAY) + int(rand(400 * 24)) * 3600;
+            my $user = 'u' . int(rand 1000);
+            my $rand = sprintf 'g%015d', $k;
+            push @cmds, [ 'EVALSHA', $SHA->{booking_create}, 2, "bk:{r:$id}",
+                          "bk:{u:$user}:bookings", $rand, $user, 'booking', 0,
+                          $s, $s + 3600, 1, '', 0, '', '', '', @RULES ];
+        }
+        for (redis_pipe(@cmds)) {
+            die "seeding bookings: " . $JSON->encode($_) . "\n"
+                unless ref $_ eq 'ARRAY' && $_->[0] eq 'ok';
+        }
+        my $t0w = ceil(($TODAY + 2 * $DAY) / 3600) * 3600;
+        (my $prefix = $id) =~ s/\d{12}$//;
+        my $r = run_wrk(server => $SERVERS[0], path => '/', secs => $GSECS,
+                        args => [ 'hold', $prefix, 1, $t0w, 28 * 24, 3600 ]);
+        $r->{what} = 'hold on a resource with ' . fnum($level, 0)
+                   . ' bookings';
+        $r->{after} = redis1('ZCARD', "bk:{r:$id}:all");
+        $r->{runs} = [ @{ ($best{$level} // {})->{runs} // [] },
+                       $r->{failed} ? 'failed' : fnum($r->{rps}, 0) ];
+        $best{$level} = $r if !$best{$level} || $best{$level}{failed}
+            || (!$r->{failed} && $r->{rps} > $best{$level}{rps});
+        $best{$level}{runs} = $r->{runs};
+        print '.';
+    }
+    my @hold_rows = map { $best{$_} } 0, 1000, 10000;
+    print "\n\n";
+
+    my $fmt = "%-42s %-12s %9s %8s %8s %6s %9s %9s %9s\n";
+    printf $fmt, 'what', 'server', 'req/s', 'p50 ms', 'p99 ms', 'errors',
+        'CPU', 'Redis', 'Redis';
+    printf $fmt, '', '', '', '', '', '', 'us/req', 'cmds/req', 'CPU us/req';
+    print '-' x 121, "\n";
+    my $last = '';
+    for my $r (@rows, @hold_rows) {
+        print "\n" if $last ne '' && $r->{what} ne $last;
+        $last = $r->{what};
+        if ($r->{failed}) {
+            printf "%-42s %-12s  failed\n", $r->{what}, $r->{server};
+            next;
+        }
+        printf $fmt, $r->{what}, $r->{server},
+            fnum($r->{rps}, 0) . ($r->{busy} > 0.1 ? '*' : ''),
+            fnum($r->{p50}, 2), fnum($r->{p99}, 2),
+            fnum($r->{errors} + $r->{c409}, 0), fnum($r->{cpu}, 1),
+            fnum($r->{cmds}, 1), fnum($r->{rcpu}, 1);
+    }
+    print "\nNotes:\n";
+    for my $r (@hold_rows) {
+        next if $r->{failed};
+        printf "  %s: req/s of the two runs %s; the resource had %s bookings "
+            . "after the shown run (the run's own holds added)\n",
+            $r->{what}, join(' and ', @{ $r->{runs} }), fnum($r->{after}, 0);
+    }
+    for my $r (@rows, @hold_rows) {
+        next if $r->{failed};
+        print "  $r->{what}, $r->{server}: errors by status: $r->{codes}\n"
+            if $r->{codes};
+        print "  $r->{what}, $r->{server}: 409: " . fnum($r->{c409}, 0) . "\n"
+            if $r->{c409};
+        print "  $r->{what}, $r->{server}: wrk socket errors: $r->{socket_text}\n"
+            if $r->{socket};
+    }
+    busy_note(@rows, @hold_rows);
+    printf "  Part 2 took %.0f s.\n", time - $t0;
+}
+
+part1() if $PART1;
+part2() if $PART2;
+
+my @bad = $ngx->check_error_log(also => qr/\[error\]/);
+print "ngx_booking error log: ", (@bad ? join("\n", @bad[0 .. min(9, $#bad)]) . "\n"
+                                        : "clean\n");
+for my $log (qw(openresty-error.log openresty.stderr node-nginx-error.log
+                node-nginx.stderr node.stderr)) {
+    open my $fh, '<', "$DIR/$log" or next;
+    my @l = grep { /\[(?:error|crit|alert|emerg)\]|Error|redis:/ } <$fh>;
+    print "$log: ", (@l ? scalar(@l) . " lines, the first: $l[0]" : "clean\n");
+}
+$ngx->stop;
+exit 0;
