@@ -62,7 +62,7 @@ static ngx_int_t ngx_booking_listed(ngx_http_request_t *r, void *data);
 static ngx_int_t ngx_booking_unavailable(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_booking_write(ngx_http_request_t *r,
-    ngx_booking_json_t *j, redisReply **e, ngx_uint_t token);
+    ngx_booking_json_t *j, redisReply **e, u_char *token);
 static ngx_table_elt_t *ngx_booking_header_in(ngx_http_request_t *r,
     const char *name, size_t len);
 static ngx_int_t ngx_booking_header_out(ngx_http_request_t *r,
@@ -482,7 +482,7 @@ ngx_booking_created(ngx_http_request_t *r, void *data)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_booking_write(r, &j, e, held) != NGX_OK) {
+    if (ngx_booking_write(r, &j, e, held ? token : NULL) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -659,7 +659,7 @@ ngx_booking_answered(ngx_http_request_t *r, void *data)
     }
 
     if (ngx_booking_json_init(&j, r->pool, 512) != NGX_OK
-        || ngx_booking_write(r, &j, reply->element, 0) != NGX_OK)
+        || ngx_booking_write(r, &j, reply->element, NULL) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -892,7 +892,7 @@ ngx_booking_listed(ngx_http_request_t *r, void *data)
             ngx_booking_json_lit(&j, ",");
         }
 
-        if (ngx_booking_write(r, &j, reply->element[i]->element, 0)
+        if (ngx_booking_write(r, &j, reply->element[i]->element, NULL)
             != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -924,13 +924,12 @@ ngx_booking_listed(ngx_http_request_t *r, void *data)
 /* a booking, as the spec writes it; fields that do not apply are left out */
 static ngx_int_t
 ngx_booking_write(ngx_http_request_t *r, ngx_booking_json_t *j,
-    redisReply **e, ngx_uint_t token)
+    redisReply **e, u_char *token)
 {
-    u_char                   *dot, tok[NGX_BOOKING_TOKEN_LEN];
+    u_char                   *dot;
     int64_t                   slot, v;
     ngx_uint_t                i, date;
     redisReply               *id;
-    ngx_booking_main_conf_t  *bmcf;
     static ngx_uint_t         times[] = { NGX_BOOKING_T_START,
                                           NGX_BOOKING_T_END,
                                           NGX_BOOKING_T_CREATED,
@@ -1000,18 +999,10 @@ ngx_booking_write(ngx_http_request_t *r, ngx_booking_json_t *j,
                              e[NGX_BOOKING_T_NOTE]->len);
     }
 
-    if (token) {
-        bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
-
-        if (ngx_booking_token(bmcf->secret.data, bmcf->secret.len,
-                              (u_char *) id->str, id->len, tok)
-            != NGX_BOOKING_OK)
-        {
-            return NGX_ERROR;
-        }
-
+    /* the one answer that carries it: the POST that made the hold */
+    if (token != NULL) {
         ngx_booking_json_lit(j, ",\"token\":");
-        ngx_booking_json_str(j, tok, NGX_BOOKING_TOKEN_LEN);
+        ngx_booking_json_str(j, token, NGX_BOOKING_TOKEN_LEN);
     }
 
     ngx_booking_json_lit(j, "}");
