@@ -20,10 +20,18 @@
 /* 9999-12-31T23:59:59Z: the last instant RFC 3339 can write */
 #define NGX_BOOKING_TIME_MAX      253402300799LL
 
+#define NGX_BOOKING_DAY           86400
+
 #define NGX_BOOKING_INSTANT_LEN   (sizeof("2026-12-01T10:00:00Z") - 1)
 #define NGX_BOOKING_DATE_LEN      (sizeof("2026-12-01") - 1)
 
 #define NGX_BOOKING_ID_MAX        64
+
+/* an availability answer covers at most this many slots */
+#define NGX_BOOKING_READ_SLOTS_MAX  100000
+
+/* the slots of one counter chunk in Redis (CHUNK of the scripts) */
+#define NGX_BOOKING_CHUNK_SLOTS     1024
 
 
 typedef struct {
@@ -121,6 +129,19 @@ int ngx_booking_query_arg(const u_char *args, size_t len, const char *name,
  */
 size_t ngx_booking_runs(const u_char *counters, size_t n, int64_t start,
     int64_t slot, int64_t capacity, ngx_booking_run_t *runs);
+
+/*
+ * Writes the n runs as the items of an availability answer's "free" array,
+ * {"start":"…","end":"…","units":n} separated by commas, times as dates
+ * (2026-12-01) when date is set, else as instants; p has room for
+ * n * NGX_BOOKING_RUN_JSON_LEN bytes.  Returns the end of what it wrote.
+ */
+#define NGX_BOOKING_RUN_JSON_LEN                                             \
+    (sizeof(",{\"start\":\"\",\"end\":\"\",\"units\":}") - 1                \
+     + 2 * NGX_BOOKING_INSTANT_LEN + sizeof("-9223372036854775808") - 1)
+
+u_char *ngx_booking_runs_json(u_char *p, const ngx_booking_run_t *runs,
+    size_t n, int date);
 
 
 /*
@@ -259,6 +280,7 @@ int ngx_booking_reply_unavailable(const struct redisReply *r);
 int ngx_booking_reply_put(const struct redisReply *r);
 int ngx_booking_reply_get(const struct redisReply *r);
 int ngx_booking_reply_availability(const struct redisReply *r);
+void ngx_booking_reply_counters(const struct redisReply *r, u_char *dst);
 int ngx_booking_reply_list(const struct redisReply *r);
 int ngx_booking_reply_candidates(const struct redisReply *r, int near);
 int ngx_booking_reply_free(const struct redisReply *r);

@@ -22,9 +22,6 @@
 
 #define NGX_BOOKING_USER_MAX       128
 
-/* an availability answer covers at most this many slots */
-#define NGX_BOOKING_READ_SLOTS_MAX 100000
-
 
 typedef struct {
     ngx_str_t                   name;
@@ -173,6 +170,7 @@ ngx_int_t ngx_booking_api_init_filters(ngx_conf_t *cf);
 
 ngx_int_t ngx_booking_json_init(ngx_booking_json_t *j, ngx_pool_t *pool,
     size_t size);
+ngx_int_t ngx_booking_json_reserve(ngx_booking_json_t *j, size_t n);
 void ngx_booking_json_raw(ngx_booking_json_t *j, u_char *s, size_t len);
 void ngx_booking_json_str(ngx_booking_json_t *j, u_char *s, size_t len);
 void ngx_booking_json_int(ngx_booking_json_t *j, int64_t n);

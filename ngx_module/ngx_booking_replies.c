@@ -28,6 +28,7 @@ static int ngx_booking_is_str(const redisReply *e);
 static int ngx_booking_is_int(const redisReply *e);
 static int ngx_booking_is_time(const redisReply *e);
 static int ngx_booking_is_doc(const redisReply *e);
+static size_t ngx_booking_chunk_share(int64_t s, int64_t s1);
 
 
 static redisReplyObjectFunctions  ngx_booking_reply_functions = {
@@ -365,13 +366,28 @@ ngx_booking_reply_get(const struct redisReply *r)
 }
 
 
+/* the slots of [s, s1) in the counter chunk of slot s (s >= 0) */
+static size_t
+ngx_booking_chunk_share(int64_t s, int64_t s1)
+{
+    int64_t  end;
+
+    end = (s / NGX_BOOKING_CHUNK_SLOTS + 1) * NGX_BOOKING_CHUNK_SLOTS;
+
+    return (size_t) ((s1 < end ? s1 : end) - s);
+}
+
+
 /*
- * {'ok', type, slot, capacity, start, counters} or, timeless,
- * {'ok', type, 0, capacity, used}
+ * {'ok', type, slot, capacity, start, n, part...} or, timeless,
+ * {'ok', type, 0, capacity, used}: the n slots from start, one part for
+ * each counter chunk they touch, each at most its share of the range.
  */
 int
 ngx_booking_reply_availability(const struct redisReply *r)
 {
+    size_t        i, share;
+    int64_t       slot, s0, s1, s;
     redisReply  **e;
 
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 5) {
@@ -387,20 +403,65 @@ ngx_booking_reply_availability(const struct redisReply *r)
         return NGX_BOOKING_ERROR;
     }
 
-    if (e[2]->integer == 0) {
+    slot = e[2]->integer;
+
+    if (slot == 0) {
         return (r->elements == 5) ? NGX_BOOKING_OK : NGX_BOOKING_ERROR;
     }
 
-    if (r->elements != 6 || !ngx_booking_is_time(e[4])
-        || !ngx_booking_is_str(e[5]) || e[5]->len == 0 || e[5]->len % 4 != 0
-        || e[2]->integer > NGX_BOOKING_TIME_MAX
-        || (int64_t) (e[5]->len / 4)
-           > (NGX_BOOKING_TIME_MAX - e[4]->integer) / e[2]->integer)
+    if (r->elements < 7 || !ngx_booking_is_time(e[4])
+        || slot > NGX_BOOKING_TIME_MAX || e[4]->integer % slot != 0
+        || !ngx_booking_is_int(e[5]) || e[5]->integer < 1
+        || e[5]->integer > NGX_BOOKING_READ_SLOTS_MAX
+        || e[5]->integer > (NGX_BOOKING_TIME_MAX - e[4]->integer) / slot)
     {
         return NGX_BOOKING_ERROR;
     }
 
-    return NGX_BOOKING_OK;
+    s0 = e[4]->integer / slot;
+    s1 = s0 + e[5]->integer;
+
+    for (i = 6, s = s0; s < s1; i++) {
+        share = ngx_booking_chunk_share(s, s1);
+
+        if (i >= r->elements || !ngx_booking_is_str(e[i])
+            || e[i]->len % 4 != 0 || e[i]->len > share * 4)
+        {
+            return NGX_BOOKING_ERROR;
+        }
+
+        s += share;
+    }
+
+    return (i == r->elements) ? NGX_BOOKING_OK : NGX_BOOKING_ERROR;
+}
+
+
+/*
+ * The 4 * n bytes of counters of a checked availability reply, its parts
+ * put end to end, each padded with zeros to its share: nothing stored is
+ * nothing in use.
+ */
+void
+ngx_booking_reply_counters(const struct redisReply *r, u_char *dst)
+{
+    size_t        i, share;
+    int64_t       s0, s1, s;
+    redisReply  **e;
+
+    e = r->element;
+    s0 = e[4]->integer / e[2]->integer;
+    s1 = s0 + e[5]->integer;
+
+    for (i = 6, s = s0; s < s1; i++) {
+        share = ngx_booking_chunk_share(s, s1);
+
+        memcpy(dst, e[i]->str, e[i]->len);
+        memset(dst + e[i]->len, 0, share * 4 - e[i]->len);
+
+        dst += share * 4;
+        s += share;
+    }
 }
 
 

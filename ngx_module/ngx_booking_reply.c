@@ -13,7 +13,6 @@
 #include "ngx_booking_cache.h"
 
 
-static ngx_int_t ngx_booking_json_reserve(ngx_booking_json_t *j, size_t n);
 
 
 static ngx_str_t  ngx_booking_json_type = ngx_string("application/json");
@@ -38,7 +37,7 @@ ngx_booking_json_init(ngx_booking_json_t *j, ngx_pool_t *pool, size_t size)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_booking_json_reserve(ngx_booking_json_t *j, size_t n)
 {
     u_char  *p;

@@ -481,19 +481,21 @@ ngx_booking_query_time(ngx_http_request_t *r, const char *name, int64_t *t,
 
 
 /*
- * {"ok", type, slot, capacity, start, counters}: the units in use of each
- * slot from start, 4 bytes each; or {"ok", type, 0, capacity, used} for a
- * timeless resource.  Turning counters into runs is done here, in the
- * worker, so that Redis's one thread only copies bytes.
+ * {"ok", type, slot, capacity, start, n, part...}: the units in use of n
+ * slots from start, 4 bytes each, one part per counter chunk; or {"ok",
+ * type, 0, capacity, used} for a timeless resource.  Turning counters into
+ * runs is done here, in the worker, so that Redis's one thread only copies
+ * bytes.
  */
 static ngx_int_t
 ngx_booking_availability_read(ngx_http_request_t *r, void *data)
 {
     redisReply *reply = data;
 
-    size_t               i, n, nruns;
+    size_t               n, nruns;
     int64_t              slot, capacity, start, used;
-    ngx_int_t            rc;
+    u_char              *counters;
+    ngx_int_t            rc, date;
     redisReply         **e;
     ngx_booking_ctx_t   *ctx;
     ngx_booking_run_t   *runs;
@@ -551,34 +553,29 @@ ngx_booking_availability_read(ngx_http_request_t *r, void *data)
     }
 
     start = e[4]->integer;
-    n = e[5]->len / 4;
+    n = (size_t) e[5]->integer;
+    date = (slot % 86400 == 0);
 
+    counters = ngx_pnalloc(r->pool, n * 4);
     runs = ngx_palloc(r->pool, n * sizeof(ngx_booking_run_t));
-    if (runs == NULL) {
+    if (counters == NULL || runs == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    nruns = ngx_booking_runs((u_char *) e[5]->str, n, start, slot, capacity,
-                             runs);
+    ngx_booking_reply_counters(reply, counters);
+
+    nruns = ngx_booking_runs(counters, n, start, slot, capacity, runs);
 
     ngx_booking_json_lit(&j, ",\"from\":");
-    ngx_booking_json_time(&j, start, slot % 86400 == 0);
+    ngx_booking_json_time(&j, start, date);
     ngx_booking_json_lit(&j, ",\"to\":");
-    ngx_booking_json_time(&j, start + (int64_t) n * slot, slot % 86400 == 0);
+    ngx_booking_json_time(&j, start + (int64_t) n * slot, date);
     ngx_booking_json_lit(&j, ",\"free\":[");
 
-    for (i = 0; i < nruns; i++) {
-        if (i) {
-            ngx_booking_json_lit(&j, ",");
-        }
-
-        ngx_booking_json_lit(&j, "{\"start\":");
-        ngx_booking_json_time(&j, runs[i].start, slot % 86400 == 0);
-        ngx_booking_json_lit(&j, ",\"end\":");
-        ngx_booking_json_time(&j, runs[i].end, slot % 86400 == 0);
-        ngx_booking_json_lit(&j, ",\"units\":");
-        ngx_booking_json_int(&j, runs[i].units);
-        ngx_booking_json_lit(&j, "}");
+    if (ngx_booking_json_reserve(&j, nruns * NGX_BOOKING_RUN_JSON_LEN)
+        == NGX_OK)
+    {
+        j.pos = ngx_booking_runs_json(j.pos, runs, nruns, date);
     }
 
     ngx_booking_json_lit(&j, "]}");

@@ -6,11 +6,23 @@
 
 
 #include <stdint.h>
+#include <string.h>
 
 #include "ngx_booking_core.h"
 
 
+/* the date of the last instant written, kept since most runs share it */
+typedef struct {
+    int64_t     n;
+    u_char      text[NGX_BOOKING_DATE_LEN];
+} ngx_booking_day_t;
+
+
 static int64_t ngx_booking_add_sat(int64_t a, int64_t b);
+static u_char *ngx_booking_put_time(u_char *p, int64_t t, int date,
+    ngx_booking_day_t *day);
+static u_char *ngx_booking_put_2(u_char *p, int v);
+static u_char *ngx_booking_put_int(u_char *p, int64_t v);
 
 
 size_t
@@ -18,50 +30,185 @@ ngx_booking_runs(const u_char *counters, size_t n, int64_t start,
     int64_t slot, int64_t capacity, ngx_booking_run_t *runs)
 {
     size_t         i, nruns;
-    int64_t        t, next, used, avail;
+    int64_t        t, used, avail;
+    uint32_t       word, last;
     const u_char  *p;
 
     nruns = 0;
     t = start;
     p = counters;
+    last = 0;
 
     for (i = 0; i < n; i++, p += 4) {
 
-        used = (int64_t) (((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16)
-                          | ((uint32_t) p[2] << 8) | (uint32_t) p[3]);
+        /* most slots hold what the slot before them holds */
+        memcpy(&word, p, 4);
 
-        /*
-         * counters may exceed capacity after the capacity was lowered, and
-         * a non-positive capacity means nothing can be booked
-         */
+        if (i == 0 || word != last) {
+            last = word;
 
-        if (capacity <= 0) {
-            avail = 0;
+            used = (int64_t) (((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16)
+                              | ((uint32_t) p[2] << 8) | (uint32_t) p[3]);
 
-        } else {
-            avail = capacity - used;
+            /*
+             * counters may exceed capacity after the capacity was lowered,
+             * and a non-positive capacity means nothing can be booked
+             */
 
-            if (avail < 0) {
+            if (capacity <= 0) {
                 avail = 0;
+
+            } else {
+                avail = capacity - used;
+
+                if (avail < 0) {
+                    avail = 0;
+                }
+            }
+
+            if (nruns == 0 || runs[nruns - 1].units != avail) {
+                if (nruns > 0) {
+                    runs[nruns - 1].end = t;
+                }
+
+                runs[nruns].start = t;
+                runs[nruns].units = avail;
+                nruns++;
             }
         }
 
-        next = ngx_booking_add_sat(t, slot);
+        t = ngx_booking_add_sat(t, slot);
+    }
 
-        if (nruns > 0 && runs[nruns - 1].units == avail) {
-            runs[nruns - 1].end = next;
-
-        } else {
-            runs[nruns].start = t;
-            runs[nruns].end = next;
-            runs[nruns].units = avail;
-            nruns++;
-        }
-
-        t = next;
+    if (nruns > 0) {
+        runs[nruns - 1].end = t;
     }
 
     return nruns;
+}
+
+
+/*
+ * An availability answer is mostly these items, so they are written here in
+ * one pass into room reserved once.  A run starts where the one before it
+ * ends: that instant is formatted once and copied.
+ */
+u_char *
+ngx_booking_runs_json(u_char *p, const ngx_booking_run_t *runs, size_t n,
+    int date)
+{
+    size_t              i;
+    u_char             *end, *end_text;
+    ngx_booking_day_t   day;
+
+    end_text = NULL;
+    end = NULL;
+    day.n = -1;
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        memcpy(p, "{\"start\":\"", sizeof("{\"start\":\"") - 1);
+        p += sizeof("{\"start\":\"") - 1;
+
+        if (end_text != NULL && runs[i].start == runs[i - 1].end) {
+            memcpy(p, end_text, end - end_text);
+            p += end - end_text;
+
+        } else {
+            p = ngx_booking_put_time(p, runs[i].start, date, &day);
+        }
+
+        memcpy(p, "\",\"end\":\"", sizeof("\",\"end\":\"") - 1);
+        p += sizeof("\",\"end\":\"") - 1;
+
+        end_text = p;
+        p = ngx_booking_put_time(p, runs[i].end, date, &day);
+        end = p;
+
+        memcpy(p, "\",\"units\":", sizeof("\",\"units\":") - 1);
+        p += sizeof("\",\"units\":") - 1;
+
+        p = ngx_booking_put_int(p, runs[i].units);
+        *p++ = '}';
+    }
+
+    return p;
+}
+
+
+static u_char *
+ngx_booking_put_time(u_char *p, int64_t t, int date, ngx_booking_day_t *day)
+{
+    int  secs;
+
+    if (t < 0 || t > NGX_BOOKING_TIME_MAX) {
+        return date ? ngx_booking_format_date(p, t)
+                    : ngx_booking_format_instant(p, t);
+    }
+
+    if (t / NGX_BOOKING_DAY != day->n) {
+        day->n = t / NGX_BOOKING_DAY;
+        (void) ngx_booking_format_date(day->text, t);
+    }
+
+    memcpy(p, day->text, NGX_BOOKING_DATE_LEN);
+    p += NGX_BOOKING_DATE_LEN;
+
+    if (date) {
+        return p;
+    }
+
+    secs = (int) (t % NGX_BOOKING_DAY);
+
+    *p++ = 'T';
+    p = ngx_booking_put_2(p, secs / 3600);
+    *p++ = ':';
+    p = ngx_booking_put_2(p, secs / 60 % 60);
+    *p++ = ':';
+    p = ngx_booking_put_2(p, secs % 60);
+    *p++ = 'Z';
+
+    return p;
+}
+
+
+static u_char *
+ngx_booking_put_2(u_char *p, int v)
+{
+    *p++ = (u_char) ('0' + v / 10);
+    *p++ = (u_char) ('0' + v % 10);
+
+    return p;
+}
+
+
+static u_char *
+ngx_booking_put_int(u_char *p, int64_t v)
+{
+    u_char    digits[20], *d;
+    uint64_t  u;
+
+    if (v < 0) {
+        *p++ = '-';
+        u = (uint64_t) 0 - (uint64_t) v;
+
+    } else {
+        u = (uint64_t) v;
+    }
+
+    d = digits + sizeof(digits);
+
+    do {
+        *--d = (u_char) ('0' + u % 10);
+        u /= 10;
+    } while (u);
+
+    memcpy(p, d, digits + sizeof(digits) - d);
+
+    return p + (digits + sizeof(digits) - d);
 }
 
 

@@ -13,9 +13,6 @@
 #include "ngx_booking_core.h"
 
 
-#define NGX_BOOKING_DAY  86400
-
-
 static int ngx_booking_digits(const u_char *p, size_t n, int *value);
 static int ngx_booking_days_in_month(int year, int month);
 static int64_t ngx_booking_days_from_civil(int year, int month, int day);

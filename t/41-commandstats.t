@@ -98,6 +98,27 @@ is_deeply [ map { $_->{units} } @{ $a->{json}{free} } ], [2], 'availability: all
 
 is $total, 4, 'four requests, four EVALSHA in all';
 
+# A hold reads the counters of its range once, and a hold within what a
+# counter chunk already stores leaves the chunk index alone: only the first
+# booking in a chunk adds it (and sets its expiry).
+$r = $t->req(PUT => '/admin/resources/room-2', body => { type => 'room', capacity => 3 });
+is $r->{status}, 201, 'PUT room-2';
+
+for my $k ([ 'the first hold in a chunk', 3, 1 ], [ 'the next hold on those days', 3, 0 ]) {
+    my ($name, $day, $new_chunk) = @$k;
+    $mon->drain;
+    my $h = book($t, 'alice', { resource => 'room-2', start => date(day_start($now, $day)),
+                                end => date(day_start($now, $day + 2)), hold => JSON::PP::true });
+    is $h->{status}, 201, "$name: 201";
+    my @lua = grep { $_->{client} eq 'lua' } @{ $mon->drain };
+    is scalar(grep { uc $_->{args}[0] eq 'GETRANGE' } @lua), 1, "$name: one GETRANGE";
+    is scalar(grep { uc $_->{args}[0] eq 'SETRANGE' } @lua), 1, "$name: one SETRANGE";
+    is scalar(grep { uc $_->{args}[0] eq 'ZADD' && $_->{args}[1] =~ /:chunks$/ } @lua), $new_chunk,
+       "$name: the chunk index is written $new_chunk time(s)";
+    is scalar(grep { uc $_->{args}[0] eq 'EXPIREAT' && $_->{args}[1] =~ /:c:\d+$/ } @lua), $new_chunk,
+       "$name: the chunk's expiry is set $new_chunk time(s)";
+}
+
 # errors found before Redis cost nothing
 is $t->redis('CONFIG', 'RESETSTAT'), 'OK', 'CONFIG RESETSTAT';
 BookingTest::error_is(book($t, 'alice', { resource => 'room-1', start => date($e), end => date($s) }), 422, 'invalid',

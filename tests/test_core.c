@@ -1595,6 +1595,67 @@ test_runs_big_endian(void **state)
 }
 
 
+/* the runs written as JSON items are exactly want */
+static void
+runs_json_is(const ngx_booking_run_t *r, size_t n, int date,
+    const char *want)
+{
+    u_char  buf[4 * NGX_BOOKING_RUN_JSON_LEN + 1], *end;
+
+    assert_true(n <= 4);
+
+    end = ngx_booking_runs_json(buf, r, n, date);
+    assert_true((size_t) (end - buf) <= n * NGX_BOOKING_RUN_JSON_LEN);
+
+    *end = '\0';
+    assert_string_equal(buf, want);
+}
+
+
+static void
+test_runs_json(void **state)
+{
+    ngx_booking_run_t  r[4];
+
+    (void) state;
+
+    memset(r, 0, sizeof(r));
+    runs_json_is(r, 0, 0, "");
+
+    r[0].start = 1796256000; r[0].end = 1796292000; r[0].units = 1;
+    r[1].start = 1796292000; r[1].end = 1796338800; r[1].units = 0;
+    r[2].start = 1796338800; r[2].end = 1796349601; r[2].units = 7;
+
+    runs_json_is(r, 3, 0,
+        "{\"start\":\"2026-12-03T00:00:00Z\",\"end\":\"2026-12-03T10:00:00Z\","
+        "\"units\":1},"
+        "{\"start\":\"2026-12-03T10:00:00Z\",\"end\":\"2026-12-03T23:00:00Z\","
+        "\"units\":0},"
+        "{\"start\":\"2026-12-03T23:00:00Z\",\"end\":\"2026-12-04T02:00:01Z\","
+        "\"units\":7}");
+
+    /* whole days as dates; a gap between runs is written as it is */
+    r[0].start = 1796256000; r[0].end = 1796342400; r[0].units = 12;
+    r[1].start = 1796428800; r[1].end = 1796515200; r[1].units = 1000000;
+
+    runs_json_is(r, 2, 1,
+        "{\"start\":\"2026-12-03\",\"end\":\"2026-12-04\",\"units\":12},"
+        "{\"start\":\"2026-12-05\",\"end\":\"2026-12-06\","
+        "\"units\":1000000}");
+
+    /* the widest items fit the room announced for them */
+    r[0].start = 0; r[0].end = NGX_BOOKING_TIME_MAX; r[0].units = INT64_MIN;
+    r[1] = r[0];
+    r[1].start = NGX_BOOKING_TIME_MAX;
+
+    runs_json_is(r, 2, 0,
+        "{\"start\":\"1970-01-01T00:00:00Z\",\"end\":\"9999-12-31T23:59:59Z\","
+        "\"units\":-9223372036854775808},"
+        "{\"start\":\"9999-12-31T23:59:59Z\",\"end\":\"9999-12-31T23:59:59Z\","
+        "\"units\":-9223372036854775808}");
+}
+
+
 static void
 test_runs_saturate(void **state)
 {
@@ -1718,6 +1779,7 @@ main(void)
         cmocka_unit_test(test_runs_clamp),
         cmocka_unit_test(test_runs_big_endian),
         cmocka_unit_test(test_runs_saturate),
+        cmocka_unit_test(test_runs_json),
         cmocka_unit_test(test_runs_random),
     };
 

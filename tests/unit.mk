@@ -19,7 +19,7 @@ UNIT_CFLAGS = -std=gnu99 -Wall -Wextra -Werror -O1 -g -Iinclude
 UNIT_LIBS = -lcmocka -lcrypto -ljansson -lhiredis
 
 UNIT_BINS = build/tests/test_core build/tests/test_token build/tests/test_ical \
-            build/tests/test_route
+            build/tests/test_route build/tests/test_replies
 
 .PHONY: unit
 

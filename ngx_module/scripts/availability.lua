@@ -2,10 +2,14 @@
 -- GET /resources/{id}/availability
 -- KEYS[1] bk:{r:<id>}
 -- ARGV from, to (seconds, '' when absent), most slots one answer may hold
--- -> {'ok', type, slot, capacity, start, counters}   timed resources
---    {'ok', type, 0, capacity, used}                 timeless resources
+-- -> {'ok', type, slot, capacity, start, slots, part...}   timed resources
+--    {'ok', type, 0, capacity, used}                       timeless resources
 --    err
--- The worker turns the counters into runs, so Redis only copies bytes.
+-- Each part is the stored counters of one chunk within the range, shorter
+-- where nothing was stored past its end.  The worker pads them with zeros
+-- and turns them into runs: Redis's one thread copies each byte once, and
+-- never joins them into a second string (in Lua, every string made costs
+-- its length again in garbage collection).
 
 local R = load_resource()
 
@@ -34,4 +38,10 @@ if s1 - s0 > tonumber(ARGV[3]) then
                ' slots of this type', 'to')
 end
 
-return { 'ok', R.type, slot, R.capacity, s0 * slot, read_counters(s0, s1) }
+local a = { 'ok', R.type, slot, R.capacity, s0 * slot, s1 - s0 }
+
+for _, part in ipairs((counter_parts(s0, s1))) do
+    a[#a + 1] = part
+end
+
+return a

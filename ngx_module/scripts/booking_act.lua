@@ -17,9 +17,11 @@ if not R then
     return err(404, 'not_found', 'no such booking')
 end
 
-local t = now()
+local t, us = now()
 sweep(R, t)
-prune(R, t)
+if upkeep_due(us) then
+    prune(R, t)
+end
 
 local b = load_booking(rand)
 if not b then

@@ -18,7 +18,7 @@ if not R then
     return err(404, 'not_found', 'no such resource', 'resource')
 end
 
-local t = now()
+local t, us = now()
 
 -- a replay answers what the first request got, whatever happened since
 local ik
@@ -37,7 +37,11 @@ if ARGV[11] ~= '' then
 end
 
 sweep(R, t)
-prune(R, t)
+
+local upkeep = upkeep_due(us)
+if upkeep then
+    prune(R, t)
+end
 
 local rules = type_rules(R.type, 13)
 if not rules then
@@ -146,7 +150,7 @@ else
     end
 
     -- the buffer after the end must be free too: cleaning, handover
-    local bytes = read_counters(s0, s1)
+    local bytes, short = read_counters(s0, s1)
     local conflicts = {}
     local run_free
     for i = 0, s1 - s0 - 1 do
@@ -173,7 +177,7 @@ else
         return a
     end
 
-    add_counters(s0, s1, qty, R.slot)
+    add_counters(s0, s1, qty, R.slot, bytes, short)
     b.start, b['end'], b.buffer = s, e, rules.buffer
     score = e + rules.buffer
 end
@@ -208,9 +212,12 @@ redis.call('ZADD', rkey('all'), score, rand)
 if KEYS[2] then
     redis.call('ZADD', KEYS[2], b.start ~= '' and b.start or t,
                booking_id(rand))
-    -- each new entry drops up to two whose booking is gone, so the index
-    -- stays as large as the bookings still kept
-    for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, 1)) do
+    -- the upkeep drops the oldest entries whose booking is gone, up to two
+    -- for each new entry since the last one, so the index stays as large
+    -- as the bookings still kept
+    local oldest = upkeep and redis.call('ZRANGE', KEYS[2], 0,
+                                         2 * UPKEEP - 1) or {}
+    for _, m in ipairs(oldest) do
         local dot = string.find(m, '%.[^.]*$')
         if redis.call('EXISTS', 'bk:{r:' .. string.sub(m, 1, dot - 1) ..
                       '}:b:' .. string.sub(m, dot + 1)) == 0 then

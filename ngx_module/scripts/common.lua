@@ -28,10 +28,21 @@ local function err(status, code, message, field)
     return { 'err', status, code, message, field or '' }
 end
 
--- Redis's clock, the one every nginx host shares.
+-- Redis's clock, the one every nginx host shares: seconds, then the
+-- microseconds, which writes use to draw their turn of index upkeep.
 local function now()
     local t = redis.call('TIME')
-    return tonumber(t[1])
+    return tonumber(t[1]), tonumber(t[2])
+end
+
+-- Index upkeep (pruning, the user index) is needed on average, not on
+-- every write: each upkeep removes all that is stale at once, so one write
+-- in UPKEEP doing it keeps the indexes bounded, and the others save the
+-- five to six Redis calls it costs.
+local UPKEEP = 8
+
+local function upkeep_due(us)
+    return us % UPKEEP == 0
 end
 
 local function rkey(suffix)
@@ -55,9 +66,11 @@ end
 
 local ZERO4 = string.char(0, 0, 0, 0)
 
--- The raw counters of slots [s0, s1), zeros where nothing is stored.
-local function read_counters(s0, s1)
-    local parts = {}
+-- The stored counters of slots [s0, s1), one string per chunk, each
+-- shorter than asked where nothing was stored past its end; and the set of
+-- chunks so cut short, which may not exist yet.
+local function counter_parts(s0, s1)
+    local parts, short = {}, {}
     local s = s0
     while s < s1 do
         local c = math.floor(s / CHUNK)
@@ -68,11 +81,30 @@ local function read_counters(s0, s1)
                                off + want - 1)
         parts[#parts + 1] = got
         if #got < want then
-            parts[#parts + 1] = string.rep(ZERO4, (want - #got) / 4)
+            short[c] = true
         end
         s = last
     end
-    return table.concat(parts)
+    return parts, short
+end
+
+-- The raw counters of slots [s0, s1), zeros where nothing is stored; and
+-- the chunks that may not exist yet.
+local function read_counters(s0, s1)
+    local parts, short = counter_parts(s0, s1)
+    if #parts == 1 and next(short) == nil then
+        return parts[1], short
+    end
+    local s, out = s0, {}
+    for _, got in ipairs(parts) do
+        local last = math.min(s1, (math.floor(s / CHUNK) + 1) * CHUNK)
+        out[#out + 1] = got
+        if #got < (last - s) * 4 then
+            out[#out + 1] = string.rep(ZERO4, last - s - #got / 4)
+        end
+        s = last
+    end
+    return table.concat(out), short
 end
 
 local function decode(bytes, i)
@@ -86,21 +118,26 @@ local function encode(u)
                        math.floor(u / 256) % 256, u % 256)
 end
 
--- Adds delta to the units in use of slots [s0, s1).
-local function add_counters(s0, s1, delta, slot)
+-- Adds delta to the units in use of slots [s0, s1).  given and short, when
+-- there, are what read_counters just returned for that range: they save
+-- reading it again, and adding chunks known to exist to the chunk index.
+local function add_counters(s0, s1, delta, slot, given, short)
     local s = s0
     while s < s1 do
         local c = math.floor(s / CHUNK)
         local last = math.min(s1, (c + 1) * CHUNK)
         local key = rkey('c:' .. c)
         local off = (s - c * CHUNK) * 4
-        local bytes = redis.call('GETRANGE', key, off,
-                                 off + (last - s) * 4 - 1)
+        local bytes, base = given, (s - s0) * 4
+        if not given then
+            bytes = redis.call('GETRANGE', key, off, off + (last - s) * 4 - 1)
+            base = 0
+        end
         local out = {}
         for i = 0, last - s - 1 do
             local u = 0
-            if i * 4 + 4 <= #bytes then
-                u = decode(bytes, i * 4 + 1)
+            if base + i * 4 + 4 <= #bytes then
+                u = decode(bytes, base + i * 4 + 1)
             end
             u = u + delta
             if u < 0 then
@@ -109,7 +146,9 @@ local function add_counters(s0, s1, delta, slot)
             out[#out + 1] = encode(u)
         end
         redis.call('SETRANGE', key, off, table.concat(out))
-        if redis.call('ZADD', rkey('chunks'), 'NX', c, c) == 1 then
+        if (not given or short[c])
+           and redis.call('ZADD', rkey('chunks'), 'NX', c, c) == 1
+        then
             -- a chunk is useless once its last slot has ended long enough
             redis.call('EXPIREAT', key, (c + 1) * CHUNK * slot + RETAIN)
         end

@@ -36,7 +36,8 @@ touch(const redisReply *e)
 static void
 check(const redisReply *r)
 {
-    size_t              i, n;
+    size_t              i, n, k;
+    u_char             *counters, *json, *end;
     ngx_booking_run_t  *runs;
 
     (void) ngx_booking_reply_script_error(r);
@@ -73,16 +74,28 @@ check(const redisReply *r)
     if (ngx_booking_reply_availability(r) == NGX_BOOKING_OK
         && r->element[2]->integer > 0)
     {
-        n = r->element[5]->len / 4;
+        n = (size_t) r->element[5]->integer;
+        counters = malloc(n * 4);
         runs = malloc(n * sizeof(ngx_booking_run_t));
+        json = malloc(n * NGX_BOOKING_RUN_JSON_LEN);
 
-        if (runs != NULL) {
-            sink += ngx_booking_runs((u_char *) r->element[5]->str, n,
-                                     r->element[4]->integer,
-                                     r->element[2]->integer,
-                                     r->element[3]->integer, runs);
-            free(runs);
+        if (counters != NULL && runs != NULL && json != NULL) {
+            ngx_booking_reply_counters(r, counters);
+            k = ngx_booking_runs(counters, n, r->element[4]->integer,
+                                 r->element[2]->integer,
+                                 r->element[3]->integer, runs);
+            end = ngx_booking_runs_json(json, runs, k,
+                                        r->element[2]->integer % 86400 == 0);
+            if ((size_t) (end - json) > k * NGX_BOOKING_RUN_JSON_LEN) {
+                abort();
+            }
+
+            sink += k + (end - json);
         }
+
+        free(counters);
+        free(runs);
+        free(json);
     }
 }
 

@@ -1,13 +1,20 @@
 /*
  * Availability runs from raw counters: consecutive, covering the range,
- * never more free units than capacity, never negative.
+ * never more free units than capacity, never negative; and written as JSON,
+ * within the room reserved for them, reading back as the same runs.
  */
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "ngx_booking_core.h"
+
+
+static void check_json(const ngx_booking_run_t *runs, size_t k);
+static int64_t instant(json_t *item, const char *name);
 
 
 int
@@ -52,7 +59,73 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
 
+    check_json(runs, k);
+
     free(runs);
 
     return 0;
+}
+
+
+static void
+check_json(const ngx_booking_run_t *runs, size_t k)
+{
+    size_t   i, room;
+    u_char  *buf, *end;
+    json_t  *a, *item;
+
+    room = 2 + k * NGX_BOOKING_RUN_JSON_LEN;
+
+    buf = malloc(room);
+    if (buf == NULL) {
+        return;
+    }
+
+    buf[0] = '[';
+    end = ngx_booking_runs_json(buf + 1, runs, k, 0);
+    *end++ = ']';
+
+    if ((size_t) (end - buf) > room) {
+        abort();
+    }
+
+    a = json_loadb((char *) buf, end - buf, 0, NULL);
+
+    if (a == NULL || json_array_size(a) != k) {
+        abort();
+    }
+
+    for (i = 0; i < k; i++) {
+        item = json_array_get(a, i);
+
+        if (json_integer_value(json_object_get(item, "units")) != runs[i].units
+            || instant(item, "start") != runs[i].start
+            || instant(item, "end") != runs[i].end)
+        {
+            abort();
+        }
+    }
+
+    json_decref(a);
+    free(buf);
+}
+
+
+static int64_t
+instant(json_t *item, const char *name)
+{
+    json_t                 *v;
+    ngx_booking_instant_t   in;
+
+    v = json_object_get(item, name);
+
+    if (!json_is_string(v)
+        || ngx_booking_parse_instant((u_char *) json_string_value(v),
+                                     json_string_length(v), &in)
+           != NGX_BOOKING_OK)
+    {
+        abort();
+    }
+
+    return in.t;
 }

@@ -191,9 +191,16 @@ async function availability(req, res, id, query) {
     return send(res, 200, { resource: id, type, slot: 'none', capacity: cap,
                             free: Math.max(0, cap - Number(r[4])) });
   }
-  const start = Number(r[4]);
-  const c = r[5];
-  const n = c.length >> 2;
+  // one part per counter chunk of 1,024 slots, each at most its share of
+  // the range; the rest stays zero: nothing stored is nothing in use
+  const start = Number(r[4]), n = Number(r[5]);
+  const s0 = start / slot;
+  const c = Buffer.alloc(n * 4);
+  for (let i = 6, s = s0; i < r.length; i++) {
+    const share = Math.min(s0 + n, (Math.floor(s / 1024) + 1) * 1024) - s;
+    r[i].copy(c, (s - s0) * 4);
+    s += share;
+  }
   const date = slot % 86400 === 0;
   const free = [];
   let last = -1, runStart = start, at = start;

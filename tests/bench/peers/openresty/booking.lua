@@ -327,8 +327,17 @@ local function availability(id)
                                         slot = "none", capacity = cap,
                                         free = free > 0 and free or 0 }))
     end
-    local start, counters = tonumber(res[5]), res[6]
-    local n = #counters / 4
+    -- one part per counter chunk of 1,024 slots, each padded with zeros
+    -- to its share of the range: nothing stored is nothing in use
+    local start, n = tonumber(res[5]), tonumber(res[6])
+    local s0 = start / slot
+    local s, parts = s0, {}
+    for i = 7, #res do
+        local share = math.min(s0 + n, (math.floor(s / 1024) + 1) * 1024) - s
+        parts[#parts + 1] = res[i] .. string.rep("\0", share * 4 - #res[i])
+        s = s + share
+    end
+    local counters = table.concat(parts)
     local date = slot % 86400 == 0
     local runs, nruns = {}, 0
     local last_units, run_start = nil, start
