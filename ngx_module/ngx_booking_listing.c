@@ -79,7 +79,7 @@ static int ngx_booking_candidate_cmp(const void *one, const void *two);
 static ngx_int_t ngx_booking_listing_item(ngx_http_request_t *r,
     ngx_uint_t i, void *data);
 static ngx_int_t ngx_booking_listing_check(ngx_http_request_t *r,
-    ngx_booking_listing_t *ls);
+    ngx_booking_listing_t *ls, ngx_uint_t found);
 static ngx_int_t ngx_booking_listing_done(ngx_http_request_t *r);
 static ngx_int_t ngx_booking_listing_page(ngx_http_request_t *r);
 static ngx_int_t ngx_booking_listing_next(ngx_http_request_t *r,
@@ -686,27 +686,37 @@ ngx_booking_listing_candidates(ngx_http_request_t *r, void *data)
         return ngx_booking_listing_page(r);
     }
 
-    return ngx_booking_listing_check(r, ls);
+    return ngx_booking_listing_check(r, ls, 0);
 }
 
 
 /*
  * Sends the next candidates in one pipelined batch: first one and a half
- * pages' worth, which is enough when most are free; the rest of the scan,
- * at once, only when too many of those were taken.
+ * pages' worth, which is enough when most are free; then, while the page
+ * is short, as many as the share of free candidates seen so far says the
+ * rest of the page needs, and a quarter more.  Every candidate costs Redis
+ * a script, so a page of mostly taken resources costs a round trip more
+ * rather than the whole scan.
  */
 static ngx_int_t
-ngx_booking_listing_check(ngx_http_request_t *r, ngx_booking_listing_t *ls)
+ngx_booking_listing_check(ngx_http_request_t *r, ngx_booking_listing_t *ls,
+    ngx_uint_t found)
 {
     u_char       *p;
     ngx_str_t   **argv;
-    ngx_uint_t    k, n;
+    ngx_uint_t    k, n, want;
 
     n = ls->ncand - ls->checked;
 
     if (ls->checked == 0) {
-        n = ngx_min(n, ls->limit + ls->limit / 2 + 1);
+        want = ls->limit + ls->limit / 2 + 1;
+
+    } else {
+        want = (ls->limit - found) * ls->checked / ngx_max(found, 1);
+        want += want / 4 + 1;
     }
+
+    n = ngx_min(n, want);
 
     argv = ngx_palloc(r->pool, n * sizeof(ngx_str_t *));
     if (argv == NULL) {
@@ -714,8 +724,8 @@ ngx_booking_listing_check(ngx_http_request_t *r, ngx_booking_listing_t *ls)
     }
 
     for (k = 0; k < n; k++) {
-        argv[k] = ngx_palloc(r->pool, 3 * sizeof(ngx_str_t));
-        p = ngx_pnalloc(r->pool, 2 * NGX_INT64_LEN);
+        argv[k] = ngx_palloc(r->pool, 4 * sizeof(ngx_str_t));
+        p = ngx_pnalloc(r->pool, 3 * NGX_INT64_LEN);
 
         if (argv[k] == NULL || p == NULL
             || ngx_booking_key(r, &ls->cand[ls->checked + k].id, &argv[k][0])
@@ -731,13 +741,16 @@ ngx_booking_listing_check(ngx_http_request_t *r, ngx_booking_listing_t *ls)
         argv[k][2].data = p;
         argv[k][2].len = (ls->to >= 0)
                          ? (size_t) (ngx_sprintf(p, "%L", ls->to) - p) : 0;
+        p += NGX_INT64_LEN;
+        argv[k][3].data = p;
+        argv[k][3].len = ngx_sprintf(p, "%L", ls->quantity) - p;
     }
 
     ls->base = ls->checked;
     ls->checked += n;
 
     return ngx_booking_call_batch(r, NGX_BOOKING_SCRIPT_RESOURCE_FREE, argv,
-                                  n, 1, 3, ngx_booking_listing_item,
+                                  n, 1, 4, ngx_booking_listing_item,
                                   ngx_booking_listing_done);
 }
 
@@ -763,7 +776,7 @@ ngx_booking_listing_done(ngx_http_request_t *r)
     }
 
     if (n < ls->limit && ls->checked < ls->ncand) {
-        return ngx_booking_listing_check(r, ls);
+        return ngx_booking_listing_check(r, ls, n);
     }
 
     return ngx_booking_listing_page(r);
@@ -784,7 +797,10 @@ ngx_booking_candidate_cmp(const void *one, const void *two)
 }
 
 
-/* {doc, free}, or {} when the resource went away since the first read */
+/*
+ * {doc, free}; {'', free} when too few units are free; {} when the resource
+ * went away since the first read
+ */
 static ngx_int_t
 ngx_booking_listing_item(ngx_http_request_t *r, ngx_uint_t i, void *data)
 {
@@ -802,7 +818,8 @@ ngx_booking_listing_item(ngx_http_request_t *r, ngx_uint_t i, void *data)
         return NGX_ERROR;
     }
 
-    if (reply->elements == 0) {
+    /* gone, or too few units free: not on the page */
+    if (reply->elements == 0 || reply->element[0]->len == 0) {
         return NGX_OK;
     }
 

@@ -521,7 +521,10 @@ ngx_booking_reply_candidates(const struct redisReply *r, int near)
 }
 
 
-/* resource_free: {doc, free}, or {} for a resource gone */
+/*
+ * resource_free: {doc, free}, {'', free} for a resource with too few free
+ * units, or {} for a resource gone
+ */
 int
 ngx_booking_reply_free(const struct redisReply *r)
 {
@@ -533,7 +536,10 @@ ngx_booking_reply_free(const struct redisReply *r)
         return NGX_BOOKING_OK;
     }
 
-    if (r->elements != 2 || !ngx_booking_is_doc(r->element[0])
+    if (r->elements != 2
+        || !(ngx_booking_is_doc(r->element[0])
+             || (ngx_booking_is_str(r->element[0])
+                 && r->element[0]->len == 0))
         || !ngx_booking_is_int(r->element[1]))
     {
         return NGX_BOOKING_ERROR;

@@ -565,6 +565,26 @@ sub scan_walk {
     is_deeply $s->{ids}, [ @S[55 .. 59] ], 'limit=100: the 5 free tools';
 }
 
+# half taken: the batch after the first is sized by the free share seen,
+# so a page reads 16 + 6 candidates, not its whole bound of 50
+my @A = map { sprintf 'alt-%02d', $_ } 0 .. 59;
+put_res($_, { type => 'tool', capacity => 1 }) for @A;
+my $half = 0;
+for my $i (grep { $_ % 2 == 0 } 0 .. 59) {
+    $half++ if book('scanner', { resource => $A[$i], start => iso($T0), end => iso($T0 + 2 * 3600) })
+                   ->{status} == 201;
+}
+is $half, 30, 'every other one of 60 more tools booked over the range';
+{
+    $t->redis('CONFIG', 'RESETSTAT');
+    my $r = list(type => 'tool', @tr, limit => 10);
+    is $r->{status}, 200, 'a page over half-taken tools: 200';
+    is_deeply ids_of($r), [ @A[ map { 2 * $_ + 1 } 0 .. 9 ] ], 'the first 10 free tools, in id order';
+    ok defined $r->{json}{next}, 'and next';
+    is commandstats()->{evalsha}, 16 + 6,
+        '16 candidates first (8 free), then (10 - 8) * 16 / 8 = 4 and a quarter more, plus one: 22 read';
+}
+
 # ---------------------------------------------------------------- timeless
 
 put_res('gift-1', { type => 'gift', capacity => 5, title => 'Seeds' });
