@@ -1,19 +1,24 @@
 # make bench: ngx_booking side by side with nginx's return 200, Redis alone
 # (redis-benchmark on the same scripts), an OpenResty peer and a Node peer,
 # all in one run at one concurrency, then the growth part (memory per
-# resource and booking, cost by range length and bookings per resource).
+# resource and booking, cost by range length and bookings per resource),
+# then worker memory across a million requests.
 # tests/bench/bench.pl installs what it needs (Debian packages when root,
 # npm ci for the Node peer).  Included by the Makefile, which has "module".
 #
-#   make bench [BENCH_SECONDS=10]   both parts (~5 minutes with 10 s runs)
+#   make bench [BENCH_SECONDS=10]   all three parts (~7 minutes with 10 s runs)
 #   make bench-growth               the growth part alone
+#   make bench-memory               worker memory over 1,000,000 requests
 
 BENCH_SECONDS ?= 10
 
-.PHONY: bench bench-growth
+.PHONY: bench bench-growth bench-memory
 
 bench: module
 	BENCH_SECONDS=$(BENCH_SECONDS) perl tests/bench/bench.pl --all
 
 bench-growth: module
 	BENCH_SECONDS=$(BENCH_SECONDS) perl tests/bench/bench.pl --growth
+
+bench-memory: module
+	perl tests/bench/bench.pl --memory

@@ -4,7 +4,9 @@
 #
 #   perl tests/bench/bench.pl            the table (part 1)
 #   perl tests/bench/bench.pl --growth   memory and cost growth (part 2)
-#   perl tests/bench/bench.pl --all      both (what "make bench" runs)
+#   perl tests/bench/bench.pl --memory   worker memory over 1,000,000
+#                                        requests (part 3)
+#   perl tests/bench/bench.pl --all      all three (what "make bench" runs)
 #
 #   BENCH_SECONDS=N (default 10): the length of each wrk run of part 1
 #   (part 2 runs 5 s each, or less when N is smaller).
@@ -65,15 +67,16 @@ my $BENCH = "$REPO/tests/bench";
 my $WRK_LUA = "$BENCH/wrk.lua";
 my $SCRIPTS = "$REPO/ngx_module/scripts";
 
-my ($GROWTH, $ALL) = (0, 0);
-GetOptions('growth' => \$GROWTH, 'all' => \$ALL)
-    or die "usage: $0 [--growth | --all]\n";
+my ($GROWTH, $MEMORY, $ALL) = (0, 0, 0);
+GetOptions('growth' => \$GROWTH, 'memory' => \$MEMORY, 'all' => \$ALL)
+    or die "usage: $0 [--growth | --memory | --all]\n";
 my $SECS = $ENV{BENCH_SECONDS} // 10;
 die "BENCH_SECONDS must be a whole number of seconds from 1 to 600\n"
     unless $SECS =~ /^\d+$/ && $SECS >= 1 && $SECS <= 600;
 my $GSECS = min(5, $SECS);
-my $PART1 = !$GROWTH || $ALL;
+my $PART1 = (!$GROWTH && !$MEMORY) || $ALL;
 my $PART2 = $GROWTH || $ALL;
+my $PART3 = $MEMORY || $ALL;
 
 $| = 1;
 $SIG{PIPE} = 'IGNORE';
@@ -946,9 +949,8 @@ my %CAP = (car => sub { 1 }, desk => sub { $_[0] % 4 ? 1 : 12 },
            ride => sub { 4 }, room => sub { 1 + ($_[0] % 5 == 0) },
            couch => sub { 1 }, gift => sub { 10 + $_[0] % 91 });
 
-sub part1 {
+sub seed_all {
     my $t0 = time;
-    my $load0 = load_average();
     print "Seeding 10,000 resources (", join(', ', map { "$COUNT{$_} $_" }
         grep { $TYPE{$_} } qw(car desk ride room couch gift)),
         ") with a third of the next 30 days taken... ";
@@ -966,6 +968,11 @@ sub part1 {
     my $mem = info('memory');
     printf "%.1f s, Redis used_memory %.0f MB\n", time - $t0,
         $mem->{used_memory} / 1048576;
+}
+
+sub part1 {
+    my $t0 = time;
+    my $load0 = load_average();
 
     conformance();
 
@@ -1239,8 +1246,92 @@ sub part2 {
     printf "  Part 2 took %.0f s.\n", time - $t0;
 }
 
+# ------------------------------------------------------------ part 3
+
+sub rss_kb {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/status" or return undef;
+    local $/;
+    my $s = <$fh>;
+    return $s =~ /^VmRSS:\s*(\d+)\s*kB/m ? $1 : undef;
+}
+
+# Worker memory across 1,000,000 requests: every kind of request of part 1
+# in turn (availability, holds, hold and confirm, the race, listing pages
+# cached and not), 10 s runs until a million were answered; each worker's
+# RSS after a warm-up round, and at the end.
+sub part3 {
+    my $t0 = time;
+    my $target = 1_000_000;
+    my $from = iso($TODAY + $DAY);
+    my $to = iso($TODAY + 31 * $DAY);
+    my $page = '/api/resources?type=room&from=' . date($TODAY + 10 * $DAY)
+             . '&to=' . date($TODAY + 13 * $DAY) . '&limit=20';
+    my $u = [ 'X-User-Id: bench' ];
+    my $chunk0 = ceil(($TODAY + 400 * $DAY) / 3600 / 1024);
+    my $window = 0;
+    my @mix = (
+        sub { (path => '/', headers => $u,
+               args => [ 'avail', 'car-', $NCAR, $from, $to ]) },
+        sub { (path => '/', args => [ 'hold', 'car-', $NCAR,
+                                      ($chunk0 + 4 * $window++) * 1024 * 3600,
+                                      4096, 3600 ]) },
+        sub { (path => '/', args => [ 'pair', 'car-', $NCAR,
+                                      ($chunk0 + 4 * $window++) * 1024 * 3600,
+                                      4096, 3600 ]) },
+        sub { (path => '/', args => [ 'race', rid('race', 0),
+                                      iso($TODAY + $DAY + 10 * 3600),
+                                      iso($TODAY + $DAY + 10 * 3600 + 900) ]) },
+        sub { (path => $page, headers => $u, args => ['get']) },
+        sub { (path => $page, args => ['get']) },
+    );
+
+    print "\nWorker memory across " . fnum($target, 0) . " requests "
+        . "(wrk -t2 -c64, 10 s runs of each kind in turn)\n";
+    # a warm-up round: pools, buffers and the cache zone reach their size
+    my $done = 0;
+    for my $m (@mix) {
+        my $r = run_wrk(server => $SERVERS[0], secs => 2, $m->());
+        $done += $r->{requests} // 0;
+    }
+    my @pids = $ngx->worker_pids;
+    my %before = map { $_ => rss_kb($_) } @pids;
+    my ($n, $runs, $failed) = (0, 0, 0);
+    my %seen = map { $_ => [ $before{$_} ] } @pids;
+    while ($n < $target && $runs < 200) {
+        my $r = run_wrk(server => $SERVERS[0], secs => 10,
+                        $mix[$runs++ % @mix]->());
+        $failed++ if $r->{failed};
+        $n += $r->{requests} // 0;
+        push @{ $seen{$_} }, rss_kb($_) // 0 for @pids;
+        print '.';
+    }
+    print "\n";
+    my @now = $ngx->worker_pids;
+    printf "  %s requests in %d runs (%d failed) after %s of warm-up, %.0f s\n",
+        fnum($n, 0), $runs, $failed, fnum($done, 0), time - $t0;
+    my $worst = 0;
+    for my $pid (@pids) {
+        my ($b, $a) = ($before{$pid}, rss_kb($pid));
+        if (!defined $b || !defined $a) {
+            print "  worker $pid: gone (a worker was replaced)\n";
+            $worst = 1e9;
+            next;
+        }
+        printf "  worker %d: VmRSS %s kB before, %s kB after: %+d kB "
+            . "(after each run: %s)\n", $pid, fnum($b, 0), fnum($a, 0),
+            $a - $b, join(' ', @{ $seen{$pid} }[1 .. $#{ $seen{$pid} }]);
+        $worst = max($worst, $a - $b);
+    }
+    printf "  the same workers throughout: %s; the most growth: %+d kB "
+        . "(target: under 1 MB)\n",
+        (join(',', sort @pids) eq join(',', sort @now) ? 'yes' : 'no'), $worst;
+}
+
+seed_all() if $PART1 || $PART3;
 part1() if $PART1;
 part2() if $PART2;
+part3() if $PART3;
 
 my @bad = $ngx->check_error_log(also => qr/\[error\]/);
 print "ngx_booking error log: ", (@bad ? join("\n", @bad[0 .. min(9, $#bad)]) . "\n"
