@@ -272,7 +272,8 @@ ngx_booking_reply_tuple(const struct redisReply *r)
 
     if (!ngx_booking_is_int(e[1]) || e[1]->integer < 200
         || e[1]->integer > 299 || !ngx_booking_is_int(e[14])
-        || !ngx_booking_is_str(e[2]) || memchr(e[2]->str, '.', e[2]->len) == NULL
+        || !ngx_booking_is_str(e[2])
+        || memchr(e[2]->str, '.', e[2]->len) == NULL
         || !ngx_booking_is_str(e[3]) || !ngx_booking_is_str(e[4])
         || !ngx_booking_is_str(e[5]) || !ngx_booking_is_str(e[9])
         || !ngx_booking_is_str(e[12])

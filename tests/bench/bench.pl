@@ -1259,7 +1259,8 @@ sub rss_kb {
 # Worker memory across 1,000,000 requests: every kind of request of part 1
 # in turn (availability, holds, hold and confirm, the race, listing pages
 # cached and not), 10 s runs until a million were answered; each worker's
-# RSS after a warm-up round, and at the end.
+# RSS after a warm-up round of the same runs, after each run, and at the
+# end.
 sub part3 {
     my $t0 = time;
     my $target = 1_000_000;
@@ -1288,10 +1289,13 @@ sub part3 {
 
     print "\nWorker memory across " . fnum($target, 0) . " requests "
         . "(wrk -t2 -c64, 10 s runs of each kind in turn)\n";
-    # a warm-up round: pools, buffers and the cache zone reach their size
+    # a warm-up round like the measured ones: malloc's heap grows to what
+    # the most requests in flight at once need (64 uncached listing pages
+    # take a worker about 1 MB), and stays there; a leak would grow with
+    # the requests served after it
     my $done = 0;
     for my $m (@mix) {
-        my $r = run_wrk(server => $SERVERS[0], secs => 2, $m->());
+        my $r = run_wrk(server => $SERVERS[0], secs => 10, $m->());
         $done += $r->{requests} // 0;
     }
     my @pids = $ngx->worker_pids;
