@@ -54,15 +54,15 @@ local st = b.status
 
 local function set(status)
     b.status, b.updated_at = status, t
-    redis.call('HSET', k, 'status', status, 'updated_at', t)
+    redis.call('HSET', k, 'status', status, 'updated_at', digits(t))
 end
 
 local function keep_until_ended()
     if b['end'] == '' then
         redis.call('PERSIST', k)
     else
-        redis.call('EXPIREAT', k, tonumber(b['end']) +
-                   tonumber(b.buffer) + RETAIN)
+        redis.call('EXPIREAT', k, digits(tonumber(b['end']) +
+                                         tonumber(b.buffer) + RETAIN))
     end
 end
 

@@ -192,25 +192,27 @@ else
 end
 
 local k = bkey(rand)
-redis.call('HSET', k, 'status', b.status, 'kind', kind, 'start', b.start,
-           'end', b['end'], 'quantity', qty, 'user', user, 'created_at', t,
-           'updated_at', t, 'expires_at', b.expires_at, 'note', b.note,
-           'gen', b.gen, 'buffer', b.buffer, 'type', R.type)
+local at, expires, sc = digits(t), digits(b.expires_at), digits(score)
+redis.call('HSET', k, 'status', b.status, 'kind', kind, 'start',
+           digits(b.start), 'end', digits(b['end']), 'quantity', digits(qty),
+           'user', user, 'created_at', at, 'updated_at', at, 'expires_at',
+           expires, 'note', b.note, 'gen', digits(b.gen), 'buffer',
+           digits(b.buffer), 'type', R.type)
 
 -- kept until RETAIN after it ends, or after its hold would expire
 if hold then
-    redis.call('ZADD', rkey('holds'), b.expires_at, rand)
-    redis.call('EXPIREAT', k, math.min(math.max(score, b.expires_at),
-                                       FOREVER) + RETAIN)
+    redis.call('ZADD', rkey('holds'), expires, rand)
+    redis.call('EXPIREAT', k, digits(math.min(math.max(score, b.expires_at),
+                                              FOREVER) + RETAIN))
 elseif score < FOREVER then
-    redis.call('EXPIREAT', k, score + RETAIN)
+    redis.call('EXPIREAT', k, digits(score + RETAIN))
 end
 
-redis.call('ZADD', rkey('live'), score, rand)
-redis.call('ZADD', rkey('all'), score, rand)
+redis.call('ZADD', rkey('live'), sc, rand)
+redis.call('ZADD', rkey('all'), sc, rand)
 
 if KEYS[2] then
-    redis.call('ZADD', KEYS[2], b.start ~= '' and b.start or t,
+    redis.call('ZADD', KEYS[2], digits(b.start ~= '' and b.start or t),
                booking_id(rand))
     -- the upkeep drops the oldest entries whose booking is gone, up to two
     -- for each new entry since the last one, so the index stays as large
