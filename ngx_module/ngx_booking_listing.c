@@ -2,11 +2,11 @@
  * Listing pages and calendar feeds: the reads that take most of the
  * traffic of a sharing platform.
  *
- * A listing page is two round trips: the candidates, in order, from the
- * type's index (ZRANGEBYLEX, or GEOSEARCH nearest first), then one
- * pipelined batch of one script per candidate that answers its document and
- * its fewest free units over the range.  At most a bounded number of
- * candidates is looked at per page, however many are taken.
+ * A listing page is a few round trips: the candidates, in order, from the
+ * type's index (ZRANGEBYLEX, or GEOSEARCH nearest first), then pipelined
+ * batches of one script per candidate that answers its fewest free units
+ * over the range, and its document when that is enough.  At most a bounded
+ * number of candidates is looked at per page, however many are taken.
  */
 
 #include <ngx_config.h>
