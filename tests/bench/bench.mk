@@ -6,7 +6,7 @@
 # tests/bench/bench.pl installs what it needs (Debian packages when root,
 # npm ci for the Node peer).  Included by the Makefile, which has "module".
 #
-#   make bench [BENCH_SECONDS=10]   all three parts (~7 minutes with 10 s runs)
+#   make bench [BENCH_SECONDS=10]   all three parts (~9 minutes with 10 s runs)
 #   make bench-growth               the growth part alone
 #   make bench-memory               worker memory over 1,000,000 requests
 
