@@ -1,5 +1,6 @@
 # Index upkeep: a write prunes the resource's indexes and the user's index
-# only on its turn (one in 8, drawn from Redis's clock), not every time.
+# only on its turn (one in 8, drawn from Redis's clock), not every time;
+# and counter chunks always get their expiry.
 # What matters to users is that the indexes stay bounded: stale entries
 # planted in every index are gone after a few hundred writes (the chance
 # that 200 writes all skip their turn is (7/8)^200, about 3e-12), and no
@@ -78,6 +79,22 @@ for my $i (0 .. $N - 1) {
 }
 is_deeply stale_left(), [], 'after as many more holds: no stale entry is left anywhere';
 is $t->redis('ZCARD', 'bk:{u:alice}:bookings'), 2 * $N, "every booking is still in the user's index";
+
+# A counter chunk whose key expired while the chunk index still names it
+# (its entry goes at the next upkeep), rewritten by a late release: the key
+# made again gets its expiry too, instead of living forever.
+{
+    my $s = $base + 2 * $N * 1800 + 86400;
+    my $h = book($t, 'alice', { resource => 'desk-u', start => iso($s), end => iso($s + 1800),
+                                hold => JSON::PP::true });
+    is $h->{status}, 201, 'a hold in a chunk of its own' or diag $h->{body};
+    my $chunk = "$K:c:" . int(($s / 1800) / 1024);
+    ok $t->redis('TTL', $chunk) > 0, 'its counter chunk has an expiry';
+    $t->redis('DEL', $chunk);
+    ok defined $t->redis('ZSCORE', "$K:chunks", int(($s / 1800) / 1024)), 'the index still names the chunk';
+    is act($t, 'alice', $h->{json}{id}, 'cancel')->{status}, 200, 'cancel it';
+    ok $t->redis('TTL', $chunk) > 0, 'the chunk the cancel wrote again has an expiry';
+}
 
 is_deeply [ $t->check_error_log ], [], 'no alert, crit or crash in the error log';
 

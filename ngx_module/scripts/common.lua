@@ -27,10 +27,14 @@ local IDEM_TTL = 86400
 -- A whole number as the text Redis reads.  A Lua number given to
 -- redis.call, or joined to a string, is written with printf's "%.17g" or
 -- "%.14g": on the hot paths that was 6% of Redis's time for a hold; "%d"
--- costs a small part of it.  Strings pass as they are.
+-- costs a small part of it.  Lua's "%d" goes through a C long: where that
+-- has 32 bits, "%.0f" (exact to 2^53).  Strings, and numbers that are not
+-- whole (which Redis refuses), pass as they would have.
+local INT = string.format('%d', 2 ^ 40) == '1099511627776' and '%d' or '%.0f'
+
 local function digits(v)
-    if type(v) == 'number' then
-        return string.format('%d', v)
+    if type(v) == 'number' and v % 1 == 0 then
+        return string.format(INT, v)
     end
     return v
 end
@@ -131,7 +135,8 @@ end
 
 -- Adds delta to the units in use of slots [s0, s1).  given and short, when
 -- there, are what read_counters just returned for that range: they save
--- reading it again, and adding chunks known to exist to the chunk index.
+-- reading it again.  Only a chunk whose read came back short may be new:
+-- it alone is put in the chunk index and given its expiry.
 local function add_counters(s0, s1, delta, slot, given, short)
     local s = s0
     while s < s1 do
@@ -140,10 +145,14 @@ local function add_counters(s0, s1, delta, slot, given, short)
         local key = rkey('c:' .. digits(c))
         local off = (s - c * CHUNK) * 4
         local bytes, base = given, (s - s0) * 4
-        if not given then
+        local fresh
+        if given then
+            fresh = short[c]
+        else
             bytes = redis.call('GETRANGE', key, digits(off),
                                digits(off + (last - s) * 4 - 1))
             base = 0
+            fresh = #bytes < (last - s) * 4
         end
         local out = {}
         for i = 0, last - s - 1 do
@@ -158,11 +167,11 @@ local function add_counters(s0, s1, delta, slot, given, short)
             out[#out + 1] = encode(u)
         end
         redis.call('SETRANGE', key, digits(off), table.concat(out))
-        if (not given or short[c])
-           and redis.call('ZADD', rkey('chunks'), 'NX', digits(c),
-                          digits(c)) == 1
-        then
-            -- a chunk is useless once its last slot has ended long enough
+        if fresh then
+            -- the key may be new, even where the chunk index still names
+            -- it (an expired chunk rewritten by a late release): a chunk
+            -- is useless once its last slot has ended long enough
+            redis.call('ZADD', rkey('chunks'), 'NX', digits(c), digits(c))
             redis.call('EXPIREAT', key,
                        digits((c + 1) * CHUNK * slot + RETAIN))
         end
