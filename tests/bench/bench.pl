@@ -10,6 +10,11 @@
 #
 #   BENCH_SECONDS=N (default 10): the length of each wrk run of part 1
 #   (part 2 runs 5 s each, or less when N is smaller).
+#   BENCH_ROUNDS=N (default 3): how many times each operation that has
+#   peers runs on each server, the servers in another order each round;
+#   the table shows each server's median run, the notes every round's
+#   req/s and ratio (one run of this VM differs from the next by up to 20%,
+#   the Node peer's the most).
 #
 # What runs, all on 127.0.0.1 (the machine's cores are shared by wrk, every
 # nginx, node and redis-server; only the server under test is busy at a
@@ -73,6 +78,9 @@ GetOptions('growth' => \$GROWTH, 'memory' => \$MEMORY, 'all' => \$ALL)
 my $SECS = $ENV{BENCH_SECONDS} // 10;
 die "BENCH_SECONDS must be a whole number of seconds from 1 to 600\n"
     unless $SECS =~ /^\d+$/ && $SECS >= 1 && $SECS <= 600;
+my $ROUNDS = $ENV{BENCH_ROUNDS} // 3;
+die "BENCH_ROUNDS must be a whole number from 1 to 9\n"
+    unless $ROUNDS =~ /^\d$/ && $ROUNDS >= 1;
 my $GSECS = min(5, $SECS);
 my $PART1 = (!$GROWTH && !$MEMORY) || $ALL;
 my $PART2 = $GROWTH || $ALL;
@@ -970,6 +978,47 @@ sub seed_all {
         $mem->{used_memory} / 1048576;
 }
 
+# Runs $run->($srv) on every server, $ROUNDS times, in another order each
+# round (so that no server always runs first or last); each server's row
+# is its median run by req/s, with every round's req/s and its ratio to
+# ngx_booking's in the same round kept for the notes.
+my @SPREAD;
+
+sub side_by_side {
+    my ($op, $run) = @_;
+    my (%runs, @base);
+    for my $k (0 .. $ROUNDS - 1) {
+        for my $i (0 .. $#SERVERS) {
+            my $srv = $SERVERS[ ($i + $k) % @SERVERS ];
+            my $r = $run->($srv);
+            $r->{op} = $op;
+            push @{ $runs{ $srv->{name} } }, $r;
+            print '.';
+        }
+    }
+    my @rows;
+    my $ngx = $runs{ $SERVERS[0]{name} };
+    for my $srv (@SERVERS) {
+        my $all = $runs{ $srv->{name} };
+        my @ok = sort { $a->{rps} <=> $b->{rps} } grep { !$_->{failed} } @$all;
+        push @rows, @ok ? $ok[ $#ok / 2 ] : $all->[0];
+        next if $srv == $SERVERS[0];
+        my @ratios = map {
+            ($all->[$_]{failed} || $ngx->[$_]{failed}) ? undef
+                : $ngx->[$_]{rps} / $all->[$_]{rps}
+        } 0 .. $ROUNDS - 1;
+        push @SPREAD, sprintf "%s, %s: req/s by round %s; ngx_booking is "
+            . "%s times it, round by round",
+            $op, $srv->{name},
+            join(' ', map { $_->{failed} ? 'failed' : fnum($_->{rps}, 0) } @$all),
+            join(' ', map { defined $_ ? sprintf('%.2f', $_) : '-' } @ratios);
+    }
+    push @SPREAD, sprintf "%s, %s: req/s by round %s", $op,
+        $SERVERS[0]{name},
+        join(' ', map { $_->{failed} ? 'failed' : fnum($_->{rps}, 0) } @$ngx);
+    return @rows;
+}
+
 sub part1 {
     my $t0 = time;
     my $load0 = load_average();
@@ -988,13 +1037,10 @@ sub part1 {
     push @rows, $limit;
     print '.';
 
-    for my $srv (@SERVERS) {
-        my $r = run_wrk(server => $srv, path => '/', headers => $u,
-                        args => [ 'avail', 'car-', $NCAR, $from, $to ]);
-        $r->{op} = 'availability, 30 d of 1h';
-        push @rows, $r;
-        print '.';
-    }
+    push @rows, side_by_side('availability, 30 d of 1h', sub {
+        run_wrk(server => $_[0], path => '/', headers => $u,
+                args => [ 'avail', 'car-', $NCAR, $from, $to ]);
+    });
     my $bench_avail = run_redis_benchmark($SECS, $NCAR, 'EVALSHA',
         $SHA->{availability}, 1, 'bk:{r:car-__rand_int__}', $TODAY + $DAY,
         $TODAY + 31 * $DAY, 100000);
@@ -1019,16 +1065,14 @@ sub part1 {
     my $window = 0;
     my @holds;
     for my $mode (qw(hold pair)) {
-        for my $srv (@SERVERS) {
+        my @r = side_by_side($mode eq 'hold' ? 'hold (POST /bookings)'
+                                             : 'hold, then confirm it', sub {
             my $t0w = ($chunk0 + 4 * $window++) * 1024 * 3600;
-            my $r = run_wrk(server => $srv, path => '/',
-                            args => [ $mode, 'car-', $NCAR, $t0w, 4096, 3600 ]);
-            $r->{op} = $mode eq 'hold' ? 'hold (POST /bookings)'
-                                       : 'hold, then confirm it';
-            push @rows, $r;
-            push @holds, $r;
-            print '.';
-        }
+            run_wrk(server => $_[0], path => '/',
+                    args => [ $mode, 'car-', $NCAR, $t0w, 4096, 3600 ]);
+        });
+        push @rows, @r;
+        push @holds, @r;
         if ($mode eq 'hold') {
             my $s = $TODAY + 2 * $DAY + 10 * 3600;
             my $bench_hold = run_redis_benchmark($SECS, 1000, 'EVALSHA',
@@ -1042,21 +1086,19 @@ sub part1 {
         }
     }
 
-    my $k = 0;
+    my %race = map { $SERVERS[$_]{name} => rid('race', $_) } 0 .. $#SERVERS;
     my $race_start = iso($TODAY + $DAY + 10 * 3600);
     my $race_end = iso($TODAY + $DAY + 10 * 3600 + 900);
-    for my $srv (@SERVERS) {
-        my $r = run_wrk(server => $srv, path => '/',
-                        args => [ 'race', rid('race', $k++), $race_start,
-                                  $race_end ]);
-        $r->{op} = 'race for the last seats';
-        push @rows, $r;
-        print '.';
-    }
+    push @rows, side_by_side('race for the last seats', sub {
+        run_wrk(server => $_[0], path => '/',
+                args => [ 'race', $race{ $_[0]{name} }, $race_start,
+                          $race_end ]);
+    });
     print "\n\n";
 
     print "ngx_booking side by side: every row measured in this one run, "
-        . "wrk -t2 -c64 -d${SECS}s --latency\n";
+        . "wrk -t2 -c64 -d${SECS}s --latency; the rows with peers are each "
+        . "server's median of $ROUNDS rounds\n";
     print_machine();
     print "Command: make bench (perl tests/bench/bench.pl --all), "
         . "BENCH_SECONDS=$SECS; each row's exact command is listed below.\n\n";
@@ -1071,6 +1113,9 @@ sub part1 {
         . "  user+system CPU of the server's nginx workers (and of the node "
         . "process for Node+nginx) per request; Redis CPU us/req = redis-server's.\n";
     print "Notes:\n";
+    print "  Rounds (each server ran each operation $ROUNDS times, in another "
+        . "order each round; the table shows the median run):\n";
+    print "    $_\n" for @SPREAD;
     print "  The listing rows have no peer: the peers implement availability, "
         . "POST /bookings and confirm.\n";
     print "  Redis alone: redis-benchmark, 64 connections, no pipelining; "
