@@ -77,6 +77,8 @@ int ngx_booking_parse_instant(const u_char *p, size_t len,
  */
 u_char *ngx_booking_format_instant(u_char *buf, int64_t t);
 u_char *ngx_booking_format_date(u_char *buf, int64_t t);
+/* "THH:MM:SSZ": what format_instant writes after the date */
+u_char *ngx_booking_format_clock(u_char *buf, int64_t t);
 
 /*
  * For t >= 0 and slot > 0: the largest multiple of slot <= t, the smallest

@@ -21,7 +21,6 @@ typedef struct {
 static int64_t ngx_booking_add_sat(int64_t a, int64_t b);
 static u_char *ngx_booking_put_time(u_char *p, int64_t t, int date,
     ngx_booking_day_t *day);
-static u_char *ngx_booking_put_2(u_char *p, int v);
 static u_char *ngx_booking_put_int(u_char *p, int64_t v);
 
 
@@ -142,8 +141,6 @@ ngx_booking_runs_json(u_char *p, const ngx_booking_run_t *runs, size_t n,
 static u_char *
 ngx_booking_put_time(u_char *p, int64_t t, int date, ngx_booking_day_t *day)
 {
-    int  secs;
-
     if (t < 0 || t > NGX_BOOKING_TIME_MAX) {
         return date ? ngx_booking_format_date(p, t)
                     : ngx_booking_format_instant(p, t);
@@ -157,31 +154,7 @@ ngx_booking_put_time(u_char *p, int64_t t, int date, ngx_booking_day_t *day)
     memcpy(p, day->text, NGX_BOOKING_DATE_LEN);
     p += NGX_BOOKING_DATE_LEN;
 
-    if (date) {
-        return p;
-    }
-
-    secs = (int) (t % NGX_BOOKING_DAY);
-
-    *p++ = 'T';
-    p = ngx_booking_put_2(p, secs / 3600);
-    *p++ = ':';
-    p = ngx_booking_put_2(p, secs / 60 % 60);
-    *p++ = ':';
-    p = ngx_booking_put_2(p, secs % 60);
-    *p++ = 'Z';
-
-    return p;
-}
-
-
-static u_char *
-ngx_booking_put_2(u_char *p, int v)
-{
-    *p++ = (u_char) ('0' + v / 10);
-    *p++ = (u_char) ('0' + v % 10);
-
-    return p;
+    return date ? p : ngx_booking_format_clock(p, t);
 }
 
 

@@ -252,19 +252,19 @@ ngx_booking_parse_instant(const u_char *p, size_t len,
 u_char *
 ngx_booking_format_instant(u_char *buf, int64_t t)
 {
-    int      year, month, day, secs;
+    return ngx_booking_format_clock(ngx_booking_format_date(buf, t), t);
+}
+
+
+u_char *
+ngx_booking_format_clock(u_char *buf, int64_t t)
+{
+    int      secs;
     u_char  *p;
 
-    t = ngx_booking_clamp_time(t);
+    secs = (int) (ngx_booking_clamp_time(t) % NGX_BOOKING_DAY);
 
-    ngx_booking_civil_from_days(t / NGX_BOOKING_DAY, &year, &month, &day);
-    secs = (int) (t % NGX_BOOKING_DAY);
-
-    p = ngx_booking_put_digits(buf, year, 4);
-    *p++ = '-';
-    p = ngx_booking_put_digits(p, month, 2);
-    *p++ = '-';
-    p = ngx_booking_put_digits(p, day, 2);
+    p = buf;
     *p++ = 'T';
     p = ngx_booking_put_digits(p, secs / 3600, 2);
     *p++ = ':';

@@ -82,9 +82,10 @@ end
 local ZERO4 = string.char(0, 0, 0, 0)
 
 -- The stored counters of slots [s0, s1), one string per chunk, each
--- shorter than asked where nothing was stored past its end; and the set of
--- chunks so cut short, which may not exist yet.
-local function counter_parts(s0, s1)
+-- shorter than asked where nothing was stored past its end (with pad, a
+-- string of zeros follows each such part); and the set of chunks so cut
+-- short, which may not exist yet.
+local function counter_parts(s0, s1, pad)
     local parts, short = {}, {}
     local s = s0
     while s < s1 do
@@ -97,6 +98,9 @@ local function counter_parts(s0, s1)
         parts[#parts + 1] = got
         if #got < want then
             short[c] = true
+            if pad then
+                parts[#parts + 1] = string.rep(ZERO4, (want - #got) / 4)
+            end
         end
         s = last
     end
@@ -106,20 +110,11 @@ end
 -- The raw counters of slots [s0, s1), zeros where nothing is stored; and
 -- the chunks that may not exist yet.
 local function read_counters(s0, s1)
-    local parts, short = counter_parts(s0, s1)
-    if #parts == 1 and next(short) == nil then
+    local parts, short = counter_parts(s0, s1, true)
+    if #parts == 1 then
         return parts[1], short
     end
-    local s, out = s0, {}
-    for _, got in ipairs(parts) do
-        local last = math.min(s1, (math.floor(s / CHUNK) + 1) * CHUNK)
-        out[#out + 1] = got
-        if #got < (last - s) * 4 then
-            out[#out + 1] = string.rep(ZERO4, last - s - #got / 4)
-        end
-        s = last
-    end
-    return table.concat(out), short
+    return table.concat(parts), short
 end
 
 local function decode(bytes, i)
