@@ -30,6 +30,16 @@
 /* an availability answer covers at most this many slots */
 #define NGX_BOOKING_READ_SLOTS_MAX  100000
 
+/*
+ * the most slots one booking may span, whatever booking_max_range says:
+ * a year of 15-minute slots, which one script checks and writes in a few
+ * milliseconds
+ */
+#define NGX_BOOKING_BOOK_SLOTS_MAX  40000
+
+/* the most slots a listing page's range may hold (per candidate) */
+#define NGX_BOOKING_LIST_SLOTS_MAX  4096
+
 /* the slots of one counter chunk in Redis (CHUNK of the scripts) */
 #define NGX_BOOKING_CHUNK_SLOTS     1024
 

@@ -103,6 +103,8 @@ typedef struct {
     ngx_http_request_t         *request;
     void                       *cmd;
     ngx_uint_t                  index;
+    ngx_str_t                  *argv;
+    ngx_uint_t                  again;
 } ngx_booking_slot_t;
 
 typedef ngx_int_t (*ngx_booking_run_pt)(ngx_http_request_t *r);
@@ -125,12 +127,18 @@ struct ngx_booking_ctx_s {
     ngx_booking_run_pt          run;         /* the operation, once routed */
     void                       *cmd;         /* Redis command in flight */
     ngx_booking_reply_pt        reply;       /* decodes the answer */
+    ngx_int_t                   script;      /* what is in flight, for */
+    ngx_str_t                  *argv;        /* sending it again */
+    ngx_uint_t                  nkeys;
+    ngx_uint_t                  argc;
+    ngx_uint_t                  again;       /* times sent again */
 
     ngx_booking_slot_t         *batch;
     ngx_uint_t                  nbatch;
     ngx_uint_t                  pending;
     ngx_int_t                   batch_rc;    /* the worst failure */
     ngx_booking_item_pt         item;        /* copies out one answer */
+    ngx_int_t                   batch_script;
     ngx_booking_run_pt          done;        /* answers once all are in */
     void                       *data;        /* the operation's own state */
     int64_t                     from;

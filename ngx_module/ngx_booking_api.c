@@ -28,10 +28,15 @@ static ngx_int_t ngx_booking_backend_error(ngx_http_request_t *r,
 static ngx_int_t ngx_booking_failure(ngx_http_request_t *r, ngx_int_t rc);
 static void ngx_booking_batch_done(void *data, ngx_int_t rc,
     redisReply *reply);
+static ngx_int_t ngx_booking_is_again(redisReply *reply);
 static void ngx_booking_cleanup(void *data);
 static ngx_int_t ngx_booking_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_booking_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
+
+
+/* 64 scripts of 64 holds: a resource's 4,096 holds due at one instant */
+#define NGX_BOOKING_AGAIN_MAX  64
 
 
 static ngx_http_output_header_filter_pt  ngx_booking_next_header_filter;
@@ -45,9 +50,11 @@ typedef struct {
 
 
 /*
- * nginx's own answers while the module reads a body, made the JSON error
- * every client of the API expects.  413 also when nginx refuses the body
- * before the module runs, by its Content-Length.
+ * nginx's own answers once the module runs (reading a body, or an internal
+ * error on any path: a failed allocation, a temporary file that cannot be
+ * written), made the JSON error every client of the API expects.  413
+ * also when nginx refuses the body before the module runs, by its
+ * Content-Length.
  */
 static ngx_booking_nginx_error_t  ngx_booking_nginx_errors[] = {
     { NGX_HTTP_BAD_REQUEST, ngx_string(
@@ -62,6 +69,12 @@ static ngx_booking_nginx_error_t  ngx_booking_nginx_errors[] = {
     { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, ngx_string(
       "{\"error\":{\"code\":\"too_large\","
       "\"message\":\"the body is larger than client_max_body_size\"}}\n") },
+    { NGX_HTTP_INTERNAL_SERVER_ERROR, ngx_string(
+      "{\"error\":{\"code\":\"internal\","
+      "\"message\":\"internal error\"}}\n") },
+    { NGX_HTTP_SERVICE_UNAVAILABLE, ngx_string(
+      "{\"error\":{\"code\":\"backend_unavailable\","
+      "\"message\":\"the request cannot be served now\"}}\n") },
     { 0, ngx_null_string }
 };
 
@@ -489,8 +502,25 @@ ngx_booking_call(ngx_http_request_t *r, ngx_int_t script, ngx_str_t *argv,
 
     ctx->cmd = cmd;
     ctx->reply = reply;
+    ctx->script = script;
+    ctx->argv = argv;
+    ctx->nkeys = nkeys;
+    ctx->argc = argc;
 
     return NGX_DONE;
+}
+
+
+/*
+ * "+AGAIN": the script found more expired holds than one script may free,
+ * freed its share and changed nothing else.  The same command goes again,
+ * a bounded number of times, each a script of bounded work.
+ */
+static ngx_int_t
+ngx_booking_is_again(redisReply *reply)
+{
+    return reply->type == REDIS_REPLY_STATUS && reply->len == 5
+           && ngx_strncmp(reply->str, "AGAIN", 5) == 0;
 }
 
 
@@ -540,6 +570,24 @@ ngx_booking_redis_done(void *data, ngx_int_t rc, redisReply *reply)
 
     } else if (reply->type == REDIS_REPLY_ERROR) {
         n = ngx_booking_backend_error(r, reply);
+
+    } else if (ngx_booking_is_again(reply)) {
+        if (ctx->again++ == NGX_BOOKING_AGAIN_MAX) {
+            ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                          "booking: holds still due after %d scripts",
+                          NGX_BOOKING_AGAIN_MAX);
+            n = ngx_booking_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "backend_unavailable",
+                                       "Redis cannot take the request now",
+                                       NULL);
+
+        } else {
+            n = ngx_booking_call(r, ctx->script, ctx->argv, ctx->nkeys,
+                                 ctx->argc, ctx->reply);
+            if (n == NGX_DONE) {
+                return;
+            }
+        }
 
     } else {
         n = ctx->reply(r, reply);
@@ -605,10 +653,14 @@ ngx_booking_call_batch(ngx_http_request_t *r, ngx_int_t script,
     ctx->batch_rc = NGX_BOOKING_REDIS_REPLY;
     ctx->item = item;
     ctx->done = done;
+    ctx->batch_script = script;
+    ctx->nkeys = nkeys;
+    ctx->argc = argc;
 
     for (i = 0; i < n; i++) {
         ctx->batch[i].request = r;
         ctx->batch[i].index = i;
+        ctx->batch[i].argv = argv[i];
         ctx->batch[i].cmd = ngx_booking_redis_eval(script, argv[i], nkeys,
                                                    argc,
                                                    ngx_booking_batch_done,
@@ -645,6 +697,21 @@ ngx_booking_batch_done(void *data, ngx_int_t rc, redisReply *reply)
     ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
 
     slot->cmd = NULL;
+
+    if (rc == NGX_BOOKING_REDIS_REPLY && ngx_booking_is_again(reply)
+        && slot->again++ < NGX_BOOKING_AGAIN_MAX)
+    {
+        slot->cmd = ngx_booking_redis_eval(ctx->batch_script, slot->argv,
+                                           ctx->nkeys, ctx->argc,
+                                           ngx_booking_batch_done, slot,
+                                           c->log);
+        if (slot->cmd != NULL) {
+            return;
+        }
+
+        rc = NGX_BOOKING_REDIS_UNAVAILABLE;
+    }
+
     ctx->pending--;
 
     if (rc != NGX_BOOKING_REDIS_REPLY) {

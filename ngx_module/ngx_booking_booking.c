@@ -22,6 +22,7 @@
 
 #define NGX_BOOKING_IDEM_MAX      255
 #define NGX_BOOKING_LIMIT_MAX     100
+#define NGX_BOOKING_CONFLICTS_MAX 50
 
 /* the tuple every booking script answers */
 #define NGX_BOOKING_T_STATUS      1
@@ -333,15 +334,20 @@ ngx_booking_create(ngx_http_request_t *r)
                                           "Idempotency-Key");
         }
 
-        /* "<length of user>:<user>:<key>" cannot be read two ways */
-        scope.len = NGX_SIZE_T_LEN + 2 + ctx->user.len + idem->value.len;
+        /*
+         * "<who>:<length of user>:<user>:<key>" cannot be read two ways;
+         * who is the kind of caller (admin, user, guest), so that an admin
+         * location without a user never shares the guests' scope.
+         */
+        scope.len = 2 + NGX_SIZE_T_LEN + 2 + ctx->user.len + idem->value.len;
         scope.data = ngx_pnalloc(r->pool, scope.len);
         if (scope.data == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        scope.len = ngx_sprintf(scope.data, "%uz:%V:%V", ctx->user.len,
-                                &ctx->user, &idem->value)
+        scope.len = ngx_sprintf(scope.data, "%c:%uz:%V:%V",
+                                ctx->admin ? 'a' : (ctx->user.len ? 'u' : 'g'),
+                                ctx->user.len, &ctx->user, &idem->value)
                     - scope.data;
     }
 
@@ -491,25 +497,30 @@ ngx_booking_created(ngx_http_request_t *r, void *data)
 
 
 /*
- * {"unavailable", capacity, slot, start, end, free, ...}: the runs of the
- * range (buffer included) where fewer units are free than asked.
+ * The runs of the range (buffer included) where fewer units are free than
+ * asked, the first NGX_BOOKING_CONFLICTS_MAX of them, found here from the
+ * counters the script read: {"unavailable", capacity, slot, start,
+ * quantity, counters}, or {"unavailable", capacity, 0, free} for stock.
  */
 static ngx_int_t
 ngx_booking_unavailable(ngx_http_request_t *r, redisReply *reply)
 {
     u_char              *p, msg[160];
-    int64_t              cap, slot, v[3];
-    ngx_uint_t           i, k, date;
+    size_t               n, nruns, i, k;
+    int64_t              cap, slot, start, qty, free;
+    ngx_uint_t           date;
+    redisReply         **e;
+    ngx_booking_run_t   *runs;
     ngx_booking_json_t   j;
 
     if (ngx_booking_reply_unavailable(reply) != NGX_BOOKING_OK) {
         return ngx_booking_bad_response(r);
     }
 
-    (void) ngx_booking_reply_int(reply->element[1], &cap);
-    (void) ngx_booking_reply_int(reply->element[2], &slot);
+    e = reply->element;
 
-    date = (slot == 0 || slot % 86400 == 0);
+    (void) ngx_booking_reply_int(e[1], &cap);
+    (void) ngx_booking_reply_int(e[2], &slot);
 
     if (ngx_booking_json_init(&j, r->pool, 512) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -518,45 +529,67 @@ ngx_booking_unavailable(ngx_http_request_t *r, redisReply *reply)
     ngx_booking_json_lit(&j, "{\"error\":{\"code\":\"unavailable\","
                              "\"message\":");
 
-    for (k = 0; k < 3; k++) {
-        (void) ngx_booking_reply_int(reply->element[3 + k], &v[k]);
+    if (slot == 0) {
+        (void) ngx_booking_reply_int(e[3], &free);
+        free = ngx_max(free, 0);
+
+        p = ngx_sprintf(msg, "%L of %L units are taken", cap - free, cap);
+        ngx_booking_json_str(&j, msg, p - msg);
+        ngx_booking_json_lit(&j, ",\"conflicts\":[{\"free\":");
+        ngx_booking_json_int(&j, free);
+        ngx_booking_json_lit(&j, "}]}}");
+
+        return ngx_booking_send_json(r, NGX_HTTP_CONFLICT, &j);
     }
 
-    p = ngx_sprintf(msg, "%L of %L units are taken", cap - v[2], cap);
+    (void) ngx_booking_reply_int(e[3], &start);
+    (void) ngx_booking_reply_int(e[4], &qty);
 
-    if (slot != 0) {
-        p = ngx_cpymem(p, " from ", 6);
-        p = date ? ngx_booking_format_date(p, v[0])
-                 : ngx_booking_format_instant(p, v[0]);
-        p = ngx_cpymem(p, " to ", 4);
-        p = date ? ngx_booking_format_date(p, v[1])
-                 : ngx_booking_format_instant(p, v[1]);
+    n = e[5]->len / 4;
+    date = (slot % NGX_BOOKING_DAY == 0);
+
+    runs = ngx_palloc(r->pool, n * sizeof(ngx_booking_run_t));
+    if (runs == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    nruns = ngx_booking_runs((u_char *) e[5]->str, n, start, slot, cap,
+                             runs);
+
+    /* only the runs short of the quantity asked are conflicts */
+    for (i = 0, k = 0; i < nruns && k < NGX_BOOKING_CONFLICTS_MAX; i++) {
+        if (runs[i].units < qty) {
+            runs[k++] = runs[i];
+        }
+    }
+
+    if (k == 0) {
+        /* the script saw a slot over capacity: so must we */
+        return ngx_booking_bad_response(r);
+    }
+
+    p = ngx_sprintf(msg, "%L of %L units are taken from ", cap - runs[0].units,
+                    cap);
+    p = date ? ngx_booking_format_date(p, runs[0].start)
+             : ngx_booking_format_instant(p, runs[0].start);
+    p = ngx_cpymem(p, " to ", 4);
+    p = date ? ngx_booking_format_date(p, runs[0].end)
+             : ngx_booking_format_instant(p, runs[0].end);
 
     ngx_booking_json_str(&j, msg, p - msg);
     ngx_booking_json_lit(&j, ",\"conflicts\":[");
 
-    for (i = 3; i + 2 < reply->elements; i += 3) {
-        for (k = 0; k < 3; k++) {
-            (void) ngx_booking_reply_int(reply->element[i + k], &v[k]);
-        }
-
-        if (i > 3) {
+    for (i = 0; i < k; i++) {
+        if (i > 0) {
             ngx_booking_json_lit(&j, ",");
         }
 
-        ngx_booking_json_lit(&j, "{");
-
-        if (slot != 0) {
-            ngx_booking_json_lit(&j, "\"start\":");
-            ngx_booking_json_time(&j, v[0], date);
-            ngx_booking_json_lit(&j, ",\"end\":");
-            ngx_booking_json_time(&j, v[1], date);
-            ngx_booking_json_lit(&j, ",");
-        }
-
-        ngx_booking_json_lit(&j, "\"free\":");
-        ngx_booking_json_int(&j, v[2]);
+        ngx_booking_json_lit(&j, "{\"start\":");
+        ngx_booking_json_time(&j, runs[i].start, date);
+        ngx_booking_json_lit(&j, ",\"end\":");
+        ngx_booking_json_time(&j, runs[i].end, date);
+        ngx_booking_json_lit(&j, ",\"free\":");
+        ngx_booking_json_int(&j, runs[i].units);
         ngx_booking_json_lit(&j, "}");
     }
 

@@ -300,27 +300,42 @@ ngx_booking_reply_tuple(const struct redisReply *r)
 }
 
 
-/* {'unavailable', capacity, slot, (start, end, free)...} */
+/*
+ * {'unavailable', capacity, 0, free} for timeless stock;
+ * {'unavailable', capacity, slot, start, quantity, counters} otherwise:
+ * the units in use of the range asked (buffer included), 4 bytes a slot
+ * from start, for the worker to find where too few are free.
+ */
 int
 ngx_booking_reply_unavailable(const struct redisReply *r)
 {
-    size_t   i;
-    int64_t  v;
+    int64_t  cap, slot, v;
 
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 6
-        || (r->elements - 3) % 3 != 0
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 4
         || !ngx_booking_is_str(r->element[0]) || r->element[0]->len != 11
         || memcmp(r->element[0]->str, "unavailable", 11) != 0
-        || ngx_booking_reply_int(r->element[1], &v) != NGX_BOOKING_OK
-        || ngx_booking_reply_int(r->element[2], &v) != NGX_BOOKING_OK)
+        || ngx_booking_reply_int(r->element[1], &cap) != NGX_BOOKING_OK
+        || ngx_booking_reply_int(r->element[2], &slot) != NGX_BOOKING_OK
+        || cap < 1 || cap > NGX_BOOKING_CAPACITY_MAX || slot < 0)
     {
         return NGX_BOOKING_ERROR;
     }
 
-    for (i = 3; i < r->elements; i++) {
-        if (!ngx_booking_is_time(r->element[i])) {
-            return NGX_BOOKING_ERROR;
-        }
+    if (slot == 0) {
+        return (r->elements == 4
+                && ngx_booking_reply_int(r->element[3], &v) == NGX_BOOKING_OK)
+               ? NGX_BOOKING_OK : NGX_BOOKING_ERROR;
+    }
+
+    if (r->elements != 6
+        || !ngx_booking_is_time(r->element[3])
+        || ngx_booking_reply_int(r->element[4], &v) != NGX_BOOKING_OK
+        || v < 1
+        || !ngx_booking_is_str(r->element[5])
+        || r->element[5]->len == 0 || r->element[5]->len % 4 != 0
+        || r->element[5]->len / 4 > NGX_BOOKING_BOOK_SLOTS_MAX)
+    {
+        return NGX_BOOKING_ERROR;
     }
 
     return NGX_BOOKING_OK;

@@ -17,6 +17,7 @@
 
 
 #define NGX_BOOKING_FILE_MAX  4096
+#define NGX_BOOKING_SECRET_LEN  32
 
 /* nginx -t names the directive of every mistake */
 #define NGX_BOOKING_TYPE_ERR   "\"booking_type\" directive: "
@@ -52,6 +53,12 @@ static char *ngx_booking_database_bounds(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_booking_timeout_bounds(ngx_conf_t *cf, void *post,
     void *data);
+
+static int64_t ngx_booking_longest(ngx_booking_main_conf_t *bmcf,
+    ngx_booking_type_t *t);
+static ngx_int_t ngx_booking_secret_zone(ngx_conf_t *cf,
+    ngx_booking_main_conf_t *bmcf);
+static ngx_int_t ngx_booking_secret_init(ngx_shm_zone_t *zone, void *data);
 
 static ngx_int_t ngx_booking_init_process(ngx_cycle_t *cycle);
 static void ngx_booking_exit_process(ngx_cycle_t *cycle);
@@ -258,21 +265,24 @@ ngx_booking_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    ngx_conf_init_value(bmcf->max_range, 366 * 86400);
+
     t = bmcf->types.elts;
 
     for (i = 0; i < bmcf->types.nelts; i++) {
         bmcf->rules[i].data = ngx_pnalloc(cf->pool,
-                                          t[i].name.len + 9 * NGX_INT64_LEN);
+                                          t[i].name.len + 10 * NGX_INT64_LEN);
         if (bmcf->rules[i].data == NULL) {
             return NGX_CONF_ERROR;
         }
 
         bmcf->rules[i].len = ngx_sprintf(bmcf->rules[i].data,
-                                         "%V %L %L %L %L %L %L %L %i %ui",
+                                         "%V %L %L %L %L %L %L %L %i %ui %L",
                                          &t[i].name, t[i].slot, t[i].hold,
                                          t[i].min, t[i].max, t[i].buffer,
                                          t[i].lead, t[i].horizon,
-                                         t[i].approval, t[i].max_active)
+                                         t[i].approval, t[i].max_active,
+                                         ngx_booking_longest(bmcf, &t[i]))
                              - bmcf->rules[i].data;
     }
 
@@ -291,27 +301,22 @@ ngx_booking_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(bmcf->redis_database, 0);
     ngx_conf_init_msec_value(bmcf->redis_timeout, 250);
     ngx_conf_init_uint_value(bmcf->redis_connections, 2);
-    ngx_conf_init_value(bmcf->max_range, 366 * 86400);
     ngx_conf_init_value(bmcf->cache_valid, 1);
 
-    if (bmcf->secret.len == 0) {
-        /*
-         * Drawn before the workers fork, so every worker signs alike; a
-         * secret file is needed for tokens to outlive a restart or to be
-         * checked by another host.
-         */
-        bmcf->secret.data = ngx_pnalloc(cf->pool, 32);
-        if (bmcf->secret.data == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        if (RAND_bytes(bmcf->secret.data, 32) != 1) {
+    for (i = 0; i < bmcf->types.nelts; i++) {
+        if (t[i].slot != 0 && ngx_booking_longest(bmcf, &t[i]) < t[i].min) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "booking: RAND_bytes() failed");
+                               NGX_BOOKING_TYPE_ERR
+                               "type \"%V\": no booking could be as long "
+                               "as its min within booking_max_range",
+                               &t[i].name);
             return NGX_CONF_ERROR;
         }
+    }
 
-        bmcf->secret.len = 32;
+    if (bmcf->secret.len == 0 && ngx_booking_secret_zone(cf, bmcf) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
@@ -1032,6 +1037,98 @@ ngx_booking_timeout_bounds(ngx_conf_t *cf, void *post, void *data)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * Without booking_secret_file, the token secret is drawn once and kept in
+ * a small shared zone: a reload reuses the zone, so hold tokens outlive
+ * it.  A restart or a binary upgrade draws a new one (the README says to
+ * set a file in production).
+ */
+static ngx_int_t
+ngx_booking_secret_zone(ngx_conf_t *cf, ngx_booking_main_conf_t *bmcf)
+{
+    ngx_shm_zone_t  *zone;
+    static ngx_str_t  name = ngx_string("ngx_http_booking_secret");
+
+    zone = ngx_shared_memory_add(cf, &name, 8 * ngx_pagesize,
+                                 &ngx_http_booking_module);
+    if (zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone->init = ngx_booking_secret_init;
+    zone->data = bmcf;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_booking_secret_init(ngx_shm_zone_t *zone, void *data)
+{
+    ngx_booking_main_conf_t  *old = data;
+
+    u_char                   *p;
+    ngx_slab_pool_t          *shpool;
+    ngx_booking_main_conf_t  *bmcf;
+
+    bmcf = zone->data;
+    bmcf->secret.len = NGX_BOOKING_SECRET_LEN;
+
+    if (old != NULL) {
+        bmcf->secret.data = old->secret.data;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+
+    if (zone->shm.exists) {
+        bmcf->secret.data = shpool->data;
+        return NGX_OK;
+    }
+
+    p = ngx_slab_alloc(shpool, NGX_BOOKING_SECRET_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (RAND_bytes(p, NGX_BOOKING_SECRET_LEN) != 1) {
+        ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
+                      "booking: RAND_bytes() failed");
+        return NGX_ERROR;
+    }
+
+    shpool->data = p;
+    bmcf->secret.data = p;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The most seconds a booking of the type may span, blocks included: its
+ * max, else booking_max_range, and never more slots than one script may
+ * check and write in a few milliseconds.
+ */
+static int64_t
+ngx_booking_longest(ngx_booking_main_conf_t *bmcf, ngx_booking_type_t *t)
+{
+    int64_t  longest;
+
+    if (t->slot == 0) {
+        return 0;
+    }
+
+    longest = ngx_min(bmcf->max_range,
+                      (int64_t) NGX_BOOKING_BOOK_SLOTS_MAX * t->slot);
+
+    if (t->max != 0) {
+        longest = ngx_min(longest, t->max);
+    }
+
+    return longest / t->slot * t->slot;
 }
 
 

@@ -93,7 +93,17 @@ is $t->redis('ZCARD', 'bk:{u:alice}:bookings'), 2 * $N, "every booking is still 
     $t->redis('DEL', $chunk);
     ok defined $t->redis('ZSCORE', "$K:chunks", int(($s / 1800) / 1024)), 'the index still names the chunk';
     is act($t, 'alice', $h->{json}{id}, 'cancel')->{status}, 200, 'cancel it';
-    ok $t->redis('TTL', $chunk) > 0, 'the chunk the cancel wrote again has an expiry';
+    is $t->redis('TTL', $chunk), -2, 'the cancel does not make the chunk again: all zeros, it is gone';
+    ok !defined $t->redis('ZSCORE', "$K:chunks", int(($s / 1800) / 1024)), 'and so is its index entry';
+
+    # a chunk still in use keeps its expiry; released to zeros, it goes
+    my @h = map { book($t, 'alice', { resource => 'desk-u', start => iso($s + $_ * 1800),
+                                       end => iso($s + ($_ + 1) * 1800), hold => JSON::PP::true }) } 0, 1;
+    is_deeply [ map { $_->{status} } @h ], [ 201, 201 ], 'two holds in that chunk';
+    is act($t, 'alice', $h[0]{json}{id}, 'cancel')->{status}, 200, 'cancel one';
+    ok $t->redis('TTL', $chunk) > 0, 'the chunk, still in use, keeps its expiry';
+    is act($t, 'alice', $h[1]{json}{id}, 'cancel')->{status}, 200, 'cancel the other';
+    is $t->redis('EXISTS', $chunk), 0, 'the chunk, all zeros, is deleted';
 }
 
 is_deeply [ $t->check_error_log ], [], 'no alert, crit or crash in the error log';

@@ -4,7 +4,7 @@
 -- ARGV from, to (seconds, '' when absent), most slots one answer may hold
 -- -> {'ok', type, slot, capacity, start, slots, part...}   timed resources
 --    {'ok', type, 0, capacity, used}                       timeless resources
---    err
+--    AGAIN | err
 -- Each part is the stored counters of one chunk within the range, shorter
 -- where nothing was stored past its end.  The worker pads them with zeros
 -- and turns them into runs: Redis's one thread copies each byte once, and
@@ -17,7 +17,9 @@ if not R then
     return err(404, 'not_found', 'no such resource')
 end
 
-sweep(R, now())
+if not sweep(R, now()) then
+    return again()
+end
 
 local slot = R.slot
 

@@ -3,7 +3,7 @@
 -- KEYS[1] bk:{r:<id>}
 -- ARGV[1] op   [2] rand   [3] user   [4] admin (1|0)   [5] token (1|0)
 --     [6..] the rules of each type, one line each
--- -> tuple (200) | err
+-- -> tuple (200) | AGAIN | err
 --
 -- It acts on this exact booking and its current status, so a late confirm
 -- of a hold that expired and whose units were sold again fails (410) and
@@ -18,12 +18,14 @@ if not R then
 end
 
 local t, us = now()
-sweep(R, t)
+if not sweep(R, t) then
+    return again()
+end
 if upkeep_due(us) then
     prune(R, t)
 end
 
-local b = load_booking(rand)
+local b = load_booking(R, rand)
 if not b then
     return err(404, 'not_found', 'no such booking')
 end

@@ -6,12 +6,12 @@
 --     [9] admin (1|0)   [10] caller's groups, comma separated
 --     [11] idempotency scope and key ('' without)   [12] body fingerprint
 --     [13..] the rules of each type, one line each
--- -> tuple (201) | {'unavailable', capacity, slot, start, end, free, ...}
+-- -> tuple (201) | {'unavailable', capacity, slot, start, quantity,
+--    counters of the range} | {'unavailable', capacity, 0, free} | AGAIN
 --    | err
 
 local rand, user, kind = ARGV[1], ARGV[2], ARGV[3]
 local hold, qty, admin = ARGV[4] == '1', tonumber(ARGV[7]), ARGV[9] == '1'
-local MAX_SLOTS = 100000
 
 local R = load_resource()
 if not R then
@@ -23,7 +23,8 @@ local t, us = now()
 -- a replay answers what the first request got, whatever happened since
 local ik
 if ARGV[11] ~= '' then
-    ik = rkey('idem:' .. R.created_at .. ':' .. ARGV[11])
+    ik = rkey('idem:' .. (R.inc ~= '' and R.inc or R.created_at) .. ':' ..
+              ARGV[11])
     local prev = redis.call('HMGET', ik, 'fp', 'answer')
     if prev[1] then
         if prev[1] ~= ARGV[12] then
@@ -36,7 +37,9 @@ if ARGV[11] ~= '' then
     end
 end
 
-sweep(R, t)
+if not sweep(R, t) then
+    return again()
+end
 
 local upkeep = upkeep_due(us)
 if upkeep then
@@ -49,7 +52,8 @@ if not rules then
                'configured any more', 'resource')
 end
 
-if R.groups ~= '' and not admin and user ~= R.owner then
+-- a guest is in no group, and is nobody's owner
+if R.groups ~= '' and not admin and (user == '' or user ~= R.owner) then
     local ok = false
     for g in string.gmatch(ARGV[10], '[^,]+') do
         -- "staff, members": HTTP lists put spaces after their commas
@@ -83,7 +87,8 @@ end
 
 local b = { type = R.type, kind = kind, quantity = qty, user = user,
             created_at = t, updated_at = t, note = ARGV[8], gen = R.gen,
-            buffer = 0, start = '', ['end'] = '', expires_at = '' }
+            inc = R.inc, buffer = 0, start = '', ['end'] = '',
+            expires_at = '' }
 local score
 
 if R.slot == 0 then
@@ -93,7 +98,7 @@ if R.slot == 0 then
     end
     local free = R.capacity - R.used
     if qty > free then
-        return { 'unavailable', R.capacity, 0, 0, 0, free }
+        return { 'unavailable', R.capacity, 0, free }
     end
     redis.call('HINCRBY', KEYS[1], 'used', qty)
     score = FOREVER
@@ -143,43 +148,29 @@ else
         end
     end
 
-    local s0, s1 = s / R.slot, (e + rules.buffer) / R.slot
-    if s1 - s0 > MAX_SLOTS then
-        return err(422, 'invalid', 'the booking spans more than ' ..
-                   MAX_SLOTS .. ' slots', 'end')
+    if e - s > rules.longest then
+        return err(422, 'invalid', 'longer than the longest booking of ' ..
+                   rules.longest .. 's a ' .. R.type .. ' may have', 'end')
     end
 
-    -- the buffer after the end must be free too: cleaning, handover
+    -- the buffer after the end must be free too (cleaning, handover), up
+    -- to the last slot that can end before 10000-01-01: nobody can ever
+    -- book past it, and no instant past it can be written
+    local last = math.floor(FOREVER / R.slot) * R.slot
+    local buffer = math.max(math.min(e + rules.buffer, last) - e, 0)
+    local s0, s1 = s / R.slot, (e + buffer) / R.slot
+
     local bytes, short = read_counters(s0, s1)
-    local conflicts = {}
-    local run_free
-    for i = 0, s1 - s0 - 1 do
-        local free = R.capacity - decode(bytes, i * 4 + 1)
-        if free < qty then
-            local at = (s0 + i) * R.slot
-            if run_free == free and conflicts[#conflicts - 1] == at then
-                conflicts[#conflicts - 1] = at + R.slot
-            else
-                conflicts[#conflicts + 1] = at
-                conflicts[#conflicts + 1] = at + R.slot
-                conflicts[#conflicts + 1] = math.max(free, 0)
-            end
-            run_free = free
-        else
-            run_free = nil
-        end
-    end
-    if #conflicts > 0 then
-        local a = { 'unavailable', R.capacity, R.slot }
-        for i = 1, math.min(#conflicts, 3 * 50) do
-            a[#a + 1] = conflicts[i]
-        end
-        return a
+    local taken, over = shifted(bytes, qty, R.capacity)
+    if over then
+        -- the worker finds the runs with too few units free, in C
+        return { 'unavailable', R.capacity, R.slot, digits(s0 * R.slot),
+                 qty, bytes }
     end
 
-    add_counters(s0, s1, qty, R.slot, bytes, short)
-    b.start, b['end'], b.buffer = s, e, rules.buffer
-    score = e + rules.buffer
+    write_counters(s0, s1, taken, short, R.slot)
+    b.start, b['end'], b.buffer = s, e, buffer
+    score = e + buffer
 end
 
 if hold then
@@ -196,8 +187,8 @@ local at, expires, sc = digits(t), digits(b.expires_at), digits(score)
 redis.call('HSET', k, 'status', b.status, 'kind', kind, 'start',
            digits(b.start), 'end', digits(b['end']), 'quantity', digits(qty),
            'user', user, 'created_at', at, 'updated_at', at, 'expires_at',
-           expires, 'note', b.note, 'gen', digits(b.gen), 'buffer',
-           digits(b.buffer), 'type', R.type)
+           expires, 'note', b.note, 'gen', b.gen, 'buffer',
+           digits(b.buffer), 'type', R.type, 'inc', b.inc)
 
 -- kept until RETAIN after it ends, or after its hold would expire
 if hold then

@@ -8,7 +8,7 @@
 local rand, user, admin = ARGV[1], ARGV[2], ARGV[3]
 
 local R = load_resource()
-local b = R and load_booking(rand)
+local b = R and load_booking(R, rand)
 
 if not b or not sees(R, b, user, admin) then
     return err(404, 'not_found', 'no such booking')

@@ -20,7 +20,7 @@ local SCAN = 200               -- entries looked at, at most, per page
 
 local t = now()
 local index, prefix
-local slots = {}
+local owners = {}       -- rkey -> {slot, inc} of the resource, once read
 
 if mode == 'resource' then
     local R = load_resource()
@@ -33,7 +33,7 @@ if mode == 'resource' then
     end
     index = rkey('all')
     prefix = KEYS[1] .. ':b:'
-    slots[KEYS[1]] = R.slot
+    owners[KEYS[1]] = { R.slot, R.inc }
 else
     index = KEYS[1]
 end
@@ -80,8 +80,13 @@ for i, e in ipairs(entries) do
     end
 
     local v = redis.call('HMGET', key, unpack(FIELDS))
-    if not v[1] then
-        -- the booking was dropped after RETAIN: so is its entry
+    if v[1] and owners[rkey_] == nil then
+        local h = redis.call('HMGET', rkey_, 'slot', 'inc')
+        owners[rkey_] = { tonumber(h[1]) or 0, h[2] or '' }
+    end
+    if not v[1] or (v[14] or '') ~= owners[rkey_][2] then
+        -- the booking was dropped after RETAIN, or its resource deleted:
+        -- so is its entry
         if not prefix then
             redis.call('ZREM', index, m)
         end
@@ -97,10 +102,7 @@ for i, e in ipairs(entries) do
                    tonumber(b['end']) > from
         end
         if keep then
-            if slots[rkey_] == nil then
-                slots[rkey_] = tonumber(redis.call('HGET', rkey_, 'slot')) or 0
-            end
-            out[#out + 1] = tuple(200, id, b, slots[rkey_])
+            out[#out + 1] = tuple(200, id, b, owners[rkey_][1])
             n = n + 1
             if n == limit then
                 if i < #entries or #entries == SCAN then

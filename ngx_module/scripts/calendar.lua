@@ -12,7 +12,9 @@ if not R then
 end
 
 local t = now()
-sweep(R, t)
+if not sweep(R, t) then
+    return again()
+end
 
 local name = string.sub(KEYS[1], 7, -2)
 local ok, doc = pcall(cjson.decode, redis.call('HGET', KEYS[1], 'doc'))

@@ -12,10 +12,10 @@
 --   bk:{r:<id>}:holds        zset    held bookings by expires_at
 --   bk:{r:<id>}:live         zset    occupying bookings by end + buffer
 --   bk:{r:<id>}:all          zset    every booking kept, by end + buffer
---   bk:{r:<id>}:idem:<c>:<u>:<k>  hash  an Idempotency-Key's first answer
---                                    (c: the resource's created_at, so that
+--   bk:{r:<id>}:idem:<i>:<s>  hash   an Idempotency-Key's first answer
+--                                    (i: the resource's incarnation, so that
 --                                    a deleted and remade resource starts
---                                    afresh)
+--                                    afresh; s: the caller's scope and key)
 --
 -- Times are seconds since the epoch, read from Redis's clock (TIME).
 
@@ -68,18 +68,34 @@ local function bkey(rand)
     return KEYS[1] .. ':b:' .. rand
 end
 
+-- gen changes whenever the counters start afresh (a new type or slot), inc
+-- once per incarnation (a DELETE and a PUT again): both are Redis's clock
+-- in microseconds when that happened, so that no booking of an earlier
+-- era or incarnation can ever match, and so touch, what is counted now.
 local function load_resource()
     local h = redis.call('HMGET', KEYS[1], 'type', 'slot', 'capacity', 'used',
-                         'gen', 'owner', 'groups', 'created_at')
+                         'gen', 'owner', 'groups', 'created_at', 'inc')
     if not h[1] then
         return nil
     end
     return { type = h[1], slot = tonumber(h[2]), capacity = tonumber(h[3]),
-             used = tonumber(h[4]), gen = tonumber(h[5]), owner = h[6] or '',
-             groups = h[7] or '', created_at = h[8] }
+             used = tonumber(h[4]), gen = h[5], owner = h[6] or '',
+             groups = h[7] or '', created_at = h[8], inc = h[9] or '' }
+end
+
+local function stamp(t, us)
+    return string.format('%d%06d', t, us)
 end
 
 local ZERO4 = string.char(0, 0, 0, 0)
+
+-- Work per script is bounded (README, "Bounded work"): a sweep frees at
+-- most SWEEP_HOLDS holds, or about SWEEP_SLOTS slots of counters; a
+-- script that finds more due answers AGAIN before doing anything else, and
+-- the worker sends it again, so that an expired hold never occupies units
+-- and no script stalls Redis for everyone else.
+local SWEEP_HOLDS = 64
+local SWEEP_SLOTS = 40000
 
 -- The stored counters of slots [s0, s1), one string per chunk, each
 -- shorter than asked where nothing was stored past its end (with pad, a
@@ -128,65 +144,79 @@ local function encode(u)
                        math.floor(u / 256) % 256, u % 256)
 end
 
--- Adds delta to the units in use of slots [s0, s1).  given and short, when
--- there, are what read_counters just returned for that range: they save
--- reading it again.  Only a chunk whose read came back short may be new:
--- it alone is put in the chunk index and given its expiry.
-local function add_counters(s0, s1, delta, slot, given, short)
+-- Raw counters with delta added to every slot (never below 0), and whether
+-- any slot then passes cap.  string.gsub walks the bytes in C and looks
+-- each 4-byte counter up in a table; only a value not seen before costs a
+-- Lua call.  A range holds few distinct values, so this costs about a
+-- tenth of decoding and encoding every slot in Lua.
+local function shifted(bytes, delta, cap)
+    local over = false
+    local map = setmetatable({}, { __index = function(m, k)
+        local u = decode(k, 1) + delta
+        if u < 0 then
+            u = 0
+        end
+        if cap and u > cap then
+            over = true
+        end
+        local v = encode(u)
+        rawset(m, k, v)
+        return v
+    end })
+    return (string.gsub(bytes, '....', map)), over
+end
+
+-- The most units in use among raw counters, one Lua call per distinct
+-- value, as above.
+local function max_in(bytes)
+    local max = 0
+    local seen = setmetatable({}, { __index = function(m, k)
+        local u = decode(k, 1)
+        if u > max then
+            max = u
+        end
+        rawset(m, k, '')
+        return ''
+    end })
+    string.gsub(bytes, '....', seen)
+    return max
+end
+
+-- Writes the counters of slots [s0, s1), "bytes" (as shifted() made them
+-- from what read_counters() read, with its "short" set).  A chunk whose
+-- read came back short may be new: it alone is put in the chunk index and
+-- given its expiry.  A chunk left all zeros by a release is deleted: it
+-- holds nothing, and a far-future booking cancelled must not leave its
+-- chunks behind until their slots are long past.
+local function write_counters(s0, s1, bytes, short, slot, release)
     local s = s0
     while s < s1 do
         local c = math.floor(s / CHUNK)
         local last = math.min(s1, (c + 1) * CHUNK)
         local key = rkey('c:' .. digits(c))
-        local off = (s - c * CHUNK) * 4
-        local bytes, base = given, (s - s0) * 4
-        local fresh
-        if given then
-            fresh = short[c]
-        else
-            bytes = redis.call('GETRANGE', key, digits(off),
-                               digits(off + (last - s) * 4 - 1))
-            base = 0
-            fresh = #bytes < (last - s) * 4
-        end
-        local out = {}
-        for i = 0, last - s - 1 do
-            local u = 0
-            if base + i * 4 + 4 <= #bytes then
-                u = decode(bytes, base + i * 4 + 1)
+        local part = string.sub(bytes, (s - s0) * 4 + 1, (last - s0) * 4)
+        redis.call('SETRANGE', key, digits((s - c * CHUNK) * 4), part)
+        if release and part == string.rep(ZERO4, last - s) then
+            local whole = redis.call('GET', key)
+            if whole == string.rep(ZERO4, #whole / 4) then
+                redis.call('DEL', key)
+                redis.call('ZREM', rkey('chunks'), digits(c))
             end
-            u = u + delta
-            if u < 0 then
-                u = 0
-            end
-            out[#out + 1] = encode(u)
-        end
-        redis.call('SETRANGE', key, digits(off), table.concat(out))
-        if fresh then
+        elseif short[c] then
             -- the key may be new, even where the chunk index still names
             -- it (an expired chunk rewritten by a late release): a chunk
             -- is useless once its last slot has ended long enough
             redis.call('ZADD', rkey('chunks'), 'NX', digits(c), digits(c))
             redis.call('EXPIREAT', key,
-                       digits((c + 1) * CHUNK * slot + RETAIN))
+                       digits(math.min((c + 1) * CHUNK * slot, FOREVER)
+                              + RETAIN))
         end
         s = last
     end
 end
 
--- The most units in use among raw counters.
-local function max_in(bytes)
-    local max = 0
-    for i = 1, #bytes, 4 do
-        local u = decode(bytes, i)
-        if u > max then
-            max = u
-        end
-    end
-    return max
-end
-
--- The most units in use in any slot from slot s0 on.
+-- The most units in use in any slot from slot s0 on: every chunk booked
+-- from now on is read (an admin's PUT lowering capacity).
 local function max_used_from(s0)
     local chunks = redis.call('ZRANGEBYSCORE', rkey('chunks'),
                               math.floor(s0 / CHUNK), '+inf')
@@ -199,30 +229,51 @@ local function max_used_from(s0)
     return max
 end
 
--- Gives back the units of a booking that stops occupying them at t.
+-- The slots [s0, s1) a timed booking occupies, buffer included.
+local function occupied(b, slot)
+    return tonumber(b.start) / slot,
+           (tonumber(b['end']) + tonumber(b.buffer)) / slot
+end
+
+-- Gives back the units of a booking that stops occupying them at t, and
+-- answers how many slots of counters that cost.  A booking of an earlier
+-- gen (made before a change of type or slot) gives back nothing: the
+-- counters it took were dropped with that change, and what is counted now
+-- was never its own.
 local function release(R, rand, b, t)
-    local qty = tonumber(b.quantity)
+    local n = 0
+    if b.gen == R.gen then
+        local qty = tonumber(b.quantity)
+        if R.slot == 0 then
+            redis.call('HINCRBY', KEYS[1], 'used', -qty)
+            R.used = R.used - qty
+        else
+            local s0, s1 = occupied(b, R.slot)
+            local bytes, short = read_counters(s0, s1)
+            write_counters(s0, s1, (shifted(bytes, -qty)), short, R.slot,
+                           true)
+            n = s1 - s0
+        end
+    end
     if R.slot == 0 then
-        redis.call('HINCRBY', KEYS[1], 'used', -qty)
-        R.used = R.used - qty
         -- a timeless booking is kept RETAIN from now, like any other
-        redis.call('ZADD', rkey('all'), t, rand)
-    elseif tonumber(b.gen) == R.gen then
-        local slot = R.slot
-        add_counters(tonumber(b.start) / slot,
-                     (tonumber(b['end']) + tonumber(b.buffer)) / slot,
-                     -qty, slot)
+        redis.call('ZADD', rkey('all'), digits(t), rand)
     end
     redis.call('ZREM', rkey('live'), rand)
+    return n
 end
 
 local FIELDS = { 'status', 'kind', 'start', 'end', 'quantity', 'user',
                  'created_at', 'updated_at', 'expires_at', 'note', 'gen',
-                 'buffer', 'type' }
+                 'buffer', 'type', 'inc' }
 
-local function load_booking(rand)
+-- A booking of this incarnation of the resource.  A DELETE leaves the
+-- hashes of its bookings to expire as they would have (RETAIN after they
+-- ended) rather than deleting them one by one: they belong to no
+-- incarnation any more, and do not exist for anyone.
+local function load_booking(R, rand)
     local v = redis.call('HMGET', bkey(rand), unpack(FIELDS))
-    if not v[1] then
+    if not v[1] or (v[14] or '') ~= R.inc then
         return nil
     end
     local b = {}
@@ -234,21 +285,30 @@ end
 
 -- Expired holds free their units now, before anything reads or checks
 -- capacity: a hold occupies nothing from its expires_at on, whether or not
--- anyone looked at it then.
+-- anyone looked at it then.  False when more are due than one script may
+-- free: the caller answers AGAIN.
 local function sweep(R, t)
-    local due = redis.call('ZRANGEBYSCORE', rkey('holds'), '-inf', digits(t))
-    for _, rand in ipairs(due) do
-        local b = load_booking(rand)
+    local due = redis.call('ZRANGEBYSCORE', rkey('holds'), '-inf', digits(t),
+                           'LIMIT', 0, SWEEP_HOLDS + 1)
+    local budget = SWEEP_SLOTS
+    for i, rand in ipairs(due) do
+        if i > SWEEP_HOLDS or budget <= 0 then
+            return false
+        end
+        local b = load_booking(R, rand)
         if b and b.status == 'held' then
-            release(R, rand, b, t)
+            budget = budget - release(R, rand, b, t)
             redis.call('HSET', bkey(rand), 'status', 'expired',
                        'updated_at', b.expires_at)
-            redis.call('EXPIREAT', bkey(rand), t + RETAIN)
+            redis.call('EXPIREAT', bkey(rand), digits(t + RETAIN))
         end
+        redis.call('ZREM', rkey('holds'), rand)
     end
-    if #due > 0 then
-        redis.call('ZREMRANGEBYSCORE', rkey('holds'), '-inf', t)
-    end
+    return true
+end
+
+local function again()
+    return redis.status_reply('AGAIN')
 end
 
 -- Index entries of bookings gone RETAIN ago: writes do this, so that reads
@@ -268,6 +328,10 @@ local function live_after(t)
     return redis.call('ZCOUNT', rkey('live'), '(' .. t, '+inf')
 end
 
+-- The counters, when no booking occupies any slot from now on (a change
+-- of type or slot, a DELETE): a chunk all zeros is deleted when released,
+-- and prune() drops chunks RETAIN after their last slot, so what is left
+-- is the chunks of the last RETAIN (45 at most, for 1-minute slots).
 local function drop_counters()
     local chunks = redis.call('ZRANGE', rkey('chunks'), 0, -1)
     for _, c in ipairs(chunks) do
@@ -278,7 +342,9 @@ end
 
 -- The rules of a type, as nginx.conf gives them: every script that needs
 -- them gets one line per type from ARGV[first] on, so that a reload of
--- nginx.conf applies at once.
+-- nginx.conf applies at once.  longest: the most seconds any booking of
+-- the type may span, blocks included (max, else booking_max_range, and
+-- never more than the slots one script may count).
 local function type_rules(name, first)
     local prefix = name .. ' '
     for i = first, #ARGV do
@@ -289,7 +355,8 @@ local function type_rules(name, first)
             end
             return { slot = v[1], hold = v[2], min = v[3], max = v[4],
                      buffer = v[5], lead = v[6], horizon = v[7],
-                     approval = v[8] == 1, max_active = v[9] }
+                     approval = v[8] == 1, max_active = v[9],
+                     longest = v[10] }
         end
     end
     return nil

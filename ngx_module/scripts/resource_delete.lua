@@ -1,8 +1,11 @@
 #!lua
 -- DELETE /resources/{id}
 -- KEYS[1] bk:{r:<id>}
--- -> {'ok'} | err
--- Its bookings go with it, so that the id may be used again afresh.
+-- -> {'ok'} | AGAIN | err
+-- Its bookings go with it, so that the id may be used again afresh: their
+-- indexes now, their hashes when they expire (RETAIN after they ended, as
+-- they would have); they belong to no incarnation any more, so nothing
+-- reads them meanwhile.  The cost does not grow with the resource's past.
 
 local R = load_resource()
 if not R then
@@ -10,16 +13,14 @@ if not R then
 end
 
 local t = now()
-sweep(R, t)
+if not sweep(R, t) then
+    return again()
+end
 prune(R, t)
 
 if live_after(t) > 0 then
     return err(409, 'conflict', 'the resource has bookings that have ' ..
                'not ended')
-end
-
-for _, rand in ipairs(redis.call('ZRANGE', rkey('all'), 0, -1)) do
-    redis.call('DEL', bkey(rand))
 end
 
 drop_counters()

@@ -7,22 +7,24 @@
 --    stock of a timeless resource, or -1 when neither applies;
 --    {'', free} when fewer than quantity units are free over the range:
 --    the page will not show it, so its document is not copied;
---    {} when the resource is gone.
+--    {} when the resource is gone; AGAIN.
 
 local h = redis.call('HMGET', KEYS[1], 'slot', 'capacity', 'used', 'gen',
-                     'type')
+                     'type', 'inc')
 if not h[1] then
     return {}
 end
 
 local R = { slot = tonumber(h[1]), capacity = tonumber(h[2]),
-            used = tonumber(h[3]), gen = tonumber(h[4]), type = h[5] }
+            used = tonumber(h[3]), gen = h[4], type = h[5], inc = h[6] or '' }
 
 local function doc()
     return redis.call('HGET', KEYS[1], 'doc')
 end
 
-sweep(R, now())
+if not sweep(R, now()) then
+    return again()
+end
 
 if R.slot == 0 then
     return { doc(), R.capacity - R.used }

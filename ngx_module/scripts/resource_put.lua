@@ -4,14 +4,14 @@
 -- ARGV[1] doc   [2] type   [3] slot (seconds, 0: timeless)   [4] capacity
 --     [5] owner ('' for none)   [6] groups, comma separated
 --     [7] lat   [8] lon ('' when it has no location)
--- -> {'ok', created (1|0), doc, created_at, updated_at} | err
+-- -> {'ok', created (1|0), doc, created_at, updated_at} | AGAIN | err
 --
 -- The listing indexes of its type, bk:{t:<type>}:ids and bk:{t:<type>}:geo,
 -- change with it, atomically: this needs a single Redis (not Cluster).
 
 local doc, typ = ARGV[1], ARGV[2]
 local slot, cap = tonumber(ARGV[3]), tonumber(ARGV[4])
-local t = now()
+local t, us = now()
 
 local R = load_resource()
 
@@ -31,13 +31,16 @@ end
 
 if not R then
     redis.call('HSET', KEYS[1], 'doc', doc, 'type', typ, 'slot', slot,
-               'capacity', cap, 'used', 0, 'gen', 1, 'owner', ARGV[5],
-               'groups', ARGV[6], 'created_at', t, 'updated_at', t)
+               'capacity', cap, 'used', 0, 'gen', stamp(t, us),
+               'inc', stamp(t, us), 'owner', ARGV[5], 'groups', ARGV[6],
+               'created_at', t, 'updated_at', t)
     index(nil)
     return { 'ok', 1, doc, tostring(t), tostring(t) }
 end
 
-sweep(R, t)
+if not sweep(R, t) then
+    return again()
+end
 prune(R, t)
 
 local gen = R.gen
@@ -50,7 +53,7 @@ if R.type ~= typ or R.slot ~= slot then
     -- counters of another slot length mean nothing any more, and bookings
     -- of the old generation no longer touch them
     drop_counters()
-    gen = gen + 1
+    gen = stamp(t, us)
     redis.call('HSET', KEYS[1], 'used', 0)
 elseif cap < R.capacity then
     local used
