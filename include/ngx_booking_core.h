@@ -132,6 +132,15 @@ int ngx_booking_query_arg(const u_char *args, size_t len, const char *name,
     u_char *buf, size_t size, size_t *out_len);
 
 /*
+ * Whether every pair of a raw query string names one of names (a NULL
+ * ended list, compared raw: "typ%65" is not "type").  NGX_BOOKING_ERROR
+ * with *bad and *bad_len the first unknown key, as sent.  Empty pairs
+ * are skipped, as ngx_booking_query_arg() does.
+ */
+int ngx_booking_query_known(const u_char *args, size_t len,
+    const char *const *names, const u_char **bad, size_t *bad_len);
+
+/*
  * counters holds n big-endian uint32 "units in use" for n consecutive
  * slots of "slot" seconds from "start".  Writes the maximal runs of equal
  * free units, capacity - used clamped to [0, capacity] (0 if capacity <=

@@ -125,6 +125,7 @@ struct ngx_booking_ctx_s {
     ngx_str_t                   user;        /* "" for none */
     ngx_str_t                   groups;
     ngx_booking_run_pt          run;         /* the operation, once routed */
+    const char *const          *args;        /* its query arguments */
     void                       *cmd;         /* Redis command in flight */
     ngx_booking_reply_pt        reply;       /* decodes the answer */
     ngx_int_t                   script;      /* what is in flight, for */
@@ -218,6 +219,9 @@ ngx_int_t ngx_booking_not_allowed(ngx_http_request_t *r, const char *allow);
 ngx_int_t ngx_booking_caller(ngx_http_request_t *r, ngx_booking_ctx_t *ctx);
 ngx_int_t ngx_booking_booking_route(ngx_http_request_t *r,
     ngx_booking_ctx_t *ctx, ngx_booking_route_t *rt);
+
+extern const char *const  ngx_booking_no_args[];
+extern const char *const  ngx_booking_list_args[];
 
 ngx_int_t ngx_booking_resource_put(ngx_http_request_t *r);
 ngx_int_t ngx_booking_resource_get(ngx_http_request_t *r);

@@ -20,6 +20,8 @@ static ngx_int_t ngx_booking_route(ngx_http_request_t *r,
 static ngx_int_t ngx_booking_json_content_type(ngx_http_request_t *r);
 static ngx_int_t ngx_booking_cached_read(ngx_http_request_t *r,
     ngx_booking_ctx_t *ctx);
+static ngx_int_t ngx_booking_cache_key(ngx_http_request_t *r,
+    ngx_booking_ctx_t *ctx);
 static void ngx_booking_body_handler(ngx_http_request_t *r);
 static void ngx_booking_redis_done(void *data, ngx_int_t rc,
     redisReply *reply);
@@ -79,10 +81,20 @@ static ngx_booking_nginx_error_t  ngx_booking_nginx_errors[] = {
 };
 
 
+/* the query arguments each route reads; any other is 400 */
+const char *const  ngx_booking_no_args[] = { NULL };
+const char *const  ngx_booking_list_args[] = { "resource", "from", "to",
+    "status", "cursor", "limit", NULL };
+static const char *const  ngx_booking_listing_args[] = { "type", "from", "to",
+    "quantity", "near", "radius", "limit", "cursor", NULL };
+static const char *const  ngx_booking_range_args[] = { "from", "to", NULL };
+
+
 ngx_int_t
 ngx_booking_api_handler(ngx_http_request_t *r)
 {
     ngx_int_t                rc;
+    ngx_str_t                bad, code, message;
     ngx_booking_ctx_t       *ctx;
     ngx_pool_cleanup_t      *cln;
     ngx_booking_loc_conf_t  *blcf;
@@ -113,6 +125,21 @@ ngx_booking_api_handler(ngx_http_request_t *r)
         /* not routed: rc is that of the error answer already sent */
         ngx_http_discard_request_body(r);
         return rc;
+    }
+
+    if (ngx_booking_query_known(r->args.data, r->args.len, ctx->args,
+                                (const u_char **) &bad.data, &bad.len)
+        != NGX_BOOKING_OK)
+    {
+        ngx_http_discard_request_body(r);
+
+        /* unknown arguments would only make one answer many cache keys */
+        ngx_str_set(&code, "bad_request");
+        ngx_str_set(&message, "unknown query argument");
+        bad.len = ngx_min(bad.len, 64);
+
+        return ngx_booking_send_error_str(r, NGX_HTTP_BAD_REQUEST, &code,
+                                          &message, &bad);
     }
 
     if (r->method & (NGX_HTTP_PUT|NGX_HTTP_POST)) {
@@ -205,6 +232,10 @@ ngx_booking_cached_read(ngx_http_request_t *r, ngx_booking_ctx_t *ctx)
         ctx->cache_type.len = len;
     }
 
+    if (ngx_booking_cache_key(r, ctx) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
     rc = ngx_booking_cache_lookup(r);
 
     switch (rc) {
@@ -222,6 +253,63 @@ ngx_booking_cached_read(ngx_http_request_t *r, ngx_booking_ctx_t *ctx)
     default:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+}
+
+
+/*
+ * The path and the decoded value of each argument the route reads, in the
+ * route's order: a query spelt another way ("r%6fom", arguments in
+ * another order) is the same answer, and must not cost another Redis
+ * read.  NGX_DECLINED: an argument that cannot be read; the operation
+ * answers 400, uncached.
+ */
+static ngx_int_t
+ngx_booking_cache_key(ngx_http_request_t *r, ngx_booking_ctx_t *ctx)
+{
+    u_char              *p, *q, *last;
+    size_t               len;
+    ngx_int_t            rc;
+    const char *const   *name;
+
+    len = r->uri.len + r->args.len + 1;
+
+    for (name = ctx->args; *name != NULL; name++) {
+        len += ngx_strlen(*name) + NGX_SIZE_T_LEN + 3;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->cache_key.data = p;
+    last = p + len;
+    p = ngx_cpymem(p, r->uri.data, r->uri.len);
+
+    for (name = ctx->args; *name != NULL; name++) {
+        p = ngx_sprintf(p, "?%s=", *name);
+
+        /* a decoded value is never longer than what was sent */
+        rc = ngx_booking_query_arg(r->args.data, r->args.len, *name,
+                                   p + NGX_SIZE_T_LEN + 1,
+                                   last - p - NGX_SIZE_T_LEN - 1, &len);
+        if (rc < 0) {
+            return NGX_DECLINED;
+        }
+
+        if (rc == 0) {
+            continue;
+        }
+
+        /* "<length>:<value>" cannot be read two ways */
+        q = ngx_sprintf(p, "%uz:", len);
+        ngx_memmove(q, p + NGX_SIZE_T_LEN + 1, len);
+        p = q + len;
+    }
+
+    ctx->cache_key.len = p - ctx->cache_key.data;
+
+    return NGX_OK;
 }
 
 
@@ -272,12 +360,14 @@ ngx_booking_route(ngx_http_request_t *r, ngx_booking_ctx_t *ctx)
 
     run = NULL;
     allow = "GET, HEAD";
+    ctx->args = ngx_booking_no_args;
 
     switch (ngx_booking_route_match(p, r->uri.data + r->uri.len - p, &rt)) {
 
     case NGX_BOOKING_ROUTE_RESOURCES:
         if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
             run = ngx_booking_listing;
+            ctx->args = ngx_booking_listing_args;
         }
 
         break;
@@ -300,6 +390,7 @@ ngx_booking_route(ngx_http_request_t *r, ngx_booking_ctx_t *ctx)
     case NGX_BOOKING_ROUTE_AVAILABILITY:
         if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
             run = ngx_booking_availability;
+            ctx->args = ngx_booking_range_args;
         }
 
         break;

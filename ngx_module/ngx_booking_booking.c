@@ -161,6 +161,7 @@ ngx_booking_booking_route(ngx_http_request_t *r, ngx_booking_ctx_t *ctx,
 
         } else if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
             run = ngx_booking_list;
+            ctx->args = ngx_booking_list_args;
 
         } else {
             return ngx_booking_not_allowed(r, "GET, HEAD, POST");

@@ -702,13 +702,15 @@ healthy('methods');
         [ "$F&to=2028-12-01",         422, 'invalid', 'to' ],
         [ "$F",                       400, 'bad_request', 'to' ],
         [ '',                         400, 'bad_request', 'from' ],
-        # what the module does not read is not its business
-        [ "=x&$F&$T",                 200 ],
+        # an argument the route does not read is refused: it would only
+        # make one answer many cache keys (empty pairs are nothing)
+        [ "=x&$F&$T",                 400, 'bad_request' ],
         [ "&&$F&&$T&&",               200 ],
-        [ "$F&$T&x",                  200 ],
-        [ "x=%zz&$F&$T",              200 ],
-        [ "x=%&$F&$T",                200 ],
-        [ "x=$LONG&$F&$T",            200 ],
+        [ "$F&$T&x",                  400, 'bad_request', 'x' ],
+        [ "x=%zz&$F&$T",              400, 'bad_request', 'x' ],
+        [ "x=%&$F&$T",                400, 'bad_request', 'x' ],
+        [ "x=$LONG&$F&$T",            400, 'bad_request', 'x' ],
+        [ "$LONG=1&$F&$T",            400, 'bad_request', substr($LONG, 0, 64) ],
         [ "from=2026-12-01T00:00:00%2B01:00&$T", 200 ],
     );
     for my $c (@AV) {
@@ -758,10 +760,11 @@ healthy('methods');
         [ "type=room&cursor=$LONG",   400, 'bad_request', 'cursor' ],
         [ 'type=room&cursor=!!!!',    400, 'bad_request', 'cursor' ],
         [ 'type=castle',              422, 'invalid', 'type' ],
-        [ '=&type=room',              200 ],
-        [ '&type=room&&x&=',          200 ],
-        [ "type=room&x=%zz&y=$LONG",  200 ],
-        [ 'typ%65=room&type=room',    200 ],
+        [ '=&type=room',              400, 'bad_request' ],
+        [ '&&type=room&&',            200 ],
+        [ '&type=room&&x&=',          400, 'bad_request', 'x' ],
+        [ "type=room&x=%zz&y=$LONG",  400, 'bad_request', 'x' ],
+        [ 'typ%65=room&type=room',    400, 'bad_request', 'typ%65' ],
     );
     for my $c (@LIST) {
         my ($q, $status, $code, $field) = @$c;
@@ -801,8 +804,9 @@ healthy('methods');
         [ 'resource=',                404, 'not_found', 'resource' ],
         [ 'resource=%7Br:x%7D',       404, 'not_found', 'resource' ],
         [ "resource=$LONG",           404, 'not_found', 'resource' ],
-        [ '=&&x',                     200 ],
-        [ "x=%zz&y=$LONG&z=%",        200 ],
+        [ '&&',                       200 ],
+        [ '=&&x',                     400, 'bad_request' ],
+        [ "x=%zz&y=$LONG&z=%",        400, 'bad_request', 'x' ],
     );
     for my $c (@MINE) {
         my ($q, $status, $code, $field) = @$c;
