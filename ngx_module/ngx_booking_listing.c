@@ -29,6 +29,9 @@
 
 #define NGX_BOOKING_CURSOR_MAX      512
 
+/* a nearest-first listing goes this many candidates deep at most */
+#define NGX_BOOKING_DEPTH_MAX       5000
+
 
 typedef struct {
     ngx_str_t             id;
@@ -50,7 +53,7 @@ typedef struct {
     int64_t               ring;      /* the radius searched this time */
     ngx_uint_t            limit;
     ngx_uint_t            scan;
-    uint32_t              check;     /* ties a cursor to its query */
+    ngx_str_t             query;     /* what a cursor's MAC covers */
 
     /* where the previous page stopped */
     ngx_uint_t            after;
@@ -71,6 +74,8 @@ static ngx_int_t ngx_booking_listing_parse(ngx_http_request_t *r,
     ngx_booking_listing_t *ls, ngx_booking_err_t *err);
 static ngx_int_t ngx_booking_listing_cursor(ngx_http_request_t *r,
     ngx_booking_listing_t *ls, u_char *p, size_t len);
+static ngx_int_t ngx_booking_listing_signed(ngx_http_request_t *r,
+    ngx_booking_listing_t *ls, u_char *payload, size_t len, ngx_str_t *msg);
 static ngx_int_t ngx_booking_listing_search(ngx_http_request_t *r,
     ngx_booking_listing_t *ls);
 static ngx_int_t ngx_booking_listing_candidates(ngx_http_request_t *r,
@@ -232,8 +237,6 @@ ngx_booking_listing_parse(ngx_http_request_t *r, ngx_booking_listing_t *ls,
                                       "unknown type", "type");
     }
 
-    ls->check = ngx_crc32_short(v.data, v.len);
-
     ls->from = -1;
     ls->to = -1;
 
@@ -292,17 +295,15 @@ ngx_booking_listing_parse(ngx_http_request_t *r, ngx_booking_listing_t *ls,
         ls->from = ngx_booking_slot_floor(ls->from, ls->type->slot);
         ls->to = ngx_booking_slot_ceil(ls->to, ls->type->slot);
 
+        /* every candidate's counters of the range are read */
         if ((ls->to - ls->from) / ls->type->slot
-            > NGX_BOOKING_READ_SLOTS_MAX)
+            > NGX_BOOKING_LIST_SLOTS_MAX)
         {
             return ngx_booking_fail(err, NGX_BOOKING_UNPROCESSABLE,
                                           "invalid",
-                                          "the range holds too many slots",
-                                          "to");
+                                          "a listing range holds at most "
+                                          "4096 slots of its type", "to");
         }
-
-        ls->check ^= ngx_crc32_short((u_char *) &ls->from, sizeof(int64_t))
-                     ^ ngx_crc32_short((u_char *) &ls->to, sizeof(int64_t));
     }
 
     ls->quantity = 1;
@@ -372,8 +373,6 @@ ngx_booking_listing_parse(ngx_http_request_t *r, ngx_booking_listing_t *ls,
         }
 
         ls->near = 1;
-        ls->check ^= ngx_crc32_short((u_char *) &ls->lat, sizeof(double))
-                     ^ ngx_crc32_short((u_char *) &ls->lon, sizeof(double));
     }
 
     ls->radius = NGX_BOOKING_RADIUS_DEFAULT;
@@ -430,8 +429,18 @@ ngx_booking_listing_parse(ngx_http_request_t *r, ngx_booking_listing_t *ls,
                        NGX_BOOKING_SCAN_MAX);
 
     /* a cursor belongs to one query: its type, range, point, radius, ... */
-    ls->check ^= (uint32_t) ls->quantity * 2654435761U
-                 ^ (uint32_t) ls->radius * 40503U;
+    ls->query.data = ngx_pnalloc(r->pool, ls->type->name.len
+                                          + 4 * NGX_INT64_LEN + 64);
+    if (ls->query.data == NULL) {
+        return ngx_booking_fail(err, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "internal", "internal error", NULL);
+    }
+
+    ls->query.len = ngx_sprintf(ls->query.data, "%V %L %L %L %ui %.8f %.8f %L",
+                                &ls->type->name, ls->from, ls->to,
+                                ls->quantity, ls->near, ls->lat, ls->lon,
+                                ls->radius)
+                    - ls->query.data;
 
     rc = ngx_booking_arg(r, "cursor", buf, sizeof(buf), &v);
     if (rc == NGX_ERROR) {
@@ -486,30 +495,40 @@ ngx_booking_arg(ngx_http_request_t *r, const char *name, u_char *buf,
 
 
 /*
- * A cursor is base64url of "<check>:<position>:<distance>:<id>": the query
- * it belongs to, how many candidates the pages before took, and the last
- * one, so that the next page starts right after it whatever was added or
- * removed meanwhile.
+ * A cursor is "<base64url of position:distance:id>.<MAC>": how many
+ * candidates the pages before took and the last one, so that the next page
+ * starts right after it whatever was added or removed meanwhile; the MAC
+ * (HMAC-SHA256 with the token secret) covers that and the query, so that a
+ * cursor is used with its own query only, and as it was made: nobody can
+ * make a page search deeper than the pages before did.
  */
 static ngx_int_t
 ngx_booking_listing_cursor(ngx_http_request_t *r, ngx_booking_listing_t *ls,
     u_char *p, size_t len)
 {
-    u_char     *last, *dot;
-    double      dist;
-    uint32_t    check;
-    ngx_int_t   pos;
-    ngx_str_t   src, dst;
+    u_char                   *last, *dot, *end;
+    double                    dist;
+    ngx_int_t                 pos;
+    ngx_str_t                 src, dst, msg;
+    ngx_booking_main_conf_t  *bmcf;
 
-    src.data = p;
-    src.len = len;
+    bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
 
-    dst.data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(len) + 1);
-    if (dst.data == NULL) {
+    dot = ngx_strlchr(p, p + len, '.');
+    if (dot == NULL
+        || ngx_booking_listing_signed(r, ls, p, dot - p, &msg) != NGX_OK
+        || !ngx_booking_token_check(bmcf->secret.data, bmcf->secret.len,
+                                    msg.data, msg.len, dot + 1,
+                                    p + len - (dot + 1)))
+    {
         return NGX_ERROR;
     }
 
-    if (ngx_decode_base64url(&dst, &src) != NGX_OK) {
+    src.data = p;
+    src.len = dot - p;
+
+    dst.data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(src.len) + 1);
+    if (dst.data == NULL || ngx_decode_base64url(&dst, &src) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -518,23 +537,12 @@ ngx_booking_listing_cursor(ngx_http_request_t *r, ngx_booking_listing_t *ls,
     *last = '\0';
 
     dot = ngx_strlchr(p, last, ':');
-    if (dot == NULL || dot - p != 8) {
-        return NGX_ERROR;
-    }
-
-    check = (uint32_t) ngx_hextoi(p, 8);
-    if (check != ls->check) {
-        return NGX_ERROR;
-    }
-
-    p = dot + 1;
-    dot = ngx_strlchr(p, last, ':');
     if (dot == NULL) {
         return NGX_ERROR;
     }
 
     pos = ngx_atoi(p, dot - p);
-    if (pos == NGX_ERROR || pos > 10000000) {
+    if (pos == NGX_ERROR || pos > NGX_BOOKING_DEPTH_MAX) {
         return NGX_ERROR;
     }
 
@@ -546,18 +554,17 @@ ngx_booking_listing_cursor(ngx_http_request_t *r, ngx_booking_listing_t *ls,
 
     *dot = '\0';
     errno = 0;
-    dist = strtod((char *) p, (char **) &last);
+    dist = strtod((char *) p, (char **) &end);
 
-    if (last != dot || errno || dist < -1) {
+    /* !(dist <= radius) is also true of a NaN */
+    if (end != dot || errno || dist < 0 || !(dist <= ls->radius)) {
         return NGX_ERROR;
     }
 
     ls->after_id.data = dot + 1;
-    ls->after_id.len = dst.data + dst.len - (dot + 1);
+    ls->after_id.len = last - (dot + 1);
 
-    if (ngx_booking_id_check(ngx_http_get_module_main_conf(r,
-                                 ngx_http_booking_module),
-                             &ls->after_id, r->connection->log)
+    if (ngx_booking_id_check(bmcf, &ls->after_id, r->connection->log)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -566,6 +573,25 @@ ngx_booking_listing_cursor(ngx_http_request_t *r, ngx_booking_listing_t *ls,
     ls->after = 1;
     ls->after_pos = pos;
     ls->after_dist = dist;
+
+    return NGX_OK;
+}
+
+
+/* what a cursor's MAC covers: the query, then the cursor's payload */
+static ngx_int_t
+ngx_booking_listing_signed(ngx_http_request_t *r, ngx_booking_listing_t *ls,
+    u_char *payload, size_t len, ngx_str_t *msg)
+{
+    msg->len = ls->query.len + 1 + len;
+    msg->data = ngx_pnalloc(r->pool, msg->len);
+    if (msg->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(msg->data, ls->query.data, ls->query.len);
+    msg->data[ls->query.len] = '\n';
+    ngx_memcpy(msg->data + ls->query.len + 1, payload, len);
 
     return NGX_OK;
 }
@@ -912,8 +938,17 @@ static ngx_int_t
 ngx_booking_listing_next(ngx_http_request_t *r, ngx_booking_listing_t *ls,
     ngx_booking_json_t *j, ngx_booking_candidate_t *c, ngx_uint_t pos)
 {
-    u_char     *p;
-    ngx_str_t   src, dst;
+    u_char                   *p;
+    ngx_str_t                 src, dst, msg;
+    ngx_booking_main_conf_t  *bmcf;
+
+    bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
+
+    /* past the depth bound a nearest-first listing ends */
+    if (ls->near && ls->after_pos + pos > NGX_BOOKING_DEPTH_MAX) {
+        ngx_booking_json_lit(j, "}");
+        return ngx_booking_send_json(r, NGX_HTTP_OK, j);
+    }
 
     p = ngx_pnalloc(r->pool, 64 + c->id.len);
     if (p == NULL) {
@@ -921,17 +956,28 @@ ngx_booking_listing_next(ngx_http_request_t *r, ngx_booking_listing_t *ls,
     }
 
     src.data = p;
-    src.len = ngx_sprintf(p, "%08xD:%ui:%.4f:%V", ls->check,
-                          ls->after_pos + pos, c->dist >= 0 ? c->dist : 0.0,
-                          &c->id)
+    src.len = ngx_sprintf(p, "%ui:%.4f:%V", ls->after_pos + pos,
+                          c->dist >= 0 ? c->dist : 0.0, &c->id)
               - p;
 
-    dst.data = ngx_pnalloc(r->pool, ngx_base64_encoded_length(src.len));
+    dst.data = ngx_pnalloc(r->pool, ngx_base64_encoded_length(src.len) + 1
+                                    + NGX_BOOKING_TOKEN_LEN);
     if (dst.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_encode_base64url(&dst, &src);
+
+    if (ngx_booking_listing_signed(r, ls, dst.data, dst.len, &msg) != NGX_OK
+        || ngx_booking_token(bmcf->secret.data, bmcf->secret.len, msg.data,
+                             msg.len, dst.data + dst.len + 1)
+           != NGX_BOOKING_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    dst.data[dst.len] = '.';
+    dst.len += 1 + NGX_BOOKING_TOKEN_LEN;
 
     ngx_booking_json_lit(j, ",\"next\":");
     ngx_booking_json_str(j, dst.data, dst.len);
