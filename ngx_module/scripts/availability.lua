@@ -42,7 +42,7 @@ end
 
 local a = { 'ok', R.type, slot, R.capacity, s0 * slot, s1 - s0 }
 
-for _, part in ipairs((counter_parts(s0, s1))) do
+for _, part in ipairs(counter_parts(s0, s1)) do
     a[#a + 1] = part
 end
 

@@ -160,15 +160,12 @@ else
     local buffer = math.max(math.min(e + rules.buffer, last) - e, 0)
     local s0, s1 = s / R.slot, (e + buffer) / R.slot
 
-    local bytes, short = read_counters(s0, s1)
-    local taken, over = shifted(bytes, qty, R.capacity)
-    if over then
+    local parts = read_counters(s0, s1)
+    if not shift_counters(parts, qty, R.capacity, R.slot) then
         -- the worker finds the runs with too few units free, in C
         return { 'unavailable', R.capacity, R.slot, digits(s0 * R.slot),
-                 qty, bytes }
+                 qty, joined(parts) }
     end
-
-    write_counters(s0, s1, taken, short, R.slot)
     b.start, b['end'], b.buffer = s, e, buffer
     score = e + buffer
 end

@@ -98,11 +98,28 @@ local SWEEP_HOLDS = 64
 local SWEEP_SLOTS = 40000
 
 -- The stored counters of slots [s0, s1), one string per chunk, each
--- shorter than asked where nothing was stored past its end (with pad, a
--- string of zeros follows each such part); and the set of chunks so cut
--- short, which may not exist yet.
-local function counter_parts(s0, s1, pad)
-    local parts, short = {}, {}
+-- shorter than asked where nothing was stored past its end: what an
+-- availability read returns as it is, for the worker to pad and decode.
+local function counter_parts(s0, s1)
+    local parts = {}
+    local s = s0
+    while s < s1 do
+        local c = math.floor(s / CHUNK)
+        local last = math.min(s1, (c + 1) * CHUNK)
+        local off = (s - c * CHUNK) * 4
+        parts[#parts + 1] = redis.call('GETRANGE', rkey('c:' .. digits(c)),
+                                       digits(off),
+                                       digits(off + (last - s) * 4 - 1))
+        s = last
+    end
+    return parts
+end
+
+-- The counters of slots [s0, s1), chunk by chunk: { c = chunk number,
+-- off = first byte, bytes = its part of the range, zeros where nothing is
+-- stored, short = whether the chunk may not exist yet }.
+local function read_counters(s0, s1)
+    local parts = {}
     local s = s0
     while s < s1 do
         local c = math.floor(s / CHUNK)
@@ -111,26 +128,22 @@ local function counter_parts(s0, s1, pad)
         local want = (last - s) * 4
         local got = redis.call('GETRANGE', rkey('c:' .. digits(c)),
                                digits(off), digits(off + want - 1))
-        parts[#parts + 1] = got
-        if #got < want then
-            short[c] = true
-            if pad then
-                parts[#parts + 1] = string.rep(ZERO4, (want - #got) / 4)
-            end
+        local short = #got < want
+        if short then
+            got = got .. string.rep(ZERO4, (want - #got) / 4)
         end
+        parts[#parts + 1] = { c = c, off = off, bytes = got, short = short }
         s = last
     end
-    return parts, short
+    return parts
 end
 
--- The raw counters of slots [s0, s1), zeros where nothing is stored; and
--- the chunks that may not exist yet.
-local function read_counters(s0, s1)
-    local parts, short = counter_parts(s0, s1, true)
-    if #parts == 1 then
-        return parts[1], short
+local function joined(parts)
+    local all = {}
+    for i, p in ipairs(parts) do
+        all[i] = p.bytes
     end
-    return table.concat(parts), short
+    return table.concat(all)
 end
 
 local function decode(bytes, i)
@@ -144,75 +157,90 @@ local function encode(u)
                        math.floor(u / 256) % 256, u % 256)
 end
 
--- Raw counters with delta added to every slot (never below 0), and whether
--- any slot then passes cap.  string.gsub walks the bytes in C and looks
--- each 4-byte counter up in a table; only a value not seen before costs a
--- Lua call.  A range holds few distinct values, so this costs about a
--- tenth of decoding and encoding every slot in Lua.
-local function shifted(bytes, delta, cap)
-    local over = false
+-- Every counter goes through string.gsub, which walks the bytes in C and
+-- looks each 4-byte counter up in a table: only a value not seen before
+-- costs a Lua call, and a range holds few distinct values, so this costs
+-- about a tenth of decoding and encoding every slot in Lua.  The table
+-- maps a counter to itself plus delta (never below 0) and notes whether
+-- any passes cap.
+local function shift_table(delta, cap)
+    local state = { over = false, max = 0 }
     local map = setmetatable({}, { __index = function(m, k)
-        local u = decode(k, 1) + delta
+        local u = decode(k, 1)
+        if u > state.max then
+            state.max = u
+        end
+        u = u + delta
         if u < 0 then
             u = 0
         end
         if cap and u > cap then
-            over = true
+            state.over = true
         end
         local v = encode(u)
         rawset(m, k, v)
         return v
     end })
-    return (string.gsub(bytes, '....', map)), over
+    return map, state
 end
 
--- The most units in use among raw counters, one Lua call per distinct
--- value, as above.
-local function max_in(bytes)
-    local max = 0
-    local seen = setmetatable({}, { __index = function(m, k)
-        local u = decode(k, 1)
-        if u > max then
-            max = u
-        end
-        rawset(m, k, '')
-        return ''
-    end })
-    string.gsub(bytes, '....', seen)
-    return max
-end
-
--- Writes the counters of slots [s0, s1), "bytes" (as shifted() made them
--- from what read_counters() read, with its "short" set).  A chunk whose
--- read came back short may be new: it alone is put in the chunk index and
--- given its expiry.  A chunk left all zeros by a release is deleted: it
--- holds nothing, and a far-future booking cancelled must not leave its
--- chunks behind until their slots are long past.
-local function write_counters(s0, s1, bytes, short, slot, release)
-    local s = s0
-    while s < s1 do
-        local c = math.floor(s / CHUNK)
-        local last = math.min(s1, (c + 1) * CHUNK)
-        local key = rkey('c:' .. digits(c))
-        local part = string.sub(bytes, (s - s0) * 4 + 1, (last - s0) * 4)
-        redis.call('SETRANGE', key, digits((s - c * CHUNK) * 4), part)
-        if release and part == string.rep(ZERO4, last - s) then
-            local whole = redis.call('GET', key)
-            if whole == string.rep(ZERO4, #whole / 4) then
-                redis.call('DEL', key)
-                redis.call('ZREM', rkey('chunks'), digits(c))
-            end
-        elseif short[c] then
-            -- the key may be new, even where the chunk index still names
-            -- it (an expired chunk rewritten by a late release): a chunk
-            -- is useless once its last slot has ended long enough
-            redis.call('ZADD', rkey('chunks'), 'NX', digits(c), digits(c))
-            redis.call('EXPIREAT', key,
-                       digits(math.min((c + 1) * CHUNK * slot, FOREVER)
-                              + RETAIN))
-        end
-        s = last
+-- The most units in use among counters.
+local function max_in(parts)
+    local map, state = shift_table(0)
+    for _, p in ipairs(parts) do
+        string.gsub(p.bytes, '....', map)
     end
+    return state.max
+end
+
+-- Adds delta to the counters read, and writes them back; or, when a slot
+-- would pass cap, writes nothing and answers false.  A chunk whose read
+-- came back short may be new: it alone is put in the chunk index and given
+-- its expiry.  A chunk a release leaves all zeros is deleted: it holds
+-- nothing, and a far-future booking cancelled must not leave its chunks
+-- behind until their slots are long past.
+local ZERO_CHUNK = string.rep(ZERO4, CHUNK)
+
+local function shift_counters(parts, delta, cap, slot)
+    local map, state = shift_table(delta, cap)
+    local out = {}
+    for i, p in ipairs(parts) do
+        out[i] = string.gsub(p.bytes, '....', map)
+        if state.over then
+            return false
+        end
+    end
+    for i, p in ipairs(parts) do
+        local key = rkey('c:' .. digits(p.c))
+        local whole = #out[i] == CHUNK * 4
+        if delta < 0 and (whole and out[i] == ZERO_CHUNK or not whole and
+                          out[i] == string.rep(ZERO4, #out[i] / 4)) then
+            -- the rest of the chunk, outside the part just released
+            local rest = not whole and redis.call('GET', key) or ''
+            rest = string.sub(rest, 1, p.off) ..
+                   string.sub(rest, p.off + #out[i] + 1)
+            if rest == string.rep(ZERO4, #rest / 4) then
+                redis.call('DEL', key)
+                redis.call('ZREM', rkey('chunks'), digits(p.c))
+            else
+                redis.call('SETRANGE', key, digits(p.off), out[i])
+            end
+        else
+            redis.call('SETRANGE', key, digits(p.off), out[i])
+            if p.short then
+                -- the key may be new, even where the chunk index still
+                -- names it (an expired chunk rewritten by a late
+                -- release): a chunk is useless once its last slot has
+                -- ended long enough
+                redis.call('ZADD', rkey('chunks'), 'NX', digits(p.c),
+                           digits(p.c))
+                redis.call('EXPIREAT', key,
+                           digits(math.min((p.c + 1) * CHUNK * slot, FOREVER)
+                                  + RETAIN))
+            end
+        end
+    end
+    return true
 end
 
 -- The most units in use in any slot from slot s0 on: every chunk booked
@@ -249,9 +277,7 @@ local function release(R, rand, b, t)
             R.used = R.used - qty
         else
             local s0, s1 = occupied(b, R.slot)
-            local bytes, short = read_counters(s0, s1)
-            write_counters(s0, s1, (shifted(bytes, -qty)), short, R.slot,
-                           true)
+            shift_counters(read_counters(s0, s1), -qty, nil, R.slot)
             n = s1 - s0
         end
     end

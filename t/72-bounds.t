@@ -1,0 +1,156 @@
+# Bounded work (SPEC §4 "Precise rules", README "Bounded work"): no request,
+# however long its range, however many holds expire at once, however it
+# forges its cursor, costs Redis more than the README states.  Redis's
+# SLOWLOG records every command slower than 10 ms: after the hostile but
+# valid requests below it must be empty.
+
+use strict;
+use warnings;
+use Test::More;
+use JSON::PP ();
+use MIME::Base64 ();
+use BookingTest;
+use BookingRace qw(:all);
+
+BookingRace::pin_module();
+
+my $HTTP = default_http() . <<'EOT';
+booking_anonymous on;
+booking_type minute slot=1m hold=1h;
+booking_type burst slot=1m hold=3s;
+booking_cache zone=bk:4m valid=10s;
+EOT
+my $t = BookingTest->new(http => $HTTP);
+
+my $TRUE = JSON::PP::true;
+my $DAY = 86400;
+
+sub error_is { local $Test::Builder::Level = $Test::Builder::Level + 1; BookingTest::error_is(@_) }
+
+is $t->redis('CONFIG', 'SET', 'slowlog-log-slower-than', 10000), 'OK', 'SLOWLOG: every command over 10 ms';
+$t->redis('SLOWLOG', 'RESET');
+
+for my $r ([ 'ride-1', 'ride', 3 ], [ 'min-1', 'minute', 3 ], [ 'burst-1', 'burst', 1000 ]) {
+    is $t->req(PUT => "/admin/resources/$r->[0]", body => { type => $r->[1], capacity => $r->[2] })->{status},
+       201, "PUT $r->[0]";
+}
+
+my $now = redis_now($t);
+my $q0 = (int($now / 900) + 4) * 900;
+
+# ------------------------------------------------------------ the longest booking
+
+# ride: 15-minute slots, no max: booking_max_range (366 days, 35,136 slots)
+my $r = book($t, 'ann', { resource => 'ride-1', start => iso($q0), end => iso($q0 + 366 * $DAY), hold => $TRUE });
+is $r->{status}, 201, 'a hold of 366 days of 15-minute slots (booking_max_range)' or diag $r->{body};
+my $long = $r->{json}{id};
+error_is(book($t, 'bob', { resource => 'ride-1', start => iso($q0), end => iso($q0 + 366 * $DAY + 900) }),
+         422, 'invalid', field => 'end', name => 'one slot longer: 422');
+$r = book($t, 'bob', { resource => 'ride-1', start => iso($q0), end => iso($q0 + 366 * $DAY), quantity => 3 });
+error_is($r, 409, 'unavailable', name => 'the whole range again, for 3 units: 409');
+is scalar @{ $r->{json}{error}{conflicts} || [] }, 1, 'one conflict run, found by the worker';
+is $r->{json}{error}{conflicts}[0]{free}, 2, 'with 2 units free';
+
+# the year before 10000: no chunk is kept for a far future once released
+$r = book($t, 'bob', { resource => 'ride-1', start => '9000-01-01T00:00:00Z', end => '9001-01-01T00:00:00Z',
+                       hold => $TRUE });
+is $r->{status}, 201, 'a hold of the year 9000' or diag $r->{body};
+my $far = sub {
+    [ grep { $_ * 1024 * 900 >= 220000000000 } @{ $t->redis('ZRANGE', 'bk:{r:ride-1}:chunks', 0, -1) } ];
+};
+my $n = @{ $far->() };
+ok $n >= 34, "its counter chunks exist ($n)";
+ok((grep { $t->redis('TTL', "bk:{r:ride-1}:c:$_") > 0 } @{ $far->() }) == $n, 'each with an expiry');
+is act($t, 'bob', $r->{json}{id}, 'cancel')->{status}, 200, 'cancelled';
+is_deeply $far->(), [], 'and they are gone: all zeros once released';
+is_deeply [ grep { $t->redis('EXISTS', $_) } map { "bk:{r:ride-1}:c:$_" } 230000 .. 230010 ], [],
+          'no key of theirs left';
+is act($t, 'ann', $long, 'cancel')->{status}, 200, 'the 366-day hold cancelled';
+
+# minute: 1-minute slots: never more than 40,000 slots, whatever booking_max_range says
+my $m0 = (int($now / 60) + 2) * 60;
+$r = book($t, 'ann', { resource => 'min-1', start => iso($m0), end => iso($m0 + 40000 * 60) });
+is $r->{status}, 201, 'a booking of 40,000 one-minute slots' or diag $r->{body};
+error_is(book($t, 'ann', { resource => 'min-1', start => iso($m0), end => iso($m0 + 40001 * 60) }),
+         422, 'invalid', field => 'end', name => '40,001 slots: 422');
+
+# ------------------------------------------------------------ many holds due at once
+
+# 300 holds of 100 slots each, made within a few seconds, due together: the
+# first script after them frees 64 at most, and goes again
+my $b0 = (int($now / 60) + 10) * 60;
+my @made;
+my @bg = map {
+    my $k = $_;
+    BookingTest::bg(sub {
+        my $n = 0;
+        for my $i (0 .. 29) {
+            my $s = $b0 + ($k * 30 + $i) * 100 * 60;
+            my $x = book($t, undef, { resource => 'burst-1', start => iso($s), end => iso($s + 6000), hold => $TRUE },
+                         prefix => '/api/');
+            $n++ if $x->{status} == 201;
+        }
+        return { n => $n };
+    });
+} 0 .. 9;
+my $held = 0;
+$held += ($_->result(60)->{n} // 0) for @bg;
+is $held, 300, '300 holds made';
+my $last = $t->redis('ZRANGE', 'bk:{r:burst-1}:holds', -1, -1, 'WITHSCORES');
+wait_redis_time($t, $last->[1] + 0.2);
+is $t->redis('ZCARD', 'bk:{r:burst-1}:holds'), 300, 'all due, none freed yet';
+$t->redis('CONFIG', 'RESETSTAT');
+my $units = avail_units($t, 'burst-1', $b0, $b0 + 300 * 6000, 60);
+is_deeply [ grep { $_ != 1000 } @{ $units || [0] } ], [], 'one read later every unit is free';
+is $t->redis('ZCARD', 'bk:{r:burst-1}:holds'), 0, 'every hold swept';
+my ($calls) = $t->redis('INFO', 'commandstats') =~ /cmdstat_evalsha:calls=(\d+)/;
+cmp_ok $calls, '>=', 5, "in several scripts of 64 holds at most ($calls)";
+
+# ------------------------------------------------------------ listing pages
+
+error_is($t->req(GET => '/api/resources?type=ride&from=' . iso($q0) . '&to=' . iso($q0 + 365 * $DAY)),
+         422, 'invalid', field => 'to', name => 'a listing range of a year of 15-minute slots: 422');
+is $t->req(GET => '/api/resources?type=ride&from=' . iso($q0) . '&to=' . iso($q0 + 4096 * 900))->{status},
+   200, 'a listing range of 4,096 slots';
+
+for my $i (1 .. 30) {
+    $t->req(PUT => "/admin/resources/geo-$i", body => { type => 'ride', capacity => 1,
+                                                        location => { lat => 48.39 + $i / 1000, lon => -4.49 } });
+}
+$r = $t->req(GET => '/api/resources?type=ride&near=48.39,-4.49&limit=5');
+my $next = $r->{json}{next};
+ok $next, 'a nearest-first page has a cursor';
+is $t->req(GET => "/api/resources?type=ride&near=48.39,-4.49&limit=5&cursor=$next")->{status}, 200,
+   'which gives the next page';
+error_is($t->req(GET => "/api/resources?type=ride&near=48.39,-4.48&limit=5&cursor=$next"), 400, 'bad_request',
+         field => 'cursor', name => 'a cursor of another query: 400');
+my ($payload, $mac) = split /\./, $next;
+my $plain = MIME::Base64::decode_base64url($payload);
+(my $deep = $plain) =~ s/^\d+:/10000000:/;
+(my $inf = $plain) =~ s/:[^:]+:/:inf:/;
+for my $forged ($deep, $inf) {
+    my $c = MIME::Base64::encode_base64url($forged) . ".$mac";
+    error_is($t->req(GET => "/api/resources?type=ride&near=48.39,-4.49&limit=5&cursor=$c"), 400, 'bad_request',
+             field => 'cursor', name => "a forged cursor ($forged): 400");
+}
+
+# ------------------------------------------------------------ the micro-cache keys answers by what they mean
+
+$t->redis('CONFIG', 'RESETSTAT');
+for my $q ('type=ride&limit=5', 'limit=5&type=ride', 'type=r%69de&limit=5', 'limit=5&&type=ride') {
+    is $t->req(GET => "/api/resources?$q")->{status}, 200, "listing ?$q";
+}
+my ($reads) = $t->redis('INFO', 'commandstats') =~ /cmdstat_zrangebylex:calls=(\d+)/;
+is $reads, 1, 'four spellings of one query: one Redis read';
+error_is($t->req(GET => '/api/resources?type=ride&limit=5&x=1'), 400, 'bad_request', field => 'x',
+         name => 'an unknown argument: 400');
+
+# ------------------------------------------------------------ nothing was slow
+
+my $slow = $t->redis('SLOWLOG', 'GET', 100);
+is scalar @$slow, 0, 'SLOWLOG is empty: no command took 10 ms'
+    or diag join "\n", map { sprintf '%d us: %s', $_->[2], join ' ', map { substr($_, 0, 40) } @{ $_->[3] } } @$slow;
+
+is_deeply [$t->check_error_log], [], 'no alert or crash in the error log';
+
+done_testing;
