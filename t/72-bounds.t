@@ -145,6 +145,30 @@ is $reads, 1, 'four spellings of one query: one Redis read';
 error_is($t->req(GET => '/api/resources?type=ride&limit=5&x=1'), 400, 'bad_request', field => 'x',
          name => 'an unknown argument: 400');
 
+# ------------------------------------------------------------ a full calendar feed
+
+# 1,100 blocks of one minute: the feed holds the 1,000 that end first
+is $t->req(PUT => '/admin/resources/cal-1', body => { type => 'minute', capacity => 5 })->{status}, 201, 'PUT cal-1';
+my $c0 = (int($now / 60) + 60) * 60;
+my @cal = map {
+    my $k = $_;
+    BookingTest::bg(sub {
+        my $n = 0;
+        for my $i (0 .. 109) {
+            my $s = $c0 + ($k * 110 + $i) * 60;
+            $n++ if book($t, undef, { resource => 'cal-1', kind => 'block', start => iso($s), end => iso($s + 60) },
+                         prefix => '/admin/')->{status} == 201;
+        }
+        return { n => $n };
+    });
+} 0 .. 9;
+my $blocks = 0;
+$blocks += ($_->result(120)->{n} // 0) for @cal;
+is $blocks, 1100, '1,100 blocks';
+$r = $t->req(GET => '/api/resources/cal-1/calendar.ics');
+my @events = $r->{body} =~ /^BEGIN:VEVENT\r$/mg;
+is scalar @events, 1000, 'the feed holds 1,000 events';
+
 # ------------------------------------------------------------ nothing was slow
 
 my $slow = $t->redis('SLOWLOG', 'GET', 100);
