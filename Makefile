@@ -22,8 +22,8 @@ CC_OPT     := -g -O2 -fPIC -fstack-protector-strong -Wall -Wextra \
               -Wno-unused-parameter -Werror $(EXTRA_CC_OPT)
 LD_OPT     := $(EXTRA_LD_OPT)
 
-MODULE_SRCS := config $(wildcard ngx_module/*.c include/*.h \
-                                 ngx_module/scripts/*.lua)
+MODULE_SRCS := config $(wildcard ngx_module/*.c ngx_module/*/*.c include/*.h \
+                                 ngx_module/scripts/*.lua ngx_module/scripts/contract*)
 
 .PHONY: all module deps test-deps run stop test test-asan unit t clean
 
@@ -41,7 +41,7 @@ deps:
 
 # The packaged nginx source is copied so that configure writes nothing
 # under /usr; the flags are Debian's own so the module is binary compatible.
-$(NGX_BUILD)/.configured: config $(wildcard ngx_module/scripts/*.lua)
+$(NGX_BUILD)/.configured: config $(wildcard ngx_module/scripts/*)
 	rm -rf $(NGX_BUILD)
 	mkdir -p $(BUILD)
 	cp -r $(NGX_SRC) $(NGX_BUILD)
@@ -80,7 +80,7 @@ test: module test-deps
 ASAN_SRC   := $(BUILD)/asan-src
 ASAN_OPT   := -g -O1 -fPIC -fsanitize=address,undefined -fno-omit-frame-pointer
 
-$(ASAN_SRC)/.configured: config $(wildcard ngx_module/scripts/*.lua)
+$(ASAN_SRC)/.configured: config $(wildcard ngx_module/scripts/*)
 	rm -rf $(ASAN_SRC)
 	mkdir -p $(BUILD)
 	cp -r $(NGX_SRC) $(ASAN_SRC)

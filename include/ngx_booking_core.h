@@ -16,6 +16,7 @@
 
 #define NGX_BOOKING_OK            0
 #define NGX_BOOKING_ERROR        -1
+#define NGX_BOOKING_DECLINED     -5
 
 /* 9999-12-31T23:59:59Z: the last instant RFC 3339 can write */
 #define NGX_BOOKING_TIME_MAX      253402300799LL
@@ -41,7 +42,7 @@
 #define NGX_BOOKING_LIST_SLOTS_MAX  4096
 
 /* the slots of one counter chunk in Redis (CHUNK of the scripts) */
-#define NGX_BOOKING_CHUNK_SLOTS     1024
+#define NGX_BOOKING_CHUNK_SLOTS     256
 
 
 typedef struct {
@@ -100,6 +101,9 @@ int64_t ngx_booking_slot_floor(int64_t t, int64_t slot);
 int64_t ngx_booking_slot_ceil(int64_t t, int64_t slot);
 int ngx_booking_slot_aligned(int64_t t, int64_t slot);
 
+/* whether a type's slot is whole days: its instants are written as dates */
+int ngx_booking_day_slot(int64_t slot);
+
 /*
  * The body of a JSON string (no quotes) for the bytes s[0..n).  The quote
  * and the backslash get a backslash, \b \f \n \r \t are written as such,
@@ -130,15 +134,6 @@ int ngx_booking_id_valid(const u_char *p, size_t len);
  */
 int ngx_booking_query_arg(const u_char *args, size_t len, const char *name,
     u_char *buf, size_t size, size_t *out_len);
-
-/*
- * Whether every pair of a raw query string names one of names (a NULL
- * ended list, compared raw: "typ%65" is not "type").  NGX_BOOKING_ERROR
- * with *bad and *bad_len the first unknown key, as sent.  Empty pairs
- * are skipped, as ngx_booking_query_arg() does.
- */
-int ngx_booking_query_known(const u_char *args, size_t len,
-    const char *const *names, const u_char **bad, size_t *bad_len);
 
 /*
  * counters holds n big-endian uint32 "units in use" for n consecutive
@@ -278,35 +273,91 @@ int ngx_booking_route_match(const u_char *path, size_t len,
 
 
 /*
- * Redis replies: every shape the module reads is checked here first, so that
- * the code that writes the answer may trust it.  NGX_BOOKING_OK or
- * NGX_BOOKING_ERROR; script_error answers 0 when the reply is not a
- * script's refusal, -1 when it is a malformed one, else its HTTP status.
+ * Keys (the contract's schema): a resource's keys carry one of
+ * NGX_BOOKING_SHARDS hash tags, "{sNN}" with NN its shard in hex, drawn
+ * from its id by CRC16, so that all of one resource (and the event stream
+ * of its shard) live in one Redis Cluster hash slot, and the resources
+ * spread over the cluster's nodes.  The hash slot of a key is the Redis
+ * Cluster specification's: CRC16-XMODEM of the key, or of its hash tag
+ * (what is between the first "{" and the next "}", when not empty),
+ * modulo 16384.
  */
-struct redisReply;
-struct redisReader;
+#define NGX_BOOKING_HASH_SLOTS    16384
+
+uint16_t ngx_booking_crc16(const u_char *p, size_t len);
+unsigned ngx_booking_hash_slot(const u_char *key, size_t len);
+unsigned ngx_booking_shard(const u_char *id, size_t len);
+
+/* "bk:{sNN}:r:<id><suffix>": its length, then the key written at p */
+size_t ngx_booking_rkey_len(size_t id_len, const char *suffix);
+u_char *ngx_booking_rkey(u_char *p, const u_char *id, size_t len,
+    const char *suffix);
+
 
 /*
- * A RESP reader whose arrays hold at most a million elements: hiredis
- * 0.14 allocates an array from the count in its header, so "*1764720000"
- * from a broken server would take 14 GB before one element arrived.
+ * The query arguments of the API, one table for every route that reads
+ * any: each route names the ones it reads (a mask of NGX_BOOKING_Q_*);
+ * any other is 400, as is one given twice or that cannot be read.  The
+ * checks that need more than the argument itself (from and to together,
+ * a type that exists, an id's pattern) are the operation's.
  */
-#define NGX_BOOKING_REPLY_ELEMENTS_MAX  1000000
+#define NGX_BOOKING_Q_FROM        0x0001
+#define NGX_BOOKING_Q_TO          0x0002
+#define NGX_BOOKING_Q_TYPE        0x0004
+#define NGX_BOOKING_Q_QUANTITY    0x0008
+#define NGX_BOOKING_Q_NEAR        0x0010
+#define NGX_BOOKING_Q_RADIUS      0x0020
+#define NGX_BOOKING_Q_LIMIT       0x0040
+#define NGX_BOOKING_Q_CURSOR      0x0080
+#define NGX_BOOKING_Q_RESOURCE    0x0100
+#define NGX_BOOKING_Q_STATUS      0x0200
 
-struct redisReader *ngx_booking_reader_create(void);
+#define NGX_BOOKING_TYPE_MAX      64
+#define NGX_BOOKING_CURSOR_MAX    512
+#define NGX_BOOKING_RESOURCE_MAX  256
+#define NGX_BOOKING_LIMIT_MAX     100
+#define NGX_BOOKING_RADIUS_MAX    1000000
+/* Redis GEO's own latitude bound */
+#define NGX_BOOKING_LAT_MAX       85.05112878
 
-int ngx_booking_reply_script_error(const struct redisReply *r);
-int ngx_booking_reply_tuple(const struct redisReply *r);
-int ngx_booking_reply_unavailable(const struct redisReply *r);
-int ngx_booking_reply_put(const struct redisReply *r);
-int ngx_booking_reply_get(const struct redisReply *r);
-int ngx_booking_reply_availability(const struct redisReply *r);
-void ngx_booking_reply_counters(const struct redisReply *r, u_char *dst);
-int ngx_booking_reply_list(const struct redisReply *r);
-int ngx_booking_reply_candidates(const struct redisReply *r, int near);
-int ngx_booking_reply_free(const struct redisReply *r);
-int ngx_booking_reply_calendar(const struct redisReply *r);
-int ngx_booking_reply_int(const struct redisReply *e, int64_t *v);
+typedef struct {
+    unsigned        set;            /* NGX_BOOKING_Q_* given */
+    int64_t         from;
+    int64_t         to;
+    int64_t         quantity;
+    int64_t         radius;
+    int64_t         limit;
+    double          lat;
+    double          lon;
+    size_t          type_len;
+    size_t          cursor_len;
+    size_t          resource_len;
+    size_t          status_len;
+    u_char          type[NGX_BOOKING_TYPE_MAX];
+    u_char          cursor[NGX_BOOKING_CURSOR_MAX];
+    u_char          resource[NGX_BOOKING_RESOURCE_MAX];
+    u_char          status[16];
+} ngx_booking_query_t;
+
+/*
+ * NGX_BOOKING_OK with q filled (unset values are 0), or NGX_BOOKING_ERROR
+ * with *err: 400 for an unknown, repeated or unreadable argument (field:
+ * its name, at most 64 bytes of it as sent), 422 for one out of bounds.
+ */
+int ngx_booking_query_parse(const u_char *args, size_t len, unsigned allowed,
+    ngx_booking_query_t *q, ngx_booking_perr_t *err);
+
+/*
+ * The arguments as the route reads them, in a fixed order and decoded,
+ * for the micro-cache's key: two spellings of one query are one answer.
+ * Returns the end of what it wrote; p has room for
+ * NGX_BOOKING_QUERY_KEY_LEN bytes.
+ */
+#define NGX_BOOKING_QUERY_KEY_LEN                                            \
+    (10 * 24 + NGX_BOOKING_TYPE_MAX + NGX_BOOKING_CURSOR_MAX                \
+     + NGX_BOOKING_RESOURCE_MAX + 16 + 2 * 32)
+
+u_char *ngx_booking_query_key(u_char *p, const ngx_booking_query_t *q);
 
 
 #endif /* _NGX_BOOKING_CORE_H_INCLUDED_ */

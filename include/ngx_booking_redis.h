@@ -1,7 +1,7 @@
 /*
- * The Redis layer: per-worker persistent connections opened by nginx's own
- * event machinery, commands of many requests pipelined on them, replies
- * parsed by hiredis's redisReader.  Nothing here ever blocks.
+ * The store's Redis side, private to the store layer: commands in RESP,
+ * the scripts as each Redis node must have them, nodes and their
+ * connections, and the node picker.
  */
 
 #ifndef _NGX_BOOKING_REDIS_H_INCLUDED_
@@ -13,17 +13,19 @@
 
 #include <hiredis/hiredis.h>
 
-#include "ngx_booking_module.h"
+#include "ngx_booking_store.h"
 
 
 /* what became of a command, as its handler is told */
 #define NGX_BOOKING_REDIS_REPLY        0   /* reply holds Redis's answer */
 #define NGX_BOOKING_REDIS_UNAVAILABLE  1   /* never reached Redis */
-#define NGX_BOOKING_REDIS_TIMEOUT      2   /* sent; no answer in time */
+#define NGX_BOOKING_REDIS_TIMEOUT      2   /* no answer in time */
 #define NGX_BOOKING_REDIS_LOST         3   /* sent; connection lost */
 
 
-typedef struct ngx_booking_redis_cmd_s  ngx_booking_redis_cmd_t;
+typedef struct ngx_booking_redis_cmd_s   ngx_booking_redis_cmd_t;
+typedef struct ngx_booking_redis_conn_s  ngx_booking_redis_conn_t;
+typedef struct ngx_booking_node_s        ngx_booking_node_t;
 
 /*
  * Called once per command, never from inside the call that sent it.  The
@@ -33,34 +35,64 @@ typedef void (*ngx_booking_redis_handler_pt)(void *data, ngx_int_t rc,
     redisReply *reply);
 
 
-typedef struct {
-    ngx_uint_t   ready;
-    ngx_uint_t   connecting;
-    ngx_uint_t   down;
-    ngx_uint_t   inflight;
-} ngx_booking_redis_stats_t;
+struct ngx_booking_redis_cmd_s {
+    ngx_queue_t                    queue;
+    ngx_booking_redis_conn_t      *conn;
+    ngx_booking_redis_handler_pt   handler;
+    void                          *data;
+    ngx_msec_t                     deadline;
+    ngx_int_t                      script;    /* -1: not an EVALSHA */
+    size_t                         rest;      /* after "EVALSHA <sha>" */
+    size_t                         len;
+    u_char                        *bytes;     /* the command in RESP */
+    unsigned                       internal:1;
+    unsigned                       retried:1;
+};
 
 
-ngx_int_t ngx_booking_redis_init_process(ngx_cycle_t *cycle,
-    ngx_booking_main_conf_t *bmcf);
-void ngx_booking_redis_exit_process(ngx_cycle_t *cycle);
+/* a Redis server: its address and this worker's connections to it */
+struct ngx_booking_node_s {
+    ngx_addr_t                    *addr;
+    ngx_str_t                      name;
+    ngx_booking_store_conf_t      *conf;
+    ngx_booking_redis_conn_t      *conns;
+    ngx_uint_t                     nconns;
+    ngx_uint_t                     next;      /* round robin */
+    ngx_log_t                     *log;
+};
 
-/*
- * Both return NULL when no connection can take the command now (Redis is
- * down and every connection waits to reconnect): the caller answers 503 at
- * once.  argv holds the keys then the other arguments.
- */
-ngx_booking_redis_cmd_t *ngx_booking_redis_eval(ngx_uint_t script,
-    ngx_str_t *argv, ngx_uint_t nkeys, ngx_uint_t argc,
-    ngx_booking_redis_handler_pt handler, void *data, ngx_log_t *log);
-ngx_booking_redis_cmd_t *ngx_booking_redis_command(ngx_str_t *argv,
-    ngx_uint_t argc, ngx_booking_redis_handler_pt handler, void *data,
+
+/* RESP: a command, allocated apart from any request */
+ngx_booking_redis_cmd_t *ngx_booking_resp_command(ngx_str_t *head,
+    ngx_uint_t nhead, ngx_str_t *argv, ngx_uint_t argc, ngx_log_t *log);
+
+/* the scripts: their SHA-1s, EVALSHA, and EVAL for a node without them */
+void ngx_booking_scripts_init(void);
+ngx_booking_redis_cmd_t *ngx_booking_script_command(ngx_uint_t script,
+    ngx_str_t *keys, ngx_uint_t nkeys, ngx_str_t *args, ngx_uint_t nargs,
     ngx_log_t *log);
+ngx_booking_redis_cmd_t *ngx_booking_script_eval(
+    ngx_booking_redis_cmd_t *cmd, ngx_log_t *log);
+ngx_booking_redis_cmd_t *ngx_booking_script_load(ngx_uint_t script,
+    ngx_log_t *log);
+ngx_str_t *ngx_booking_script_name(ngx_uint_t script);
 
-/* the requester went away: its handler will not be called */
+/* a node's connections */
+ngx_int_t ngx_booking_node_open(ngx_booking_node_t *node, ngx_cycle_t *cycle);
+void ngx_booking_node_close(ngx_booking_node_t *node);
+ngx_int_t ngx_booking_node_send(ngx_booking_node_t *node,
+    ngx_booking_redis_cmd_t *cmd, ngx_booking_redis_handler_pt handler,
+    void *data);
+void ngx_booking_node_stats(ngx_booking_node_t *node,
+    ngx_booking_store_stats_t *st);
 void ngx_booking_redis_cancel(ngx_booking_redis_cmd_t *cmd);
 
-void ngx_booking_redis_stats(ngx_booking_redis_stats_t *st);
+/* the node picker: which node serves a key */
+ngx_int_t ngx_booking_nodes_init(ngx_cycle_t *cycle,
+    ngx_booking_store_conf_t *conf);
+void ngx_booking_nodes_exit(void);
+ngx_booking_node_t *ngx_booking_nodes_pick(ngx_str_t *key);
+void ngx_booking_nodes_stats(ngx_booking_store_stats_t *st);
 
 
 #endif /* _NGX_BOOKING_REDIS_H_INCLUDED_ */

@@ -11,9 +11,7 @@
 
 #include <openssl/rand.h>
 
-#include "ngx_booking_module.h"
-#include "ngx_booking_redis.h"
-#include "ngx_booking_cache.h"
+#include "ngx_booking_http.h"
 
 
 #define NGX_BOOKING_FILE_MAX  4096
@@ -54,8 +52,6 @@ static char *ngx_booking_database_bounds(ngx_conf_t *cf, void *post,
 static char *ngx_booking_timeout_bounds(ngx_conf_t *cf, void *post,
     void *data);
 
-static int64_t ngx_booking_longest(ngx_booking_main_conf_t *bmcf,
-    ngx_booking_type_t *t);
 static ngx_int_t ngx_booking_secret_zone(ngx_conf_t *cf,
     ngx_booking_main_conf_t *bmcf);
 static ngx_int_t ngx_booking_secret_init(ngx_shm_zone_t *zone, void *data);
@@ -85,28 +81,28 @@ static ngx_command_t  ngx_booking_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_booking_file,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_booking_main_conf_t, redis_password),
+      offsetof(ngx_booking_main_conf_t, store.password),
       NULL },
 
     { ngx_string("booking_redis_database"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_booking_main_conf_t, redis_database),
+      offsetof(ngx_booking_main_conf_t, store.database),
       &ngx_booking_database_post },
 
     { ngx_string("booking_redis_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_booking_main_conf_t, redis_timeout),
+      offsetof(ngx_booking_main_conf_t, store.timeout),
       &ngx_booking_timeout_post },
 
     { ngx_string("booking_redis_connections"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_booking_main_conf_t, redis_connections),
+      offsetof(ngx_booking_main_conf_t, store.connections),
       &ngx_booking_connections_post },
 
     { ngx_string("booking_type"),
@@ -134,7 +130,7 @@ static ngx_command_t  ngx_booking_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_booking_file,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_booking_main_conf_t, secret),
+      offsetof(ngx_booking_main_conf_t, ops.secret),
       NULL },
 
     { ngx_string("booking_anonymous"),
@@ -155,7 +151,7 @@ static ngx_command_t  ngx_booking_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_booking_duration,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_booking_main_conf_t, max_range),
+      offsetof(ngx_booking_main_conf_t, ops.max_range),
       NULL },
 
     { ngx_string("booking_cache"),
@@ -228,16 +224,17 @@ ngx_booking_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    if (ngx_array_init(&bmcf->types, cf->pool, 8, sizeof(ngx_booking_type_t))
+    if (ngx_array_init(&bmcf->ops.types, cf->pool, 8,
+                       sizeof(ngx_booking_type_t))
         != NGX_OK)
     {
         return NULL;
     }
 
-    bmcf->redis_database = NGX_CONF_UNSET;
-    bmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
-    bmcf->redis_connections = NGX_CONF_UNSET_UINT;
-    bmcf->max_range = NGX_CONF_UNSET;
+    bmcf->store.database = NGX_CONF_UNSET;
+    bmcf->store.timeout = NGX_CONF_UNSET_MSEC;
+    bmcf->store.connections = NGX_CONF_UNSET_UINT;
+    bmcf->ops.max_range = NGX_CONF_UNSET;
     bmcf->cache_valid = NGX_CONF_UNSET;
 
     ngx_booking_used = 0;
@@ -255,56 +252,17 @@ ngx_booking_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_uint_t           i;
     ngx_booking_type_t  *t;
 
-    /*
-     * The rules of every type as one line each, for the scripts: nginx.conf
-     * stays their only source, and a reload applies them at once.
-     */
-    bmcf->rules = ngx_palloc(cf->pool,
-                             (bmcf->types.nelts + 1) * sizeof(ngx_str_t));
-    if (bmcf->rules == NULL) {
+    ngx_conf_init_value(bmcf->ops.max_range, 366 * 86400);
+
+    if (ngx_booking_rules(cf, &bmcf->ops) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
-    ngx_conf_init_value(bmcf->max_range, 366 * 86400);
+    t = bmcf->ops.types.elts;
 
-    t = bmcf->types.elts;
-
-    for (i = 0; i < bmcf->types.nelts; i++) {
-        bmcf->rules[i].data = ngx_pnalloc(cf->pool,
-                                          t[i].name.len + 10 * NGX_INT64_LEN);
-        if (bmcf->rules[i].data == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        bmcf->rules[i].len = ngx_sprintf(bmcf->rules[i].data,
-                                         "%V %L %L %L %L %L %L %L %i %ui %L",
-                                         &t[i].name, t[i].slot, t[i].hold,
-                                         t[i].min, t[i].max, t[i].buffer,
-                                         t[i].lead, t[i].horizon,
-                                         t[i].approval, t[i].max_active,
-                                         ngx_booking_longest(bmcf, &t[i]))
-                             - bmcf->rules[i].data;
-    }
-
-    if (bmcf->redis_addr == NULL) {
-        ngx_memzero(&u, sizeof(ngx_url_t));
-        ngx_str_set(&u.url, "127.0.0.1:6379");
-
-        if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
-            return NGX_CONF_ERROR;
-        }
-
-        bmcf->redis_addr = &u.addrs[0];
-        bmcf->redis_name = u.url;
-    }
-
-    ngx_conf_init_value(bmcf->redis_database, 0);
-    ngx_conf_init_msec_value(bmcf->redis_timeout, 250);
-    ngx_conf_init_uint_value(bmcf->redis_connections, 2);
-    ngx_conf_init_value(bmcf->cache_valid, 1);
-
-    for (i = 0; i < bmcf->types.nelts; i++) {
-        if (t[i].slot != 0 && ngx_booking_longest(bmcf, &t[i]) < t[i].min) {
+    for (i = 0; i < bmcf->ops.types.nelts; i++) {
+        if (t[i].slot != 0 && ngx_booking_longest(&bmcf->ops, &t[i]) < t[i].min)
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                NGX_BOOKING_TYPE_ERR
                                "type \"%V\": no booking could be as long "
@@ -314,7 +272,25 @@ ngx_booking_init_main_conf(ngx_conf_t *cf, void *conf)
         }
     }
 
-    if (bmcf->secret.len == 0 && ngx_booking_secret_zone(cf, bmcf) != NGX_OK)
+    if (bmcf->store.addr == NULL) {
+        ngx_memzero(&u, sizeof(ngx_url_t));
+        ngx_str_set(&u.url, "127.0.0.1:6379");
+
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
+            return NGX_CONF_ERROR;
+        }
+
+        bmcf->store.addr = &u.addrs[0];
+        bmcf->store.name = u.url;
+    }
+
+    ngx_conf_init_value(bmcf->store.database, 0);
+    ngx_conf_init_msec_value(bmcf->store.timeout, 250);
+    ngx_conf_init_uint_value(bmcf->store.connections, 2);
+    ngx_conf_init_value(bmcf->cache_valid, 1);
+
+    if (bmcf->ops.secret.len == 0
+        && ngx_booking_secret_zone(cf, bmcf) != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }
@@ -365,7 +341,7 @@ ngx_booking_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_booking_postconfiguration(ngx_conf_t *cf)
 {
-    return ngx_booking_api_init_filters(cf);
+    return ngx_booking_http_init_filters(cf);
 }
 
 
@@ -377,7 +353,7 @@ ngx_booking_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t  *value;
     ngx_url_t   u;
 
-    if (bmcf->redis_addr != NULL) {
+    if (bmcf->store.addr != NULL) {
         return "is duplicate";
     }
 
@@ -405,8 +381,8 @@ ngx_booking_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    bmcf->redis_addr = &u.addrs[0];
-    bmcf->redis_name = value[1];
+    bmcf->store.addr = &u.addrs[0];
+    bmcf->store.name = value[1];
 
     return NGX_CONF_OK;
 }
@@ -488,7 +464,7 @@ ngx_booking_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         goto failed;
     }
 
-    if (field == &((ngx_booking_main_conf_t *) conf)->secret && n < 16) {
+    if (field == &((ngx_booking_main_conf_t *) conf)->ops.secret && n < 16) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V\" directive: \"%V\" holds fewer than 16 bytes",
                            &cmd->name, &name);
@@ -539,14 +515,14 @@ ngx_booking_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    if (ngx_booking_find_type(bmcf, value[1].data, value[1].len) != NULL) {
+    if (ngx_booking_find_type(&bmcf->ops, value[1].data, value[1].len) != NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            NGX_BOOKING_TYPE_ERR
                            "duplicate type \"%V\"", &value[1]);
         return NGX_CONF_ERROR;
     }
 
-    t = ngx_array_push(&bmcf->types);
+    t = ngx_array_push(&bmcf->ops.types);
     if (t == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -843,7 +819,7 @@ ngx_booking_id_pattern(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t           *value;
     ngx_regex_compile_t  rc;
 
-    if (bmcf->id_regex != NULL) {
+    if (bmcf->ops.id_regex != NULL) {
         return "is duplicate";
     }
 
@@ -861,7 +837,7 @@ ngx_booking_id_pattern(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    bmcf->id_regex = rc.regex;
+    bmcf->ops.id_regex = rc.regex;
 
     return NGX_CONF_OK;
 }
@@ -1075,17 +1051,17 @@ ngx_booking_secret_init(ngx_shm_zone_t *zone, void *data)
     ngx_booking_main_conf_t  *bmcf;
 
     bmcf = zone->data;
-    bmcf->secret.len = NGX_BOOKING_SECRET_LEN;
+    bmcf->ops.secret.len = NGX_BOOKING_SECRET_LEN;
 
     if (old != NULL) {
-        bmcf->secret.data = old->secret.data;
+        bmcf->ops.secret.data = old->ops.secret.data;
         return NGX_OK;
     }
 
     shpool = (ngx_slab_pool_t *) zone->shm.addr;
 
     if (zone->shm.exists) {
-        bmcf->secret.data = shpool->data;
+        bmcf->ops.secret.data = shpool->data;
         return NGX_OK;
     }
 
@@ -1101,87 +1077,7 @@ ngx_booking_secret_init(ngx_shm_zone_t *zone, void *data)
     }
 
     shpool->data = p;
-    bmcf->secret.data = p;
-
-    return NGX_OK;
-}
-
-
-/*
- * The most seconds a booking of the type may span, blocks included: its
- * max, else booking_max_range, and never more slots than one script may
- * check and write in a few milliseconds.
- */
-static int64_t
-ngx_booking_longest(ngx_booking_main_conf_t *bmcf, ngx_booking_type_t *t)
-{
-    int64_t  longest;
-
-    if (t->slot == 0) {
-        return 0;
-    }
-
-    longest = ngx_min(bmcf->max_range,
-                      (int64_t) NGX_BOOKING_BOOK_SLOTS_MAX * t->slot);
-
-    if (t->max != 0) {
-        longest = ngx_min(longest, t->max);
-    }
-
-    return longest / t->slot * t->slot;
-}
-
-
-ngx_booking_type_t *
-ngx_booking_find_type(ngx_booking_main_conf_t *bmcf, u_char *name, size_t len)
-{
-    ngx_uint_t           i;
-    ngx_booking_type_t  *t;
-
-    t = bmcf->types.elts;
-
-    for (i = 0; i < bmcf->types.nelts; i++) {
-        if (t[i].name.len == len && ngx_strncmp(t[i].name.data, name, len) == 0)
-        {
-            return &t[i];
-        }
-    }
-
-    return NULL;
-}
-
-
-ngx_int_t
-ngx_booking_id_check(ngx_booking_main_conf_t *bmcf, ngx_str_t *id,
-    ngx_log_t *log)
-{
-    ngx_uint_t  i;
-
-    if (bmcf->id_regex == NULL) {
-        return ngx_booking_id_valid(id->data, id->len) ? NGX_OK : NGX_DECLINED;
-    }
-
-    /*
-     * Whatever the pattern allows, an id stays printable and free of the
-     * braces that delimit a Redis Cluster hash tag, so the keys of one
-     * resource can never reach into another's.
-     */
-    if (id->len == 0 || id->len > 256) {
-        return NGX_DECLINED;
-    }
-
-    for (i = 0; i < id->len; i++) {
-        if (id->data[i] <= 0x20 || id->data[i] >= 0x7f
-            || id->data[i] == '{' || id->data[i] == '}'
-            || id->data[i] == '/')
-        {
-            return NGX_DECLINED;
-        }
-    }
-
-    if (ngx_regex_exec(bmcf->id_regex, id, NULL, 0) < 0) {
-        return NGX_DECLINED;
-    }
+    bmcf->ops.secret.data = p;
 
     return NGX_OK;
 }
@@ -1201,12 +1097,12 @@ ngx_booking_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    return ngx_booking_redis_init_process(cycle, bmcf);
+    return ngx_booking_store_init_process(cycle, &bmcf->store);
 }
 
 
 static void
 ngx_booking_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_booking_redis_exit_process(cycle);
+    ngx_booking_store_exit_process(cycle);
 }

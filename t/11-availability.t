@@ -1,13 +1,15 @@
 # GET /resources/{id}/availability (SPEC §2, §4 "Availability"): runs of
 # free units over [from, to), widening to slot boundaries, time formats,
 # offsets, range limits, timeless resources; counters written straight into
-# Redis (bk:{r:<id>}:c:<n>, 4 bytes big-endian per slot, 1024 slots a key).
+# Redis (t/lib/BookingKeys.pm: the hash of a resource's counters, 4 bytes
+# big-endian per slot, 256 slots a field).
 
 use strict;
 use warnings;
 use Test::More;
 use Time::Local qw(timegm);
 use BookingTest;
+use BookingKeys qw(set_units);
 
 my $t = BookingTest->new;
 my @workers = $t->worker_pids;
@@ -17,10 +19,7 @@ sub day { my ($y, $m, $d, $h, $mi) = @_; return timegm(0, $mi // 0, $h // 0, $d,
 # Sets the units in use of resource $id at slot index $s (slot = $len secs).
 sub set_used {
     my ($id, $s, $units) = @_;
-    my $chunk = int($s / 1024);
-    my $off = ($s % 1024) * 4;
-    my $r = $t->redis('SETRANGE', "bk:{r:$id}:c:$chunk", $off, pack('N', $units));
-    die "SETRANGE failed\n" if ref $r;
+    set_units($t, $id, $s, $units);
 }
 
 sub avail {
@@ -201,7 +200,7 @@ is_deeply $r->{json}{free}, [ { start => '2026-12-04', end => '2026-12-06', unit
 # car-1 (capacity 2, 1h slots): one unit in use in the last slot of a
 # counter chunk and the first of the next: the run crosses the key boundary.
 my $h0 = day(2026, 12, 1) / 3600;
-my $b = (int($h0 / 1024) + 1) * 1024;    # first slot of the next chunk
+my $b = (int($h0 / 256) + 1) * 256;    # first slot of the next chunk
 set_used('car-1', $b - 1, 1);
 set_used('car-1', $b, 1);
 set_used('car-1', $b + 1, 2);

@@ -12,6 +12,7 @@ use Socket qw(SOL_SOCKET SO_LINGER);
 use Time::HiRes qw(time sleep);
 use Time::Local ();
 use BookingTest;
+use BookingKeys qw(rkey CHUNK);
 
 my $SLOW = BookingTest::slow;
 my $TYPES = <<'EOT';
@@ -373,7 +374,7 @@ my $F = BookingTest->new(
 is $F->req(PUT => '/admin/resources/p1', body => { type => 'room' })->{status}, 201,
     'requirepass + booking_redis_password_file: PUT 201';
 is $F->req(GET => "/api/resources/p1/$AVAIL")->{status}, 200, '... availability 200';
-is_deeply $F->redis_pipeline([ 'AUTH', 's3cret-pass' ], [ 'EXISTS', 'bk:{r:p1}' ]), [ 'OK', 1 ],
+is_deeply $F->redis_pipeline([ 'AUTH', 's3cret-pass' ], [ 'EXISTS', rkey('p1') ]), [ 'OK', 1 ],
     '... the resource is in Redis';
 
 my $G_HTTP = "$TYPES\nbooking_redis_timeout 300ms;";
@@ -398,12 +399,15 @@ $F->stop;
     my $H = BookingTest->new(http => "$TYPES\nbooking_redis_database 3;");
     is $H->req(PUT => '/admin/resources/d1', body => { type => 'room', capacity => 2 })->{status}, 201,
         'database 3: PUT 201';
-    is $H->redis_db(3, 'EXISTS', 'bk:{r:d1}'), 1, 'the resource is in db 3';
-    is $H->redis_db(0, 'EXISTS', 'bk:{r:d1}'), 0, '... and not in db 0';
+    is $H->redis_db(3, 'EXISTS', rkey('d1')), 1, 'the resource is in db 3';
+    is $H->redis_db(0, 'EXISTS', rkey('d1')), 0, '... and not in db 0';
     my $slot = Time::Local::timegm(0, 0, 0, 2, 11, 2026) / 86400;    # 2026-12-02
-    my $chunk = int($slot / 1024);
-    $H->redis_db(3, 'SETRANGE', "bk:{r:d1}:c:$chunk", ($slot % 1024) * 4, pack('N', 1));
-    $H->redis_db(0, 'SETRANGE', "bk:{r:d1}:c:$chunk", (($slot + 1) % 1024) * 4, pack('N', 2));
+    my $chunk = int($slot / CHUNK);
+    for my $db ([ 3, $slot, 1 ], [ 0, $slot + 1, 2 ]) {
+        my $bytes = "\0" x (4 * CHUNK);
+        substr($bytes, ($db->[1] % CHUNK) * 4, 4) = pack('N', $db->[2]);
+        $H->redis_db($db->[0], 'HSET', rkey('d1', ':c'), $chunk, $bytes);
+    }
     my $r = $H->req(GET => "/api/resources/d1/$AVAIL");
     is_deeply $r->{json}{free}, [
         { start => '2026-12-01', end => '2026-12-02', units => 2 },

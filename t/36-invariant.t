@@ -9,6 +9,7 @@ use Test::More;
 use JSON::PP ();
 use BookingTest;
 use BookingRace qw(:all);
+use BookingKeys qw(rkey);
 
 BookingRace::pin_module();
 
@@ -49,7 +50,7 @@ my $old = $r->{json}{id};
 is put('flip', { type => 'tgift', capacity => 1 })->{status}, 200,
    'PUT flip as timeless stock: allowed, its booking has ended';
 is $t->req(POST => "/admin/bookings/$old/cancel")->{status}, 200, 'the old block is cancelled';
-is $t->redis('HGET', 'bk:{r:flip}', 'used'), 0, 'the stock counter did not move (no -1)';
+is $t->redis('HGET', rkey('flip'), 'used'), 0, 'the stock counter did not move (no -1)';
 
 my @won = grep { $_->{status} == 201 }
           map { book($t, $_, { resource => 'flip' }) } qw(ann bob);

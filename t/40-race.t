@@ -20,6 +20,7 @@ use IO::Select;
 use List::Util qw(sum max min);
 use Time::HiRes qw(time sleep);
 use BookingTest;
+use BookingKeys qw(rkey);
 use BookingRace qw(:all);
 
 BookingRace::pin_module();
@@ -201,7 +202,7 @@ for my $en (@$entries) {
     my $nk = $a[1];
     my @keys = @a[ 2 .. 1 + $nk ];
     my @argv = @a[ 2 + $nk .. $#a ];
-    next unless ($keys[0] // '') eq 'bk:{r:flux-b}';
+    next unless ($keys[0] // '') eq rkey('flux-b');
     push @runs, { keys => \@keys, argv => \@argv };
 }
 

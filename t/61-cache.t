@@ -16,6 +16,7 @@ use IO::Socket::INET;
 use IO::Select;
 use Time::HiRes qw(time sleep);
 use BookingTest;
+use BookingKeys qw(rkey);
 
 my $VALID = 2;
 
@@ -395,10 +396,10 @@ for my $case ([ 'GET resource', '/api/resources/room-1', { hmget => 1 } ],
     my ($r1, $c1) = costed(sub { my $r = anon($path); anon($ALL); $r });
     is $c1->{zrangebylex}, 1, 'the reads before the write were misses (fresh in the zone)';
     is $r1->{json}{title}, 'Two', 'room-2 is "Two" (now in the zone)';
-    my $doc = $t->redis('HGET', 'bk:{r:room-2}', 'doc');
+    my $doc = $t->redis('HGET', rkey('room-2'), 'doc');
     (my $new = $doc) =~ s/"title":"Two"/"title":"Two, changed in Redis"/;
     isnt $new, $doc, 'a changed document';
-    is $t->redis('HSET', 'bk:{r:room-2}', 'doc', $new), 0, 'HSET the document directly in Redis (not through nginx)';
+    is $t->redis('HSET', rkey('room-2'), 'doc', $new), 0, 'HSET the document directly in Redis (not through nginx)';
 
     my $r2 = anon($path);
     my ($it) = grep { $_->{id} eq 'room-2' } @{ anon($ALL)->{json}{items} };

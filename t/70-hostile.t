@@ -13,6 +13,7 @@ use Test::More;
 use JSON::PP ();
 use Time::HiRes ();
 use BookingTest;
+use BookingKeys qw(rkey);
 
 my $SERVER = <<'EOT';
 location /api/ { booking_api; }
@@ -113,7 +114,7 @@ my $r = $t->req(PUT => '/admin/resources/x',
 is $r->{status}, 201, 'setup: PUT /admin/resources/x';
 
 my $X_DOC  = $t->req(GET => '/api/resources/x')->{body};
-my $X_HASH = redis_hash('bk:{r:x}');
+my $X_HASH = redis_hash(rkey('x'));
 my %KEYS0  = map { $_ => 1 } @{ $t->redis('KEYS', 'bk:*') };
 my @PIDS   = $t->worker_pids;
 ok @PIDS == 2, 'setup: two workers';
@@ -559,9 +560,9 @@ my $CHUNKED = { %$JSON, 'Transfer-Encoding' => 'chunked' };
             . qq({"resource":"x",$S,$E}), 0.3);
     $t->raw(rq(PUT => '/small/resources/gone', headers => $CHUNKED, cl => undef) . "ff\r\n{", 0.3);
     Time::HiRes::sleep(0.2);
-    is $t->redis('EXISTS', 'bk:{r:gone}'), 0, 'bodies cut short created nothing';
-    is $t->redis('EXISTS', 'bk:{r:lim2}'), 0, 'bodies refused as too large created nothing';
-    is $t->redis('EXISTS', 'bk:{r:stall}'), 0, 'the stalled body created nothing';
+    is $t->redis('EXISTS', rkey('gone')), 0, 'bodies cut short created nothing';
+    is $t->redis('EXISTS', rkey('lim2')), 0, 'bodies refused as too large created nothing';
+    is $t->redis('EXISTS', rkey('stall')), 0, 'the stalled body created nothing';
 }
 
 healthy('body sizes');
@@ -986,17 +987,18 @@ healthy('pipelining');
     my $r = $t->req(GET => '/api/resources/x');
     is $r->{status}, 200, 'afterwards: GET /api/resources/x answers 200';
     is $r->{body}, $X_DOC, 'afterwards: its document is unchanged';
-    is_deeply redis_hash('bk:{r:x}'), $X_HASH, 'afterwards: its Redis hash is unchanged';
+    is_deeply redis_hash(rkey('x')), $X_HASH, 'afterwards: its Redis hash is unchanged';
 
     # what the good requests made: resources lim, chk, slow, slowc, ct1,
     # ct2 (rooms) and deep (a desk), with the desk index
-    my @made = map { "bk:{r:$_}" } qw(lim chk slow slowc ct1 ct2 deep);
+    my @made = map { rkey($_) } qw(lim chk slow slowc ct1 ct2 deep);
     my %keys = map { $_ => 1 } @{ $t->redis('KEYS', 'bk:*') };
     my @new = sort grep { !$KEYS0{$_} } keys %keys;
     my @gone = sort grep { !$keys{$_} } keys %KEYS0;
     is_deeply \@new, [ sort @made, 'bk:{t:desk}:ids' ], 'afterwards: the only new keys are those of the good requests';
     is_deeply \@gone, [], 'afterwards: no key was removed';
-    is_deeply [ grep { /\{r:x\}/ } keys %keys ], [ 'bk:{r:x}' ], 'afterwards: no booking of x exists';
+    is_deeply [ grep { index($_, rkey('x')) == 0 } keys %keys ], [ rkey('x') ],
+              'afterwards: no booking of x exists';
     is_deeply [ grep { /\{u:/ } keys %keys ], [], 'afterwards: no user index exists';
 
     is_deeply [ $t->worker_pids ], \@PIDS, 'afterwards: the same worker pids are alive';

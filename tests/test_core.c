@@ -1402,48 +1402,6 @@ test_query_size(void **state)
 
 
 static void
-test_query_known(void **state)
-{
-    size_t               blen;
-    const u_char        *bad;
-    static const char   *names[] = { "from", "to", NULL };
-    static const char   *none[] = { NULL };
-
-    (void) state;
-
-    assert_int_equal(ngx_booking_query_known(S("from=1&to=2"), names, &bad,
-                                             &blen), NGX_BOOKING_OK);
-    assert_int_equal(ngx_booking_query_known(S("&&to&from=&"), names, &bad,
-                                             &blen), NGX_BOOKING_OK);
-    assert_int_equal(ngx_booking_query_known(NULL, 0, names, &bad, &blen),
-                     NGX_BOOKING_OK);
-    assert_int_equal(ngx_booking_query_known(S(""), none, &bad, &blen),
-                     NGX_BOOKING_OK);
-
-    /* the first unknown key, as sent: an escaped name is not the name */
-    assert_int_equal(ngx_booking_query_known(S("from=1&x=1&y"), names, &bad,
-                                             &blen), NGX_BOOKING_ERROR);
-    assert_int_equal(blen, 1);
-    assert_memory_equal(bad, "x", 1);
-
-    assert_int_equal(ngx_booking_query_known(S("fro%6d=1"), names, &bad,
-                                             &blen), NGX_BOOKING_ERROR);
-    assert_int_equal(blen, 6);
-
-    assert_int_equal(ngx_booking_query_known(S("=1"), names, &bad, &blen),
-                     NGX_BOOKING_ERROR);
-    assert_int_equal(blen, 0);
-
-    assert_int_equal(ngx_booking_query_known(S("fromto=1"), names, &bad,
-                                             &blen), NGX_BOOKING_ERROR);
-    assert_int_equal(ngx_booking_query_known(S("fro=1"), names, &bad, &blen),
-                     NGX_BOOKING_ERROR);
-    assert_int_equal(ngx_booking_query_known(S("a"), none, &bad, &blen),
-                     NGX_BOOKING_ERROR);
-}
-
-
-static void
 test_query_len(void **state)
 {
     int     rc;
@@ -1817,7 +1775,6 @@ main(void)
         cmocka_unit_test(test_query_duplicates),
         cmocka_unit_test(test_query_size),
         cmocka_unit_test(test_query_len),
-        cmocka_unit_test(test_query_known),
         cmocka_unit_test(test_runs_basic),
         cmocka_unit_test(test_runs_clamp),
         cmocka_unit_test(test_runs_big_endian),

@@ -1,7 +1,8 @@
 /*
- * Unit tests of the availability reply as the module reads it
- * (ngx_booking_replies.c): RESP bytes through the module's own reader, the
- * shape check, then the counters put end to end.
+ * Unit tests of Redis replies as the module reads them (store layer,
+ * ngx_booking_reply.c): RESP bytes through the module's own reader, then
+ * decoded into typed results: availability counters put end to end,
+ * tuples, refusals, conflicts.
  */
 
 #include <stdarg.h>
@@ -14,7 +15,24 @@
 
 #include <hiredis/hiredis.h>
 
-#include "ngx_booking_core.h"
+#include "ngx_booking_reply.h"
+#include "ngx_booking_contract.h"
+
+
+static void *
+alloc(void *ctx, size_t size)
+{
+    (void) ctx;
+
+    return test_malloc(size);
+}
+
+
+static int
+avail(redisReply *r, ngx_booking_result_t *res)
+{
+    return ngx_booking_decode(NGX_BOOKING_R_AVAIL, r, res, alloc, NULL);
+}
 
 
 /* the reply to RESP text, through the module's reader */
@@ -67,13 +85,15 @@ availability(int64_t slot, int64_t start, int64_t n, size_t nparts,
 static void
 counters_are(redisReply *r, const u_char *want, size_t len)
 {
-    u_char  out[64];
+    u_char                out[64];
+    ngx_booking_result_t  res;
 
     assert_true(len <= sizeof(out));
-    assert_int_equal(ngx_booking_reply_availability(r), NGX_BOOKING_OK);
+    assert_int_equal(avail(r, &res), NGX_BOOKING_OK);
+    assert_int_equal(res.kind, NGX_BOOKING_R_AVAIL);
 
     memset(out, 0x5a, sizeof(out));
-    ngx_booking_reply_counters(r, out);
+    ngx_booking_reply_counters(&res, out);
     assert_memory_equal(out, want, len);
 
     /* and not a byte more */
@@ -86,7 +106,7 @@ counters_are(redisReply *r, const u_char *want, size_t len)
 static void
 test_counters_two_chunks(void **state)
 {
-    /* slots 1022 to 1026: two in the first chunk, three in the second */
+    /* slots 1022 to 1026: two in one chunk, three in the next */
     static const char    *parts[] = { "\0\0\0\1\0\0\0\2", "\0\0\0\3" };
     static const size_t   lens[] = { 8, 4 };
     static const u_char   want[] = { 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3,
@@ -116,7 +136,8 @@ test_counters_nothing_stored(void **state)
 static void
 test_counters_refused(void **state)
 {
-    redisReply  *r;
+    redisReply            *r;
+    ngx_booking_result_t   res;
 
     static const char    *two[] = { "\0\0\0\1\0\0\0\2", "\0\0\0\3" };
     static const char    *long_part[] = { "\0\0\0\1\0\0\0\2\0\0\0\3" };
@@ -129,37 +150,37 @@ test_counters_refused(void **state)
 
     /* a part too many, or too few, for the chunks the range touches */
     r = availability(3600, 0, 2, 2, two, two_lens);
-    assert_int_equal(ngx_booking_reply_availability(r), NGX_BOOKING_ERROR);
+    assert_int_equal(avail(r, &res), NGX_BOOKING_ERROR);
     freeReplyObject(r);
 
     r = availability(3600, 1022 * 3600LL, 5, 1, two, two_lens);
-    assert_int_equal(ngx_booking_reply_availability(r), NGX_BOOKING_ERROR);
+    assert_int_equal(avail(r, &res), NGX_BOOKING_ERROR);
     freeReplyObject(r);
 
     /* longer than its share, or not whole counters */
     r = availability(3600, 0, 2, 1, long_part, long_lens);
-    assert_int_equal(ngx_booking_reply_availability(r), NGX_BOOKING_ERROR);
+    assert_int_equal(avail(r, &res), NGX_BOOKING_ERROR);
     freeReplyObject(r);
 
     r = availability(3600, 0, 2, 1, odd, odd_lens);
-    assert_int_equal(ngx_booking_reply_availability(r), NGX_BOOKING_ERROR);
+    assert_int_equal(avail(r, &res), NGX_BOOKING_ERROR);
     freeReplyObject(r);
 
     /* no slots, too many slots, a start off the slots, past year 9999 */
     r = availability(3600, 0, 0, 1, odd, odd_lens);
-    assert_int_equal(ngx_booking_reply_availability(r), NGX_BOOKING_ERROR);
+    assert_int_equal(avail(r, &res), NGX_BOOKING_ERROR);
     freeReplyObject(r);
 
     r = availability(60, 0, NGX_BOOKING_READ_SLOTS_MAX + 1, 1, odd, odd_lens);
-    assert_int_equal(ngx_booking_reply_availability(r), NGX_BOOKING_ERROR);
+    assert_int_equal(avail(r, &res), NGX_BOOKING_ERROR);
     freeReplyObject(r);
 
     r = availability(3600, 1800, 1, 1, long_part, long_lens);
-    assert_int_equal(ngx_booking_reply_availability(r), NGX_BOOKING_ERROR);
+    assert_int_equal(avail(r, &res), NGX_BOOKING_ERROR);
     freeReplyObject(r);
 
     r = availability(86400, NGX_BOOKING_TIME_MAX - 86399, 2, 1, two, two_lens);
-    assert_int_equal(ngx_booking_reply_availability(r), NGX_BOOKING_ERROR);
+    assert_int_equal(avail(r, &res), NGX_BOOKING_ERROR);
     freeReplyObject(r);
 }
 
@@ -167,7 +188,8 @@ test_counters_refused(void **state)
 static void
 test_timeless(void **state)
 {
-    redisReply  *r;
+    redisReply            *r;
+    ngx_booking_result_t   res;
 
     static const char  ok[] = "*5\r\n$2\r\nok\r\n$4\r\ngift\r\n:0\r\n:10\r\n"
                               ":3\r\n";
@@ -177,11 +199,100 @@ test_timeless(void **state)
     (void) state;
 
     r = parse(ok, sizeof(ok) - 1);
-    assert_int_equal(ngx_booking_reply_availability(r), NGX_BOOKING_OK);
+    assert_int_equal(avail(r, &res), NGX_BOOKING_OK);
     freeReplyObject(r);
 
     r = parse(extra, sizeof(extra) - 1);
-    assert_int_equal(ngx_booking_reply_availability(r), NGX_BOOKING_ERROR);
+    assert_int_equal(avail(r, &res), NGX_BOOKING_ERROR);
+    freeReplyObject(r);
+}
+
+
+/* a tuple as the contract orders it; RESP made by hand */
+static void
+test_tuple(void **state)
+{
+    redisReply            *r;
+    ngx_booking_result_t   res;
+    static const char      t[] =
+        "*16\r\n$2\r\nok\r\n:201\r\n$11\r\nroom-1.abcd\r\n$4\r\nroom\r\n"
+        "$4\r\nheld\r\n$7\r\nbooking\r\n:1796342400\r\n:1796515200\r\n"
+        ":2\r\n$3\r\nann\r\n:1796240000\r\n:1796240900\r\n$0\r\n\r\n"
+        ":86400\r\n:0\r\n:1796240000\r\n";
+    static const char      refused[] =
+        "*5\r\n$3\r\nerr\r\n:409\r\n$8\r\nconflict\r\n$3\r\nno!\r\n"
+        "$4\r\ntype\r\n";
+    static const char      status[] =
+        "*5\r\n$3\r\nerr\r\n:200\r\n$8\r\nconflict\r\n$3\r\nno!\r\n"
+        "$4\r\ntype\r\n";
+
+    (void) state;
+
+    r = parse(t, sizeof(t) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_BOOKING, r, &res, alloc,
+                                        NULL), NGX_BOOKING_OK);
+    assert_int_equal(res.kind, NGX_BOOKING_R_BOOKING);
+    assert_int_equal(res.booking.http, 201);
+    assert_int_equal(res.booking.resource.len, 6);
+    assert_memory_equal(res.booking.resource.data, "room-1", 6);
+    assert_int_equal(res.booking.start, 1796342400);
+    assert_int_equal(res.booking.quantity, 2);
+    assert_int_equal(res.booking.expires_at, 1796240900);
+    assert_int_equal(res.booking.note.len, 0);
+    assert_int_equal(res.booking.slot, 86400);
+    freeReplyObject(r);
+
+    r = parse(refused, sizeof(refused) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_BOOKING, r, &res, alloc,
+                                        NULL), NGX_BOOKING_OK);
+    assert_int_equal(res.kind, NGX_BOOKING_R_REFUSED);
+    assert_int_equal(res.refusal.status, 409);
+    assert_int_equal(res.refusal.field.len, 4);
+    freeReplyObject(r);
+
+    /* a refusal with a status that is not an error's */
+    r = parse(status, sizeof(status) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_BOOKING, r, &res, alloc,
+                                        NULL), NGX_BOOKING_ERROR);
+    freeReplyObject(r);
+}
+
+
+/* the counters of a conflict: whole counters, within a booking's bound */
+static void
+test_conflict(void **state)
+{
+    redisReply            *r;
+    ngx_booking_result_t   res;
+    static const char      ok[] =
+        "*6\r\n$11\r\nunavailable\r\n:3\r\n:3600\r\n$10\r\n1796342400\r\n"
+        ":2\r\n$8\r\n\0\0\0\2\0\0\0\3\r\n";
+    static const char      odd[] =
+        "*6\r\n$11\r\nunavailable\r\n:3\r\n:3600\r\n$10\r\n1796342400\r\n"
+        ":2\r\n$7\r\n\0\0\0\2\0\0\0\r\n";
+    static const char      stock[] =
+        "*4\r\n$11\r\nunavailable\r\n:100\r\n:0\r\n:0\r\n";
+
+    (void) state;
+
+    r = parse(ok, sizeof(ok) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_BOOKING, r, &res, alloc,
+                                        NULL), NGX_BOOKING_OK);
+    assert_int_equal(res.kind, NGX_BOOKING_R_CONFLICT);
+    assert_int_equal(res.conflict.counters.len, 8);
+    assert_int_equal(res.conflict.quantity, 2);
+    freeReplyObject(r);
+
+    r = parse(odd, sizeof(odd) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_BOOKING, r, &res, alloc,
+                                        NULL), NGX_BOOKING_ERROR);
+    freeReplyObject(r);
+
+    r = parse(stock, sizeof(stock) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_BOOKING, r, &res, alloc,
+                                        NULL), NGX_BOOKING_OK);
+    assert_int_equal(res.conflict.slot, 0);
+    assert_int_equal(res.conflict.free, 0);
     freeReplyObject(r);
 }
 
@@ -194,6 +305,8 @@ main(void)
         cmocka_unit_test(test_counters_nothing_stored),
         cmocka_unit_test(test_counters_refused),
         cmocka_unit_test(test_timeless),
+        cmocka_unit_test(test_tuple),
+        cmocka_unit_test(test_conflict),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,15 +1,12 @@
 #!lua
 -- GET /resources/{id}/availability
--- KEYS[1] bk:{r:<id>}
+-- KEYS R B C K H A
 -- ARGV from, to (seconds, '' when absent), most slots one answer may hold
 -- -> {'ok', type, slot, capacity, start, slots, part...}   timed resources
 --    {'ok', type, 0, capacity, used}                       timeless resources
 --    AGAIN | err
--- Each part is the stored counters of one chunk within the range, shorter
--- where nothing was stored past its end.  The worker pads them with zeros
--- and turns them into runs: Redis's one thread copies each byte once, and
--- never joins them into a second string (in Lua, every string made costs
--- its length again in garbage collection).
+-- Each part is the counters of one chunk within the range.  The worker
+-- turns them into runs: Redis's one thread only copies bytes.
 
 local R = load_resource()
 
@@ -27,23 +24,23 @@ if slot == 0 then
     return { 'ok', R.type, 0, R.capacity, R.used }
 end
 
-if ARGV[1] == '' or ARGV[2] == '' then
+if A_FROM == '' or A_TO == '' then
     return err(400, 'bad_request', 'from and to are required',
-               ARGV[1] == '' and 'from' or 'to')
+               A_FROM == '' and 'from' or 'to')
 end
 
-local s0 = math.floor(tonumber(ARGV[1]) / slot)
-local s1 = math.ceil(tonumber(ARGV[2]) / slot)
+local s0 = math.floor(tonumber(A_FROM) / slot)
+local s1 = math.ceil(tonumber(A_TO) / slot)
 
-if s1 - s0 > tonumber(ARGV[3]) then
-    return err(422, 'invalid', 'the range holds more than ' .. ARGV[3] ..
+if s1 - s0 > tonumber(A_MAX_SLOTS) then
+    return err(422, 'invalid', 'the range holds more than ' .. A_MAX_SLOTS ..
                ' slots of this type', 'to')
 end
 
-local a = { 'ok', R.type, slot, R.capacity, s0 * slot, s1 - s0 }
+local a = { 'ok', R.type, slot, R.capacity, digits(s0 * slot), s1 - s0 }
 
-for _, part in ipairs(counter_parts(s0, s1)) do
-    a[#a + 1] = part
+for _, p in ipairs(read_counters(s0, s1)) do
+    a[#a + 1] = bytes_of(p)
 end
 
 return a

@@ -1,16 +1,16 @@
 #!lua
 -- POST /bookings/{id}/confirm | cancel | approve | decline
--- KEYS[1] bk:{r:<id>}
--- ARGV[1] op   [2] rand   [3] user   [4] admin (1|0)   [5] token (1|0)
---     [6..] the rules of each type, one line each
+-- KEYS R B C K H A
+-- ARGV op rand user admin (1|0) token (1|0), then one rules line per
+--      type (from A_RULES on)
 -- -> tuple (200) | AGAIN | err
 --
 -- It acts on this exact booking and its current status, so a late confirm
 -- of a hold that expired and whose units were sold again fails (410) and
 -- never takes the new holder's units.
 
-local op, rand, user = ARGV[1], ARGV[2], ARGV[3]
-local admin, token = ARGV[4] == '1', ARGV[5] == '1'
+local op, rand, user = A_OP, A_RAND, A_USER
+local admin, token = A_ADMIN == '1', A_TOKEN == '1'
 
 local R = load_resource()
 if not R then
@@ -51,21 +51,11 @@ if not allowed then
     return err(404, 'not_found', 'no such booking')
 end
 
-local k = bkey(rand)
 local st = b.status
 
 local function set(status)
     b.status, b.updated_at = status, t
-    redis.call('HSET', k, 'status', status, 'updated_at', digits(t))
-end
-
-local function keep_until_ended()
-    if b['end'] == '' then
-        redis.call('PERSIST', k)
-    else
-        redis.call('EXPIREAT', k, digits(tonumber(b['end']) +
-                                         tonumber(b.buffer) + RETAIN))
-    end
+    store_booking(rand, b)
 end
 
 local function cannot()
@@ -77,11 +67,10 @@ end
 
 if op == 'confirm' then
     if st == 'held' then
-        local rules = type_rules(b.type, 6)
+        local rules = type_rules(b.type, A_RULES)
         set((rules and rules.approval and b.kind ~= 'block') and
             'requested' or 'confirmed')
-        redis.call('ZREM', rkey('holds'), rand)
-        keep_until_ended()
+        redis.call('ZREM', K_H, rand)
     elseif st == 'expired' then
         return err(410, 'expired', 'the hold expired before it was ' ..
                    'confirmed')
@@ -92,17 +81,15 @@ elseif op == 'cancel' then
     if st == 'held' or st == 'requested' or st == 'confirmed' then
         release(R, rand, b, t)
         set('cancelled')
-        redis.call('ZREM', rkey('holds'), rand)
-        redis.call('EXPIREAT', k, t + RETAIN)
+        redis.call('ZREM', K_H, rand)
     elseif st ~= 'cancelled' then
         return cannot()
     end
 elseif op == 'approve' then
     if st == 'requested' then
+        b.approved = '1'
         set('confirmed')
-        redis.call('HSET', k, 'approved', 1)
-    elseif st ~= 'confirmed' or
-           redis.call('HGET', k, 'approved') ~= '1' then
+    elseif st ~= 'confirmed' or b.approved ~= '1' then
         -- approving again what was approved is a repeat; a booking that
         -- was never requested was never approved
         return cannot()
@@ -111,7 +98,6 @@ elseif op == 'decline' then
     if st == 'requested' then
         release(R, rand, b, t)
         set('declined')
-        redis.call('EXPIREAT', k, t + RETAIN)
     elseif st ~= 'declined' then
         return cannot()
     end
@@ -119,4 +105,4 @@ else
     return err(404, 'not_found', 'no such route')
 end
 
-return tuple(200, booking_id(rand), b, R.slot)
+return tuple(200, rand, b, R.slot)

@@ -1,17 +1,17 @@
 #!lua
 -- POST /bookings
--- KEYS[1] bk:{r:<id>}   KEYS[2] bk:{u:<user>}:bookings (absent for guests)
--- ARGV[1] rand    [2] user      [3] kind     [4] hold (1|0)
---     [5] start   [6] end ('' on timeless)   [7] quantity    [8] note
---     [9] admin (1|0)   [10] caller's groups, comma separated
---     [11] idempotency scope and key ('' without)   [12] body fingerprint
---     [13..] the rules of each type, one line each
+-- KEYS R B C K H A, I (the Idempotency-Key's answer; untouched without
+--      one), U (the user's index; untouched for guests)
+-- ARGV rand user kind hold (1|0) start end ('' on timeless) quantity note
+--      admin (1|0) groups (the caller's, comma separated) scope (of the
+--      Idempotency-Key, '' without) fingerprint (of the body), then one
+--      rules line per type (from A_RULES on)
 -- -> tuple (201) | {'unavailable', capacity, slot, start, quantity,
 --    counters of the range} | {'unavailable', capacity, 0, free} | AGAIN
 --    | err
 
-local rand, user, kind = ARGV[1], ARGV[2], ARGV[3]
-local hold, qty, admin = ARGV[4] == '1', tonumber(ARGV[7]), ARGV[9] == '1'
+local rand, user, kind = A_RAND, A_USER, A_KIND
+local hold, qty, admin = A_HOLD == '1', tonumber(A_QUANTITY), A_ADMIN == '1'
 
 local R = load_resource()
 if not R then
@@ -21,18 +21,15 @@ end
 local t, us = now()
 
 -- a replay answers what the first request got, whatever happened since
-local ik
-if ARGV[11] ~= '' then
-    ik = rkey('idem:' .. (R.inc ~= '' and R.inc or R.created_at) .. ':' ..
-              ARGV[11])
-    local prev = redis.call('HMGET', ik, 'fp', 'answer')
-    if prev[1] then
-        if prev[1] ~= ARGV[12] then
+if A_SCOPE ~= '' then
+    local prev = redis.call('HMGET', K_I, 'fp', 'answer', 'inc')
+    if prev[1] and prev[3] == R.inc then
+        if prev[1] ~= A_FINGERPRINT then
             return err(422, 'invalid', 'this Idempotency-Key was used ' ..
                        'with another body', 'Idempotency-Key')
         end
         local a = cjson.decode(prev[2])
-        a[15] = 1
+        a[T_REPLAYED] = 1
         return a
     end
 end
@@ -41,12 +38,11 @@ if not sweep(R, t) then
     return again()
 end
 
-local upkeep = upkeep_due(us)
-if upkeep then
+if upkeep_due(us) then
     prune(R, t)
 end
 
-local rules = type_rules(R.type, 13)
+local rules = type_rules(R.type, A_RULES)
 if not rules then
     return err(409, 'conflict', 'the type of this resource is not ' ..
                'configured any more', 'resource')
@@ -55,7 +51,7 @@ end
 -- a guest is in no group, and is nobody's owner
 if R.groups ~= '' and not admin and (user == '' or user ~= R.owner) then
     local ok = false
-    for g in string.gmatch(ARGV[10], '[^,]+') do
+    for g in string.gmatch(A_GROUPS, '[^,]+') do
         -- "staff, members": HTTP lists put spaces after their commas
         g = string.match(g, '^%s*(.-)%s*$')
         if g ~= '' and
@@ -86,33 +82,32 @@ if qty > R.capacity then
 end
 
 local b = { type = R.type, kind = kind, quantity = qty, user = user,
-            created_at = t, updated_at = t, note = ARGV[8], gen = R.gen,
-            inc = R.inc, buffer = 0, start = '', ['end'] = '',
-            expires_at = '' }
+            created_at = t, updated_at = t, note = A_NOTE, gen = R.gen,
+            inc = R.inc }
 local score
 
 if R.slot == 0 then
-    if ARGV[5] ~= '' or ARGV[6] ~= '' then
+    if A_START ~= '' or A_END ~= '' then
         return err(422, 'invalid', 'a ' .. R.type .. ' has no calendar: ' ..
-                   'give no start or end', ARGV[5] ~= '' and 'start' or 'end')
+                   'give no start or end', A_START ~= '' and 'start' or 'end')
     end
     local free = R.capacity - R.used
     if qty > free then
         return { 'unavailable', R.capacity, 0, free }
     end
-    redis.call('HINCRBY', KEYS[1], 'used', qty)
+    redis.call('HINCRBY', K_R, 'used', qty)
     score = FOREVER
 else
-    if ARGV[5] == '' or ARGV[6] == '' then
+    if A_START == '' or A_END == '' then
         return err(400, 'bad_request', 'start and end are required',
-                   ARGV[5] == '' and 'start' or 'end')
+                   A_START == '' and 'start' or 'end')
     end
     if rules.slot ~= R.slot then
         return err(409, 'conflict', 'the slot of ' .. R.type .. ' changed ' ..
                    'in nginx.conf: PUT the resource again', 'resource')
     end
 
-    local s, e = tonumber(ARGV[5]), tonumber(ARGV[6])
+    local s, e = tonumber(A_START), tonumber(A_END)
     if s % R.slot ~= 0 then
         return err(422, 'invalid', 'start is not on a slot boundary',
                    'start')
@@ -154,18 +149,19 @@ else
     end
 
     -- the buffer after the end must be free too (cleaning, handover), up
-    -- to the last slot that can end before 10000-01-01: nobody can ever
-    -- book past it, and no instant past it can be written
+    -- to the last slot that can end by 9999-12-31: nobody can ever book
+    -- past it, and no instant past it can be written
     local last = math.floor(FOREVER / R.slot) * R.slot
     local buffer = math.max(math.min(e + rules.buffer, last) - e, 0)
     local s0, s1 = s / R.slot, (e + buffer) / R.slot
 
     local parts = read_counters(s0, s1)
-    if not shift_counters(parts, qty, R.capacity, R.slot) then
+    if not shift_counters(parts, qty, R.capacity) then
         -- the worker finds the runs with too few units free, in C
         return { 'unavailable', R.capacity, R.slot, digits(s0 * R.slot),
                  qty, joined(parts) }
     end
+
     b.start, b['end'], b.buffer = s, e, buffer
     score = e + buffer
 end
@@ -173,54 +169,26 @@ end
 if hold then
     b.status = 'held'
     b.expires_at = t + rules.hold
+    redis.call('ZADD', K_H, digits(b.expires_at), rand)
 elseif kind ~= 'block' and rules.approval then
     b.status = 'requested'
 else
     b.status = 'confirmed'
 end
 
-local k = bkey(rand)
-local at, expires, sc = digits(t), digits(b.expires_at), digits(score)
-redis.call('HSET', k, 'status', b.status, 'kind', kind, 'start',
-           digits(b.start), 'end', digits(b['end']), 'quantity', digits(qty),
-           'user', user, 'created_at', at, 'updated_at', at, 'expires_at',
-           expires, 'note', b.note, 'gen', b.gen, 'buffer',
-           digits(b.buffer), 'type', R.type, 'inc', b.inc)
+store_booking(rand, b)
+redis.call('ZADD', K_A, digits(score), rand)
 
--- kept until RETAIN after it ends, or after its hold would expire
-if hold then
-    redis.call('ZADD', rkey('holds'), expires, rand)
-    redis.call('EXPIREAT', k, digits(math.min(math.max(score, b.expires_at),
-                                              FOREVER) + RETAIN))
-elseif score < FOREVER then
-    redis.call('EXPIREAT', k, digits(score + RETAIN))
+if user ~= '' then
+    redis.call('ZADD', K_U, digits(b.start or t), booking_id(rand))
 end
 
-redis.call('ZADD', rkey('live'), sc, rand)
-redis.call('ZADD', rkey('all'), sc, rand)
+local answer = tuple(201, rand, b, R.slot)
 
-if KEYS[2] then
-    redis.call('ZADD', KEYS[2], digits(b.start ~= '' and b.start or t),
-               booking_id(rand))
-    -- the upkeep drops the oldest entries whose booking is gone, up to two
-    -- for each new entry since the last one, so the index stays as large
-    -- as the bookings still kept
-    local oldest = upkeep and redis.call('ZRANGE', KEYS[2], 0,
-                                         2 * UPKEEP - 1) or {}
-    for _, m in ipairs(oldest) do
-        local dot = string.find(m, '%.[^.]*$')
-        if redis.call('EXISTS', 'bk:{r:' .. string.sub(m, 1, dot - 1) ..
-                      '}:b:' .. string.sub(m, dot + 1)) == 0 then
-            redis.call('ZREM', KEYS[2], m)
-        end
-    end
-end
-
-local answer = tuple(201, booking_id(rand), b, R.slot)
-
-if ik then
-    redis.call('HSET', ik, 'fp', ARGV[12], 'answer', cjson.encode(answer))
-    redis.call('EXPIRE', ik, IDEM_TTL)
+if A_SCOPE ~= '' then
+    redis.call('HSET', K_I, 'fp', A_FINGERPRINT, 'answer',
+               cjson.encode(answer), 'inc', R.inc)
+    redis.call('EXPIRE', K_I, IDEM_TTL)
 end
 
 return answer

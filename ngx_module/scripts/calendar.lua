@@ -1,10 +1,12 @@
 #!lua
 -- GET /resources/{id}/calendar.ics
--- KEYS[1] bk:{r:<id>}
--- ARGV[1] most events in one feed
--- -> {'ok', slot, name, rand, start, end, kind, updated_at, ...} | err
--- Occupying bookings and blocks that end after 30 days ago; never a user
--- id or a note.
+-- KEYS R B C K H A
+-- ARGV most events in one feed
+-- -> {'ok', slot, name, rand, start, end, kind, updated_at, ...} | AGAIN
+--    | err
+-- Occupying bookings and blocks that end after 30 days ago, the soonest
+-- ending first; never a user id or a note.  Twice as many bookings as
+-- events are looked at, at most: cancelled ones are in the same index.
 
 local R = load_resource()
 if not R then
@@ -16,8 +18,8 @@ if not sweep(R, t) then
     return again()
 end
 
-local name = string.sub(KEYS[1], 7, -2)
-local ok, doc = pcall(cjson.decode, redis.call('HGET', KEYS[1], 'doc'))
+local name = RID
+local ok, doc = pcall(cjson.decode, redis.call('HGET', K_R, 'doc'))
 if ok and type(doc) == 'table' and type(doc.title) == 'string' then
     name = doc.title
 end
@@ -28,20 +30,31 @@ if R.slot == 0 then
     return out
 end
 
+local most = tonumber(A_MAX_EVENTS)
 local since = t - 30 * 86400
-local live = redis.call('ZRANGEBYSCORE', rkey('live'), '(' .. since, '+inf',
-                        'LIMIT', 0, tonumber(ARGV[1]))
+local rands = redis.call('ZRANGEBYSCORE', K_A, '(' .. digits(since), '+inf',
+                         'LIMIT', 0, 2 * most)
+if #rands == 0 then
+    return out
+end
 
-for _, rand in ipairs(live) do
-    local b = redis.call('HMGET', bkey(rand), 'start', 'end', 'kind',
-                         'updated_at', 'status')
-    if b[1] and b[1] ~= '' and tonumber(b[2]) > since and
-       (b[5] == 'held' or b[5] == 'requested' or b[5] == 'confirmed') then
-        out[#out + 1] = rand
-        out[#out + 1] = b[1]
-        out[#out + 1] = b[2]
-        out[#out + 1] = b[3]
-        out[#out + 1] = b[4]
+local n = 0
+for i, v in ipairs(redis.call('HMGET', K_B, unpack(rands))) do
+    local b = v and cjson.decode(v)
+    if b and b.inc == R.inc and b.start and tonumber(b['end']) > since then
+        as_of(b, t)
+        if b.status == 'held' or b.status == 'requested' or
+           b.status == 'confirmed' then
+            out[#out + 1] = rands[i]
+            out[#out + 1] = b.start
+            out[#out + 1] = b['end']
+            out[#out + 1] = b.kind
+            out[#out + 1] = b.updated_at
+            n = n + 1
+            if n == most then
+                break
+            end
+        end
     end
 end
 

@@ -1,28 +1,31 @@
--- Prelude of every ngx_booking script (config puts it before each one).
+-- The library of every ngx_booking script (config puts the contract's
+-- prelude, then this, before each script's own body).
 --
--- KEYS[1] is the resource's hash, bk:{r:<id>}.  Every other key of the
--- resource is KEYS[1] followed by a suffix, so that all of them share the
--- hash tag {r:<id>} and live in one Redis Cluster slot:
---
---   bk:{r:<id>}              hash    the resource
---   bk:{r:<id>}:b:<rand>     hash    one booking (id "<id>.<rand>")
---   bk:{r:<id>}:c:<n>        string  units in use of slots [n*1024, (n+1)*1024),
---                                    4 bytes big-endian per slot
---   bk:{r:<id>}:chunks       zset    the counter chunks that exist
---   bk:{r:<id>}:holds        zset    held bookings by expires_at
---   bk:{r:<id>}:live         zset    occupying bookings by end + buffer
---   bk:{r:<id>}:all          zset    every booking kept, by end + buffer
---   bk:{r:<id>}:idem:<i>:<s>  hash   an Idempotency-Key's first answer
---                                    (i: the resource's incarnation, so that
---                                    a deleted and remade resource starts
---                                    afresh; s: the caller's scope and key)
+-- Every key a script touches is one of its KEYS (the contract names them:
+-- K_R the resource, K_B its bookings, K_C its counters, K_K its counter
+-- chunks, K_H its holds, K_A its bookings by end, ...).  They share the
+-- resource's hash tag, so that a script runs on one Redis Cluster node.
 --
 -- Times are seconds since the epoch, read from Redis's clock (TIME).
 
-local CHUNK = 1024
+local CHUNK = 256                  -- slots of one counter chunk (1 KB)
 local RETAIN = 31 * 86400          -- ended bookings are kept this long
 local FOREVER = 253402300799       -- the end of timeless bookings
 local IDEM_TTL = 86400
+
+-- Work per script is bounded (README, "Bounded work"): a sweep frees at
+-- most SWEEP_HOLDS holds, or about SWEEP_SLOTS slots of counters; a
+-- script that finds more due answers AGAIN before doing anything else, and
+-- the worker sends it again, so that an expired hold never occupies units
+-- and no script stalls Redis for everyone else.
+local SWEEP_HOLDS = 64
+local SWEEP_SLOTS = 40000
+
+-- Index upkeep is needed on average, not on every write: one write in
+-- UPKEEP drops up to PRUNE entries of each index gone RETAIN ago, more
+-- than the writes in between can add.
+local UPKEEP = 8
+local PRUNE = 64
 
 -- A whole number as the text Redis reads.  A Lua number given to
 -- redis.call, or joined to a string, is written with printf's "%.17g" or
@@ -43,6 +46,10 @@ local function err(status, code, message, field)
     return { 'err', status, code, message, field or '' }
 end
 
+local function again()
+    return redis.status_reply('AGAIN')
+end
+
 -- Redis's clock, the one every nginx host shares: seconds, then the
 -- microseconds, which writes use to draw their turn of index upkeep.
 local function now()
@@ -50,30 +57,28 @@ local function now()
     return tonumber(t[1]), tonumber(t[2])
 end
 
--- Index upkeep (pruning, the user index) is needed on average, not on
--- every write: each upkeep removes all that is stale at once, so one write
--- in UPKEEP doing it keeps the indexes bounded, and the others save the
--- five to six Redis calls it costs.
-local UPKEEP = 8
-
 local function upkeep_due(us)
     return us % UPKEEP == 0
 end
 
-local function rkey(suffix)
-    return KEYS[1] .. ':' .. suffix
+-- gen changes whenever the counters start afresh (a new type or slot),
+-- inc once per incarnation (a DELETE and a PUT again): both are Redis's
+-- clock in microseconds when that happened, so that no booking of an
+-- earlier era or incarnation can ever match, and so touch, what is
+-- counted now.
+local function stamp(t, us)
+    return string.format('%d%06d', t, us)
 end
 
-local function bkey(rand)
-    return KEYS[1] .. ':b:' .. rand
+-- The resource's id: what its keys end with, after bk:{sNN}:r:
+local RID = K_R and string.match(K_R, '^bk:{s%x+}:r:(.*)$')
+
+local function booking_id(rand)
+    return RID .. '.' .. rand
 end
 
--- gen changes whenever the counters start afresh (a new type or slot), inc
--- once per incarnation (a DELETE and a PUT again): both are Redis's clock
--- in microseconds when that happened, so that no booking of an earlier
--- era or incarnation can ever match, and so touch, what is counted now.
 local function load_resource()
-    local h = redis.call('HMGET', KEYS[1], 'type', 'slot', 'capacity', 'used',
+    local h = redis.call('HMGET', K_R, 'type', 'slot', 'capacity', 'used',
                          'gen', 'owner', 'groups', 'created_at', 'inc')
     if not h[1] then
         return nil
@@ -83,65 +88,66 @@ local function load_resource()
              groups = h[7] or '', created_at = h[8], inc = h[9] or '' }
 end
 
-local function stamp(t, us)
-    return string.format('%d%06d', t, us)
+-- A booking is one field of K_B: its record, a JSON object of strings
+-- (cjson writes no number but in "%.14g", which would round the stamps).
+local function load_booking(R, rand)
+    local v = redis.call('HGET', K_B, rand)
+    if not v then
+        return nil
+    end
+    local b = cjson.decode(v)
+    if b.inc ~= R.inc then
+        return nil
+    end
+    return b
 end
+
+local function store_booking(rand, b)
+    local r = {}
+    for _, f in ipairs(RECORD) do
+        if b[f] ~= nil and b[f] ~= '' then
+            r[f] = digits(b[f])
+        end
+    end
+    redis.call('HSET', K_B, rand, cjson.encode(r))
+end
+
+-- ---------------------------------------------------------------- counters
 
 local ZERO4 = string.char(0, 0, 0, 0)
+local ZERO_CHUNK = string.rep(ZERO4, CHUNK)
 
--- Work per script is bounded (README, "Bounded work"): a sweep frees at
--- most SWEEP_HOLDS holds, or about SWEEP_SLOTS slots of counters; a
--- script that finds more due answers AGAIN before doing anything else, and
--- the worker sends it again, so that an expired hold never occupies units
--- and no script stalls Redis for everyone else.
-local SWEEP_HOLDS = 64
-local SWEEP_SLOTS = 40000
-
--- The stored counters of slots [s0, s1), one string per chunk, each
--- shorter than asked where nothing was stored past its end: what an
--- availability read returns as it is, for the worker to pad and decode.
-local function counter_parts(s0, s1)
-    local parts = {}
-    local s = s0
-    while s < s1 do
-        local c = math.floor(s / CHUNK)
-        local last = math.min(s1, (c + 1) * CHUNK)
-        local off = (s - c * CHUNK) * 4
-        parts[#parts + 1] = redis.call('GETRANGE', rkey('c:' .. digits(c)),
-                                       digits(off),
-                                       digits(off + (last - s) * 4 - 1))
-        s = last
-    end
-    return parts
-end
-
--- The counters of slots [s0, s1), chunk by chunk: { c = chunk number,
--- off = first byte, bytes = its part of the range, zeros where nothing is
--- stored, short = whether the chunk may not exist yet }.
+-- The counters of slots [s0, s1), chunk by chunk, in one HMGET: { c =
+-- chunk number, first = its first slot in the range (0-based), n = slots,
+-- whole = the chunk's bytes (zeros when it does not exist yet), new =
+-- whether it does not }.
 local function read_counters(s0, s1)
-    local parts = {}
+    local parts, fields = {}, {}
     local s = s0
     while s < s1 do
         local c = math.floor(s / CHUNK)
         local last = math.min(s1, (c + 1) * CHUNK)
-        local off = (s - c * CHUNK) * 4
-        local want = (last - s) * 4
-        local got = redis.call('GETRANGE', rkey('c:' .. digits(c)),
-                               digits(off), digits(off + want - 1))
-        local short = #got < want
-        if short then
-            got = got .. string.rep(ZERO4, (want - #got) / 4)
-        end
-        parts[#parts + 1] = { c = c, off = off, bytes = got, short = short }
+        parts[#parts + 1] = { c = c, first = s - c * CHUNK, n = last - s }
+        fields[#fields + 1] = digits(c)
         s = last
+    end
+    local got = redis.call('HMGET', K_C, unpack(fields))
+    for i, p in ipairs(parts) do
+        p.new = not got[i]
+        p.whole = got[i] or ZERO_CHUNK
     end
     return parts
 end
 
+local function bytes_of(p)
+    return string.sub(p.whole, p.first * 4 + 1, (p.first + p.n) * 4)
+end
+
+-- The range's counters as one string, 4 bytes a slot.
 local function joined(parts)
     local all = {}
     for i, p in ipairs(parts) do
-        all[i] = p.bytes
+        all[i] = bytes_of(p)
     end
     return table.concat(all)
 end
@@ -161,8 +167,8 @@ end
 -- looks each 4-byte counter up in a table: only a value not seen before
 -- costs a Lua call, and a range holds few distinct values, so this costs
 -- about a tenth of decoding and encoding every slot in Lua.  The table
--- maps a counter to itself plus delta (never below 0) and notes whether
--- any passes cap.
+-- maps a counter to itself plus delta (never below 0), notes the largest
+-- it saw, and whether any passes cap.
 local function shift_table(delta, cap)
     local state = { over = false, max = 0 }
     local map = setmetatable({}, { __index = function(m, k)
@@ -184,83 +190,74 @@ local function shift_table(delta, cap)
     return map, state
 end
 
--- The most units in use among counters.
+-- The most units in use among the counters read.
 local function max_in(parts)
     local map, state = shift_table(0)
     for _, p in ipairs(parts) do
-        string.gsub(p.bytes, '....', map)
+        string.gsub(bytes_of(p), '....', map)
     end
     return state.max
 end
 
--- Adds delta to the counters read, and writes them back; or, when a slot
--- would pass cap, writes nothing and answers false.  A chunk whose read
--- came back short may be new: it alone is put in the chunk index and given
--- its expiry.  A chunk a release leaves all zeros is deleted: it holds
--- nothing, and a far-future booking cancelled must not leave its chunks
--- behind until their slots are long past.
-local ZERO_CHUNK = string.rep(ZERO4, CHUNK)
-
-local function shift_counters(parts, delta, cap, slot)
+-- Adds delta to the counters read and writes them back in one HSET; or,
+-- when a slot would pass cap, writes nothing and answers false.  A chunk
+-- left all zeros is deleted: it holds nothing, and a far-future booking
+-- cancelled must not leave its chunks behind.
+local function shift_counters(parts, delta, cap)
     local map, state = shift_table(delta, cap)
-    local out = {}
-    for i, p in ipairs(parts) do
-        out[i] = string.gsub(p.bytes, '....', map)
+    local set, gone = {}, {}
+    for _, p in ipairs(parts) do
+        local part = string.gsub(bytes_of(p), '....', map)
         if state.over then
             return false
         end
-    end
-    for i, p in ipairs(parts) do
-        local key = rkey('c:' .. digits(p.c))
-        local whole = #out[i] == CHUNK * 4
-        if delta < 0 and (whole and out[i] == ZERO_CHUNK or not whole and
-                          out[i] == string.rep(ZERO4, #out[i] / 4)) then
-            -- the rest of the chunk, outside the part just released
-            local rest = not whole and redis.call('GET', key) or ''
-            rest = string.sub(rest, 1, p.off) ..
-                   string.sub(rest, p.off + #out[i] + 1)
-            if rest == string.rep(ZERO4, #rest / 4) then
-                redis.call('DEL', key)
-                redis.call('ZREM', rkey('chunks'), digits(p.c))
-            else
-                redis.call('SETRANGE', key, digits(p.off), out[i])
+        local whole = string.sub(p.whole, 1, p.first * 4) .. part ..
+                      string.sub(p.whole, (p.first + p.n) * 4 + 1)
+        if whole == ZERO_CHUNK then
+            if not p.new then
+                gone[#gone + 1] = digits(p.c)
             end
         else
-            redis.call('SETRANGE', key, digits(p.off), out[i])
-            if p.short then
-                -- the key may be new, even where the chunk index still
-                -- names it (an expired chunk rewritten by a late
-                -- release): a chunk is useless once its last slot has
-                -- ended long enough
-                redis.call('ZADD', rkey('chunks'), 'NX', digits(p.c),
-                           digits(p.c))
-                redis.call('EXPIREAT', key,
-                           digits(math.min((p.c + 1) * CHUNK * slot, FOREVER)
-                                  + RETAIN))
+            set[#set + 1] = digits(p.c)
+            set[#set + 1] = whole
+            if p.new then
+                redis.call('ZADD', K_K, digits(p.c), digits(p.c))
             end
         end
+    end
+    if #set > 0 then
+        redis.call('HSET', K_C, unpack(set))
+    end
+    if #gone > 0 then
+        redis.call('HDEL', K_C, unpack(gone))
+        redis.call('ZREM', K_K, unpack(gone))
     end
     return true
 end
 
 -- The most units in use in any slot from slot s0 on: every chunk booked
--- from now on is read (an admin's PUT lowering capacity).
+-- from now on is read (an admin's PUT lowering capacity, a type change,
+-- a DELETE).
 local function max_used_from(s0)
-    local chunks = redis.call('ZRANGEBYSCORE', rkey('chunks'),
-                              math.floor(s0 / CHUNK), '+inf')
-    local max = 0
-    for _, c in ipairs(chunks) do
-        local n = tonumber(c)
-        max = math.max(max, max_in(read_counters(math.max(s0, n * CHUNK),
-                                                 (n + 1) * CHUNK)))
+    local chunks = redis.call('ZRANGEBYSCORE', K_K, math.floor(s0 / CHUNK),
+                              '+inf')
+    if #chunks == 0 then
+        return 0
     end
-    return max
+    local got = redis.call('HMGET', K_C, unpack(chunks))
+    local parts = {}
+    for i, c in ipairs(chunks) do
+        local first = math.max(s0 - tonumber(c) * CHUNK, 0)
+        parts[i] = { c = tonumber(c), first = first, n = CHUNK - first,
+                     whole = got[i] or ZERO_CHUNK }
+    end
+    return max_in(parts)
 end
 
 -- The slots [s0, s1) a timed booking occupies, buffer included.
 local function occupied(b, slot)
     return tonumber(b.start) / slot,
-           (tonumber(b['end']) + tonumber(b.buffer)) / slot
+           (tonumber(b['end']) + tonumber(b.buffer or 0)) / slot
 end
 
 -- Gives back the units of a booking that stops occupying them at t, and
@@ -273,40 +270,17 @@ local function release(R, rand, b, t)
     if b.gen == R.gen then
         local qty = tonumber(b.quantity)
         if R.slot == 0 then
-            redis.call('HINCRBY', KEYS[1], 'used', -qty)
+            redis.call('HINCRBY', K_R, 'used', -qty)
             R.used = R.used - qty
         else
             local s0, s1 = occupied(b, R.slot)
-            shift_counters(read_counters(s0, s1), -qty, nil, R.slot)
+            shift_counters(read_counters(s0, s1), -qty)
             n = s1 - s0
         end
     end
-    if R.slot == 0 then
-        -- a timeless booking is kept RETAIN from now, like any other
-        redis.call('ZADD', rkey('all'), digits(t), rand)
-    end
-    redis.call('ZREM', rkey('live'), rand)
+    -- kept RETAIN from now, or from its end when that is sooner
+    redis.call('ZADD', K_A, 'LT', digits(t), rand)
     return n
-end
-
-local FIELDS = { 'status', 'kind', 'start', 'end', 'quantity', 'user',
-                 'created_at', 'updated_at', 'expires_at', 'note', 'gen',
-                 'buffer', 'type', 'inc' }
-
--- A booking of this incarnation of the resource.  A DELETE leaves the
--- hashes of its bookings to expire as they would have (RETAIN after they
--- ended) rather than deleting them one by one: they belong to no
--- incarnation any more, and do not exist for anyone.
-local function load_booking(R, rand)
-    local v = redis.call('HMGET', bkey(rand), unpack(FIELDS))
-    if not v[1] or (v[14] or '') ~= R.inc then
-        return nil
-    end
-    local b = {}
-    for i, f in ipairs(FIELDS) do
-        b[f] = v[i] or ''
-    end
-    return b
 end
 
 -- Expired holds free their units now, before anything reads or checks
@@ -314,7 +288,7 @@ end
 -- anyone looked at it then.  False when more are due than one script may
 -- free: the caller answers AGAIN.
 local function sweep(R, t)
-    local due = redis.call('ZRANGEBYSCORE', rkey('holds'), '-inf', digits(t),
+    local due = redis.call('ZRANGEBYSCORE', K_H, '-inf', digits(t),
                            'LIMIT', 0, SWEEP_HOLDS + 1)
     local budget = SWEEP_SLOTS
     for i, rand in ipairs(due) do
@@ -324,46 +298,48 @@ local function sweep(R, t)
         local b = load_booking(R, rand)
         if b and b.status == 'held' then
             budget = budget - release(R, rand, b, t)
-            redis.call('HSET', bkey(rand), 'status', 'expired',
-                       'updated_at', b.expires_at)
-            redis.call('EXPIREAT', bkey(rand), digits(t + RETAIN))
+            b.status, b.updated_at = 'expired', b.expires_at
+            store_booking(rand, b)
         end
-        redis.call('ZREM', rkey('holds'), rand)
+        redis.call('ZREM', K_H, rand)
     end
     return true
 end
 
-local function again()
-    return redis.status_reply('AGAIN')
-end
-
--- Index entries of bookings gone RETAIN ago: writes do this, so that reads
--- pay only for the sweep.
+-- Bookings and counter chunks gone RETAIN ago: writes drop them, a few at
+-- a time, so that reads pay only for the sweep.
 local function prune(R, t)
-    redis.call('ZREMRANGEBYSCORE', rkey('live'), '-inf', '(' .. (t - RETAIN))
-    redis.call('ZREMRANGEBYSCORE', rkey('all'), '-inf', '(' .. (t - RETAIN))
+    local old = redis.call('ZRANGEBYSCORE', K_A, '-inf', digits(t - RETAIN),
+                           'LIMIT', 0, PRUNE)
+    if #old > 0 then
+        redis.call('HDEL', K_B, unpack(old))
+        redis.call('ZREM', K_A, unpack(old))
+    end
     if R.slot > 0 then
-        -- chunks whose keys expired (RETAIN after their last slot)
-        redis.call('ZREMRANGEBYSCORE', rkey('chunks'), '-inf',
-                   '(' .. (math.floor((t - RETAIN) / (CHUNK * R.slot)) - 1))
+        old = redis.call('ZRANGEBYSCORE', K_K, '-inf',
+                         '(' .. digits(math.floor((t - RETAIN) /
+                                                  (CHUNK * R.slot)) - 1),
+                         'LIMIT', 0, PRUNE)
+        if #old > 0 then
+            redis.call('HDEL', K_C, unpack(old))
+            redis.call('ZREM', K_K, unpack(old))
+        end
     end
 end
 
--- Occupying bookings that have not ended.
-local function live_after(t)
-    return redis.call('ZCOUNT', rkey('live'), '(' .. t, '+inf')
+-- Whether a booking still occupies units from t on: counters from now on,
+-- or the stock in use.
+local function in_use(R, t)
+    if R.slot == 0 then
+        return R.used > 0
+    end
+    return max_used_from(math.floor(t / R.slot)) > 0
 end
 
 -- The counters, when no booking occupies any slot from now on (a change
--- of type or slot, a DELETE): a chunk all zeros is deleted when released,
--- and prune() drops chunks RETAIN after their last slot, so what is left
--- is the chunks of the last RETAIN (45 at most, for 1-minute slots).
+-- of type or slot, a DELETE): the chunks of the last RETAIN.
 local function drop_counters()
-    local chunks = redis.call('ZRANGE', rkey('chunks'), 0, -1)
-    for _, c in ipairs(chunks) do
-        redis.call('DEL', rkey('c:' .. c))
-    end
-    redis.call('DEL', rkey('chunks'))
+    redis.call('DEL', K_C, K_K)
 end
 
 -- The rules of a type, as nginx.conf gives them: every script that needs
@@ -388,21 +364,17 @@ local function type_rules(name, first)
     return nil
 end
 
--- The answer every booking operation gives: the booking's fields in a
--- fixed order, '' for those that do not apply; the worker writes the JSON.
-local function tuple(status, id, b, slot)
-    local expires = ''
-    if b.status == 'held' then
-        expires = b.expires_at
-    end
-    return { 'ok', status, id, b.type, b.status, b.kind, b.start, b['end'],
-             tonumber(b.quantity), b.user, b.created_at, expires,
-             b.note, slot, 0, b.updated_at }
-end
-
--- The booking id clients see: "<resource id>.<rand>".
-local function booking_id(rand)
-    return string.sub(KEYS[1], 7, -2) .. '.' .. rand
+-- The answer every booking operation gives (the contract's tuple): ''
+-- for the fields that do not apply; the worker writes the JSON.
+local function tuple(http, rand, b, slot)
+    return tuple_of({ http = http, id = booking_id(rand), type = b.type,
+                      status = b.status, kind = b.kind,
+                      start = b.start or '', ['end'] = b['end'] or '',
+                      quantity = tonumber(b.quantity), user = b.user or '',
+                      created_at = b.created_at,
+                      expires_at = b.status == 'held' and b.expires_at or '',
+                      note = b.note or '', slot = slot, replayed = 0,
+                      updated_at = b.updated_at })
 end
 
 -- A hold read after its expires_at is shown as what it already is, even by
@@ -420,4 +392,3 @@ local function sees(R, b, user, admin)
     return admin == '1' or (user ~= '' and (user == b.user or
                                              user == R.owner))
 end
-

@@ -1,11 +1,13 @@
 #!lua
 -- DELETE /resources/{id}
--- KEYS[1] bk:{r:<id>}
+-- KEYS R B C K H A, then for each type the ids and geo listing indexes
+--      (from K_INDEXES on, in the order of the rules lines)
+-- ARGV one rules line per type (from A_RULES on)
 -- -> {'ok'} | AGAIN | err
--- Its bookings go with it, so that the id may be used again afresh: their
--- indexes now, their hashes when they expire (RETAIN after they ended, as
--- they would have); they belong to no incarnation any more, so nothing
--- reads them meanwhile.  The cost does not grow with the resource's past.
+--
+-- Its bookings and counters go with it, so that the id may be used again
+-- afresh: UNLINK frees them apart from Redis's main thread, so the cost
+-- does not grow with the resource's past.
 
 local R = load_resource()
 if not R then
@@ -16,18 +18,20 @@ local t = now()
 if not sweep(R, t) then
     return again()
 end
-prune(R, t)
 
-if live_after(t) > 0 then
+if in_use(R, t) then
     return err(409, 'conflict', 'the resource has bookings that have ' ..
                'not ended')
 end
 
-drop_counters()
-redis.call('DEL', KEYS[1], rkey('live'), rkey('holds'), rkey('all'))
+redis.call('UNLINK', K_R, K_B, K_C, K_K, K_H, K_A)
 
-local id = string.sub(KEYS[1], 7, -2)
-redis.call('ZREM', 'bk:{t:' .. R.type .. '}:ids', id)
-redis.call('ZREM', 'bk:{t:' .. R.type .. '}:geo', id)
+for i = A_RULES, #ARGV do
+    if string.sub(ARGV[i], 1, #R.type + 1) == R.type .. ' ' then
+        local k = K_INDEXES + 2 * (i - A_RULES)
+        redis.call('ZREM', KEYS[k], RID)
+        redis.call('ZREM', KEYS[k + 1], RID)
+    end
+end
 
 return { 'ok' }

@@ -19,10 +19,10 @@ FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all \
 
 .PHONY: fuzz fuzz-replay
 
-fuzz:
+fuzz: $(CONTRACT_H)
 	@mkdir -p build/fuzz/crashes
 	@for t in $(FUZZ_TARGETS); do \
-	    clang -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined \
+	    clang -g -O1 -Iinclude -Ibuild/contract -fsanitize=fuzzer,address,undefined \
 	        -o build/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c $(FUZZ_SRCS) \
 	        $(FUZZ_LIBS) || exit 1; \
 	    mkdir -p build/fuzz/corpus/$$t; \
@@ -38,10 +38,10 @@ fuzz:
 	    fi; \
 	done
 
-fuzz-replay:
+fuzz-replay: $(CONTRACT_H)
 	@mkdir -p build/fuzz
 	@for t in $(FUZZ_TARGETS); do \
-	    cc -std=gnu99 -g -O1 -Iinclude $(FUZZ_SAN) \
+	    cc -std=gnu99 -g -O1 -Iinclude -Ibuild/contract $(FUZZ_SAN) \
 	        -o build/fuzz/replay_$$t tests/fuzz/replay.c \
 	        tests/fuzz/fuzz_$$t.c $(FUZZ_SRCS) $(FUZZ_LIBS) || exit 1; \
 	    set -- tests/fuzz/corpus/$$t; \

@@ -1,9 +1,8 @@
 /*
  * Redis replies as the module decodes them: any bytes go through the
  * module's redisReader (hiredis's parser, bounded arrays), and every reply
- * through every shape check; where a check
- * passes, the fields the module then reads are read the same way (the
- * availability counters are turned into runs).
+ * through the decoder as every kind of result; where it is one, every
+ * field the module then reads is read (counters are turned into runs).
  */
 
 #include <stdint.h>
@@ -12,90 +11,169 @@
 
 #include <hiredis/hiredis.h>
 
-#include "ngx_booking_core.h"
+#include "ngx_booking_reply.h"
 
 
 static volatile size_t  sink;
 
 
-static void
-touch(const redisReply *e)
+static void *
+alloc(void *ctx, size_t size)
 {
-    int64_t  v;
+    void  **list = ctx, **p;
 
-    if (e->type == REDIS_REPLY_STRING && e->len) {
-        sink += (unsigned char) e->str[0] + (unsigned char) e->str[e->len - 1];
+    /* a list of what was allocated, freed after the input */
+    p = malloc(sizeof(void *) + size);
+    if (p == NULL) {
+        return NULL;
     }
 
-    if (ngx_booking_reply_int(e, &v) == NGX_BOOKING_OK) {
-        sink += (size_t) v;
+    p[0] = *list;
+    *list = p;
+
+    return p + 1;
+}
+
+
+static void
+release(void *list)
+{
+    void  **p, **next;
+
+    for (p = list; p != NULL; p = next) {
+        next = p[0];
+        free(p);
     }
 }
 
 
 static void
+span(const ngx_booking_span_t *s)
+{
+    if (s->len) {
+        sink += s->data[0] + s->data[s->len - 1];
+    }
+}
+
+
+/* every field a decoded result says it has is read, runs made */
+static void
 check(const redisReply *r)
 {
-    size_t              i, n, k;
-    u_char             *counters, *json, *end;
-    ngx_booking_run_t  *runs;
+    int                    expect;
+    void                  *list;
+    size_t                 i, n, k;
+    u_char                *counters, *json, *end;
+    ngx_booking_run_t     *runs;
+    ngx_booking_result_t   res;
 
-    (void) ngx_booking_reply_script_error(r);
-
-    if (ngx_booking_reply_tuple(r) == NGX_BOOKING_OK
-        || ngx_booking_reply_unavailable(r) == NGX_BOOKING_OK
-        || ngx_booking_reply_put(r) == NGX_BOOKING_OK
-        || ngx_booking_reply_calendar(r) == NGX_BOOKING_OK
-        || ngx_booking_reply_list(r) == NGX_BOOKING_OK)
+    for (expect = NGX_BOOKING_R_BOOKING; expect <= NGX_BOOKING_R_STATUS;
+         expect++)
     {
-        for (i = 0; i < r->elements; i++) {
-            if (r->element[i]->type != REDIS_REPLY_ARRAY) {
-                touch(r->element[i]);
-            }
-        }
-    }
+        list = NULL;
 
-    if (ngx_booking_reply_get(r) == NGX_BOOKING_OK
-        && r->element[0]->type != REDIS_REPLY_NIL)
-    {
-        touch(r->element[0]);
-        touch(r->element[1]);
-        touch(r->element[2]);
-    }
-
-    if (ngx_booking_reply_free(r) == NGX_BOOKING_OK && r->elements == 2) {
-        touch(r->element[0]);
-        touch(r->element[1]);
-    }
-
-    (void) ngx_booking_reply_candidates(r, 0);
-    (void) ngx_booking_reply_candidates(r, 1);
-
-    if (ngx_booking_reply_availability(r) == NGX_BOOKING_OK
-        && r->element[2]->integer > 0)
-    {
-        n = (size_t) r->element[5]->integer;
-        counters = malloc(n * 4);
-        runs = malloc(n * sizeof(ngx_booking_run_t));
-        json = malloc(n * NGX_BOOKING_RUN_JSON_LEN);
-
-        if (counters != NULL && runs != NULL && json != NULL) {
-            ngx_booking_reply_counters(r, counters);
-            k = ngx_booking_runs(counters, n, r->element[4]->integer,
-                                 r->element[2]->integer,
-                                 r->element[3]->integer, runs);
-            end = ngx_booking_runs_json(json, runs, k,
-                                        r->element[2]->integer % 86400 == 0);
-            if ((size_t) (end - json) > k * NGX_BOOKING_RUN_JSON_LEN) {
-                abort();
-            }
-
-            sink += k + (end - json);
+        if (ngx_booking_decode(expect, r, &res, alloc, &list)
+            != NGX_BOOKING_OK)
+        {
+            release(list);
+            continue;
         }
 
-        free(counters);
-        free(runs);
-        free(json);
+        switch (res.kind) {
+
+        case NGX_BOOKING_R_REFUSED:
+            span(&res.refusal.code);
+            span(&res.refusal.message);
+            span(&res.refusal.field);
+            break;
+
+        case NGX_BOOKING_R_BOOKING:
+            span(&res.booking.id);
+            span(&res.booking.resource);
+            span(&res.booking.note);
+            break;
+
+        case NGX_BOOKING_R_CONFLICT:
+            if (res.conflict.slot == 0) {
+                break;
+            }
+
+            n = res.conflict.counters.len / 4;
+            runs = malloc(n * sizeof(ngx_booking_run_t));
+            if (runs != NULL) {
+                sink += ngx_booking_runs(res.conflict.counters.data, n,
+                                         res.conflict.start,
+                                         res.conflict.slot,
+                                         res.conflict.capacity, runs);
+            }
+
+            free(runs);
+            break;
+
+        case NGX_BOOKING_R_AVAIL:
+            if (res.avail.slot == 0) {
+                break;
+            }
+
+            n = res.avail.n;
+            counters = malloc(n * 4);
+            runs = malloc(n * sizeof(ngx_booking_run_t));
+            json = malloc(n * NGX_BOOKING_RUN_JSON_LEN);
+
+            if (counters != NULL && runs != NULL && json != NULL) {
+                ngx_booking_reply_counters(&res, counters);
+                k = ngx_booking_runs(counters, n, res.avail.start,
+                                     res.avail.slot, res.avail.capacity,
+                                     runs);
+                end = ngx_booking_runs_json(json, runs, k,
+                                            ngx_booking_day_slot(
+                                                res.avail.slot));
+                if ((size_t) (end - json) > k * NGX_BOOKING_RUN_JSON_LEN) {
+                    abort();
+                }
+
+                sink += k + (end - json);
+            }
+
+            free(counters);
+            free(runs);
+            free(json);
+            break;
+
+        case NGX_BOOKING_R_PUT:
+        case NGX_BOOKING_R_GET:
+            span(&res.doc.doc);
+            break;
+
+        case NGX_BOOKING_R_FREE:
+            span(&res.free.doc);
+            break;
+
+        case NGX_BOOKING_R_CALENDAR:
+            span(&res.calendar.name);
+            for (i = 0; i < res.calendar.n; i++) {
+                span(&res.calendar.events[i].rand);
+            }
+            break;
+
+        case NGX_BOOKING_R_PAGE:
+        case NGX_BOOKING_R_RECS:
+            for (i = 0; i < res.page.n; i++) {
+                span(&res.page.recs[i].id);
+            }
+            break;
+
+        case NGX_BOOKING_R_IDS:
+        case NGX_BOOKING_R_NEAR:
+        case NGX_BOOKING_R_SCORED:
+            for (i = 0; i < res.ids.n; i++) {
+                span(&res.ids.ids[i]);
+                sink += (size_t) res.ids.values[i];
+            }
+            break;
+        }
+
+        release(list);
     }
 }
 

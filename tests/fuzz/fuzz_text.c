@@ -18,12 +18,25 @@ static const char  *names[] = { "from", "to", "type", "cursor", "", "a" };
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    u_char   buf[256], *out, *end;
-    size_t   len, n;
-    json_t  *j;
+    u_char               buf[256], *out, *end;
+    u_char               key[NGX_BOOKING_QUERY_KEY_LEN];
+    size_t               len, n;
+    json_t              *j;
+    ngx_booking_query_t  q;
+    ngx_booking_perr_t   err;
 
     if (size == 0) {
         return 0;
+    }
+
+    /* the query table, every route's arguments at once */
+    if (ngx_booking_query_parse(data + 1, size - 1, 0x3ff, &q, &err)
+        == NGX_BOOKING_OK)
+    {
+        end = ngx_booking_query_key(key, &q);
+        if ((size_t) (end - key) > sizeof(key)) {
+            abort();
+        }
     }
 
     if (ngx_booking_query_arg(data + 1, size - 1,

@@ -17,8 +17,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_booking_module.h"
-#include "ngx_booking_cache.h"
+#include "ngx_booking_http.h"
 
 
 #define NGX_BOOKING_CACHE_BUCKETS   1024
@@ -69,10 +68,11 @@ static ngx_booking_cache_node_t *ngx_booking_cache_alloc(
 static void ngx_booking_cache_free(ngx_booking_cache_t *cache,
     ngx_booking_cache_node_t *cn);
 static ngx_atomic_t *ngx_booking_cache_gen(ngx_booking_cache_t *cache,
-    ngx_booking_ctx_t *ctx);
+    ngx_booking_cache_req_t *cr);
 static void ngx_booking_cache_wait_handler(ngx_event_t *ev);
 static ngx_int_t ngx_booking_cache_copy(ngx_http_request_t *r,
-    ngx_booking_cache_t *cache, ngx_booking_cache_node_t *cn);
+    ngx_booking_cache_req_t *cr, ngx_booking_cache_t *cache,
+    ngx_booking_cache_node_t *cn);
 
 
 ngx_int_t
@@ -234,98 +234,86 @@ ngx_booking_cache_free(ngx_booking_cache_t *cache,
 
 
 static ngx_atomic_t *
-ngx_booking_cache_gen(ngx_booking_cache_t *cache, ngx_booking_ctx_t *ctx)
+ngx_booking_cache_gen(ngx_booking_cache_t *cache, ngx_booking_cache_req_t *cr)
 {
-    if (ctx->cache_type.len) {
-        return &cache->sh->type_gen[ngx_crc32_short(ctx->cache_type.data,
-                                                    ctx->cache_type.len)
+    if (cr->type.len) {
+        return &cache->sh->type_gen[ngx_crc32_short(cr->type.data,
+                                                    cr->type.len)
                                     % NGX_BOOKING_CACHE_BUCKETS];
     }
 
-    return &cache->sh->res_gen[ngx_crc32_short(ctx->id.data, ctx->id.len)
+    return &cache->sh->res_gen[ngx_crc32_short(cr->id.data, cr->id.len)
                                % NGX_BOOKING_CACHE_BUCKETS];
 }
 
 
 /*
- * NGX_OK: a hit, its body in ctx->cached.  NGX_AGAIN: another request is
+ * NGX_OK: a hit, its body in cr->body.  NGX_AGAIN: another request is
  * reading this key; a timer looks again soon (the caller returns NGX_DONE).
  * NGX_DECLINED: read it from Redis, then ngx_booking_cache_store().
  */
 ngx_int_t
-ngx_booking_cache_lookup(ngx_http_request_t *r)
+ngx_booking_cache_lookup(ngx_http_request_t *r, ngx_booking_cache_req_t *cr)
 {
     uint32_t                   hash;
-    ngx_booking_ctx_t         *ctx;
     ngx_booking_cache_t       *cache;
     ngx_booking_main_conf_t   *bmcf;
     ngx_booking_cache_node_t  *cn;
 
     bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
-    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
     cache = bmcf->cache_zone->data;
 
-    if (ctx->cache_key.len == 0) {
-        ctx->cache_key.len = r->uri.len + 1 + r->args.len;
-        ctx->cache_key.data = ngx_pnalloc(r->pool, ctx->cache_key.len);
-        if (ctx->cache_key.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_sprintf(ctx->cache_key.data, "%V?%V", &r->uri, &r->args);
-    }
-
-    hash = ngx_crc32_short(ctx->cache_key.data, ctx->cache_key.len);
+    hash = ngx_crc32_short(cr->key.data, cr->key.len);
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
-    cn = ngx_booking_cache_find(cache, &ctx->cache_key, hash);
+    cn = ngx_booking_cache_find(cache, &cr->key, hash);
 
     if (cn != NULL && cn->filled && cn->expires > ngx_current_msec
-        && cn->gen == *ngx_booking_cache_gen(cache, ctx))
+        && cn->gen == *ngx_booking_cache_gen(cache, cr))
     {
         ngx_queue_remove(&cn->queue);
         ngx_queue_insert_head(&cache->sh->lru, &cn->queue);
 
         /* each request counts once: a hit, a miss, or a wait for another */
-        (void) ngx_atomic_fetch_add(ctx->waited ? &cache->sh->waits
+        (void) ngx_atomic_fetch_add(cr->waited ? &cache->sh->waits
                                                 : &cache->sh->hits, 1);
 
         /* the answer is copied out before the zone is unlocked */
-        return ngx_booking_cache_copy(r, cache, cn);
+        return ngx_booking_cache_copy(r, cr, cache, cn);
     }
 
     if (cn != NULL && cn->updating && cn->lock_until > ngx_current_msec) {
         ngx_shmtx_unlock(&cache->shpool->mutex);
-        ctx->waited = 1;
+        cr->waited = 1;
         return NGX_AGAIN;
     }
 
     if (cn == NULL) {
         cn = ngx_booking_cache_alloc(cache,
                                      sizeof(ngx_booking_cache_node_t)
-                                     + ctx->cache_key.len);
+                                     + cr->key.len);
         if (cn == NULL) {
             ngx_shmtx_unlock(&cache->shpool->mutex);
-            ctx->cache_gen = *ngx_booking_cache_gen(cache, ctx);
-            ctx->caching = 1;
+            cr->gen = *ngx_booking_cache_gen(cache, cr);
+            cr->filling = 1;
             return NGX_DECLINED;
         }
 
         ngx_memzero(cn, sizeof(ngx_booking_cache_node_t));
         cn->node.key = hash;
-        cn->key_len = ctx->cache_key.len;
-        ngx_memcpy(cn->data, ctx->cache_key.data, ctx->cache_key.len);
+        cn->key_len = cr->key.len;
+        ngx_memcpy(cn->data, cr->key.data, cr->key.len);
         ngx_rbtree_insert(&cache->sh->rbtree, &cn->node);
         ngx_queue_insert_head(&cache->sh->lru, &cn->queue);
     }
 
     /* this request reads for everyone who asks meanwhile */
     cn->updating = 1;
-    cn->lock_until = ngx_current_msec + 2 * bmcf->redis_timeout + 100;
+    cn->lock_until = ngx_current_msec + 2 * bmcf->store.timeout + 100;
 
-    ctx->cache_gen = *ngx_booking_cache_gen(cache, ctx);
-    ctx->caching = 1;
+    cr->gen = *ngx_booking_cache_gen(cache, cr);
+    cr->filling = 1;
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
 
@@ -337,71 +325,67 @@ ngx_booking_cache_lookup(ngx_http_request_t *r)
 
 /* with the zone locked; unlocks it */
 static ngx_int_t
-ngx_booking_cache_copy(ngx_http_request_t *r, ngx_booking_cache_t *cache,
-    ngx_booking_cache_node_t *cn)
+ngx_booking_cache_copy(ngx_http_request_t *r, ngx_booking_cache_req_t *cr,
+    ngx_booking_cache_t *cache, ngx_booking_cache_node_t *cn)
 {
-    ngx_booking_ctx_t  *ctx;
+    cr->body.len = cn->body_len;
+    cr->body.data = ngx_pnalloc(r->pool, cn->body_len);
+    cr->etag = cn->etag;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
-
-    ctx->cached.len = cn->body_len;
-    ctx->cached.data = ngx_pnalloc(r->pool, cn->body_len);
-    ctx->cached_etag = cn->etag;
-
-    if (ctx->cached.data != NULL) {
-        ngx_memcpy(ctx->cached.data, cn->data + cn->key_len, cn->body_len);
+    if (cr->body.data != NULL) {
+        ngx_memcpy(cr->body.data, cn->data + cn->key_len, cn->body_len);
     }
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
 
-    return (ctx->cached.data != NULL) ? NGX_OK : NGX_ERROR;
+    return (cr->body.data != NULL) ? NGX_OK : NGX_ERROR;
 }
 
 
 void
-ngx_booking_cache_store(ngx_http_request_t *r, u_char *body, size_t len,
-    uint32_t etag)
+ngx_booking_cache_store(ngx_http_request_t *r, ngx_booking_cache_req_t *cr,
+    ngx_str_t *body, uint32_t etag)
 {
+    size_t                     len;
     uint32_t                   hash;
-    ngx_booking_ctx_t         *ctx;
     ngx_booking_cache_t       *cache;
     ngx_booking_main_conf_t   *bmcf;
     ngx_booking_cache_node_t  *cn, *old;
 
     bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
-    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
     cache = bmcf->cache_zone->data;
 
-    ctx->caching = 0;
-    hash = ngx_crc32_short(ctx->cache_key.data, ctx->cache_key.len);
+    cr->filling = 0;
+    len = (body != NULL) ? body->len : 0;
+    hash = ngx_crc32_short(cr->key.data, cr->key.len);
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
-    old = ngx_booking_cache_find(cache, &ctx->cache_key, hash);
+    old = ngx_booking_cache_find(cache, &cr->key, hash);
 
     if (old != NULL) {
         ngx_booking_cache_free(cache, old);
     }
 
     /* a write came between the read and now: what was read is stale */
-    if (len == 0 || ctx->cache_gen != *ngx_booking_cache_gen(cache, ctx)) {
+    if (len == 0 || cr->gen != *ngx_booking_cache_gen(cache, cr)) {
         ngx_shmtx_unlock(&cache->shpool->mutex);
         return;
     }
 
     cn = ngx_booking_cache_alloc(cache, sizeof(ngx_booking_cache_node_t)
-                                        + ctx->cache_key.len + len);
+                                        + cr->key.len + len);
     if (cn != NULL) {
         ngx_memzero(cn, sizeof(ngx_booking_cache_node_t));
         cn->node.key = hash;
-        cn->key_len = ctx->cache_key.len;
+        cn->key_len = cr->key.len;
         cn->body_len = len;
         cn->etag = etag;
-        cn->gen = ctx->cache_gen;
+        cn->gen = cr->gen;
         cn->filled = 1;
         cn->expires = ngx_current_msec + bmcf->cache_valid * 1000;
-        ngx_memcpy(cn->data, ctx->cache_key.data, ctx->cache_key.len);
-        ngx_memcpy(cn->data + cn->key_len, body, len);
+        ngx_memcpy(cn->data, cr->key.data, cr->key.len);
+        ngx_memcpy(cn->data + cn->key_len, body->data, len);
         ngx_rbtree_insert(&cache->sh->rbtree, &cn->node);
         ngx_queue_insert_head(&cache->sh->lru, &cn->queue);
     }
@@ -412,9 +396,9 @@ ngx_booking_cache_store(ngx_http_request_t *r, u_char *body, size_t len,
 
 /* the read failed or answered something not worth keeping: unlock it */
 void
-ngx_booking_cache_abandon(ngx_http_request_t *r)
+ngx_booking_cache_abandon(ngx_http_request_t *r, ngx_booking_cache_req_t *cr)
 {
-    ngx_booking_cache_store(r, NULL, 0, 0);
+    ngx_booking_cache_store(r, cr, NULL, 0);
 }
 
 
@@ -456,71 +440,52 @@ ngx_booking_cache_invalidate(ngx_http_request_t *r, ngx_str_t *id,
 
 
 ngx_int_t
-ngx_booking_cache_wait(ngx_http_request_t *r)
+ngx_booking_cache_wait(ngx_http_request_t *r, ngx_booking_cache_req_t *cr)
 {
-    ngx_booking_ctx_t  *ctx;
+    cr->wait.handler = ngx_booking_cache_wait_handler;
+    cr->wait.data = cr;
+    cr->wait.log = r->connection->log;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
-
-    ctx->wait.handler = ngx_booking_cache_wait_handler;
-    ctx->wait.data = r;
-    ctx->wait.log = r->connection->log;
-
-    ngx_add_timer(&ctx->wait, NGX_BOOKING_CACHE_POLL);
+    ngx_add_timer(&cr->wait, NGX_BOOKING_CACHE_POLL);
 
     return NGX_DONE;
 }
 
 
+/*
+ * Another's read came in (a hit), or the lock passed to this request, or
+ * it expired: the http layer answers, or reads for everyone.
+ */
 static void
 ngx_booking_cache_wait_handler(ngx_event_t *ev)
 {
-    ngx_http_request_t *r = ev->data;
+    ngx_booking_cache_req_t *cr = ev->data;
 
-    ngx_int_t           rc;
-    ngx_connection_t   *c;
-    ngx_booking_ctx_t  *ctx;
+    ngx_int_t  rc;
 
-    c = r->connection;
-    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
-
-    rc = ngx_booking_cache_lookup(r);
+    rc = ngx_booking_cache_lookup(cr->request, cr);
 
     if (rc == NGX_AGAIN) {
         ngx_add_timer(ev, NGX_BOOKING_CACHE_POLL);
         return;
     }
 
-    if (rc == NGX_OK) {
-        rc = ngx_booking_send_cached(r, &ctx->cached, ctx->cached_etag);
-
-    } else if (rc == NGX_DECLINED) {
-        /* the lock passed to this request, or expired: read it ourselves */
-        rc = ctx->run(r);
-
-        if (rc == NGX_DONE) {
-            return;
-        }
-    }
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
+    cr->resume(cr->request, rc);
 }
 
 
 void
-ngx_booking_cache_cleanup(ngx_booking_ctx_t *ctx)
+ngx_booking_cache_cleanup(ngx_booking_cache_req_t *cr)
 {
-    if (ctx->wait.timer_set) {
-        ngx_del_timer(&ctx->wait);
+    if (cr->wait.timer_set) {
+        ngx_del_timer(&cr->wait);
     }
 }
 
 
 void
-ngx_booking_cache_stats(ngx_cycle_t *cycle, ngx_shm_zone_t *zone,
-    ngx_atomic_uint_t *hits, ngx_atomic_uint_t *misses,
-    ngx_atomic_uint_t *waits)
+ngx_booking_cache_stats(ngx_shm_zone_t *zone, ngx_atomic_uint_t *hits,
+    ngx_atomic_uint_t *misses, ngx_atomic_uint_t *waits)
 {
     ngx_booking_cache_t  *cache;
 

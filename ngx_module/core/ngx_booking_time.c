@@ -467,3 +467,10 @@ ngx_booking_clamp_time(int64_t t)
 
     return t;
 }
+
+
+int
+ngx_booking_day_slot(int64_t slot)
+{
+    return slot > 0 && slot % NGX_BOOKING_DAY == 0;
+}

@@ -149,55 +149,6 @@ ngx_booking_query_arg(const u_char *args, size_t len, const char *name,
 }
 
 
-int
-ngx_booking_query_known(const u_char *args, size_t len,
-    const char *const *names, const u_char **bad, size_t *bad_len)
-{
-    size_t               klen;
-    const u_char        *p, *last, *pair, *end, *eq;
-    const char *const   *n;
-
-    if (args == NULL) {
-        return NGX_BOOKING_OK;
-    }
-
-    p = args;
-    last = args + len;
-
-    while (p < last) {
-        pair = p;
-
-        end = memchr(p, '&', (size_t) (last - p));
-        if (end == NULL) {
-            end = last;
-        }
-
-        p = (end == last) ? last : end + 1;
-
-        if (end == pair) {
-            continue;
-        }
-
-        eq = memchr(pair, '=', (size_t) (end - pair));
-        klen = (size_t) ((eq != NULL ? eq : end) - pair);
-
-        for (n = names; *n != NULL; n++) {
-            if (strlen(*n) == klen && memcmp(pair, *n, klen) == 0) {
-                break;
-            }
-        }
-
-        if (*n == NULL) {
-            *bad = pair;
-            *bad_len = klen;
-            return NGX_BOOKING_ERROR;
-        }
-    }
-
-    return NGX_BOOKING_OK;
-}
-
-
 /*
  * Escapes s into dst, or with dst == NULL only counts, so that the length
  * and the output cannot disagree.

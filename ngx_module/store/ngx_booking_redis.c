@@ -1,16 +1,15 @@
 /*
- * The Redis layer.
- *
- * Each worker keeps booking_redis_connections connections.  nginx owns the
- * sockets, timers and non-blocking connect (ngx_event_connect_peer); hiredis
- * only parses RESP (redisReader).  Replies come back in the order commands
- * were sent, so every connection keeps a FIFO of commands in flight and a
- * reply always belongs to the head of it.
+ * A Redis node's connections, per worker.  nginx owns the sockets, timers
+ * and non-blocking connect (ngx_event_connect_peer); hiredis only parses
+ * RESP (redisReader).  Replies come back in the order commands were sent,
+ * so every connection keeps a FIFO of commands in flight and a reply
+ * always belongs to the head of it.
  *
  * A connection is DOWN (waiting to reconnect), CONNECTING, in HANDSHAKE
  * (AUTH, SELECT, SCRIPT LOAD sent, replies awaited) or READY.  Commands
- * given to a connection that is not READY wait unsent, so that none can run
- * before AUTH and SELECT did.
+ * given to a connection that is not READY wait unsent, so that none can
+ * run before AUTH and SELECT did; they wait booking_redis_timeout at most.
+ * A command's own timeout starts when it is written to the connection.
  */
 
 #include <ngx_config.h>
@@ -18,11 +17,7 @@
 #include <ngx_event.h>
 #include <ngx_event_connect.h>
 
-#include <openssl/sha.h>
-
-#include "ngx_booking_module.h"
 #include "ngx_booking_redis.h"
-#include "ngx_booking_scripts.h"
 
 
 #define NGX_BOOKING_REDIS_DOWN        0
@@ -35,28 +30,18 @@
 
 #define NGX_BOOKING_READ_CHUNK        16384
 
-
-typedef struct ngx_booking_redis_conn_s  ngx_booking_redis_conn_t;
-
-
-struct ngx_booking_redis_cmd_s {
-    ngx_queue_t                    queue;
-    ngx_booking_redis_conn_t      *conn;
-    ngx_booking_redis_handler_pt   handler;
-    void                          *data;
-    ngx_msec_t                     deadline;
-    ngx_int_t                      script;    /* -1: not an EVALSHA */
-    size_t                         rest;      /* after "EVALSHA <sha>" */
-    size_t                         len;
-    u_char                        *bytes;     /* the command in RESP */
-    unsigned                       internal:1;
-    unsigned                       retried:1;
-};
+/*
+ * The most a connection holds in commands not yet written to Redis: past
+ * it Redis is not reading, and a new command is answered 503 at once
+ * rather than kept in memory.
+ */
+#define NGX_BOOKING_OUT_MAX           (16 * 1024 * 1024)
 
 
 struct ngx_booking_redis_conn_s {
     ngx_uint_t                     state;
     ngx_uint_t                     index;
+    ngx_booking_node_t            *node;
     ngx_peer_connection_t          peer;
     redisReader                   *reader;
 
@@ -72,10 +57,16 @@ struct ngx_booking_redis_conn_s {
 
     ngx_event_t                    flush;
     ngx_event_t                    reconnect;
+    ngx_event_t                    expire;    /* the oldest waiting one */
     ngx_msec_t                     backoff;
+
+    /* it went down because Redis stopped answering, not refusing */
+    unsigned                       frozen:1;
 };
 
 
+static ngx_booking_redis_conn_t *ngx_booking_redis_pick(
+    ngx_booking_node_t *node);
 static void ngx_booking_redis_connect(ngx_booking_redis_conn_t *rc);
 static void ngx_booking_redis_connected(ngx_booking_redis_conn_t *rc);
 static ngx_int_t ngx_booking_redis_handshake(ngx_booking_redis_conn_t *rc);
@@ -87,6 +78,9 @@ static void ngx_booking_redis_release(ngx_booking_redis_conn_t *rc);
 static void ngx_booking_redis_fail(ngx_queue_t *q, ngx_int_t why);
 static void ngx_booking_redis_schedule(ngx_booking_redis_conn_t *rc);
 static void ngx_booking_redis_reconnect_handler(ngx_event_t *ev);
+static void ngx_booking_redis_expire_handler(ngx_event_t *ev);
+static void ngx_booking_redis_wait(ngx_booking_redis_conn_t *rc,
+    ngx_booking_redis_cmd_t *cmd);
 static void ngx_booking_redis_flush_handler(ngx_event_t *ev);
 static void ngx_booking_redis_write_handler(ngx_event_t *wev);
 static void ngx_booking_redis_read_handler(ngx_event_t *rev);
@@ -96,56 +90,40 @@ static ngx_int_t ngx_booking_redis_dispatch(ngx_booking_redis_conn_t *rc,
     redisReply *reply);
 static ngx_int_t ngx_booking_redis_retry_as_eval(ngx_booking_redis_conn_t *rc,
     ngx_booking_redis_cmd_t *cmd);
-static void ngx_booking_redis_send(ngx_booking_redis_conn_t *rc,
+static ngx_int_t ngx_booking_redis_send(ngx_booking_redis_conn_t *rc,
     ngx_booking_redis_cmd_t *cmd);
-static ngx_int_t ngx_booking_redis_append(ngx_booking_redis_conn_t *rc,
-    u_char *p, size_t len);
 static void ngx_booking_redis_arm(ngx_booking_redis_conn_t *rc);
-static ngx_booking_redis_conn_t *ngx_booking_redis_pick(void);
-static ngx_booking_redis_cmd_t *ngx_booking_redis_format(ngx_str_t *head,
-    ngx_uint_t nhead, ngx_str_t *argv, ngx_uint_t argc, ngx_log_t *log);
-static ngx_booking_redis_cmd_t *ngx_booking_redis_submit(
-    ngx_booking_redis_cmd_t *cmd, ngx_booking_redis_handler_pt handler,
-    void *data);
-static void ngx_booking_redis_scripts_init(void);
-
-
-static ngx_booking_main_conf_t   *ngx_booking_redis_conf;
-static ngx_booking_redis_conn_t  *ngx_booking_redis_conns;
-static ngx_uint_t                 ngx_booking_redis_nconns;
-static ngx_uint_t                 ngx_booking_redis_next;
+static void ngx_booking_redis_arm_expire(ngx_booking_redis_conn_t *rc);
+static void ngx_booking_redis_free(ngx_queue_t *head);
 
 
 ngx_int_t
-ngx_booking_redis_init_process(ngx_cycle_t *cycle,
-    ngx_booking_main_conf_t *bmcf)
+ngx_booking_node_open(ngx_booking_node_t *node, ngx_cycle_t *cycle)
 {
     ngx_uint_t                 i;
     ngx_booking_redis_conn_t  *rc;
 
-    ngx_booking_redis_scripts_init();
+    node->log = cycle->log;
+    node->nconns = node->conf->connections;
 
-    ngx_booking_redis_conf = bmcf;
-    ngx_booking_redis_nconns = bmcf->redis_connections;
-
-    ngx_booking_redis_conns = ngx_pcalloc(cycle->pool,
-                                 bmcf->redis_connections
-                                 * sizeof(ngx_booking_redis_conn_t));
-    if (ngx_booking_redis_conns == NULL) {
+    node->conns = ngx_pcalloc(cycle->pool,
+                              node->nconns * sizeof(ngx_booking_redis_conn_t));
+    if (node->conns == NULL) {
         return NGX_ERROR;
     }
 
-    for (i = 0; i < ngx_booking_redis_nconns; i++) {
-        rc = &ngx_booking_redis_conns[i];
+    for (i = 0; i < node->nconns; i++) {
+        rc = &node->conns[i];
 
         rc->index = i;
+        rc->node = node;
         rc->state = NGX_BOOKING_REDIS_DOWN;
         ngx_queue_init(&rc->inflight);
         ngx_queue_init(&rc->waiting);
 
-        rc->peer.sockaddr = bmcf->redis_addr->sockaddr;
-        rc->peer.socklen = bmcf->redis_addr->socklen;
-        rc->peer.name = &bmcf->redis_name;
+        rc->peer.sockaddr = node->addr->sockaddr;
+        rc->peer.socklen = node->addr->socklen;
+        rc->peer.name = &node->name;
         rc->peer.get = ngx_event_get_peer;
         rc->peer.log = cycle->log;
         rc->peer.log_error = NGX_ERROR_ERR;
@@ -154,11 +132,16 @@ ngx_booking_redis_init_process(ngx_cycle_t *cycle,
         rc->flush.data = rc;
         rc->flush.log = cycle->log;
 
-        /* a pending reconnect must not hold a worker that is shutting down */
+        /* a pending timer must not hold a worker that is shutting down */
         rc->reconnect.handler = ngx_booking_redis_reconnect_handler;
         rc->reconnect.data = rc;
         rc->reconnect.log = cycle->log;
         rc->reconnect.cancelable = 1;
+
+        rc->expire.handler = ngx_booking_redis_expire_handler;
+        rc->expire.data = rc;
+        rc->expire.log = cycle->log;
+        rc->expire.cancelable = 1;
 
         ngx_booking_redis_connect(rc);
     }
@@ -168,33 +151,24 @@ ngx_booking_redis_init_process(ngx_cycle_t *cycle,
 
 
 void
-ngx_booking_redis_exit_process(ngx_cycle_t *cycle)
+ngx_booking_node_close(ngx_booking_node_t *node)
 {
     ngx_uint_t                 i;
-    ngx_queue_t               *q;
-    ngx_booking_redis_cmd_t   *cmd;
     ngx_booking_redis_conn_t  *rc;
 
-    for (i = 0; i < ngx_booking_redis_nconns; i++) {
-        rc = &ngx_booking_redis_conns[i];
+    for (i = 0; i < node->nconns; i++) {
+        rc = &node->conns[i];
 
         /* no request is left to answer: drop the commands silently */
-        while (!ngx_queue_empty(&rc->inflight)) {
-            q = ngx_queue_head(&rc->inflight);
-            ngx_queue_remove(q);
-            cmd = ngx_queue_data(q, ngx_booking_redis_cmd_t, queue);
-            ngx_free(cmd);
-        }
-
-        while (!ngx_queue_empty(&rc->waiting)) {
-            q = ngx_queue_head(&rc->waiting);
-            ngx_queue_remove(q);
-            cmd = ngx_queue_data(q, ngx_booking_redis_cmd_t, queue);
-            ngx_free(cmd);
-        }
+        ngx_booking_redis_free(&rc->inflight);
+        ngx_booking_redis_free(&rc->waiting);
 
         if (rc->reconnect.timer_set) {
             ngx_del_timer(&rc->reconnect);
+        }
+
+        if (rc->expire.timer_set) {
+            ngx_del_timer(&rc->expire);
         }
 
         ngx_booking_redis_release(rc);
@@ -205,48 +179,106 @@ ngx_booking_redis_exit_process(ngx_cycle_t *cycle)
         }
     }
 
-    ngx_booking_redis_nconns = 0;
+    node->nconns = 0;
 }
 
 
-ngx_booking_redis_cmd_t *
-ngx_booking_redis_eval(ngx_uint_t script, ngx_str_t *argv, ngx_uint_t nkeys,
-    ngx_uint_t argc, ngx_booking_redis_handler_pt handler, void *data,
-    ngx_log_t *log)
+static void
+ngx_booking_redis_free(ngx_queue_t *head)
 {
-    u_char                    nbuf[NGX_INT_T_LEN];
-    ngx_str_t                 head[3];
+    ngx_queue_t              *q;
     ngx_booking_redis_cmd_t  *cmd;
 
-    ngx_str_set(&head[0], "EVALSHA");
-    head[1].data = ngx_booking_scripts[script].sha1;
-    head[1].len = 40;
-    head[2].data = nbuf;
-    head[2].len = ngx_sprintf(nbuf, "%ui", nkeys) - nbuf;
-
-    cmd = ngx_booking_redis_format(head, 3, argv, argc, log);
-    if (cmd == NULL) {
-        return NULL;
+    while (!ngx_queue_empty(head)) {
+        q = ngx_queue_head(head);
+        ngx_queue_remove(q);
+        cmd = ngx_queue_data(q, ngx_booking_redis_cmd_t, queue);
+        ngx_free(cmd);
     }
-
-    cmd->script = script;
-
-    return ngx_booking_redis_submit(cmd, handler, data);
 }
 
 
-ngx_booking_redis_cmd_t *
-ngx_booking_redis_command(ngx_str_t *argv, ngx_uint_t argc,
-    ngx_booking_redis_handler_pt handler, void *data, ngx_log_t *log)
+/*
+ * NGX_OK: the node has the command, and calls its handler later, never
+ * from inside this call.  NGX_DECLINED: no connection can take it now
+ * (Redis refuses connections, or is not reading): the caller frees it and
+ * answers 503 at once.
+ */
+ngx_int_t
+ngx_booking_node_send(ngx_booking_node_t *node, ngx_booking_redis_cmd_t *cmd,
+    ngx_booking_redis_handler_pt handler, void *data)
 {
-    ngx_booking_redis_cmd_t  *cmd;
+    ngx_booking_redis_conn_t  *rc;
 
-    cmd = ngx_booking_redis_format(NULL, 0, argv, argc, log);
-    if (cmd == NULL) {
-        return NULL;
+    rc = ngx_booking_redis_pick(node);
+    if (rc == NULL) {
+        return NGX_DECLINED;
     }
 
-    return ngx_booking_redis_submit(cmd, handler, data);
+    cmd->handler = handler;
+    cmd->data = data;
+    cmd->conn = rc;
+
+    if (rc->state != NGX_BOOKING_REDIS_READY) {
+        ngx_booking_redis_wait(rc, cmd);
+        return NGX_OK;
+    }
+
+    return ngx_booking_redis_send(rc, cmd);
+}
+
+
+/*
+ * The ready connection after the last one used, so that the commands of a
+ * busy worker spread over all of them; else one still connecting, whose
+ * commands wait for its handshake; else one that Redis stopped answering
+ * (not refusing), whose commands wait for it to come back, no longer than
+ * a command's timeout; else none: Redis is down.
+ */
+static ngx_booking_redis_conn_t *
+ngx_booking_redis_pick(ngx_booking_node_t *node)
+{
+    ngx_uint_t                 i, n;
+    ngx_booking_redis_conn_t  *rc, *pending, *frozen;
+
+    pending = NULL;
+    frozen = NULL;
+    n = node->nconns;
+
+    for (i = 0; i < n; i++) {
+        rc = &node->conns[(node->next + i) % n];
+
+        if (rc->state == NGX_BOOKING_REDIS_READY) {
+            node->next = (rc->index + 1) % n;
+            return rc;
+        }
+
+        if (rc->state != NGX_BOOKING_REDIS_DOWN) {
+            if (pending == NULL) {
+                pending = rc;
+            }
+
+        } else if (rc->frozen && frozen == NULL) {
+            frozen = rc;
+        }
+    }
+
+    return pending ? pending : frozen;
+}
+
+
+/* a command waits unsent: booking_redis_timeout from now, at most */
+static void
+ngx_booking_redis_wait(ngx_booking_redis_conn_t *rc,
+    ngx_booking_redis_cmd_t *cmd)
+{
+    cmd->deadline = ngx_current_msec + rc->node->conf->timeout;
+
+    ngx_queue_insert_tail(&rc->waiting, &cmd->queue);
+
+    if (!rc->expire.timer_set) {
+        ngx_booking_redis_arm_expire(rc);
+    }
 }
 
 
@@ -260,14 +292,13 @@ ngx_booking_redis_cancel(ngx_booking_redis_cmd_t *cmd)
 
 
 void
-ngx_booking_redis_stats(ngx_booking_redis_stats_t *st)
+ngx_booking_node_stats(ngx_booking_node_t *node,
+    ngx_booking_store_stats_t *st)
 {
     ngx_uint_t  i;
 
-    ngx_memzero(st, sizeof(ngx_booking_redis_stats_t));
-
-    for (i = 0; i < ngx_booking_redis_nconns; i++) {
-        switch (ngx_booking_redis_conns[i].state) {
+    for (i = 0; i < node->nconns; i++) {
+        switch (node->conns[i].state) {
 
         case NGX_BOOKING_REDIS_READY:
             st->ready++;
@@ -281,120 +312,8 @@ ngx_booking_redis_stats(ngx_booking_redis_stats_t *st)
             st->connecting++;
         }
 
-        st->inflight += ngx_booking_redis_conns[i].ninflight;
+        st->inflight += node->conns[i].ninflight;
     }
-}
-
-
-static ngx_booking_redis_cmd_t *
-ngx_booking_redis_submit(ngx_booking_redis_cmd_t *cmd,
-    ngx_booking_redis_handler_pt handler, void *data)
-{
-    ngx_booking_redis_conn_t  *rc;
-
-    rc = ngx_booking_redis_pick();
-    if (rc == NULL) {
-        ngx_free(cmd);
-        return NULL;
-    }
-
-    cmd->handler = handler;
-    cmd->data = data;
-    cmd->conn = rc;
-    cmd->deadline = ngx_current_msec + ngx_booking_redis_conf->redis_timeout;
-
-    if (rc->state == NGX_BOOKING_REDIS_READY) {
-        ngx_booking_redis_send(rc, cmd);
-
-    } else {
-        ngx_queue_insert_tail(&rc->waiting, &cmd->queue);
-    }
-
-    return cmd;
-}
-
-
-/*
- * The ready connection after the last one used, so that the commands of a
- * busy worker spread over all of them; else one still connecting, whose
- * commands wait for its handshake; else none: Redis is down.
- */
-static ngx_booking_redis_conn_t *
-ngx_booking_redis_pick(void)
-{
-    ngx_uint_t                 i, n;
-    ngx_booking_redis_conn_t  *rc, *pending;
-
-    pending = NULL;
-    n = ngx_booking_redis_nconns;
-
-    for (i = 0; i < n; i++) {
-        rc = &ngx_booking_redis_conns[(ngx_booking_redis_next + i) % n];
-
-        if (rc->state == NGX_BOOKING_REDIS_READY) {
-            ngx_booking_redis_next = (rc->index + 1) % n;
-            return rc;
-        }
-
-        if (rc->state != NGX_BOOKING_REDIS_DOWN && pending == NULL) {
-            pending = rc;
-        }
-    }
-
-    return pending;
-}
-
-
-static ngx_booking_redis_cmd_t *
-ngx_booking_redis_format(ngx_str_t *head, ngx_uint_t nhead, ngx_str_t *argv,
-    ngx_uint_t argc, ngx_log_t *log)
-{
-    u_char                   *p;
-    size_t                    len;
-    ngx_uint_t                i;
-    ngx_booking_redis_cmd_t  *cmd;
-
-    len = sizeof("*\r\n") - 1 + NGX_INT_T_LEN;
-
-    for (i = 0; i < nhead; i++) {
-        len += sizeof("$\r\n\r\n") - 1 + NGX_SIZE_T_LEN + head[i].len;
-    }
-
-    for (i = 0; i < argc; i++) {
-        len += sizeof("$\r\n\r\n") - 1 + NGX_SIZE_T_LEN + argv[i].len;
-    }
-
-    cmd = ngx_alloc(sizeof(ngx_booking_redis_cmd_t) + len, log);
-    if (cmd == NULL) {
-        return NULL;
-    }
-
-    ngx_memzero(cmd, sizeof(ngx_booking_redis_cmd_t));
-    cmd->script = -1;
-    cmd->bytes = (u_char *) cmd + sizeof(ngx_booking_redis_cmd_t);
-
-    p = ngx_sprintf(cmd->bytes, "*%ui\r\n", nhead + argc);
-
-    for (i = 0; i < nhead; i++) {
-        p = ngx_sprintf(p, "$%uz\r\n", head[i].len);
-        p = ngx_cpymem(p, head[i].data, head[i].len);
-        *p++ = CR; *p++ = LF;
-
-        /* EVALSHA's own two: what EVAL replaces to send the script */
-        if (i == 1) {
-            cmd->rest = p - cmd->bytes;
-        }
-    }
-
-    for (i = 0; i < argc; i++) {
-        p = ngx_sprintf(p, "$%uz\r\n", argv[i].len);
-        p = ngx_cpymem(p, argv[i].data, argv[i].len);
-        *p++ = CR; *p++ = LF;
-    }
-
-    cmd->len = p - cmd->bytes;
-
-    return cmd;
 }
 
 
@@ -426,7 +345,7 @@ ngx_booking_redis_connect(ngx_booking_redis_conn_t *rc)
 
     if (n == NGX_AGAIN) {
         /* the handshake must finish within one command's timeout too */
-        ngx_add_timer(c->read, ngx_booking_redis_conf->redis_timeout);
+        ngx_add_timer(c->read, rc->node->conf->timeout);
         return;
     }
 
@@ -458,7 +377,7 @@ ngx_booking_redis_connected(ngx_booking_redis_conn_t *rc)
     rc->state = NGX_BOOKING_REDIS_HANDSHAKE;
 
     if (!c->read->timer_set) {
-        ngx_add_timer(c->read, ngx_booking_redis_conf->redis_timeout);
+        ngx_add_timer(c->read, rc->node->conf->timeout);
     }
 
     if (ngx_booking_redis_handshake(rc) != NGX_OK) {
@@ -467,43 +386,44 @@ ngx_booking_redis_connected(ngx_booking_redis_conn_t *rc)
 }
 
 
+/* AUTH, SELECT, and the scripts loaded: before any command of a request */
 static ngx_int_t
 ngx_booking_redis_handshake(ngx_booking_redis_conn_t *rc)
 {
-    u_char                   *p, nbuf[NGX_INT_T_LEN];
-    ngx_uint_t                i;
-    ngx_str_t                 argv[3];
-    ngx_booking_redis_cmd_t  *cmd;
+    u_char                    *p, nbuf[NGX_INT_T_LEN];
+    ngx_uint_t                 i;
+    ngx_str_t                  argv[2];
+    ngx_booking_redis_cmd_t   *cmd;
+    ngx_booking_store_conf_t  *conf;
+
+    conf = rc->node->conf;
 
     for (i = 0; i < 2 + NGX_BOOKING_SCRIPT_N; i++) {
 
         if (i == 0) {
-            if (ngx_booking_redis_conf->redis_password.len == 0) {
+            if (conf->password.len == 0) {
                 continue;
             }
 
             ngx_str_set(&argv[0], "AUTH");
-            argv[1] = ngx_booking_redis_conf->redis_password;
+            argv[1] = conf->password;
+            cmd = ngx_booking_resp_command(argv, 2, NULL, 0, rc->peer.log);
 
         } else if (i == 1) {
-            if (ngx_booking_redis_conf->redis_database == 0) {
+            if (conf->database == 0) {
                 continue;
             }
 
-            p = ngx_sprintf(nbuf, "%i",
-                            ngx_booking_redis_conf->redis_database);
+            p = ngx_sprintf(nbuf, "%i", conf->database);
             ngx_str_set(&argv[0], "SELECT");
             argv[1].data = nbuf;
             argv[1].len = p - nbuf;
+            cmd = ngx_booking_resp_command(argv, 2, NULL, 0, rc->peer.log);
 
         } else {
-            ngx_str_set(&argv[0], "SCRIPT");
-            ngx_str_set(&argv[1], "LOAD");
-            argv[2] = ngx_booking_scripts[i - 2].text;
+            cmd = ngx_booking_script_load(i - 2, rc->peer.log);
         }
 
-        cmd = ngx_booking_redis_format(argv, i < 2 ? 2 : 3, NULL, 0,
-                                       rc->peer.log);
         if (cmd == NULL) {
             return NGX_ERROR;
         }
@@ -512,11 +432,17 @@ ngx_booking_redis_handshake(ngx_booking_redis_conn_t *rc)
         cmd->conn = rc;
         cmd->handler = ngx_booking_redis_handshake_reply;
         cmd->data = rc;
-        cmd->deadline = ngx_current_msec
-                        + ngx_booking_redis_conf->redis_timeout;
+
+        if (ngx_booking_redis_send(rc, cmd) != NGX_OK) {
+            ngx_free(cmd);
+            return NGX_ERROR;
+        }
 
         rc->handshake++;
-        ngx_booking_redis_send(rc, cmd);
+    }
+
+    if (rc->handshake == 0) {
+        return NGX_ERROR;
     }
 
     return NGX_OK;
@@ -549,33 +475,90 @@ ngx_booking_redis_handshake_reply(void *data, ngx_int_t rc, redisReply *reply)
     }
 
     conn->state = NGX_BOOKING_REDIS_READY;
+    conn->frozen = 0;
     conn->backoff = 0;
 
     ngx_log_error(NGX_LOG_INFO, conn->peer.log, 0,
                   "booking: redis %V connection %ui ready",
                   conn->peer.name, conn->index);
 
+    if (conn->expire.timer_set) {
+        ngx_del_timer(&conn->expire);
+    }
+
     while (!ngx_queue_empty(&conn->waiting)) {
         q = ngx_queue_head(&conn->waiting);
         ngx_queue_remove(q);
         cmd = ngx_queue_data(q, ngx_booking_redis_cmd_t, queue);
-        ngx_booking_redis_send(conn, cmd);
+
+        if (ngx_booking_redis_send(conn, cmd) != NGX_OK) {
+            /* never written: it never reached Redis */
+            if (cmd->handler != NULL) {
+                cmd->handler(cmd->data, NGX_BOOKING_REDIS_UNAVAILABLE, NULL);
+            }
+
+            ngx_free(cmd);
+        }
     }
 
     ngx_booking_redis_arm(conn);
 }
 
 
-static void
+/*
+ * Appends the command to the connection's output, written once per
+ * event loop turn: NGX_DECLINED, and nothing changed, when it cannot be
+ * held (no memory, or Redis has not read what it has already).
+ */
+static ngx_int_t
 ngx_booking_redis_send(ngx_booking_redis_conn_t *rc,
     ngx_booking_redis_cmd_t *cmd)
 {
-    if (ngx_booking_redis_append(rc, cmd->bytes, cmd->len) != NGX_OK) {
-        ngx_queue_insert_tail(&rc->inflight, &cmd->queue);
-        rc->ninflight++;
-        ngx_booking_redis_close(rc, NGX_BOOKING_REDIS_LOST);
-        return;
+    u_char  *out;
+    size_t   size, used;
+
+    if (rc->out_pos == rc->out_len) {
+        rc->out_pos = 0;
+        rc->out_len = 0;
     }
+
+    used = rc->out_len - rc->out_pos;
+
+    if (used + cmd->len > NGX_BOOKING_OUT_MAX && !cmd->internal) {
+        ngx_log_error(NGX_LOG_WARN, rc->peer.log, 0,
+                      "booking: redis %V reads nothing: %uz bytes unsent",
+                      rc->peer.name, used);
+        return NGX_DECLINED;
+    }
+
+    if (rc->out_len + cmd->len > rc->out_size) {
+        size = ngx_max(rc->out_size * 2, 16384);
+
+        while (size < used + cmd->len) {
+            size *= 2;
+        }
+
+        out = ngx_alloc(size, rc->peer.log);
+        if (out == NULL) {
+            return NGX_DECLINED;
+        }
+
+        if (rc->out != NULL) {
+            ngx_memcpy(out, rc->out + rc->out_pos, used);
+            ngx_free(rc->out);
+        }
+
+        rc->out_len = used;
+        rc->out_pos = 0;
+        rc->out = out;
+        rc->out_size = size;
+    }
+
+    ngx_memcpy(rc->out + rc->out_len, cmd->bytes, cmd->len);
+    rc->out_len += cmd->len;
+
+    /* a command's own time starts when it goes out, not when it queued */
+    cmd->deadline = ngx_current_msec + rc->node->conf->timeout;
 
     ngx_queue_insert_tail(&rc->inflight, &cmd->queue);
     rc->ninflight++;
@@ -588,45 +571,6 @@ ngx_booking_redis_send(ngx_booking_redis_conn_t *rc,
     if (!rc->flush.posted) {
         ngx_post_event(&rc->flush, &ngx_posted_events);
     }
-}
-
-
-static ngx_int_t
-ngx_booking_redis_append(ngx_booking_redis_conn_t *rc, u_char *p, size_t len)
-{
-    u_char  *out;
-    size_t   size;
-
-    if (rc->out_pos == rc->out_len) {
-        rc->out_pos = 0;
-        rc->out_len = 0;
-    }
-
-    if (rc->out_len + len > rc->out_size) {
-        size = ngx_max(rc->out_size * 2, 16384);
-
-        while (size < rc->out_len - rc->out_pos + len) {
-            size *= 2;
-        }
-
-        out = ngx_alloc(size, rc->peer.log);
-        if (out == NULL) {
-            return NGX_ERROR;
-        }
-
-        if (rc->out != NULL) {
-            ngx_memcpy(out, rc->out + rc->out_pos, rc->out_len - rc->out_pos);
-            ngx_free(rc->out);
-        }
-
-        rc->out_len -= rc->out_pos;
-        rc->out_pos = 0;
-        rc->out = out;
-        rc->out_size = size;
-    }
-
-    ngx_memcpy(rc->out + rc->out_len, p, len);
-    rc->out_len += len;
 
     return NGX_OK;
 }
@@ -840,49 +784,29 @@ static ngx_int_t
 ngx_booking_redis_retry_as_eval(ngx_booking_redis_conn_t *rc,
     ngx_booking_redis_cmd_t *cmd)
 {
-    u_char                   *p;
-    size_t                    len, argc_len;
-    ngx_str_t                *text;
     ngx_booking_redis_cmd_t  *eval;
 
-    text = &ngx_booking_scripts[cmd->script].text;
+    eval = ngx_booking_script_eval(cmd, rc->peer.log);
 
-    /* "*<argc>\r\n" stays as it is: EVAL takes as many arguments */
-    p = ngx_strlchr(cmd->bytes, cmd->bytes + cmd->len, LF);
-    argc_len = p + 1 - cmd->bytes;
+    if (eval == NULL || ngx_booking_redis_send(rc, eval) != NGX_OK) {
+        if (eval != NULL) {
+            ngx_free(eval);
+        }
 
-    len = argc_len + sizeof("$4\r\nEVAL\r\n$\r\n\r\n") - 1 + NGX_SIZE_T_LEN
-          + text->len + cmd->len - cmd->rest;
-
-    eval = ngx_alloc(sizeof(ngx_booking_redis_cmd_t) + len, rc->peer.log);
-    if (eval == NULL) {
+        /* sent once already: the outcome is not known for sure */
         cmd->handler(cmd->data, NGX_BOOKING_REDIS_LOST, NULL);
         ngx_free(cmd);
-        return NGX_OK;
+
+        return rc->peer.connection != NULL ? NGX_OK : NGX_ERROR;
     }
-
-    *eval = *cmd;
-    eval->retried = 1;
-    eval->bytes = (u_char *) eval + sizeof(ngx_booking_redis_cmd_t);
-    eval->deadline = ngx_current_msec + ngx_booking_redis_conf->redis_timeout;
-
-    p = ngx_cpymem(eval->bytes, cmd->bytes, argc_len);
-    p = ngx_sprintf(p, "$4\r\nEVAL\r\n$%uz\r\n", text->len);
-    p = ngx_cpymem(p, text->data, text->len);
-    *p++ = CR; *p++ = LF;
-    eval->rest = p - eval->bytes;
-    p = ngx_cpymem(p, cmd->bytes + cmd->rest, cmd->len - cmd->rest);
-    eval->len = p - eval->bytes;
-
-    ngx_free(cmd);
 
     ngx_log_error(NGX_LOG_INFO, rc->peer.log, 0,
                   "booking: script \"%V\" was not in redis, sent again",
-                  &ngx_booking_scripts[eval->script].name);
+                  ngx_booking_script_name(eval->script));
 
-    ngx_booking_redis_send(rc, eval);
+    ngx_free(cmd);
 
-    return rc->peer.connection != NULL ? NGX_OK : NGX_ERROR;
+    return NGX_OK;
 }
 
 
@@ -917,6 +841,62 @@ ngx_booking_redis_arm(ngx_booking_redis_conn_t *rc)
 }
 
 
+/* the waiting queue's timer follows its oldest command */
+static void
+ngx_booking_redis_arm_expire(ngx_booking_redis_conn_t *rc)
+{
+    ngx_msec_int_t            left;
+    ngx_booking_redis_cmd_t  *cmd;
+
+    if (ngx_queue_empty(&rc->waiting)) {
+        if (rc->expire.timer_set) {
+            ngx_del_timer(&rc->expire);
+        }
+
+        return;
+    }
+
+    cmd = ngx_queue_data(ngx_queue_head(&rc->waiting),
+                         ngx_booking_redis_cmd_t, queue);
+
+    left = (ngx_msec_int_t) (cmd->deadline - ngx_current_msec);
+
+    ngx_add_timer(&rc->expire, left > 0 ? (ngx_msec_t) left : 1);
+}
+
+
+/*
+ * Commands that waited booking_redis_timeout for a connection to Redis
+ * (slow to answer, not refusing): Redis did not answer in time.
+ */
+static void
+ngx_booking_redis_expire_handler(ngx_event_t *ev)
+{
+    ngx_booking_redis_conn_t *rc = ev->data;
+
+    ngx_queue_t              *q, expired;
+    ngx_booking_redis_cmd_t  *cmd;
+
+    ngx_queue_init(&expired);
+
+    while (!ngx_queue_empty(&rc->waiting)) {
+        q = ngx_queue_head(&rc->waiting);
+        cmd = ngx_queue_data(q, ngx_booking_redis_cmd_t, queue);
+
+        if ((ngx_msec_int_t) (cmd->deadline - ngx_current_msec) > 0) {
+            break;
+        }
+
+        ngx_queue_remove(q);
+        ngx_queue_insert_tail(&expired, q);
+    }
+
+    ngx_booking_redis_arm_expire(rc);
+
+    ngx_booking_redis_fail(&expired, NGX_BOOKING_REDIS_TIMEOUT);
+}
+
+
 static void
 ngx_booking_redis_timeout(ngx_booking_redis_conn_t *rc)
 {
@@ -927,7 +907,7 @@ ngx_booking_redis_timeout(ngx_booking_redis_conn_t *rc)
         ngx_log_error(NGX_LOG_ERR, rc->peer.log, 0,
                       "booking: redis %V did not answer the handshake in "
                       "time", rc->peer.name);
-        ngx_booking_redis_close(rc, NGX_BOOKING_REDIS_UNAVAILABLE);
+        ngx_booking_redis_close(rc, NGX_BOOKING_REDIS_TIMEOUT);
         return;
     }
 
@@ -955,6 +935,13 @@ ngx_booking_redis_timeout(ngx_booking_redis_conn_t *rc)
 }
 
 
+/*
+ * The connection goes down: what was in flight fails with why.  When it
+ * went down because Redis stopped answering, the commands waiting unsent
+ * keep waiting (no longer than their time) for it to come back, and new
+ * ones join them: answering 503 at once would say Redis cannot be reached
+ * when it is only slow.  Otherwise they fail at once, unsent.
+ */
 static void
 ngx_booking_redis_close(ngx_booking_redis_conn_t *rc, ngx_int_t why)
 {
@@ -969,6 +956,7 @@ ngx_booking_redis_close(ngx_booking_redis_conn_t *rc, ngx_int_t why)
 
     /* handlers may send new commands: none must land on this connection */
     rc->state = NGX_BOOKING_REDIS_DOWN;
+    rc->frozen = (why == NGX_BOOKING_REDIS_TIMEOUT);
 
     ngx_queue_init(&inflight);
     ngx_queue_init(&waiting);
@@ -978,9 +966,13 @@ ngx_booking_redis_close(ngx_booking_redis_conn_t *rc, ngx_int_t why)
         ngx_queue_init(&rc->inflight);
     }
 
-    if (!ngx_queue_empty(&rc->waiting)) {
+    if (!rc->frozen && !ngx_queue_empty(&rc->waiting)) {
         ngx_queue_add(&waiting, &rc->waiting);
         ngx_queue_init(&rc->waiting);
+
+        if (rc->expire.timer_set) {
+            ngx_del_timer(&rc->expire);
+        }
     }
 
     ngx_booking_redis_schedule(rc);
@@ -1070,18 +1062,5 @@ ngx_booking_redis_reconnect_handler(ngx_event_t *ev)
 
     if (rc->state == NGX_BOOKING_REDIS_DOWN) {
         ngx_booking_redis_connect(rc);
-    }
-}
-
-
-static void
-ngx_booking_redis_scripts_init(void)
-{
-    u_char                 digest[SHA_DIGEST_LENGTH];
-    ngx_booking_script_t  *s;
-
-    for (s = ngx_booking_scripts; s->name.len; s++) {
-        SHA1(s->text.data, s->text.len, digest);
-        ngx_hex_dump(s->sha1, digest, SHA_DIGEST_LENGTH);
     }
 }

@@ -1,0 +1,152 @@
+/*
+ * The operations of the API, one file per entity: resources,
+ * availability, bookings, listing pages, calendar feeds.  An operation
+ * turns a request the http layer has read (path, query, body, caller) into
+ * store calls and a view, and says what it changed instead of touching
+ * the cache itself.  It never sends anything: the http layer does, once
+ * the answer is ready.
+ */
+
+#ifndef _NGX_BOOKING_OPS_H_INCLUDED_
+#define _NGX_BOOKING_OPS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_booking_core.h"
+#include "ngx_booking_store.h"
+#include "ngx_booking_view.h"
+
+
+#define NGX_BOOKING_USER_MAX       128
+#define NGX_BOOKING_GROUPS_MAX     4096
+#define NGX_BOOKING_IDEM_MAX       255
+
+
+typedef struct {
+    ngx_str_t                   name;
+    ngx_str_t                   slot_text;   /* as written: "1h", "none" */
+    int64_t                     slot;        /* seconds, 0: timeless */
+    int64_t                     hold;
+    int64_t                     min;
+    int64_t                     max;         /* 0: no maximum */
+    int64_t                     buffer;
+    int64_t                     lead;
+    int64_t                     horizon;     /* 0: no horizon */
+    ngx_flag_t                  approval;
+    ngx_uint_t                  max_active;  /* 0: no quota */
+} ngx_booking_type_t;
+
+
+typedef struct {
+    ngx_array_t                 types;       /* ngx_booking_type_t */
+    ngx_str_t                  *rules;       /* one line per type, for Lua */
+    ngx_str_t                   secret;
+    ngx_regex_t                *id_regex;    /* NULL: the default pattern */
+    int64_t                     max_range;
+} ngx_booking_ops_conf_t;
+
+
+/* who calls, as the http layer found out */
+typedef struct {
+    ngx_str_t                   user;        /* "" for none */
+    ngx_str_t                   groups;
+    unsigned                    admin:1;     /* an admin location */
+    unsigned                    token:1;     /* a valid Booking-Token */
+    unsigned                    anonymous:1; /* booking_anonymous on */
+} ngx_booking_caller_t;
+
+
+/* what an operation changed: the http layer's cache forgets it */
+typedef struct {
+    ngx_str_t                   id;
+    ngx_str_t                   type;        /* empty: every type */
+    unsigned                    changed:1;
+} ngx_booking_change_t;
+
+
+typedef struct ngx_booking_req_s  ngx_booking_req_t;
+
+typedef ngx_int_t (*ngx_booking_op_pt)(ngx_booking_req_t *req);
+typedef void (*ngx_booking_finish_pt)(ngx_booking_req_t *req);
+
+struct ngx_booking_req_s {
+    ngx_pool_t                 *pool;
+    ngx_log_t                  *log;
+    ngx_booking_ops_conf_t     *conf;
+
+    /* the request, as the http layer read it */
+    ngx_str_t                   id;          /* resource id of the path */
+    ngx_str_t                   booking;     /* a booking id of the path */
+    ngx_str_t                   rand;        /* its random part */
+    ngx_str_t                   verb;        /* confirm, cancel, ... */
+    ngx_booking_query_t         query;
+    ngx_str_t                   body;
+    ngx_str_t                   idempotency; /* Idempotency-Key, or null */
+    ngx_booking_caller_t        caller;
+
+    /* what the operation answers, and what it changed */
+    const char                 *name;        /* hold, book, ... */
+    ngx_booking_answer_t        answer;
+    ngx_booking_change_t        change;
+
+    /* called once the answer is ready, when the operation said NGX_DONE */
+    ngx_booking_finish_pt       finish;
+    void                       *data;        /* the http layer's */
+    void                       *state;       /* the operation's */
+};
+
+
+/*
+ * Every operation: NGX_OK (the answer is ready), NGX_DONE (finish() will
+ * be called once it is, never from inside this call) or NGX_ERROR (no
+ * memory: the http layer answers 500).
+ */
+ngx_int_t ngx_booking_resource_put(ngx_booking_req_t *req);
+ngx_int_t ngx_booking_resource_get(ngx_booking_req_t *req);
+ngx_int_t ngx_booking_resource_delete(ngx_booking_req_t *req);
+ngx_int_t ngx_booking_availability(ngx_booking_req_t *req);
+ngx_int_t ngx_booking_calendar(ngx_booking_req_t *req);
+ngx_int_t ngx_booking_listing(ngx_booking_req_t *req);
+ngx_int_t ngx_booking_create(ngx_booking_req_t *req);
+ngx_int_t ngx_booking_get(ngx_booking_req_t *req);
+ngx_int_t ngx_booking_act(ngx_booking_req_t *req);
+ngx_int_t ngx_booking_list(ngx_booking_req_t *req);
+
+
+/* shared by the operations (ngx_booking_op.c) */
+ngx_booking_type_t *ngx_booking_find_type(ngx_booking_ops_conf_t *conf,
+    u_char *name, size_t len);
+ngx_int_t ngx_booking_id_check(ngx_booking_ops_conf_t *conf, ngx_str_t *id,
+    ngx_log_t *log);
+int64_t ngx_booking_longest(ngx_booking_ops_conf_t *conf,
+    ngx_booking_type_t *t);
+ngx_int_t ngx_booking_rules(ngx_conf_t *cf, ngx_booking_ops_conf_t *conf);
+
+ngx_int_t ngx_booking_op_fail(ngx_booking_req_t *req, ngx_uint_t status,
+    const char *code, const char *message, const char *field);
+ngx_int_t ngx_booking_op_perr(ngx_booking_req_t *req,
+    ngx_booking_perr_t *err);
+ngx_int_t ngx_booking_op_unexpected(ngx_booking_req_t *req);
+ngx_int_t ngx_booking_op_failed(ngx_booking_req_t *req,
+    ngx_booking_call_t *call);
+ngx_int_t ngx_booking_op_refused(ngx_booking_req_t *req,
+    ngx_booking_call_t *call);
+ngx_int_t ngx_booking_op_check(ngx_booking_req_t *req,
+    ngx_booking_call_t *call);
+void ngx_booking_op_done(ngx_booking_req_t *req, ngx_int_t rc);
+
+ngx_booking_call_t *ngx_booking_op_call(ngx_booking_req_t *req,
+    ngx_int_t script, ngx_uint_t nkeys, ngx_uint_t nargs, int expect,
+    ngx_booking_call_pt handler);
+ngx_int_t ngx_booking_op_send(ngx_booking_req_t *req,
+    ngx_booking_call_t *call);
+ngx_int_t ngx_booking_resource_keys(ngx_booking_req_t *req, ngx_str_t *id,
+    ngx_str_t *keys, const char *const *suffixes);
+ngx_int_t ngx_booking_num(ngx_booking_req_t *req, ngx_str_t *s, int64_t n);
+
+extern const char *const  ngx_booking_keys_all[];   /* R B C K H A */
+
+
+#endif /* _NGX_BOOKING_OPS_H_INCLUDED_ */

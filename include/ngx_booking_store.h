@@ -1,0 +1,93 @@
+/*
+ * The store: what the operations call to read and change bookings.  A
+ * call is one script of the contract (its KEYS and ARGV) or one plain
+ * command, answered once, later, with a typed result.  Behind it, Redis:
+ * the node picker (one server today; Sentinel and Cluster are two more
+ * kinds of it), per-node connections of nginx's own, RESP, the scripts
+ * loaded on each node, and the decoding of replies.  Nothing here ever
+ * blocks.
+ */
+
+#ifndef _NGX_BOOKING_STORE_H_INCLUDED_
+#define _NGX_BOOKING_STORE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_booking_core.h"
+#include "ngx_booking_reply.h"
+#include "ngx_booking_contract.h"
+
+
+/* what became of a call, as its handler is told */
+#define NGX_BOOKING_STORE_OK           0   /* result holds the answer */
+#define NGX_BOOKING_STORE_UNAVAILABLE  1   /* never reached Redis */
+#define NGX_BOOKING_STORE_TIMEOUT      2   /* sent; no answer in time */
+#define NGX_BOOKING_STORE_LOST         3   /* sent; connection lost */
+#define NGX_BOOKING_STORE_BUSY         4   /* refused now: LOADING, OOM... */
+#define NGX_BOOKING_STORE_FAILED       5   /* an answer not expected */
+
+
+typedef struct {
+    ngx_addr_t                 *addr;
+    ngx_str_t                   name;       /* as written in nginx.conf */
+    ngx_str_t                   password;
+    ngx_int_t                   database;
+    ngx_msec_t                  timeout;
+    ngx_uint_t                  connections;
+} ngx_booking_store_conf_t;
+
+
+typedef struct ngx_booking_call_s  ngx_booking_call_t;
+
+typedef void (*ngx_booking_call_pt)(ngx_booking_call_t *call);
+
+struct ngx_booking_call_s {
+    /* set by the caller */
+    ngx_int_t                   script;     /* -1: a plain command */
+    ngx_str_t                  *keys;       /* a script's KEYS */
+    ngx_uint_t                  nkeys;
+    ngx_str_t                  *args;       /* its ARGV; a command's words */
+    ngx_uint_t                  nargs;
+    int                         expect;     /* NGX_BOOKING_R_* */
+    ngx_pool_t                 *pool;       /* the call lives as long */
+    ngx_log_t                  *log;
+    ngx_booking_call_pt         handler;
+    void                       *data;
+
+    /* set by the store before the handler runs */
+    ngx_int_t                   rc;
+    ngx_booking_result_t        result;     /* the handler's to copy */
+
+    /* the store's own */
+    void                       *cmd;
+    ngx_uint_t                  again;
+    unsigned                    cleanup:1;
+};
+
+
+typedef struct {
+    ngx_uint_t                  ready;
+    ngx_uint_t                  connecting;
+    ngx_uint_t                  down;
+    ngx_uint_t                  inflight;
+} ngx_booking_store_stats_t;
+
+
+ngx_int_t ngx_booking_store_init_process(ngx_cycle_t *cycle,
+    ngx_booking_store_conf_t *conf);
+void ngx_booking_store_exit_process(ngx_cycle_t *cycle);
+
+/*
+ * NGX_OK: the handler will be called, never from inside this call.
+ * NGX_DECLINED: the call cannot be sent now (Redis is down): the caller
+ * answers 503 at once.  NGX_ERROR: no memory.  A call still pending when
+ * its pool goes is cancelled: its handler is not called.
+ */
+ngx_int_t ngx_booking_store_call(ngx_booking_call_t *call);
+
+void ngx_booking_store_stats(ngx_booking_store_stats_t *st);
+
+
+#endif /* _NGX_BOOKING_STORE_H_INCLUDED_ */

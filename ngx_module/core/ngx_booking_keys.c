@@ -1,0 +1,95 @@
+/*
+ * Keys: the hash slot of a key as Redis Cluster computes it, and the
+ * names of a resource's keys (the contract's schema).
+ */
+
+#include <string.h>
+
+#include "ngx_booking_core.h"
+#include "ngx_booking_contract.h"
+
+
+/* CRC16-XMODEM (polynomial 0x1021, initial 0), as Redis Cluster's */
+uint16_t
+ngx_booking_crc16(const u_char *p, size_t len)
+{
+    size_t    i;
+    unsigned  k;
+    uint16_t  crc;
+
+    crc = 0;
+
+    for (i = 0; i < len; i++) {
+        crc ^= (uint16_t) (p[i] << 8);
+
+        for (k = 0; k < 8; k++) {
+            crc = (crc & 0x8000) ? (uint16_t) ((crc << 1) ^ 0x1021)
+                                 : (uint16_t) (crc << 1);
+        }
+    }
+
+    return crc;
+}
+
+
+/*
+ * Only what is between the first "{" and the first "}" after it is
+ * hashed, when that is not empty; else the whole key.
+ */
+unsigned
+ngx_booking_hash_slot(const u_char *key, size_t len)
+{
+    const u_char  *open, *close;
+
+    open = memchr(key, '{', len);
+
+    if (open != NULL) {
+        close = memchr(open + 1, '}', key + len - (open + 1));
+
+        if (close != NULL && close > open + 1) {
+            return ngx_booking_crc16(open + 1, close - (open + 1))
+                   % NGX_BOOKING_HASH_SLOTS;
+        }
+    }
+
+    return ngx_booking_crc16(key, len) % NGX_BOOKING_HASH_SLOTS;
+}
+
+
+unsigned
+ngx_booking_shard(const u_char *id, size_t len)
+{
+    return ngx_booking_crc16(id, len) % NGX_BOOKING_SHARDS;
+}
+
+
+size_t
+ngx_booking_rkey_len(size_t id_len, const char *suffix)
+{
+    return sizeof("bk:{sNN}:r:") - 1 + id_len + strlen(suffix);
+}
+
+
+u_char *
+ngx_booking_rkey(u_char *p, const u_char *id, size_t len, const char *suffix)
+{
+    unsigned           shard;
+    size_t             n;
+    static const char  hex[] = "0123456789abcdef";
+
+    shard = ngx_booking_shard(id, len);
+
+    memcpy(p, "bk:{s", 5);
+    p[5] = hex[(shard >> 4) & 0xf];
+    p[6] = hex[shard & 0xf];
+    memcpy(p + 7, "}:r:", 4);
+    p += 11;
+
+    memcpy(p, id, len);
+    p += len;
+
+    n = strlen(suffix);
+    memcpy(p, suffix, n);
+
+    return p + n;
+}

@@ -1,0 +1,1241 @@
+/*
+ * Bookings: POST /bookings, GET /bookings/{id}, the transitions, and the
+ * lists of GET /bookings.  Each change is one script; it checks and
+ * changes state atomically with Redis's clock, and answers the contract's
+ * tuple.
+ *
+ * A booking id is "<resource id>.<16 random base64url characters>", so any
+ * request finds the booking's keys, all under the resource's hash tag, in
+ * one round trip.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include <jansson.h>
+
+#include "ngx_booking_ops.h"
+
+
+#define NGX_BOOKING_LIST_SCAN  200      /* index entries a page looks at */
+
+
+/* GET /bookings without resource: the caller's index, then each resource */
+typedef struct {
+    ngx_str_t            *ids;
+    double               *scores;
+    ngx_uint_t            n;
+} ngx_booking_list_t;
+
+typedef struct {
+    ngx_booking_list_t    lists[2];  /* the cursor's score, then after it */
+    ngx_str_t             after;     /* the cursor's own entry */
+    ngx_str_t            *entries;   /* the page's: "<resource id>.<rand>" */
+    double               *scores;
+    ngx_uint_t           *part;      /* entry -> its resource's part */
+    ngx_booking_rec_t   **recs;      /* entry -> its booking; NULL: gone */
+    ngx_uint_t            n;
+    ngx_uint_t            pending;
+    ngx_int_t             failure;   /* a call's rc; 0: none */
+    unsigned              scanned:1; /* the index may hold more */
+} ngx_booking_mine_t;
+
+typedef struct {
+    ngx_booking_req_t    *req;
+    ngx_uint_t            part;
+} ngx_booking_part_t;
+
+
+static ngx_int_t ngx_booking_scope(ngx_booking_req_t *req, ngx_str_t *scope);
+static void ngx_booking_created(ngx_booking_call_t *call);
+static void ngx_booking_acted(ngx_booking_call_t *call);
+static ngx_int_t ngx_booking_list_resource(ngx_booking_req_t *req,
+    ngx_str_t *rid, ngx_str_t *cursor);
+static void ngx_booking_listed(ngx_booking_call_t *call);
+static ngx_int_t ngx_booking_list_mine(ngx_booking_req_t *req,
+    ngx_str_t *cursor);
+static void ngx_booking_mine_same(ngx_booking_call_t *call);
+static void ngx_booking_mine_more(ngx_booking_call_t *call);
+static void ngx_booking_mine_index(ngx_booking_call_t *call,
+    ngx_uint_t which);
+static ngx_int_t ngx_booking_split(ngx_str_t *id, ngx_str_t *rid,
+    ngx_str_t *rand);
+static ngx_int_t ngx_booking_mine_fetch(ngx_booking_req_t *req,
+    ngx_booking_mine_t *m);
+static void ngx_booking_mine_recs(ngx_booking_call_t *call);
+static ngx_int_t ngx_booking_mine_page(ngx_booking_req_t *req,
+    ngx_booking_mine_t *m);
+static void ngx_booking_ignore(ngx_booking_call_t *call);
+static ngx_uint_t ngx_booking_list_keeps(ngx_booking_req_t *req,
+    ngx_booking_rec_t *rec);
+static ngx_int_t ngx_booking_cursor(ngx_booking_req_t *req, ngx_str_t *out);
+static ngx_int_t ngx_booking_next(ngx_booking_req_t *req, u_char *p,
+    size_t len, ngx_str_t *next);
+static ngx_int_t ngx_booking_user_key(ngx_booking_req_t *req, ngx_str_t *key);
+static ngx_int_t ngx_booking_copy(ngx_booking_req_t *req, ngx_str_t *dst,
+    const u_char *src, size_t len);
+static ngx_booking_rec_t *ngx_booking_rec_copy(ngx_booking_req_t *req,
+    ngx_booking_rec_t *src);
+
+
+static ngx_str_t  ngx_booking_flag[] = {
+    ngx_string("0"),
+    ngx_string("1")
+};
+
+
+ngx_int_t
+ngx_booking_create(ngx_booking_req_t *req)
+{
+    u_char                *p, fbuf[3 * NGX_INT64_LEN + 16];
+    json_t                *root;
+    ngx_str_t             *k, *a, scope, fp, rid;
+    ngx_uint_t             i;
+    ngx_booking_call_t    *call;
+    ngx_booking_breq_t     in;
+    ngx_booking_perr_t     perr;
+    ngx_booking_caller_t  *who;
+
+    who = &req->caller;
+
+    root = ngx_booking_parse_booking(req->body.data, req->body.len, &in,
+                                     &perr);
+    if (root == NULL) {
+        return ngx_booking_op_perr(req, &perr);
+    }
+
+    req->name = in.hold ? "hold" : "book";
+
+    call = ngx_booking_op_call(req, NGX_BOOKING_SCRIPT_BOOKING_CREATE,
+                               NGX_BOOKING_BOOKING_CREATE_NKEYS,
+                               NGX_BOOKING_BOOKING_CREATE_NARGS
+                               + req->conf->types.nelts,
+                               NGX_BOOKING_R_BOOKING, ngx_booking_created);
+    k = call ? call->keys : NULL;
+    a = call ? call->args : NULL;
+
+    /* the strings die with the JSON: the call keeps copies */
+    if (call == NULL
+        || ngx_booking_copy(req, &rid, in.resource, in.resource_len)
+           != NGX_OK
+        || ngx_booking_copy(req, &a[NGX_BOOKING_BOOKING_CREATE_A_KIND],
+                            in.kind, in.kind_len)
+           != NGX_OK
+        || ngx_booking_copy(req, &a[NGX_BOOKING_BOOKING_CREATE_A_NOTE],
+                            in.note, in.note_len)
+           != NGX_OK)
+    {
+        json_decref(root);
+        return NGX_ERROR;
+    }
+
+    json_decref(root);
+
+    /* a guest may only hold, and then keeps the token as its only key */
+    if (who->user.len == 0 && !who->admin && !(who->anonymous && in.hold)) {
+        return ngx_booking_op_fail(req, NGX_HTTP_UNAUTHORIZED,
+                                   "unauthenticated",
+                                   who->anonymous ? "guests may only hold"
+                                                  : "a user is needed",
+                                   NULL);
+    }
+
+    if (ngx_booking_id_check(req->conf, &rid, req->log) != NGX_OK) {
+        return ngx_booking_op_fail(req, NGX_HTTP_NOT_FOUND, "not_found",
+                                   "no such resource", "resource");
+    }
+
+    if (ngx_booking_scope(req, &scope) != NGX_OK) {
+        return req->answer.status ? NGX_OK : NGX_ERROR;
+    }
+
+    /* the fields that make two bodies "the same", normalized */
+    fp.len = rid.len + a[NGX_BOOKING_BOOKING_CREATE_A_KIND].len
+             + a[NGX_BOOKING_BOOKING_CREATE_A_NOTE].len + sizeof(fbuf);
+    fp.data = ngx_pnalloc(req->pool, fp.len);
+    if (fp.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    fp.len = ngx_sprintf(fp.data, "%V\n%L\n%L\n%L\n%ui\n%V\n%V", &rid,
+                         in.start, in.end, in.quantity, (ngx_uint_t) in.hold,
+                         &a[NGX_BOOKING_BOOKING_CREATE_A_KIND],
+                         &a[NGX_BOOKING_BOOKING_CREATE_A_NOTE])
+             - fp.data;
+
+    p = ngx_pnalloc(req->pool, NGX_BOOKING_RAND_LEN);
+    if (p == NULL || ngx_booking_random_id(p) != NGX_BOOKING_OK) {
+        return NGX_ERROR;
+    }
+
+    a[NGX_BOOKING_BOOKING_CREATE_A_RAND].data = p;
+    a[NGX_BOOKING_BOOKING_CREATE_A_RAND].len = NGX_BOOKING_RAND_LEN;
+    a[NGX_BOOKING_BOOKING_CREATE_A_USER] = who->user;
+    a[NGX_BOOKING_BOOKING_CREATE_A_HOLD] = ngx_booking_flag[in.hold ? 1 : 0];
+    a[NGX_BOOKING_BOOKING_CREATE_A_ADMIN] = ngx_booking_flag[who->admin];
+    a[NGX_BOOKING_BOOKING_CREATE_A_GROUPS] = who->groups;
+    a[NGX_BOOKING_BOOKING_CREATE_A_SCOPE] = scope;
+    a[NGX_BOOKING_BOOKING_CREATE_A_FINGERPRINT] = fp;
+
+    if ((in.start >= 0
+         && ngx_booking_num(req, &a[NGX_BOOKING_BOOKING_CREATE_A_START],
+                            in.start)
+            != NGX_OK)
+        || (in.end >= 0
+            && ngx_booking_num(req, &a[NGX_BOOKING_BOOKING_CREATE_A_END],
+                               in.end)
+               != NGX_OK)
+        || ngx_booking_num(req, &a[NGX_BOOKING_BOOKING_CREATE_A_QUANTITY],
+                           in.quantity)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < req->conf->types.nelts; i++) {
+        a[NGX_BOOKING_BOOKING_CREATE_A_RULES + i] = req->conf->rules[i];
+    }
+
+    /* R B C K H A, the Idempotency-Key's answer, the caller's index */
+    k[NGX_BOOKING_BOOKING_CREATE_K_I].len = ngx_booking_rkey_len(rid.len,
+                                                NGX_BOOKING_KEY_I)
+                                            + scope.len;
+    k[NGX_BOOKING_BOOKING_CREATE_K_I].data = ngx_pnalloc(req->pool,
+                                  k[NGX_BOOKING_BOOKING_CREATE_K_I].len);
+
+    if (k[NGX_BOOKING_BOOKING_CREATE_K_I].data == NULL
+        || ngx_booking_resource_keys(req, &rid, k, ngx_booking_keys_all)
+           != NGX_OK
+        || ngx_booking_user_key(req, &k[NGX_BOOKING_BOOKING_CREATE_K_U])
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p = ngx_booking_rkey(k[NGX_BOOKING_BOOKING_CREATE_K_I].data, rid.data,
+                         rid.len, NGX_BOOKING_KEY_I);
+    ngx_memcpy(p, scope.data, scope.len);
+
+    return ngx_booking_op_send(req, call);
+}
+
+
+/*
+ * The Idempotency-Key's scope: "<who>:<length of user>:<user>:<key>"
+ * cannot be read two ways; who is the kind of caller (admin, user,
+ * guest), so that an admin location without a user never shares the
+ * guests' scope.  NGX_DECLINED with the answer set when the key is bad.
+ */
+static ngx_int_t
+ngx_booking_scope(ngx_booking_req_t *req, ngx_str_t *scope)
+{
+    ngx_uint_t             i;
+    ngx_str_t             *key;
+    ngx_booking_caller_t  *who;
+
+    who = &req->caller;
+    key = &req->idempotency;
+
+    ngx_str_set(scope, "");
+
+    if (key->data == NULL) {
+        return NGX_OK;
+    }
+
+    for (i = 0; i < key->len; i++) {
+        if (key->data[i] < 0x20 || key->data[i] == 0x7f) {
+            break;
+        }
+    }
+
+    if (key->len == 0 || key->len > NGX_BOOKING_IDEM_MAX || i < key->len) {
+        (void) ngx_booking_op_fail(req, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                   "Idempotency-Key must be 1 to 255 "
+                                   "printable bytes", "Idempotency-Key");
+        return NGX_DECLINED;
+    }
+
+    /*
+     * Guests share one scope per resource: only a key nobody can guess
+     * keeps one guest from replaying another's hold and its token.
+     */
+    if (who->user.len == 0 && !who->admin && key->len < 16) {
+        (void) ngx_booking_op_fail(req, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                   "a guest's Idempotency-Key must be at "
+                                   "least 16 bytes", "Idempotency-Key");
+        return NGX_DECLINED;
+    }
+
+    scope->len = 2 + NGX_SIZE_T_LEN + 2 + who->user.len + key->len;
+    scope->data = ngx_pnalloc(req->pool, scope->len);
+    if (scope->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    scope->len = ngx_sprintf(scope->data, "%c:%uz:%V:%V",
+                             who->admin ? 'a' : (who->user.len ? 'u' : 'g'),
+                             who->user.len, &who->user, key)
+                 - scope->data;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_booking_created(ngx_booking_call_t *call)
+{
+    ngx_booking_req_t *req = call->data;
+
+    ngx_int_t           rc;
+    ngx_str_t           token;
+    ngx_booking_rec_t  *rec;
+
+    rc = ngx_booking_op_check(req, call);
+
+    if (rc != NGX_DECLINED) {
+        ngx_booking_op_done(req, rc);
+        return;
+    }
+
+    if (call->result.kind == NGX_BOOKING_R_CONFLICT) {
+        rc = ngx_booking_view_conflict(&req->answer, req->pool,
+                                       &call->result.conflict);
+
+        ngx_booking_op_done(req, rc == NGX_DECLINED
+                                 ? ngx_booking_op_unexpected(req) : rc);
+        return;
+    }
+
+    rec = &call->result.booking;
+    ngx_str_null(&token);
+
+    if (rec->status.len == 4 && ngx_strncmp(rec->status.data, "held", 4) == 0)
+    {
+        token.data = ngx_pnalloc(req->pool, NGX_BOOKING_TOKEN_LEN);
+        if (token.data == NULL
+            || ngx_booking_token(req->conf->secret.data, req->conf->secret.len,
+                                 rec->id.data, rec->id.len, token.data)
+               != NGX_BOOKING_OK)
+        {
+            ngx_booking_op_done(req, NGX_ERROR);
+            return;
+        }
+
+        token.len = NGX_BOOKING_TOKEN_LEN;
+    }
+
+    if (!rec->replayed
+        && (ngx_booking_copy(req, &req->change.id, rec->resource.data,
+                             rec->resource.len) != NGX_OK
+            || ngx_booking_copy(req, &req->change.type, rec->type.data,
+                                rec->type.len) != NGX_OK))
+    {
+        ngx_booking_op_done(req, NGX_ERROR);
+        return;
+    }
+
+    req->change.changed = !rec->replayed;
+    req->answer.token = token;
+    req->answer.replayed = rec->replayed;
+
+    ngx_booking_op_done(req, ngx_booking_view_one(&req->answer, req->pool,
+                                                  rec, &token));
+}
+
+
+ngx_int_t
+ngx_booking_get(ngx_booking_req_t *req)
+{
+    ngx_booking_call_t  *call;
+    static const char   *rb[] = { NGX_BOOKING_KEY_R, NGX_BOOKING_KEY_B,
+                                  NULL };
+
+    if (req->caller.user.len == 0 && !req->caller.admin) {
+        return ngx_booking_op_fail(req, NGX_HTTP_UNAUTHORIZED,
+                                   "unauthenticated", "a user is needed",
+                                   NULL);
+    }
+
+    call = ngx_booking_op_call(req, NGX_BOOKING_SCRIPT_BOOKING_GET,
+                               NGX_BOOKING_BOOKING_GET_NKEYS,
+                               NGX_BOOKING_BOOKING_GET_NARGS,
+                               NGX_BOOKING_R_BOOKING, ngx_booking_acted);
+    if (call == NULL
+        || ngx_booking_resource_keys(req, &req->id, call->keys, rb) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    call->args[NGX_BOOKING_BOOKING_GET_A_RAND] = req->rand;
+    call->args[NGX_BOOKING_BOOKING_GET_A_USER] = req->caller.user;
+    call->args[NGX_BOOKING_BOOKING_GET_A_ADMIN] =
+                                        ngx_booking_flag[req->caller.admin];
+
+    return ngx_booking_op_send(req, call);
+}
+
+
+ngx_int_t
+ngx_booking_act(ngx_booking_req_t *req)
+{
+    ngx_str_t           *a;
+    ngx_uint_t           i;
+    ngx_booking_call_t  *call;
+
+    if (req->caller.user.len == 0 && !req->caller.admin
+        && !req->caller.token)
+    {
+        return ngx_booking_op_fail(req, NGX_HTTP_UNAUTHORIZED,
+                                   "unauthenticated",
+                                   "a user or the booking's token is "
+                                   "needed", NULL);
+    }
+
+    req->name = (const char *) req->verb.data;
+
+    call = ngx_booking_op_call(req, NGX_BOOKING_SCRIPT_BOOKING_ACT,
+                               NGX_BOOKING_BOOKING_ACT_NKEYS,
+                               NGX_BOOKING_BOOKING_ACT_NARGS
+                               + req->conf->types.nelts,
+                               NGX_BOOKING_R_BOOKING, ngx_booking_acted);
+    if (call == NULL
+        || ngx_booking_resource_keys(req, &req->id, call->keys,
+                                     ngx_booking_keys_all)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    a = call->args;
+    a[NGX_BOOKING_BOOKING_ACT_A_OP] = req->verb;
+    a[NGX_BOOKING_BOOKING_ACT_A_RAND] = req->rand;
+    a[NGX_BOOKING_BOOKING_ACT_A_USER] = req->caller.user;
+    a[NGX_BOOKING_BOOKING_ACT_A_ADMIN] = ngx_booking_flag[req->caller.admin];
+    a[NGX_BOOKING_BOOKING_ACT_A_TOKEN] = ngx_booking_flag[req->caller.token];
+
+    for (i = 0; i < req->conf->types.nelts; i++) {
+        a[NGX_BOOKING_BOOKING_ACT_A_RULES + i] = req->conf->rules[i];
+    }
+
+    return ngx_booking_op_send(req, call);
+}
+
+
+/* a transition, or a read: the booking as it is now */
+static void
+ngx_booking_acted(ngx_booking_call_t *call)
+{
+    ngx_booking_req_t *req = call->data;
+
+    ngx_int_t           rc;
+    ngx_booking_rec_t  *rec;
+
+    rc = ngx_booking_op_check(req, call);
+
+    if (rc != NGX_DECLINED) {
+        ngx_booking_op_done(req, rc);
+        return;
+    }
+
+    if (call->result.kind != NGX_BOOKING_R_BOOKING) {
+        ngx_booking_op_done(req, ngx_booking_op_unexpected(req));
+        return;
+    }
+
+    rec = &call->result.booking;
+
+    if (req->verb.len
+        && (ngx_booking_copy(req, &req->change.id, rec->resource.data,
+                             rec->resource.len) != NGX_OK
+            || ngx_booking_copy(req, &req->change.type, rec->type.data,
+                                rec->type.len) != NGX_OK))
+    {
+        ngx_booking_op_done(req, NGX_ERROR);
+        return;
+    }
+
+    req->change.changed = (req->verb.len != 0);
+
+    ngx_booking_op_done(req, ngx_booking_view_one(&req->answer, req->pool,
+                                                  rec, NULL));
+}
+
+
+ngx_int_t
+ngx_booking_list(ngx_booking_req_t *req)
+{
+    ngx_str_t             rid, cursor;
+    ngx_booking_query_t  *q;
+
+    q = &req->query;
+
+    if (!(q->set & NGX_BOOKING_Q_FROM) != !(q->set & NGX_BOOKING_Q_TO)) {
+        return ngx_booking_op_fail(req, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                   "from and to go together",
+                                   (q->set & NGX_BOOKING_Q_FROM)
+                                   ? "to" : "from");
+    }
+
+    if (!(q->set & NGX_BOOKING_Q_LIMIT)) {
+        q->limit = 20;
+    }
+
+    if (ngx_booking_cursor(req, &cursor) != NGX_OK) {
+        return req->answer.status ? NGX_OK : NGX_ERROR;
+    }
+
+    if (q->set & NGX_BOOKING_Q_RESOURCE) {
+        rid.data = q->resource;
+        rid.len = q->resource_len;
+
+        if (ngx_booking_id_check(req->conf, &rid, req->log) != NGX_OK) {
+            return ngx_booking_op_fail(req, NGX_HTTP_NOT_FOUND, "not_found",
+                                       "no such resource", "resource");
+        }
+
+        if (req->caller.user.len == 0 && !req->caller.admin) {
+            goto unauthenticated;
+        }
+
+        return ngx_booking_list_resource(req, &rid, &cursor);
+    }
+
+    if (req->caller.user.len == 0) {
+        goto unauthenticated;
+    }
+
+    return ngx_booking_list_mine(req, &cursor);
+
+unauthenticated:
+
+    return ngx_booking_op_fail(req, NGX_HTTP_UNAUTHORIZED, "unauthenticated",
+                               "a user is needed", NULL);
+}
+
+
+/* the cursor is base64url of "<score>:<member>", the last entry seen */
+static ngx_int_t
+ngx_booking_cursor(ngx_booking_req_t *req, ngx_str_t *out)
+{
+    u_char               *p;
+    ngx_str_t             src;
+    ngx_booking_query_t  *q;
+
+    q = &req->query;
+    ngx_str_set(out, "");
+
+    if (!(q->set & NGX_BOOKING_Q_CURSOR)) {
+        return NGX_OK;
+    }
+
+    src.data = q->cursor;
+    src.len = q->cursor_len;
+
+    out->data = ngx_pnalloc(req->pool, ngx_base64_decoded_length(src.len) + 1);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_decode_base64url(out, &src) != NGX_OK || out->len == 0) {
+        goto bad;
+    }
+
+    /* "<digits>:<at least one printable byte>" */
+    p = out->data;
+
+    while (p < out->data + out->len && *p >= '0' && *p <= '9') {
+        p++;
+    }
+
+    if (p == out->data || p - out->data > 18 || p + 2 > out->data + out->len
+        || *p != ':')
+    {
+        goto bad;
+    }
+
+    for ( /* void */ ; p < out->data + out->len; p++) {
+        if (*p <= 0x20 || *p >= 0x7f) {
+            goto bad;
+        }
+    }
+
+    return NGX_OK;
+
+bad:
+
+    (void) ngx_booking_op_fail(req, NGX_HTTP_BAD_REQUEST, "bad_request",
+                               "bad or stale cursor", "cursor");
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_booking_list_resource(ngx_booking_req_t *req, ngx_str_t *rid,
+    ngx_str_t *cursor)
+{
+    ngx_str_t            *a;
+    ngx_booking_call_t   *call;
+    ngx_booking_query_t  *q;
+    static const char    *rba[] = { NGX_BOOKING_KEY_R, NGX_BOOKING_KEY_B,
+                                    NGX_BOOKING_KEY_A, NULL };
+
+    q = &req->query;
+
+    call = ngx_booking_op_call(req, NGX_BOOKING_SCRIPT_BOOKINGS_LIST,
+                               NGX_BOOKING_BOOKINGS_LIST_NKEYS,
+                               NGX_BOOKING_BOOKINGS_LIST_NARGS,
+                               NGX_BOOKING_R_PAGE, ngx_booking_listed);
+    if (call == NULL
+        || ngx_booking_resource_keys(req, rid, call->keys, rba) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    a = call->args;
+    a[NGX_BOOKING_BOOKINGS_LIST_A_USER] = req->caller.user;
+    a[NGX_BOOKING_BOOKINGS_LIST_A_ADMIN] = ngx_booking_flag[req->caller.admin];
+    a[NGX_BOOKING_BOOKINGS_LIST_A_STATUS].data = q->status;
+    a[NGX_BOOKING_BOOKINGS_LIST_A_STATUS].len = q->status_len;
+    a[NGX_BOOKING_BOOKINGS_LIST_A_CURSOR] = *cursor;
+
+    if (((q->set & NGX_BOOKING_Q_FROM)
+         && (ngx_booking_num(req, &a[NGX_BOOKING_BOOKINGS_LIST_A_FROM],
+                             q->from) != NGX_OK
+             || ngx_booking_num(req, &a[NGX_BOOKING_BOOKINGS_LIST_A_TO],
+                                q->to) != NGX_OK))
+        || ngx_booking_num(req, &a[NGX_BOOKING_BOOKINGS_LIST_A_LIMIT],
+                           q->limit)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_booking_op_send(req, call);
+}
+
+
+/* {"ok", next cursor, tuple, ...} */
+static void
+ngx_booking_listed(ngx_booking_call_t *call)
+{
+    ngx_booking_req_t *req = call->data;
+
+    ngx_int_t            rc;
+    ngx_str_t            next;
+    ngx_uint_t           i;
+    ngx_booking_rec_t  **recs;
+    ngx_booking_page_t  *page;
+
+    rc = ngx_booking_op_check(req, call);
+
+    if (rc != NGX_DECLINED) {
+        ngx_booking_op_done(req, rc);
+        return;
+    }
+
+    page = &call->result.page;
+
+    recs = ngx_palloc(req->pool, (page->n + 1) * sizeof(ngx_booking_rec_t *));
+    if (recs == NULL
+        || ngx_booking_next(req, (u_char *) page->next.data, page->next.len,
+                            &next)
+           != NGX_OK)
+    {
+        ngx_booking_op_done(req, NGX_ERROR);
+        return;
+    }
+
+    for (i = 0; i < page->n; i++) {
+        recs[i] = &page->recs[i];
+    }
+
+    ngx_booking_op_done(req, ngx_booking_view_bookings(&req->answer,
+                                                       req->pool, recs,
+                                                       page->n, &next));
+}
+
+
+/*
+ * The caller's own bookings, from their index (bookings of any resource,
+ * by start): first the entries after the cursor (the rest of its score,
+ * then the higher ones, in one round trip), then each resource's bookings
+ * among them, one script a resource, in one more.
+ */
+static ngx_int_t
+ngx_booking_list_mine(ngx_booking_req_t *req, ngx_str_t *cursor)
+{
+    u_char              *colon;
+    ngx_str_t            key, score;
+    ngx_uint_t           i;
+    ngx_booking_call_t  *call[2];
+    ngx_booking_mine_t  *m;
+
+    m = ngx_pcalloc(req->pool, sizeof(ngx_booking_mine_t));
+    if (m == NULL || ngx_booking_user_key(req, &key) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    req->state = m;
+
+    for (i = 0; i < 2; i++) {
+        call[i] = ngx_booking_op_call(req, -1, 0, 8, NGX_BOOKING_R_SCORED,
+                                      i ? ngx_booking_mine_more
+                                        : ngx_booking_mine_same);
+        if (call[i] == NULL
+            || ngx_booking_num(req, &call[i]->args[7], NGX_BOOKING_LIST_SCAN)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_str_set(&call[i]->args[0], "ZRANGEBYSCORE");
+        call[i]->args[1] = key;
+        ngx_str_set(&call[i]->args[2], "-inf");
+        ngx_str_set(&call[i]->args[3], "+inf");
+        ngx_str_set(&call[i]->args[4], "WITHSCORES");
+        ngx_str_set(&call[i]->args[5], "LIMIT");
+        ngx_str_set(&call[i]->args[6], "0");
+    }
+
+    if (cursor->len == 0) {
+        m->pending = 1;
+        return ngx_booking_op_send(req, call[1]);
+    }
+
+    colon = ngx_strlchr(cursor->data, cursor->data + cursor->len, ':');
+    score.data = cursor->data;
+    score.len = colon - cursor->data;
+    m->after.data = colon + 1;
+    m->after.len = cursor->data + cursor->len - (colon + 1);
+
+    call[0]->args[2] = score;
+    call[0]->args[3] = score;
+
+    /* "(<score>": strictly after it */
+    call[1]->args[2].data = ngx_pnalloc(req->pool, score.len + 1);
+    if (call[1]->args[2].data == NULL) {
+        return NGX_ERROR;
+    }
+
+    call[1]->args[2].data[0] = '(';
+    ngx_memcpy(call[1]->args[2].data + 1, score.data, score.len);
+    call[1]->args[2].len = score.len + 1;
+
+    m->pending = 1;
+
+    if (ngx_booking_op_send(req, call[0]) != NGX_DONE) {
+        return NGX_OK;
+    }
+
+    /* the first is on its way: if this one cannot go, it answers 503 */
+    if (ngx_booking_store_call(call[1]) == NGX_OK) {
+        m->pending++;
+
+    } else {
+        m->failure = NGX_BOOKING_STORE_UNAVAILABLE;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_booking_mine_same(ngx_booking_call_t *call)
+{
+    ngx_booking_mine_index(call, 0);
+}
+
+
+static void
+ngx_booking_mine_more(ngx_booking_call_t *call)
+{
+    ngx_booking_mine_index(call, 1);
+}
+
+
+/* one of the index reads, kept: the page goes on once both are in */
+static void
+ngx_booking_mine_index(ngx_booking_call_t *call, ngx_uint_t which)
+{
+    ngx_booking_req_t *req = call->data;
+
+    ngx_uint_t           i;
+    ngx_booking_mine_t  *m;
+    ngx_booking_ids_t   *ids;
+    ngx_booking_list_t  *l;
+
+    m = req->state;
+    l = &m->lists[which];
+    ids = &call->result.ids;
+
+    if (call->rc != NGX_BOOKING_STORE_OK) {
+        m->failure = m->failure ? m->failure : call->rc;
+        ids->n = 0;
+    }
+
+    l->ids = ngx_palloc(req->pool, (ids->n + 1) * sizeof(ngx_str_t));
+    l->scores = ngx_palloc(req->pool, (ids->n + 1) * sizeof(double));
+    if (l->ids == NULL || l->scores == NULL) {
+        m->failure = NGX_BOOKING_STORE_FAILED;
+        ids->n = 0;
+    }
+
+    for (i = 0; i < ids->n; i++) {
+        /* of the cursor's own score, only those after it */
+        if (which == 0
+            && ngx_memn2cmp((u_char *) ids->ids[i].data, m->after.data,
+                            ids->ids[i].len, m->after.len) <= 0)
+        {
+            continue;
+        }
+
+        if (ngx_booking_copy(req, &l->ids[l->n], ids->ids[i].data,
+                             ids->ids[i].len) != NGX_OK)
+        {
+            m->failure = NGX_BOOKING_STORE_FAILED;
+            break;
+        }
+
+        l->scores[l->n++] = ids->values[i];
+    }
+
+    if (which == 1 && ids->n == NGX_BOOKING_LIST_SCAN) {
+        m->scanned = 1;
+    }
+
+    if (--m->pending > 0) {
+        return;
+    }
+
+    if (m->failure != 0) {
+        call->rc = m->failure;
+        ngx_booking_op_done(req, ngx_booking_op_failed(req, call));
+        return;
+    }
+
+    ngx_booking_op_done(req, ngx_booking_mine_fetch(req, m));
+}
+
+
+/* "<resource id>.<rand>", split at its last dot */
+static ngx_int_t
+ngx_booking_split(ngx_str_t *id, ngx_str_t *rid, ngx_str_t *rand)
+{
+    size_t  i;
+
+    for (i = id->len; i > 0; i--) {
+        if (id->data[i - 1] == '.') {
+            rid->data = id->data;
+            rid->len = i - 1;
+            rand->data = &id->data[i];
+            rand->len = id->len - i;
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * The entries of the page (the cursor's score first, then the higher
+ * ones, NGX_BOOKING_LIST_SCAN at most); then one bookings_get script for
+ * each resource among them, all sent at once.
+ */
+static ngx_int_t
+ngx_booking_mine_fetch(ngx_booking_req_t *req, ngx_booking_mine_t *m)
+{
+    ngx_uint_t           i, j, k, nparts, w;
+    ngx_str_t            rid, rand, other, orand;
+    ngx_booking_call_t  *call;
+    ngx_booking_part_t  *part;
+    ngx_booking_list_t  *l;
+    static const char   *rb[] = { NGX_BOOKING_KEY_R, NGX_BOOKING_KEY_B,
+                                  NULL };
+
+    m->entries = ngx_palloc(req->pool, NGX_BOOKING_LIST_SCAN
+                                       * sizeof(ngx_str_t));
+    m->scores = ngx_palloc(req->pool, NGX_BOOKING_LIST_SCAN * sizeof(double));
+    m->recs = ngx_pcalloc(req->pool, NGX_BOOKING_LIST_SCAN
+                                     * sizeof(ngx_booking_rec_t *));
+    m->part = ngx_pcalloc(req->pool, NGX_BOOKING_LIST_SCAN
+                                     * sizeof(ngx_uint_t));
+    if (m->entries == NULL || m->scores == NULL || m->recs == NULL
+        || m->part == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    for (w = 0; w < 2; w++) {
+        l = &m->lists[w];
+
+        for (i = 0; i < l->n && m->n < NGX_BOOKING_LIST_SCAN; i++) {
+            m->entries[m->n] = l->ids[i];
+            m->scores[m->n++] = l->scores[i];
+        }
+    }
+
+    if (m->n == NGX_BOOKING_LIST_SCAN) {
+        m->scanned = 1;
+    }
+
+    /* which resource each entry is of: NGX_BOOKING_LIST_SCAN for none */
+    nparts = 0;
+
+    for (i = 0; i < m->n; i++) {
+        m->part[i] = NGX_BOOKING_LIST_SCAN;
+
+        if (ngx_booking_split(&m->entries[i], &rid, &rand) != NGX_OK
+            || ngx_booking_id_check(req->conf, &rid, req->log) != NGX_OK)
+        {
+            continue;
+        }
+
+        for (j = 0; j < i; j++) {
+            if (m->part[j] != NGX_BOOKING_LIST_SCAN
+                && ngx_booking_split(&m->entries[j], &other, &orand) == NGX_OK
+                && other.len == rid.len
+                && ngx_strncmp(other.data, rid.data, rid.len) == 0)
+            {
+                break;
+            }
+        }
+
+        m->part[i] = (j < i) ? m->part[j] : nparts++;
+    }
+
+    for (k = 0; k < nparts; k++) {
+        part = ngx_palloc(req->pool, sizeof(ngx_booking_part_t));
+        call = NULL;
+
+        for (i = 0; part != NULL && i < m->n; i++) {
+            if (m->part[i] != k) {
+                continue;
+            }
+
+            (void) ngx_booking_split(&m->entries[i], &rid, &rand);
+
+            if (call == NULL) {
+                call = ngx_booking_op_call(req,
+                                           NGX_BOOKING_SCRIPT_BOOKINGS_GET,
+                                           NGX_BOOKING_BOOKINGS_GET_NKEYS,
+                                           NGX_BOOKING_BOOKINGS_GET_NARGS
+                                           + m->n,
+                                           NGX_BOOKING_R_RECS,
+                                           ngx_booking_mine_recs);
+                if (call == NULL
+                    || ngx_booking_resource_keys(req, &rid, call->keys, rb)
+                       != NGX_OK)
+                {
+                    return NGX_ERROR;
+                }
+
+                call->args[NGX_BOOKING_BOOKINGS_GET_A_USER] =
+                                                           req->caller.user;
+                call->args[NGX_BOOKING_BOOKINGS_GET_A_ADMIN] =
+                                        ngx_booking_flag[req->caller.admin];
+                call->nargs = NGX_BOOKING_BOOKINGS_GET_NARGS;
+            }
+
+            call->args[call->nargs++] = rand;
+        }
+
+        if (part == NULL) {
+            return NGX_ERROR;
+        }
+
+        part->req = req;
+        part->part = k;
+        call->data = part;
+
+        if (ngx_booking_store_call(call) != NGX_OK) {
+            m->failure = NGX_BOOKING_STORE_UNAVAILABLE;
+            break;
+        }
+
+        m->pending++;
+    }
+
+    if (m->pending > 0) {
+        return NGX_DONE;
+    }
+
+    if (m->failure != 0) {
+        return ngx_booking_op_fail(req, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   "backend_unavailable",
+                                   "Redis cannot be reached", NULL);
+    }
+
+    return ngx_booking_mine_page(req, m);
+}
+
+
+/* one resource's bookings among the page's entries, kept */
+static void
+ngx_booking_mine_recs(ngx_booking_call_t *call)
+{
+    ngx_booking_part_t *part = call->data;
+
+    ngx_uint_t           i, j;
+    ngx_booking_req_t   *req;
+    ngx_booking_mine_t  *m;
+    ngx_booking_page_t  *page;
+
+    req = part->req;
+    m = req->state;
+
+    if (call->rc != NGX_BOOKING_STORE_OK
+        || call->result.kind != NGX_BOOKING_R_RECS)
+    {
+        m->failure = m->failure ? m->failure
+                                : (call->rc != NGX_BOOKING_STORE_OK
+                                   ? call->rc : NGX_BOOKING_STORE_FAILED);
+    } else {
+        page = &call->result.page;
+
+        for (i = 0, j = 0; i < m->n; i++) {
+            if (m->part[i] != part->part) {
+                continue;
+            }
+
+            if (j < page->n && page->recs[j].id.len) {
+                m->recs[i] = ngx_booking_rec_copy(req, &page->recs[j]);
+                if (m->recs[i] == NULL) {
+                    m->failure = NGX_BOOKING_STORE_FAILED;
+                }
+            }
+
+            j++;
+        }
+    }
+
+    if (--m->pending > 0) {
+        return;
+    }
+
+    if (m->failure != 0) {
+        call->rc = m->failure;
+        ngx_booking_op_done(req, ngx_booking_op_failed(req, call));
+        return;
+    }
+
+    ngx_booking_op_done(req, ngx_booking_mine_page(req, m));
+}
+
+
+/*
+ * The page: the bookings that pass the filters, up to limit, and the
+ * cursor after the last entry looked at.  Entries whose booking is gone
+ * leave the caller's index (one command, its answer not awaited).
+ */
+static ngx_int_t
+ngx_booking_mine_page(ngx_booking_req_t *req, ngx_booking_mine_t *m)
+{
+    u_char               *p;
+    ngx_str_t             next;
+    ngx_uint_t            i, n, gone, last;
+    ngx_booking_rec_t   **items;
+    ngx_booking_call_t   *zrem;
+
+    items = ngx_palloc(req->pool, (m->n + 1) * sizeof(ngx_booking_rec_t *));
+    zrem = ngx_booking_op_call(req, -1, 0, m->n + 2, NGX_BOOKING_R_STATUS,
+                               ngx_booking_ignore);
+    if (items == NULL || zrem == NULL
+        || ngx_booking_user_key(req, &zrem->args[1]) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&zrem->args[0], "ZREM");
+    gone = 0;
+    n = 0;
+    last = m->n;
+
+    for (i = 0; i < m->n; i++) {
+        if (m->recs[i] == NULL) {
+            if (m->part[i] != NGX_BOOKING_LIST_SCAN) {
+                zrem->args[2 + gone++] = m->entries[i];
+            }
+
+            continue;
+        }
+
+        if (!ngx_booking_list_keeps(req, m->recs[i])) {
+            continue;
+        }
+
+        items[n++] = m->recs[i];
+
+        if (n == (ngx_uint_t) req->query.limit) {
+            last = i;
+            break;
+        }
+    }
+
+    if (gone) {
+        zrem->nargs = 2 + gone;
+        (void) ngx_booking_store_call(zrem);
+    }
+
+    ngx_str_null(&next);
+
+    /* more may follow: the page stopped early, or the scan was full */
+    if (last < m->n && (last + 1 < m->n || m->scanned)) {
+        i = last;
+
+    } else if (m->scanned) {
+        i = m->n - 1;
+
+    } else {
+        i = m->n;
+    }
+
+    if (i < m->n) {
+        p = ngx_pnalloc(req->pool, NGX_INT64_LEN + 1 + m->entries[i].len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_booking_next(req, p,
+                             ngx_sprintf(p, "%L:%V", (int64_t) m->scores[i],
+                                         &m->entries[i]) - p,
+                             &next)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_booking_view_bookings(&req->answer, req->pool, items, n,
+                                     &next);
+}
+
+
+static void
+ngx_booking_ignore(ngx_booking_call_t *call)
+{
+    /* the index's upkeep: its answer changes nothing of the page */
+}
+
+
+/* the status asked, and a range the booking overlaps */
+static ngx_uint_t
+ngx_booking_list_keeps(ngx_booking_req_t *req, ngx_booking_rec_t *rec)
+{
+    ngx_booking_query_t  *q;
+
+    q = &req->query;
+
+    if (q->status_len
+        && (rec->status.len != q->status_len
+            || ngx_strncmp(rec->status.data, q->status, q->status_len) != 0))
+    {
+        return 0;
+    }
+
+    if (q->set & NGX_BOOKING_Q_FROM) {
+        return rec->start >= 0 && rec->start < q->to && rec->end > q->from;
+    }
+
+    return 1;
+}
+
+
+/* a cursor for a client: base64url of what the index gave */
+static ngx_int_t
+ngx_booking_next(ngx_booking_req_t *req, u_char *p, size_t len,
+    ngx_str_t *next)
+{
+    ngx_str_t  src;
+
+    ngx_str_null(next);
+
+    if (len == 0) {
+        return NGX_OK;
+    }
+
+    src.data = p;
+    src.len = len;
+
+    next->data = ngx_pnalloc(req->pool, ngx_base64_encoded_length(len));
+    if (next->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_encode_base64url(next, &src);
+
+    return NGX_OK;
+}
+
+
+/* bk:{u:<user>}:b, the caller's index (guests have none: never touched) */
+static ngx_int_t
+ngx_booking_user_key(ngx_booking_req_t *req, ngx_str_t *key)
+{
+    key->data = ngx_pnalloc(req->pool, sizeof(NGX_BOOKING_KEY_U)
+                                       + req->caller.user.len);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    key->len = ngx_sprintf(key->data, "bk:{u:%V}:b", &req->caller.user)
+               - key->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_booking_copy(ngx_booking_req_t *req, ngx_str_t *dst, const u_char *src,
+    size_t len)
+{
+    dst->len = len;
+    dst->data = ngx_pnalloc(req->pool, len + 1);
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, src, len);
+
+    return NGX_OK;
+}
+
+
+/* a booking that outlives the reply it came in */
+static ngx_booking_rec_t *
+ngx_booking_rec_copy(ngx_booking_req_t *req, ngx_booking_rec_t *src)
+{
+    ngx_uint_t            i;
+    ngx_str_t             s;
+    ngx_booking_rec_t    *rec;
+    ngx_booking_span_t   *span[7];
+
+    rec = ngx_palloc(req->pool, sizeof(ngx_booking_rec_t));
+    if (rec == NULL) {
+        return NULL;
+    }
+
+    *rec = *src;
+
+    span[0] = &rec->id;
+    span[1] = &rec->resource;
+    span[2] = &rec->type;
+    span[3] = &rec->status;
+    span[4] = &rec->kind;
+    span[5] = &rec->user;
+    span[6] = &rec->note;
+
+    for (i = 0; i < 7; i++) {
+        if (ngx_booking_copy(req, &s, span[i]->data, span[i]->len) != NGX_OK)
+        {
+            return NULL;
+        }
+
+        span[i]->data = s.data;
+    }
+
+    /* the resource is the id up to its dot, as decoded */
+    rec->resource.data = rec->id.data;
+
+    return rec;
+}

@@ -1,0 +1,548 @@
+/*
+ * Resources: PUT, GET, DELETE /resources/{id}, their availability and
+ * their calendar feed.  The resource is the hash R of its keys, whose
+ * "doc" field holds its JSON as written by PUT.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include <jansson.h>
+
+#include "ngx_booking_ops.h"
+
+
+#define NGX_BOOKING_EVENTS_MAX  1000
+
+
+typedef struct {
+    ngx_booking_type_t   *type;
+    int64_t               capacity;
+    ngx_str_t             doc;
+    ngx_str_t             owner;
+    ngx_str_t             groups;     /* comma separated, for the scripts */
+    ngx_str_t             lat;        /* "" without a location */
+    ngx_str_t             lon;
+} ngx_booking_resource_t;
+
+
+static ngx_int_t ngx_booking_resource_doc(ngx_booking_req_t *req,
+    json_t *root, ngx_booking_resource_t *res);
+static ngx_int_t ngx_booking_resource_access(ngx_booking_req_t *req,
+    json_t *root, ngx_booking_rreq_t *in, ngx_booking_resource_t *res);
+static ngx_int_t ngx_booking_resource_indexes(ngx_booking_req_t *req,
+    ngx_booking_call_t *call, ngx_uint_t first, ngx_uint_t rules);
+static void ngx_booking_resource_written(ngx_booking_call_t *call);
+static void ngx_booking_resource_read(ngx_booking_call_t *call);
+static void ngx_booking_resource_deleted(ngx_booking_call_t *call);
+static void ngx_booking_availability_read(ngx_booking_call_t *call);
+static void ngx_booking_calendar_read(ngx_booking_call_t *call);
+static ngx_booking_call_t *ngx_booking_resource_call(ngx_booking_req_t *req,
+    ngx_int_t script, ngx_uint_t nkeys, ngx_uint_t nargs, int expect,
+    ngx_booking_call_pt handler);
+
+
+ngx_int_t
+ngx_booking_resource_put(ngx_booking_req_t *req)
+{
+    json_t                  *root;
+    ngx_int_t                rc;
+    ngx_uint_t               ntypes;
+    ngx_booking_call_t      *call;
+    ngx_booking_rreq_t       in;
+    ngx_booking_perr_t       perr;
+    ngx_booking_resource_t   res;
+
+    root = ngx_booking_parse_resource(req->body.data, req->body.len, &in,
+                                      &perr);
+    if (root == NULL) {
+        return ngx_booking_op_perr(req, &perr);
+    }
+
+    ngx_memzero(&res, sizeof(ngx_booking_resource_t));
+    res.capacity = in.capacity;
+    res.type = ngx_booking_find_type(req->conf, (u_char *) in.type,
+                                     in.type_len);
+
+    rc = NGX_OK;
+
+    if (res.type == NULL) {
+        rc = NGX_DECLINED;
+
+    } else if (ngx_booking_resource_doc(req, root, &res) != NGX_OK
+               || ngx_booking_resource_access(req, root, &in, &res)
+                  != NGX_OK)
+    {
+        rc = NGX_ERROR;
+    }
+
+    json_decref(root);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_booking_op_fail(req, NGX_BOOKING_UNPROCESSABLE, "invalid",
+                                   "unknown type", "type");
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ntypes = req->conf->types.nelts;
+
+    call = ngx_booking_resource_call(req, NGX_BOOKING_SCRIPT_RESOURCE_PUT,
+                                     NGX_BOOKING_RESOURCE_PUT_NKEYS
+                                     + 2 * ntypes,
+                                     NGX_BOOKING_RESOURCE_PUT_NARGS + ntypes,
+                                     NGX_BOOKING_R_PUT,
+                                     ngx_booking_resource_written);
+    if (call == NULL
+        || ngx_booking_num(req,
+                           &call->args[NGX_BOOKING_RESOURCE_PUT_A_SLOT],
+                           res.type->slot)
+           != NGX_OK
+        || ngx_booking_num(req,
+                           &call->args[NGX_BOOKING_RESOURCE_PUT_A_CAPACITY],
+                           res.capacity)
+           != NGX_OK
+        || ngx_booking_resource_indexes(req, call,
+                                        NGX_BOOKING_RESOURCE_PUT_K_INDEXES,
+                                        NGX_BOOKING_RESOURCE_PUT_A_RULES)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    call->args[NGX_BOOKING_RESOURCE_PUT_A_DOC] = res.doc;
+    call->args[NGX_BOOKING_RESOURCE_PUT_A_TYPE] = res.type->name;
+    call->args[NGX_BOOKING_RESOURCE_PUT_A_OWNER] = res.owner;
+    call->args[NGX_BOOKING_RESOURCE_PUT_A_GROUPS] = res.groups;
+    call->args[NGX_BOOKING_RESOURCE_PUT_A_LAT] = res.lat;
+    call->args[NGX_BOOKING_RESOURCE_PUT_A_LON] = res.lon;
+
+    return ngx_booking_op_send(req, call);
+}
+
+
+/* a call on the resource of the path, its keys R B C K H A set */
+static ngx_booking_call_t *
+ngx_booking_resource_call(ngx_booking_req_t *req, ngx_int_t script,
+    ngx_uint_t nkeys, ngx_uint_t nargs, int expect,
+    ngx_booking_call_pt handler)
+{
+    ngx_booking_call_t  *call;
+
+    call = ngx_booking_op_call(req, script, nkeys, nargs, expect, handler);
+    if (call == NULL
+        || ngx_booking_resource_keys(req, &req->id, call->keys,
+                                     ngx_booking_keys_all)
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return call;
+}
+
+
+/*
+ * Each type's listing indexes, ids and geo, from key first on, and its
+ * rules line from argument rules on: a resource that changes type leaves
+ * the old type's indexes in the same script.
+ */
+static ngx_int_t
+ngx_booking_resource_indexes(ngx_booking_req_t *req, ngx_booking_call_t *call,
+    ngx_uint_t first, ngx_uint_t rules)
+{
+    u_char              *p;
+    ngx_uint_t           i;
+    ngx_str_t           *k;
+    ngx_booking_type_t  *t;
+
+    t = req->conf->types.elts;
+
+    for (i = 0; i < req->conf->types.nelts; i++) {
+        k = &call->keys[first + 2 * i];
+
+        p = ngx_pnalloc(req->pool, 2 * (sizeof("bk:{t:}:ids") + t[i].name.len));
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        k[0].data = p;
+        k[0].len = ngx_sprintf(p, NGX_BOOKING_KEY_T, t[i].name.data) - p;
+        p += k[0].len;
+        k[1].data = p;
+        k[1].len = ngx_sprintf(p, NGX_BOOKING_KEY_G, t[i].name.data) - p;
+
+        call->args[rules + i] = req->conf->rules[i];
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The stored document: the fields in a fixed order, numbers as numbers,
+ * so that equal resources read alike.
+ */
+static ngx_int_t
+ngx_booking_resource_doc(ngx_booking_req_t *req, json_t *root,
+    ngx_booking_resource_t *res)
+{
+    json_t             *v;
+    ngx_uint_t          i;
+    ngx_booking_json_t  j;
+    static const char  *fields[] = { "title", "owner", "location",
+                                     "attributes", "groups", NULL };
+
+    if (ngx_booking_json_init(&j, req->pool, 256) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_booking_json_lit(&j, "{\"id\":");
+    ngx_booking_json_str(&j, req->id.data, req->id.len);
+    ngx_booking_json_lit(&j, ",\"type\":");
+    ngx_booking_json_str(&j, res->type->name.data, res->type->name.len);
+    ngx_booking_json_lit(&j, ",\"capacity\":");
+    ngx_booking_json_int(&j, res->capacity);
+
+    for (i = 0; fields[i] != NULL; i++) {
+        v = json_object_get(root, fields[i]);
+
+        if (v != NULL) {
+            ngx_booking_json_lit(&j, ",\"");
+            ngx_booking_json_raw(&j, (u_char *) fields[i],
+                                 ngx_strlen(fields[i]));
+            ngx_booking_json_lit(&j, "\":");
+            ngx_booking_json_value(&j, v);
+        }
+    }
+
+    ngx_booking_json_lit(&j, "}");
+
+    if (j.failed) {
+        return NGX_ERROR;
+    }
+
+    res->doc.data = j.start;
+    res->doc.len = j.pos - j.start;
+
+    return NGX_OK;
+}
+
+
+/* who may act on the resource: its owner, the groups it is kept for */
+static ngx_int_t
+ngx_booking_resource_access(ngx_booking_req_t *req, json_t *root,
+    ngx_booking_rreq_t *in, ngx_booking_resource_t *res)
+{
+    u_char   *p;
+    size_t    i, len;
+    json_t   *v, *g;
+
+    res->owner.len = in->owner_len;
+    res->owner.data = (u_char *) "";
+    ngx_str_set(&res->groups, "");
+    ngx_str_set(&res->lat, "");
+    ngx_str_set(&res->lon, "");
+
+    if (in->owner != NULL) {
+        res->owner.data = ngx_pnalloc(req->pool, in->owner_len);
+        if (res->owner.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(res->owner.data, in->owner, in->owner_len);
+    }
+
+    if (in->located) {
+        p = ngx_pnalloc(req->pool, 2 * 32);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        res->lat.data = p;
+        res->lat.len = ngx_sprintf(p, "%.8f", in->lat) - p;
+        p += 32;
+        res->lon.data = p;
+        res->lon.len = ngx_sprintf(p, "%.8f", in->lon) - p;
+    }
+
+    v = json_object_get(root, "groups");
+    if (v == NULL || json_array_size(v) == 0) {
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    json_array_foreach(v, i, g) {
+        len += json_string_length(g) + 1;
+    }
+
+    p = ngx_pnalloc(req->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    res->groups.data = p;
+
+    json_array_foreach(v, i, g) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, json_string_value(g), json_string_length(g));
+    }
+
+    res->groups.len = p - res->groups.data;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_booking_resource_written(ngx_booking_call_t *call)
+{
+    ngx_booking_req_t *req = call->data;
+
+    ngx_int_t  rc;
+
+    rc = ngx_booking_op_check(req, call);
+
+    if (rc == NGX_DECLINED) {
+        /* a type change may move it between listings: every type */
+        req->change.changed = 1;
+        req->change.id = req->id;
+
+        rc = ngx_booking_view_resource(&req->answer, req->pool,
+                                       call->result.doc.created
+                                       ? NGX_HTTP_CREATED : NGX_HTTP_OK,
+                                       &call->result.doc);
+    }
+
+    ngx_booking_op_done(req, rc);
+}
+
+
+ngx_int_t
+ngx_booking_resource_get(ngx_booking_req_t *req)
+{
+    ngx_booking_call_t  *call;
+    static const char   *r[] = { NGX_BOOKING_KEY_R, NULL };
+
+    /* a read changes nothing: one plain command, no script */
+    call = ngx_booking_op_call(req, -1, 0, 5, NGX_BOOKING_R_GET,
+                               ngx_booking_resource_read);
+    if (call == NULL
+        || ngx_booking_resource_keys(req, &req->id, &call->args[1], r)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&call->args[0], "HMGET");
+    ngx_str_set(&call->args[2], "doc");
+    ngx_str_set(&call->args[3], "created_at");
+    ngx_str_set(&call->args[4], "updated_at");
+
+    return ngx_booking_op_send(req, call);
+}
+
+
+static void
+ngx_booking_resource_read(ngx_booking_call_t *call)
+{
+    ngx_booking_req_t *req = call->data;
+
+    ngx_int_t  rc;
+
+    rc = ngx_booking_op_check(req, call);
+
+    if (rc == NGX_DECLINED) {
+        rc = call->result.doc.found
+             ? ngx_booking_view_resource(&req->answer, req->pool,
+                                         NGX_HTTP_OK, &call->result.doc)
+             : ngx_booking_op_fail(req, NGX_HTTP_NOT_FOUND, "not_found",
+                                   "no such resource", NULL);
+    }
+
+    ngx_booking_op_done(req, rc);
+}
+
+
+ngx_int_t
+ngx_booking_resource_delete(ngx_booking_req_t *req)
+{
+    ngx_uint_t           ntypes;
+    ngx_booking_call_t  *call;
+
+    ntypes = req->conf->types.nelts;
+
+    call = ngx_booking_resource_call(req, NGX_BOOKING_SCRIPT_RESOURCE_DELETE,
+                                     NGX_BOOKING_RESOURCE_DELETE_NKEYS
+                                     + 2 * ntypes,
+                                     NGX_BOOKING_RESOURCE_DELETE_NARGS
+                                     + ntypes,
+                                     NGX_BOOKING_R_DONE,
+                                     ngx_booking_resource_deleted);
+    if (call == NULL
+        || ngx_booking_resource_indexes(req, call,
+                                        NGX_BOOKING_RESOURCE_DELETE_K_INDEXES,
+                                        NGX_BOOKING_RESOURCE_DELETE_A_RULES)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_booking_op_send(req, call);
+}
+
+
+static void
+ngx_booking_resource_deleted(ngx_booking_call_t *call)
+{
+    ngx_booking_req_t *req = call->data;
+
+    ngx_int_t  rc;
+
+    rc = ngx_booking_op_check(req, call);
+
+    if (rc == NGX_DECLINED) {
+        req->change.changed = 1;
+        req->change.id = req->id;
+        req->answer.status = NGX_HTTP_NO_CONTENT;
+        rc = NGX_OK;
+    }
+
+    ngx_booking_op_done(req, rc);
+}
+
+
+ngx_int_t
+ngx_booking_availability(ngx_booking_req_t *req)
+{
+    ngx_booking_call_t   *call;
+    ngx_booking_query_t  *q;
+
+    q = &req->query;
+
+    /* whether from and to are needed depends on the type: the script says */
+    if ((q->set & NGX_BOOKING_Q_FROM) && (q->set & NGX_BOOKING_Q_TO)
+        && q->to - q->from > req->conf->max_range)
+    {
+        return ngx_booking_op_fail(req, NGX_BOOKING_UNPROCESSABLE, "invalid",
+                                   "the range is longer than "
+                                   "booking_max_range", "to");
+    }
+
+    call = ngx_booking_resource_call(req, NGX_BOOKING_SCRIPT_AVAILABILITY,
+                                     NGX_BOOKING_AVAILABILITY_NKEYS,
+                                     NGX_BOOKING_AVAILABILITY_NARGS,
+                                     NGX_BOOKING_R_AVAIL,
+                                     ngx_booking_availability_read);
+    if (call == NULL
+        || ((q->set & NGX_BOOKING_Q_FROM)
+            && ngx_booking_num(req,
+                               &call->args[NGX_BOOKING_AVAILABILITY_A_FROM],
+                               q->from)
+               != NGX_OK)
+        || ((q->set & NGX_BOOKING_Q_TO)
+            && ngx_booking_num(req,
+                               &call->args[NGX_BOOKING_AVAILABILITY_A_TO],
+                               q->to)
+               != NGX_OK)
+        || ngx_booking_num(req,
+                           &call->args[NGX_BOOKING_AVAILABILITY_A_MAX_SLOTS],
+                           NGX_BOOKING_READ_SLOTS_MAX)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_booking_op_send(req, call);
+}
+
+
+static void
+ngx_booking_availability_read(ngx_booking_call_t *call)
+{
+    ngx_booking_req_t *req = call->data;
+
+    u_char               *counters;
+    ngx_int_t             rc;
+    ngx_str_t            *text;
+    ngx_booking_type_t   *t;
+    ngx_booking_avail_t  *av;
+
+    rc = ngx_booking_op_check(req, call);
+
+    if (rc != NGX_DECLINED) {
+        ngx_booking_op_done(req, rc);
+        return;
+    }
+
+    av = &call->result.avail;
+
+    /* the slot as nginx.conf writes it, while the type still has that slot */
+    t = ngx_booking_find_type(req->conf, (u_char *) av->type.data,
+                              av->type.len);
+    text = (t != NULL && t->slot == av->slot) ? &t->slot_text : NULL;
+
+    counters = NULL;
+
+    if (av->slot != 0) {
+        counters = ngx_pnalloc(req->pool, av->n * 4);
+        if (counters == NULL) {
+            ngx_booking_op_done(req, NGX_ERROR);
+            return;
+        }
+
+        ngx_booking_reply_counters(&call->result, counters);
+    }
+
+    ngx_booking_op_done(req, ngx_booking_view_availability(&req->answer,
+                                                           req->pool,
+                                                           &req->id, text,
+                                                           av, counters));
+}
+
+
+ngx_int_t
+ngx_booking_calendar(ngx_booking_req_t *req)
+{
+    ngx_booking_call_t  *call;
+
+    call = ngx_booking_resource_call(req, NGX_BOOKING_SCRIPT_CALENDAR,
+                                     NGX_BOOKING_CALENDAR_NKEYS,
+                                     NGX_BOOKING_CALENDAR_NARGS,
+                                     NGX_BOOKING_R_CALENDAR,
+                                     ngx_booking_calendar_read);
+    if (call == NULL
+        || ngx_booking_num(req,
+                           &call->args[NGX_BOOKING_CALENDAR_A_MAX_EVENTS],
+                           NGX_BOOKING_EVENTS_MAX)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_booking_op_send(req, call);
+}
+
+
+static void
+ngx_booking_calendar_read(ngx_booking_call_t *call)
+{
+    ngx_booking_req_t *req = call->data;
+
+    ngx_int_t  rc;
+
+    rc = ngx_booking_op_check(req, call);
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_booking_view_calendar(&req->answer, req->pool, &req->id,
+                                       &call->result.calendar);
+    }
+
+    ngx_booking_op_done(req, rc);
+}

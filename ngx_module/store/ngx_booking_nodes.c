@@ -1,0 +1,68 @@
+/*
+ * The node picker: which Redis node serves a key.  One kind today, a
+ * single server (booking_redis): every key is its.  Sentinel (the master
+ * the sentinels name, followed on failover) and Cluster (the node of the
+ * key's hash slot) are two more kinds of the same three calls, so that
+ * nothing above the store changes when they come.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_booking_redis.h"
+
+
+static ngx_booking_node_t  *ngx_booking_nodes;
+static ngx_uint_t           ngx_booking_nnodes;
+
+
+ngx_int_t
+ngx_booking_nodes_init(ngx_cycle_t *cycle, ngx_booking_store_conf_t *conf)
+{
+    ngx_booking_node_t  *node;
+
+    node = ngx_pcalloc(cycle->pool, sizeof(ngx_booking_node_t));
+    if (node == NULL) {
+        return NGX_ERROR;
+    }
+
+    node->addr = conf->addr;
+    node->name = conf->name;
+    node->conf = conf;
+
+    ngx_booking_nodes = node;
+    ngx_booking_nnodes = 1;
+
+    return ngx_booking_node_open(node, cycle);
+}
+
+
+void
+ngx_booking_nodes_exit(void)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < ngx_booking_nnodes; i++) {
+        ngx_booking_node_close(&ngx_booking_nodes[i]);
+    }
+
+    ngx_booking_nnodes = 0;
+}
+
+
+ngx_booking_node_t *
+ngx_booking_nodes_pick(ngx_str_t *key)
+{
+    return ngx_booking_nnodes ? &ngx_booking_nodes[0] : NULL;
+}
+
+
+void
+ngx_booking_nodes_stats(ngx_booking_store_stats_t *st)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < ngx_booking_nnodes; i++) {
+        ngx_booking_node_stats(&ngx_booking_nodes[i], st);
+    }
+}

@@ -1,0 +1,233 @@
+/*
+ * The store interface: a call (one script of the contract, or one plain
+ * command) goes to the node of its first key, and comes back to its
+ * handler as a typed result.  What Redis refuses for now (LOADING, BUSY,
+ * OOM, READONLY...) is told apart from what the module did not expect;
+ * a script that answers AGAIN (more expired holds than one script frees)
+ * is sent again, a bounded number of times.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_booking_redis.h"
+
+
+/* 64 scripts of 64 holds: a resource's 4,096 holds due at one instant */
+#define NGX_BOOKING_AGAIN_MAX  64
+
+
+static ngx_int_t ngx_booking_store_send(ngx_booking_call_t *call);
+static void ngx_booking_store_reply(void *data, ngx_int_t rc,
+    redisReply *reply);
+static ngx_int_t ngx_booking_store_busy(ngx_booking_call_t *call,
+    redisReply *reply);
+static void ngx_booking_store_cleanup(void *data);
+static void *ngx_booking_store_alloc(void *pool, size_t size);
+
+
+ngx_int_t
+ngx_booking_store_init_process(ngx_cycle_t *cycle,
+    ngx_booking_store_conf_t *conf)
+{
+    ngx_booking_scripts_init();
+
+    return ngx_booking_nodes_init(cycle, conf);
+}
+
+
+void
+ngx_booking_store_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_booking_nodes_exit();
+}
+
+
+ngx_int_t
+ngx_booking_store_call(ngx_booking_call_t *call)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    if (!call->cleanup) {
+        /* a pool gone before the reply: the handler must not be called */
+        cln = ngx_pool_cleanup_add(call->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_booking_store_cleanup;
+        cln->data = call;
+        call->cleanup = 1;
+    }
+
+    return ngx_booking_store_send(call);
+}
+
+
+static ngx_int_t
+ngx_booking_store_send(ngx_booking_call_t *call)
+{
+    ngx_str_t                *key;
+    ngx_booking_node_t       *node;
+    ngx_booking_redis_cmd_t  *cmd;
+
+    if (call->script >= 0) {
+        key = call->nkeys ? &call->keys[0] : NULL;
+        cmd = ngx_booking_script_command(call->script, call->keys,
+                                         call->nkeys, call->args,
+                                         call->nargs, call->log);
+
+    } else {
+        /* a plain command's key is its first argument */
+        key = (call->nargs > 1) ? &call->args[1] : NULL;
+        cmd = ngx_booking_resp_command(call->args, call->nargs, NULL, 0,
+                                       call->log);
+    }
+
+    if (cmd == NULL) {
+        return NGX_ERROR;
+    }
+
+    node = ngx_booking_nodes_pick(key);
+
+    if (node == NULL
+        || ngx_booking_node_send(node, cmd, ngx_booking_store_reply, call)
+           != NGX_OK)
+    {
+        ngx_free(cmd);
+        return NGX_DECLINED;
+    }
+
+    call->cmd = cmd;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_booking_store_reply(void *data, ngx_int_t rc, redisReply *reply)
+{
+    ngx_booking_call_t *call = data;
+
+    call->cmd = NULL;
+
+    switch (rc) {
+
+    case NGX_BOOKING_REDIS_REPLY:
+        break;
+
+    case NGX_BOOKING_REDIS_UNAVAILABLE:
+        call->rc = NGX_BOOKING_STORE_UNAVAILABLE;
+        goto done;
+
+    case NGX_BOOKING_REDIS_TIMEOUT:
+        call->rc = NGX_BOOKING_STORE_TIMEOUT;
+        goto done;
+
+    default:
+        call->rc = NGX_BOOKING_STORE_LOST;
+        goto done;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        call->rc = ngx_booking_store_busy(call, reply);
+        goto done;
+    }
+
+    /* the script freed its share of expired holds: send it again */
+    if (reply->type == REDIS_REPLY_STATUS && reply->len == 5
+        && ngx_strncmp(reply->str, "AGAIN", 5) == 0)
+    {
+        if (call->again++ < NGX_BOOKING_AGAIN_MAX) {
+            switch (ngx_booking_store_send(call)) {
+
+            case NGX_OK:
+                return;
+
+            case NGX_DECLINED:
+                call->rc = NGX_BOOKING_STORE_UNAVAILABLE;
+                goto done;
+
+            default:
+                call->rc = NGX_BOOKING_STORE_FAILED;
+                goto done;
+            }
+        }
+
+        ngx_log_error(NGX_LOG_ERR, call->log, 0,
+                      "booking: holds still due after %d scripts",
+                      NGX_BOOKING_AGAIN_MAX);
+        call->rc = NGX_BOOKING_STORE_BUSY;
+        goto done;
+    }
+
+    if (ngx_booking_decode(call->expect, reply, &call->result,
+                           ngx_booking_store_alloc, call->pool)
+        != NGX_BOOKING_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, call->log, 0,
+                      "booking: unexpected reply from redis");
+        call->rc = NGX_BOOKING_STORE_FAILED;
+        goto done;
+    }
+
+    call->rc = NGX_BOOKING_STORE_OK;
+
+done:
+
+    call->handler(call);
+}
+
+
+/* Redis's own words stay in the error log; the caller learns the kind */
+static ngx_int_t
+ngx_booking_store_busy(ngx_booking_call_t *call, redisReply *reply)
+{
+    size_t        i, n;
+    static char  *busy[] = { "LOADING", "BUSY", "MASTERDOWN", "OOM",
+                             "TRYAGAIN", "CLUSTERDOWN", "NOAUTH", "READONLY",
+                             "NOREPLICAS", NULL };
+
+    for (i = 0; busy[i] != NULL; i++) {
+        n = ngx_strlen(busy[i]);
+
+        if (reply->len >= n && ngx_strncmp(reply->str, busy[i], n) == 0) {
+            ngx_log_error(NGX_LOG_WARN, call->log, 0, "booking: redis: %*s",
+                          (size_t) reply->len, reply->str);
+            return NGX_BOOKING_STORE_BUSY;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_ERR, call->log, 0, "booking: redis error: %*s",
+                  (size_t) reply->len, reply->str);
+
+    return NGX_BOOKING_STORE_FAILED;
+}
+
+
+static void
+ngx_booking_store_cleanup(void *data)
+{
+    ngx_booking_call_t *call = data;
+
+    if (call->cmd != NULL) {
+        ngx_booking_redis_cancel(call->cmd);
+        call->cmd = NULL;
+    }
+}
+
+
+static void *
+ngx_booking_store_alloc(void *pool, size_t size)
+{
+    return ngx_palloc(pool, size);
+}
+
+
+void
+ngx_booking_store_stats(ngx_booking_store_stats_t *st)
+{
+    ngx_memzero(st, sizeof(ngx_booking_store_stats_t));
+
+    ngx_booking_nodes_stats(st);
+}

@@ -1,0 +1,119 @@
+/*
+ * Unit tests of the key schema: CRC16-XMODEM and hash slots as the Redis
+ * Cluster specification gives them, shards, and a resource's key names.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ngx_booking_core.h"
+#include "ngx_booking_contract.h"
+
+
+#define S(s)    (const u_char *) (s), (sizeof(s) - 1)
+
+
+static void
+test_crc16(void **state)
+{
+    (void) state;
+
+    /* the specification's own check value */
+    assert_int_equal(ngx_booking_crc16(S("123456789")), 0x31c3);
+    assert_int_equal(ngx_booking_crc16(S("")), 0);
+}
+
+
+static void
+test_hash_slot(void **state)
+{
+    (void) state;
+
+    /* the specification's examples */
+    assert_int_equal(ngx_booking_hash_slot(S("{user1000}.following")),
+                     ngx_booking_hash_slot(S("{user1000}.followers")));
+    assert_int_equal(ngx_booking_hash_slot(S("{user1000}.following")),
+                     ngx_booking_hash_slot(S("user1000")));
+
+    /* only the first {...}, and only when not empty */
+    assert_int_equal(ngx_booking_hash_slot(S("foo{}{bar}")),
+                     ngx_booking_crc16(S("foo{}{bar}")) % 16384);
+    assert_int_equal(ngx_booking_hash_slot(S("foo{{bar}}zap")),
+                     ngx_booking_crc16(S("{bar")) % 16384);
+    assert_int_equal(ngx_booking_hash_slot(S("foo{bar}{zap}")),
+                     ngx_booking_crc16(S("bar")) % 16384);
+    assert_int_equal(ngx_booking_hash_slot(S("{")),
+                     ngx_booking_crc16(S("{")) % 16384);
+
+    /* redis-cli CLUSTER KEYSLOT: "foo" is 12182 */
+    assert_int_equal(ngx_booking_hash_slot(S("foo")), 12182);
+}
+
+
+static void
+test_rkey(void **state)
+{
+    u_char    buf[128], *p;
+    unsigned  shard;
+    char      tag[8];
+
+    (void) state;
+
+    shard = ngx_booking_shard(S("brest-loft"));
+    assert_true(shard < NGX_BOOKING_SHARDS);
+    snprintf(tag, sizeof(tag), "{s%02x}", shard);
+
+    p = ngx_booking_rkey(buf, S("brest-loft"), NGX_BOOKING_KEY_C);
+    *p = '\0';
+    assert_int_equal((size_t) (p - buf),
+                     ngx_booking_rkey_len(10, NGX_BOOKING_KEY_C));
+    assert_memory_equal(buf, "bk:", 3);
+    assert_memory_equal(buf + 3, tag, 5);
+    assert_string_equal((char *) buf + 8, ":r:brest-loft:c");
+
+    /* every key of a resource, and of its shard, in one hash slot */
+    p = ngx_booking_rkey(buf, S("brest-loft"), NGX_BOOKING_KEY_R);
+    assert_int_equal(ngx_booking_hash_slot(buf, p - buf),
+                     ngx_booking_hash_slot((u_char *) tag, 5));
+}
+
+
+static void
+test_shards_spread(void **state)
+{
+    char      id[16];
+    unsigned  i, seen[NGX_BOOKING_SHARDS];
+
+    (void) state;
+
+    memset(seen, 0, sizeof(seen));
+
+    for (i = 0; i < 6400; i++) {
+        snprintf(id, sizeof(id), "room-%u", i);
+        seen[ngx_booking_shard((u_char *) id, strlen(id))]++;
+    }
+
+    /* 100 ids a shard on average: none empty, none crowded */
+    for (i = 0; i < NGX_BOOKING_SHARDS; i++) {
+        assert_true(seen[i] > 50 && seen[i] < 150);
+    }
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crc16),
+        cmocka_unit_test(test_hash_slot),
+        cmocka_unit_test(test_rkey),
+        cmocka_unit_test(test_shards_spread),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
