@@ -1204,6 +1204,7 @@ sub new {
         replies => [ @{ $o{replies} || [] } ],
         then    => $o{then} // 'ok',
         by_command => { map { uc($_) => $o{by_command}{$_} } keys %{ $o{by_command} || {} } },
+        delay_by   => { map { uc($_) => $o{delay_by}{$_} } keys %{ $o{delay_by} || {} } },
     }, $class;
     die "BookingTest::FakeRedis: then must be ok or silent\n"
         unless $self->{then} =~ /^(?:ok|silent)\z/;
@@ -1298,15 +1299,16 @@ sub _on_data {
         my $cmd = substr($st->{buf}, 0, $used, '');
         my $name = $cmd =~ /^\*\d+\r\n\$\d+\r\n([^\r]*)\r\n/ ? uc $1
                  : $cmd =~ /^\s*(\S+)/ ? uc $1 : '';
+        my $delay = $self->{delay_by}{$name} // $self->{delay};
         if (exists $self->{by_command}{$name}) {
             my $r = $self->{by_command}{$name};
-            push @{ $st->{queue} }, [ time + $self->{delay}, $r ] if defined $r;
+            push @{ $st->{queue} }, [ time + $delay, $r ] if defined $r;
             next;
         }
         my $reply = @{ $self->{replies} } ? shift @{ $self->{replies} }
                   : $self->{then} eq 'silent' ? undef
                   : "+OK\r\n";
-        push @{ $st->{queue} }, [ time + $self->{delay}, $reply ] if defined $reply;
+        push @{ $st->{queue} }, [ time + $delay, $reply ] if defined $reply;
     }
 }
 
@@ -1546,6 +1548,9 @@ C<< by_command => { NAME => RESP } >> answers every command of that name
 (e.g. C<SCRIPT>, so that the module's handshake completes) with that reply
 (undef: never), ahead of C<replies>.  C<< then => 'silent' >>: once
 C<replies> is used up, answer nothing (default C<'ok'>: C<+OK>).
+C<< delay_by => { NAME => seconds } >> delays the replies to commands of
+that name by so long instead of C<delay> (replies stay in order: a reply
+is sent once it is due and every reply before it was sent).
 
 =head1 ENVIRONMENT
 
