@@ -25,7 +25,7 @@ LD_OPT     := $(EXTRA_LD_OPT)
 MODULE_SRCS := config $(wildcard ngx_module/*.c ngx_module/*/*.c include/*.h \
                                  ngx_module/scripts/*.lua ngx_module/scripts/contract*)
 
-.PHONY: all module deps test-deps run stop test test-asan unit t clean
+.PHONY: all module deps test-deps run stop test test-asan unit t clean layers
 
 all: module
 
@@ -58,6 +58,9 @@ $(MODULE): $(NGX_BUILD)/.configured $(MODULE_SRCS)
 	cp $(NGX_BUILD)/objs/ngx_http_booking_module.so $@.tmp
 	mv -f $@.tmp $@
 
+layers:
+	perl tests/layers.pl
+
 run: module
 	@sh conf/run.sh start $(RUN_DIR) $(MODULE)
 
@@ -71,6 +74,7 @@ test-deps:
 	    || npm ci --no-audit --no-fund --loglevel=error
 
 test: module test-deps
+	perl tests/layers.pl
 	$(MAKE) unit
 	$(MAKE) fuzz-replay
 	prove -I t/lib t/

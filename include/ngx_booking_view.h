@@ -14,7 +14,6 @@
 #include <ngx_http.h>           /* the status codes, NGX_HTTP_* */
 
 #include "ngx_booking_core.h"
-#include "ngx_booking_reply.h"
 
 
 #define NGX_BOOKING_UNPROCESSABLE  422

@@ -263,7 +263,7 @@ ngx_booking_decode(int expect, const struct redisReply *r,
     int  rc;
 
     memset(res, 0, sizeof(ngx_booking_result_t));
-    res->reply = r;
+    res->raw = r;
 
     rc = ngx_booking_refused(r, res);
     if (rc != NGX_BOOKING_DECLINED) {
@@ -660,7 +660,7 @@ ngx_booking_reply_counters(const ngx_booking_result_t *res, u_char *dst)
     const ngx_booking_avail_t *a;
 
     a = &res->avail;
-    e = res->reply->element;
+    e = ((const redisReply *) res->raw)->element;
     s0 = a->start / a->slot;
     s1 = s0 + (int64_t) a->n;
 
