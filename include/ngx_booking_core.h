@@ -231,6 +231,13 @@ typedef struct {
 } ngx_booking_rreq_t;
 
 
+/* Redis GEO's own bounds */
+#define NGX_BOOKING_LAT_MAX       85.05112878
+#define NGX_BOOKING_LON_MAX       180.0
+
+/* a user id, from booking_user or a resource's owner */
+#define NGX_BOOKING_USER_MAX      128
+
 #define NGX_BOOKING_NOTE_MAX      1000
 #define NGX_BOOKING_CAPACITY_MAX  1000000
 
@@ -317,8 +324,6 @@ u_char *ngx_booking_rkey(u_char *p, const u_char *id, size_t len,
 #define NGX_BOOKING_RESOURCE_MAX  256
 #define NGX_BOOKING_LIMIT_MAX     100
 #define NGX_BOOKING_RADIUS_MAX    1000000
-/* Redis GEO's own latitude bound */
-#define NGX_BOOKING_LAT_MAX       85.05112878
 
 typedef struct {
     unsigned        set;            /* NGX_BOOKING_Q_* given */

@@ -19,8 +19,7 @@
 #include "ngx_booking_view.h"
 
 
-#define NGX_BOOKING_USER_MAX       128
-#define NGX_BOOKING_GROUPS_MAX     4096
+#define NGX_BOOKING_CALLER_GROUPS_MAX  4096      /* bytes */
 #define NGX_BOOKING_IDEM_MAX       255
 
 

@@ -30,4 +30,5 @@ $(CONTRACT_H): ngx_module/scripts/contract ngx_module/scripts/contract.awk
 
 build/tests/%: tests/%.c $(UNIT_SRCS) $(wildcard include/*.h) $(CONTRACT_H)
 	@mkdir -p $(dir $@)
-	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $(UNIT_SRCS) $< $(UNIT_LIBS)
+	@echo "cc $@"
+	@$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $(UNIT_SRCS) $< $(UNIT_LIBS)

@@ -15,10 +15,7 @@
 
 
 #define NGX_BOOKING_TITLE_MAX      1024
-#define NGX_BOOKING_USER_MAX       128
-#define NGX_BOOKING_GROUPS_MAX     64
-#define NGX_BOOKING_LAT_MAX        85.05112878
-#define NGX_BOOKING_LON_MAX        180.0
+#define NGX_BOOKING_RESOURCE_GROUPS_MAX     64
 
 
 static void *ngx_booking_perr(json_t *root, ngx_booking_perr_t *err,
@@ -444,7 +441,7 @@ ngx_booking_groups(json_t *v, ngx_booking_perr_t *err)
         return NGX_BOOKING_ERROR;
     }
 
-    if (json_array_size(v) > NGX_BOOKING_GROUPS_MAX) {
+    if (json_array_size(v) > NGX_BOOKING_RESOURCE_GROUPS_MAX) {
         ngx_booking_perr(NULL, err, 422, "invalid", "at most 64 groups",
                          "groups");
         return NGX_BOOKING_ERROR;

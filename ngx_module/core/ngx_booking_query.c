@@ -305,7 +305,7 @@ ngx_booking_q_near(const u_char *v, size_t len, ngx_booking_query_t *q,
     }
 
     if (!(q->lat >= -NGX_BOOKING_LAT_MAX && q->lat <= NGX_BOOKING_LAT_MAX
-          && q->lon >= -180.0 && q->lon <= 180.0))
+          && q->lon >= -NGX_BOOKING_LON_MAX && q->lon <= NGX_BOOKING_LON_MAX))
     {
         return ngx_booking_q_fail(err, 422, "invalid",
                                   "near must be within +-85.05112878 and "

@@ -467,7 +467,7 @@ ngx_booking_caller(ngx_http_request_t *r, ngx_booking_http_ctx_t *ctx,
     if (ngx_booking_printable(&who->user) != NGX_OK
         || who->user.len > NGX_BOOKING_USER_MAX
         || ngx_booking_printable(&who->groups) != NGX_OK
-        || who->groups.len > NGX_BOOKING_GROUPS_MAX)
+        || who->groups.len > NGX_BOOKING_CALLER_GROUPS_MAX)
     {
         return ngx_booking_http_err(err, NGX_HTTP_BAD_REQUEST, "bad_request",
                                     "the user or groups of the request hold "
