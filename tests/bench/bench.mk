@@ -25,3 +25,13 @@ bench-growth: module
 
 bench-memory: module
 	perl tests/bench/bench.pl --memory
+
+# this module against an earlier revision's, in alternating rounds:
+#   make bench-compare BASE=<revision> [BENCH_ROUNDS=3] [BENCH_SECONDS=8]
+BASE ?= HEAD~1
+
+.PHONY: bench-compare
+
+bench-compare: module
+	perl tests/bench/compare.pl --base $(BASE) --rounds $(BENCH_ROUNDS) \
+	    --seconds $(BENCH_SECONDS)
