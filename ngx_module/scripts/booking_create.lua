@@ -170,6 +170,7 @@ if hold then
     b.status = 'held'
     b.expires_at = t + rules.hold
     redis.call('ZADD', K_H, digits(b.expires_at), rand)
+    hold_due(R, b.expires_at)
 elseif kind ~= 'block' and rules.approval then
     b.status = 'requested'
 else

@@ -79,13 +79,14 @@ end
 
 local function load_resource()
     local h = redis.call('HMGET', K_R, 'type', 'slot', 'capacity', 'used',
-                         'gen', 'owner', 'groups', 'created_at', 'inc')
+                         'gen', 'owner', 'groups', 'created_at', 'inc', 'due')
     if not h[1] then
         return nil
     end
     return { type = h[1], slot = tonumber(h[2]), capacity = tonumber(h[3]),
              used = tonumber(h[4]), gen = h[5], owner = h[6] or '',
-             groups = h[7] or '', created_at = h[8], inc = h[9] or '' }
+             groups = h[7] or '', created_at = h[8], inc = h[9] or '',
+             due = tonumber(h[10]) }
 end
 
 -- A booking is one field of K_B: its record, a JSON object of strings
@@ -115,7 +116,17 @@ end
 -- ---------------------------------------------------------------- counters
 
 local ZERO4 = string.char(0, 0, 0, 0)
-local ZERO_CHUNK = string.rep(ZERO4, CHUNK)
+
+-- a chunk of zeros, made the first time a script needs it, not on every
+-- call of every script
+local zero_chunk_text
+
+local function zero_chunk()
+    if not zero_chunk_text then
+        zero_chunk_text = string.rep(ZERO4, CHUNK)
+    end
+    return zero_chunk_text
+end
 
 -- The counters of slots [s0, s1), chunk by chunk, in one HMGET: { c =
 -- chunk number, first = its first slot in the range (0-based), n = slots,
@@ -134,7 +145,7 @@ local function read_counters(s0, s1)
     local got = redis.call('HMGET', K_C, unpack(fields))
     for i, p in ipairs(parts) do
         p.new = not got[i]
-        p.whole = got[i] or ZERO_CHUNK
+        p.whole = got[i] or zero_chunk()
     end
     return parts
 end
@@ -213,7 +224,7 @@ local function shift_counters(parts, delta, cap)
         end
         local whole = string.sub(p.whole, 1, p.first * 4) .. part ..
                       string.sub(p.whole, (p.first + p.n) * 4 + 1)
-        if whole == ZERO_CHUNK then
+        if whole == zero_chunk() then
             if not p.new then
                 gone[#gone + 1] = digits(p.c)
             end
@@ -249,7 +260,7 @@ local function max_used_from(s0)
     for i, c in ipairs(chunks) do
         local first = math.max(s0 - tonumber(c) * CHUNK, 0)
         parts[i] = { c = tonumber(c), first = first, n = CHUNK - first,
-                     whole = got[i] or ZERO_CHUNK }
+                     whole = got[i] or zero_chunk() }
     end
     return max_in(parts)
 end
@@ -286,8 +297,13 @@ end
 -- Expired holds free their units now, before anything reads or checks
 -- capacity: a hold occupies nothing from its expires_at on, whether or not
 -- anyone looked at it then.  False when more are due than one script may
--- free: the caller answers AGAIN.
+-- free: the caller answers AGAIN.  The resource's "due" field is the
+-- soonest a hold may expire (never later than the first in K_H): while it
+-- is in the future, nothing is due, and the sweep costs no Redis call.
 local function sweep(R, t)
+    if R.due and R.due > t then
+        return true
+    end
     local due = redis.call('ZRANGEBYSCORE', K_H, '-inf', digits(t),
                            'LIMIT', 0, SWEEP_HOLDS + 1)
     local budget = SWEEP_SLOTS
@@ -303,7 +319,23 @@ local function sweep(R, t)
         end
         redis.call('ZREM', K_H, rand)
     end
+    local first = redis.call('ZRANGE', K_H, 0, 0, 'WITHSCORES')
+    if first[2] then
+        R.due = tonumber(first[2])
+        redis.call('HSET', K_R, 'due', first[2])
+    else
+        R.due = FOREVER
+        redis.call('HSET', K_R, 'due', digits(FOREVER))
+    end
     return true
+end
+
+-- A new hold expiring at e: the sweep must look then.
+local function hold_due(R, e)
+    if not R.due or e < R.due then
+        R.due = e
+        redis.call('HSET', K_R, 'due', digits(e))
+    end
 end
 
 -- Bookings and counter chunks gone RETAIN ago: writes drop them, a few at

@@ -49,7 +49,8 @@ if not R then
     redis.call('HSET', K_R, 'doc', doc, 'type', typ, 'slot', A_SLOT,
                'capacity', A_CAPACITY, 'used', 0, 'gen', stamp(t, us),
                'inc', stamp(t, us), 'owner', A_OWNER, 'groups', A_GROUPS,
-               'created_at', digits(t), 'updated_at', digits(t))
+               'created_at', digits(t), 'updated_at', digits(t),
+               'due', digits(FOREVER))
     index(nil)
     return { 'ok', 1, doc, digits(t), digits(t) }
 end

@@ -9,9 +9,10 @@
 # redis-server, seeded the same way through the API, so that each stores
 # what its own scripts store.  Each operation runs once on each side per
 # round, in another order each round (A B, then B A, ...); the table shows
-# each side's median run, and Redis's own time per request: the usec of
-# INFO commandstats (every command, those the scripts run included) after
-# CONFIG RESETSTAT, divided by the requests answered.
+# each side's median run, and Redis's own time per request: what a request
+# sends Redis itself (counted once under MONITOR), each command at the
+# usec_per_call INFO commandstats gives for the run (a script's includes
+# every command it ran); and Redis's CPU (INFO cpu) per request.
 
 use strict;
 use warnings;
@@ -162,17 +163,54 @@ sub iso { return POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime $_[0]) }
 
 # ------------------------------------------------------------ measuring
 
-sub redis_usec {
+# usec_per_call of every command, and Redis's CPU seconds so far
+sub redis_stats {
     my ($t) = @_;
-    my ($calls, $usec) = (0, 0);
+    my %per;
     for (split /\r?\n/, $t->redis('INFO', 'commandstats')) {
-        next if /^cmdstat_(?:info|config)/;
-        if (/^cmdstat_\S+:calls=(\d+),usec=(\d+)/) {
-            $calls += $1;
-            $usec += $2;
-        }
+        $per{ uc $1 } = { calls => $2, usec => $3 } if /^cmdstat_(\w+):calls=(\d+),usec=(\d+)/;
     }
-    return ($calls, $usec);
+    my ($cpu) = 0;
+    for (split /\r?\n/, $t->redis('INFO', 'cpu')) {
+        $cpu += $1 if /^used_cpu_(?:user|sys):([\d.]+)/;
+    }
+    return (\%per, $cpu);
+}
+
+# What one request sends Redis itself (not what its scripts run), counted
+# once on a short run under MONITOR: Redis's time per request is then each
+# such command's usec_per_call (a script's includes all it ran) times how
+# many a request sends.
+sub top_level {
+    my ($k, $op) = @_;
+    my $t = $side{$k}{t};
+    my $mon = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->redis_port, Proto => 'tcp')
+        or die "monitor: $!\n";
+    print $mon "MONITOR\r\n";
+    my @cmd = ('wrk', '-t1', '-c4', '-d1s', '-s', $WRK_LUA,
+               (map { ('-H', $_) } @{ $op->{headers} || [] }),
+               'http://127.0.0.1:' . $t->port . $op->{path}, '--', @{ $op->{args}->() });
+    open my $ph, '-|', @cmd or die "wrk: $!\n";
+    local $/;
+    my $out = <$ph> // '';
+    close $ph;
+    sleep 0.3;
+    my ($buf, %n) = ('');
+    $mon->blocking(0);
+    while (1) {
+        my $r = sysread($mon, my $chunk, 1 << 20);
+        last unless $r;
+        $buf .= $chunk;
+    }
+    close $mon;
+    while ($buf =~ /^\+[\d.]+ \[\d+ ([^\]]+)\] "(\w+)"/mg) {
+        my ($client, $cmd) = ($1, uc $2);
+        next if $client eq 'lua' || $cmd eq 'MONITOR' || $cmd eq 'INFO' || $cmd eq 'CONFIG';
+        $n{$cmd}++;
+    }
+    my ($req) = $out =~ /(\d+) requests in/;
+    die "wrk failed under MONITOR:\n$out\n" unless $req;
+    return { map { $_ => $n{$_} / $req } keys %n };
 }
 
 my $window = 0;
@@ -185,25 +223,31 @@ sub run {
                (map { ('-H', $_) } @{ $op->{headers} || [] }),
                'http://127.0.0.1:' . $t->port . $op->{path}, '--', @args);
     $t->redis('CONFIG', 'RESETSTAT');
+    my (undef, $cpu0) = redis_stats($t);
     open my $ph, '-|', @cmd or die "wrk: $!\n";
     local $/;
     my $out = <$ph> // '';
     close $ph;
-    my ($calls, $usec) = redis_usec($t);
+    my ($per, $cpu1) = redis_stats($t);
     my %r;
     ($r{requests}) = $out =~ /(\d+) requests in/;
     ($r{rps}) = $out =~ /Requests\/sec:\s+([\d.]+)/;
     ($r{p99}) = $out =~ /^\s+99%\s+(\S+)/m;
     @r{qw(ok c409 other)} = $out =~ /BENCH ok=(\d+) c409=(\d+) other=(\d+)/;
     die "wrk failed on $k $op->{name}:\n$out\n" unless $r{requests};
-    $r{cmds} = $calls / $r{requests};
-    $r{usec} = $usec / $r{requests};
+    my $top = $op->{top}{$k};
+    $r{usec} = sum(0, map { $top->{$_} * ($per->{$_} && $per->{$_}{calls}
+                                          ? $per->{$_}{usec} / $per->{$_}{calls} : 0) } keys %$top);
+    $r{cmds} = sum(0, map { $_->{calls} } grep { defined } @{$per}{ grep { !/^(?:INFO|CONFIG)$/ } keys %$per })
+               / $r{requests};
+    $r{cpu} = ($cpu1 - $cpu0) * 1e6 / $r{requests};
+    $r{errors} = $r{other};
     sleep 0.5;
     return \%r;
 }
 
 my @OPS = (
-    { name => 'availability, 30 days of 1h slots', path => '/',
+    { name => 'availability, 30 days of 1h slots', path => '/', headers => [ 'X-User-Id: u1' ],
       args => sub { [ 'avail', 'c', $N, iso($H0), iso($H0 + $D) ] } },
     { name => 'hold (a random car and hour)', path => '/',
       args => sub { my $t0 = $H0 + (40 + 8 * $window++) * 86400;
@@ -219,6 +263,10 @@ my @OPS = (
     { name => 'listing page, cached', path => '/api/resources?type=car&limit=20',
       args => sub { ['get'] } },
 );
+
+for my $op (@OPS) {
+    $op->{top}{$_} = top_level($_, $op) for sort keys %side;
+}
 
 my %res;
 for my $round (1 .. $ROUNDS) {
@@ -238,15 +286,16 @@ sub median {
 
 printf "base: %s, this: %s; wrk -t2 -c32 -d%ds, %d rounds, medians; %d cars\n\n",
        $side{A}{name}, $side{B}{name}, $SECS, $ROUNDS, $N;
-print "| operation | base req/s | this req/s | this / base | base Redis us/req | this Redis us/req | base cmds/req | this cmds/req | rounds (this / base) |\n";
-print "|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
+print "| operation | base req/s | this req/s | this / base | Redis us/req, base | this | Redis CPU us/req, base | this | commands/req, base | this | errors | rounds (this / base) |\n";
+print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
 for my $op (@OPS) {
     my ($a, $b) = (median(@{ $res{ $op->{name} }{A} }), median(@{ $res{ $op->{name} }{B} }));
     my @ratios = map { sprintf '%.2f', $res{ $op->{name} }{B}[$_]{rps} / $res{ $op->{name} }{A}[$_]{rps} }
                  0 .. $ROUNDS - 1;
-    printf "| %s | %.0f | %.0f | %.2f | %.1f | %.1f | %.1f | %.1f | %s |\n",
+    my $errors = sum(map { $_->{errors} // 0 } @{ $res{ $op->{name} }{A} }, @{ $res{ $op->{name} }{B} });
+    printf "| %s | %.0f | %.0f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %s |\n",
            $op->{name}, $a->{rps}, $b->{rps}, $b->{rps} / $a->{rps}, $a->{usec}, $b->{usec},
-           $a->{cmds}, $b->{cmds}, join(', ', @ratios);
+           $a->{cpu}, $b->{cpu}, $a->{cmds}, $b->{cmds}, $errors, join(', ', @ratios);
 }
 
 $_->{t}->stop for values %side;
