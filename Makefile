@@ -35,6 +35,7 @@ include tests/unit.mk
 include tests/fuzz/fuzz.mk
 include tests/fault/fault.mk
 include tests/bench/bench.mk
+include tests/model/model.mk
 
 deps:
 	@sh conf/deps.sh $(PACKAGES)

@@ -35,13 +35,16 @@ sub error_is { local $Test::Builder::Level = $Test::Builder::Level + 1; BookingT
     my @bg = map {
         my $i = $_;
         BookingTest::bg(sub { my $r = $t->req(PUT => "/admin/resources/big$i", body => $big, timeout => 30);
-                              return { status => $r->{status}, time => $r->{time} } });
+                              return { status => $r->{status}, at => time } });
     } 1 .. 8;
     sleep 3;
+    my $cont = time;
     kill 'CONT', $t->redis_pid;
 
+    # "at once": answered while Redis was still stopped, not when it came
+    # back (how long the worker takes to read 3 MB bodies varies: ASan)
     my @res = map { $_->result(60) } @bg;
-    my @fast = grep { ($_->{status} // 0) == 503 && $_->{time} < 1 } @res;
+    my @fast = grep { ($_->{status} // 0) == 503 && $_->{at} < $cont } @res;
     my %st;
     $st{ $_->{status} // 'none' }++ for @res;
     my $seen = join ', ', map { "$_ x$st{$_}" } sort keys %st;

@@ -285,7 +285,7 @@ sub request {
         my $n = $h{'content-length'};
         $self->_fill($deadline) while length($self->{buf}) < $n;
         $content = substr($self->{buf}, 0, $n, '');
-    } elsif ($method ne 'HEAD') {
+    } elsif ($method ne 'HEAD' && $status != 204 && $status != 304) {
         die "BookingRace::Conn: an answer without a length\n";
     }
     my $json = ($h{'content-type'} // '') =~ /json/i
