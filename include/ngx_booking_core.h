@@ -376,6 +376,17 @@ typedef struct {
 } ngx_booking_span_t;
 
 
+/*
+ * Counters read as stored: the chunks (first, count) that hold slots
+ * [s0, s0 + n); their 4 * n bytes from the chunks read (a chunk missing
+ * or short reads as zeros); the most units in use among n of them.
+ */
+void ngx_booking_chunks(int64_t s0, size_t n, int64_t *first, size_t *count);
+void ngx_booking_counters_from(u_char *dst, int64_t s0, size_t n,
+    const ngx_booking_span_t *chunks, size_t nchunks, int64_t first);
+int64_t ngx_booking_counters_max(const u_char *counters, size_t n);
+
+
 /* a script's refusal: {"err", status, code, message[, field]} */
 typedef struct {
     int                     status;
@@ -479,6 +490,13 @@ typedef struct {
 } ngx_booking_ids_t;
 
 
+/* a plain command's array of strings (HMGET, TIME); a nil's data NULL */
+typedef struct {
+    size_t                  n;
+    ngx_booking_span_t     *v;
+} ngx_booking_fields_t;
+
+
 /* what the caller expects; a refusal may come instead of most */
 #define NGX_BOOKING_R_REFUSED     1
 #define NGX_BOOKING_R_BOOKING     2     /* a tuple, or a conflict */
@@ -495,6 +513,7 @@ typedef struct {
 #define NGX_BOOKING_R_NEAR        13    /* [[id, distance]...] */
 #define NGX_BOOKING_R_SCORED      14    /* [id, score, id, score...] */
 #define NGX_BOOKING_R_STATUS      15    /* +OK, :n, anything */
+#define NGX_BOOKING_R_FIELDS      16    /* [string or nil...] */
 
 
 typedef struct {
@@ -508,6 +527,7 @@ typedef struct {
     ngx_booking_calendar_t   calendar;
     ngx_booking_page_t       page;
     ngx_booking_ids_t        ids;
+    ngx_booking_fields_t     fields;
     const void              *raw;       /* the store's: the reply itself */
 } ngx_booking_result_t;
 

@@ -148,4 +148,29 @@ ngx_int_t ngx_booking_num(ngx_booking_req_t *req, ngx_str_t *s, int64_t n);
 extern const char *const  ngx_booking_keys_all[];   /* R B C K H A */
 
 
+/* reads without a script (ngx_booking_peek.c) */
+typedef struct {
+    ngx_uint_t                  found;
+    ngx_str_t                   type;
+    ngx_str_t                   doc;         /* when asked for */
+    int64_t                     slot;
+    int64_t                     capacity;
+    int64_t                     used;
+    int64_t                     due;         /* 0: not known */
+} ngx_booking_peek_t;
+
+ngx_booking_call_t *ngx_booking_peek_resource(ngx_booking_req_t *req,
+    ngx_str_t *id, ngx_uint_t doc, ngx_booking_call_pt handler);
+ngx_booking_call_t *ngx_booking_peek_chunks(ngx_booking_req_t *req,
+    ngx_str_t *id, size_t count, ngx_booking_call_pt handler);
+ngx_int_t ngx_booking_peek_chunk(ngx_booking_req_t *req,
+    ngx_booking_call_t *call, size_t at, int64_t first, size_t count);
+ngx_booking_call_t *ngx_booking_peek_time(ngx_booking_req_t *req,
+    ngx_booking_call_pt handler);
+int64_t ngx_booking_peek_now(ngx_booking_fields_t *f);
+ngx_int_t ngx_booking_peek_parse(ngx_booking_req_t *req,
+    ngx_booking_fields_t *f, ngx_booking_peek_t *p);
+ngx_uint_t ngx_booking_peek_fresh(ngx_booking_peek_t *p, int64_t now);
+
+
 #endif /* _NGX_BOOKING_OPS_H_INCLUDED_ */

@@ -204,3 +204,71 @@ ngx_booking_add_sat(int64_t a, int64_t b)
 
     return a + b;
 }
+
+
+/*
+ * Counters read as they are stored (the 1 KB chunks of K_C, by number)
+ * rather than through a script: the worker picks the range's slots out.
+ */
+
+void
+ngx_booking_chunks(int64_t s0, size_t n, int64_t *first, size_t *count)
+{
+    *first = s0 / NGX_BOOKING_CHUNK_SLOTS;
+    *count = n ? (size_t) ((s0 + (int64_t) n - 1) / NGX_BOOKING_CHUNK_SLOTS
+                           - *first + 1)
+               : 0;
+}
+
+
+void
+ngx_booking_counters_from(u_char *dst, int64_t s0, size_t n,
+    const ngx_booking_span_t *chunks, size_t nchunks, int64_t first)
+{
+    size_t                     i, at, take, have;
+    int64_t                    s, s1;
+    const ngx_booking_span_t  *c;
+
+    s1 = s0 + (int64_t) n;
+
+    for (s = s0; s < s1; s += take) {
+        i = (size_t) (s / NGX_BOOKING_CHUNK_SLOTS - first);
+        at = (size_t) (s % NGX_BOOKING_CHUNK_SLOTS);
+        take = NGX_BOOKING_CHUNK_SLOTS - at;
+
+        if ((int64_t) take > s1 - s) {
+            take = (size_t) (s1 - s);
+        }
+
+        /* a chunk never written, or shorter than its slots: zeros */
+        c = (i < nchunks) ? &chunks[i] : NULL;
+        have = 0;
+
+        if (c != NULL && c->data != NULL && c->len > at * 4) {
+            have = (c->len - at * 4) / 4;
+            have = (have < take) ? have : take;
+            memcpy(dst, c->data + at * 4, have * 4);
+        }
+
+        memset(dst + have * 4, 0, (take - have) * 4);
+        dst += take * 4;
+    }
+}
+
+
+int64_t
+ngx_booking_counters_max(const u_char *counters, size_t n)
+{
+    size_t    i;
+    int64_t   m, u;
+
+    m = 0;
+
+    for (i = 0; i < n; i++, counters += 4) {
+        u = ((int64_t) counters[0] << 24) | (counters[1] << 16)
+            | (counters[2] << 8) | counters[3];
+        m = (u > m) ? u : m;
+    }
+
+    return m;
+}

@@ -3,10 +3,13 @@
  * traffic of a sharing platform.
  *
  * A page is a few round trips: the candidates, in order, from the type's
- * index (ZRANGEBYLEX, or GEOSEARCH nearest first), then batches of one
- * script per candidate, sent at once, that answers its fewest free units
- * over the range, and its document when that is enough.  At most a bounded
- * number of candidates is looked at per page, however many are taken.
+ * index (ZRANGEBYLEX, or GEOSEARCH nearest first), then batches of plain
+ * reads, sent at once (ngx_booking_peek.c): each candidate's fields and,
+ * with a range, its counter chunks of the range, and Redis's clock; the
+ * worker finds the fewest free units.  A candidate with a hold due, or
+ * whose slot is not its type's, is decided by a script (resource_free)
+ * in one more batch.  At most a bounded number of candidates is looked at
+ * per page, however many are taken.
  */
 
 #include <ngx_config.h>
@@ -30,6 +33,9 @@ typedef struct {
     double                dist;      /* meters; -1 without near */
     ngx_str_t             doc;       /* NULL data: gone, or too few free */
     int64_t               free;
+    ngx_booking_peek_t    peek;
+    int64_t               most;      /* units in use at most over the range */
+    ngx_uint_t            script;    /* the script decides */
 } ngx_booking_candidate_t;
 
 
@@ -52,6 +58,17 @@ typedef struct {
     ngx_str_t             after_id;
     double                after_dist;
     ngx_uint_t            after_pos;
+
+    /* the range in the type's slots, and the chunks that hold it */
+    int64_t                   s0;
+    size_t                    nslots;
+    int64_t                   first;
+    size_t                    nchunks;
+
+    /* the batch of plain reads */
+    int64_t                   now;
+    ngx_booking_call_t       *failed;
+    ngx_uint_t                error;
 
     ngx_booking_candidate_t  *cand;
     ngx_uint_t                ncand;
@@ -80,6 +97,11 @@ static ngx_int_t ngx_booking_listing_found(ngx_booking_req_t *req,
 static int ngx_booking_candidate_cmp(const void *one, const void *two);
 static ngx_int_t ngx_booking_listing_check(ngx_booking_req_t *req,
     ngx_booking_listing_t *ls, ngx_uint_t found);
+static void ngx_booking_listing_peeked(ngx_booking_call_t *call);
+static ngx_int_t ngx_booking_listing_judge(ngx_booking_req_t *req,
+    ngx_booking_listing_t *ls);
+static ngx_int_t ngx_booking_listing_scripts(ngx_booking_req_t *req,
+    ngx_booking_listing_t *ls);
 static void ngx_booking_listing_item(ngx_booking_call_t *call);
 static ngx_int_t ngx_booking_listing_done(ngx_booking_req_t *req,
     ngx_booking_listing_t *ls);
@@ -90,11 +112,16 @@ static ngx_int_t ngx_booking_listing_next(ngx_booking_req_t *req,
     ngx_str_t *next);
 
 
-/* one candidate's call: which it is */
+/* one candidate's call: which it is, and what it reads */
 typedef struct {
     ngx_booking_req_t    *req;
     ngx_uint_t            index;
+    ngx_uint_t            what;
 } ngx_booking_slot_t;
+
+#define NGX_BOOKING_PEEK_TIME      0
+#define NGX_BOOKING_PEEK_RESOURCE  1
+#define NGX_BOOKING_PEEK_COUNTERS  2
 
 
 ngx_int_t
@@ -179,6 +206,8 @@ ngx_booking_listing_parse(ngx_booking_req_t *req, ngx_booking_listing_t *ls)
         /* widened to slots, as availability does */
         ls->from = ngx_booking_slot_floor(q->from, ls->type->slot);
         ls->to = ngx_booking_slot_ceil(q->to, ls->type->slot);
+        ls->s0 = ls->from / ls->type->slot;
+        ls->nslots = (size_t) ((ls->to - ls->from) / ls->type->slot);
 
         /* every candidate's counters of the range are read */
         if ((ls->to - ls->from) / ls->type->slot
@@ -198,8 +227,24 @@ ngx_booking_listing_parse(ngx_booking_req_t *req, ngx_booking_listing_t *ls)
     ls->radius = (q->set & NGX_BOOKING_Q_RADIUS)
                  ? q->radius : NGX_BOOKING_RADIUS_DEFAULT;
     ls->limit = (q->set & NGX_BOOKING_Q_LIMIT) ? q->limit : 20;
-    ls->scan = ngx_min(NGX_BOOKING_SCAN_FACTOR * ls->limit,
-                       NGX_BOOKING_SCAN_MAX);
+    /*
+     * Without a range only a resource deleted since the index was read is
+     * left out: a page needs hardly more candidates than it shows.
+     */
+    ls->scan = (ls->from < 0)
+               ? ls->limit + ls->limit / 4 + 1
+               : ngx_min(NGX_BOOKING_SCAN_FACTOR * ls->limit,
+                         NGX_BOOKING_SCAN_MAX);
+
+    if (ls->from >= 0) {
+        if (ls->s0 < 0 || ls->nslots == 0) {
+            return ngx_booking_op_fail(req, NGX_BOOKING_UNPROCESSABLE,
+                                       "invalid", "the range is empty",
+                                       "to");
+        }
+
+        ngx_booking_chunks(ls->s0, ls->nslots, &ls->first, &ls->nchunks);
+    }
 
     /* a cursor belongs to one query: its type, range, point, radius, ... */
     ls->query.data = ngx_pnalloc(req->pool, ls->type->name.len
@@ -547,26 +592,24 @@ ngx_booking_candidate_cmp(const void *one, const void *two)
 
 
 /*
- * Sends the next candidates, all at once: first one and a half pages'
- * worth, which is enough when most are free; then, while the page is
- * short, as many as the share of free candidates seen so far says the
- * rest of the page needs, and a quarter more.  Every candidate costs
- * Redis a script, so a page of mostly taken resources costs a round trip
- * more rather than the whole scan.
+ * Sends the next candidates' reads, all at once: first a page's worth (and
+ * a half, with a range, since some may be taken), then, while the page is
+ * short, as many as the share of free candidates seen so far says the rest
+ * of the page needs, and a quarter more.
  */
 static ngx_int_t
 ngx_booking_listing_check(ngx_booking_req_t *req, ngx_booking_listing_t *ls,
     ngx_uint_t found)
 {
-    ngx_str_t           *a;
-    ngx_uint_t           k, n, want;
-    ngx_booking_call_t  *call;
-    ngx_booking_slot_t  *slot;
+    ngx_uint_t                k, n, want;
+    ngx_booking_call_t       *call;
+    ngx_booking_slot_t       *slot;
+    ngx_booking_candidate_t  *c;
 
     n = ls->ncand - ls->checked;
 
     if (ls->checked == 0) {
-        want = ls->limit + ls->limit / 2 + 1;
+        want = (ls->from < 0) ? ls->limit : ls->limit + ls->limit / 2 + 1;
 
     } else {
         want = (ls->limit - found) * ls->checked / ngx_max(found, 1);
@@ -578,8 +621,216 @@ ngx_booking_listing_check(ngx_booking_req_t *req, ngx_booking_listing_t *ls,
     ls->base = ls->checked;
     ls->checked += n;
     ls->pending = 0;
+    ls->now = -1;
 
-    for (k = 0; k < n; k++) {
+    for (k = 0; k <= 2 * n; k++) {
+        c = &ls->cand[ls->base + (k ? (k - 1) / 2 : 0)];
+
+        slot = ngx_palloc(req->pool, sizeof(ngx_booking_slot_t));
+        if (slot == NULL) {
+            return NGX_ERROR;
+        }
+
+        slot->req = req;
+        slot->index = ls->base + (k ? (k - 1) / 2 : 0);
+        slot->what = (k == 0) ? NGX_BOOKING_PEEK_TIME
+                     : (k % 2) ? NGX_BOOKING_PEEK_RESOURCE
+                     : NGX_BOOKING_PEEK_COUNTERS;
+
+        switch (slot->what) {
+
+        case NGX_BOOKING_PEEK_TIME:
+            call = ngx_booking_peek_time(req, ngx_booking_listing_peeked);
+            break;
+
+        case NGX_BOOKING_PEEK_RESOURCE:
+            c->most = -1;
+            call = ngx_booking_peek_resource(req, &c->id, 1,
+                                             ngx_booking_listing_peeked);
+            break;
+
+        default:
+            if (ls->from < 0) {
+                continue;
+            }
+
+            call = ngx_booking_peek_chunks(req, &c->id, ls->nchunks,
+                                           ngx_booking_listing_peeked);
+            if (call != NULL
+                && ngx_booking_peek_chunk(req, call, 0, ls->first,
+                                          ls->nchunks)
+                   != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+
+        if (call == NULL) {
+            return NGX_ERROR;
+        }
+
+        call->data = slot;
+
+        if (ngx_booking_store_call(call) != NGX_OK) {
+            ls->failure = NGX_BOOKING_STORE_UNAVAILABLE;
+            break;
+        }
+
+        ls->pending++;
+    }
+
+    if (ls->failure == 0) {
+        return NGX_DONE;
+    }
+
+    if (ls->pending > 0) {
+        /* those sent are answered first; the page fails then */
+        return NGX_DONE;
+    }
+
+    return ngx_booking_op_fail(req, NGX_HTTP_SERVICE_UNAVAILABLE,
+                               "backend_unavailable",
+                               "Redis cannot be reached", NULL);
+}
+
+
+static void
+ngx_booking_listing_peeked(ngx_booking_call_t *call)
+{
+    ngx_booking_slot_t *slot = call->data;
+
+    u_char                   *counters;
+    ngx_booking_req_t        *req;
+    ngx_booking_fields_t     *f;
+    ngx_booking_listing_t    *ls;
+    ngx_booking_candidate_t  *c;
+
+    req = slot->req;
+    ls = req->state;
+    c = &ls->cand[slot->index];
+    f = &call->result.fields;
+
+    if (call->rc != NGX_BOOKING_STORE_OK) {
+        if (ls->failed == NULL) {
+            ls->failed = call;
+        }
+
+    } else if (slot->what == NGX_BOOKING_PEEK_TIME) {
+        ls->now = ngx_booking_peek_now(f);
+
+    } else if (slot->what == NGX_BOOKING_PEEK_RESOURCE) {
+        if (ngx_booking_peek_parse(req, f, &c->peek) != NGX_OK) {
+            ls->error = 1;
+        }
+
+    } else if (f->n == ls->nchunks) {
+        counters = ngx_pnalloc(req->pool, ls->nslots * 4);
+
+        if (counters == NULL) {
+            ls->error = 1;
+
+        } else {
+            ngx_booking_counters_from(counters, ls->s0, ls->nslots, f->v,
+                                      f->n, ls->first);
+            c->most = ngx_booking_counters_max(counters, ls->nslots);
+        }
+
+    } else {
+        ls->error = 1;
+    }
+
+    if (--ls->pending > 0) {
+        return;
+    }
+
+    if (ls->failed != NULL) {
+        ngx_booking_op_done(req, ngx_booking_op_failed(req, ls->failed));
+        return;
+    }
+
+    if (ls->error || ls->failure) {
+        ngx_booking_op_done(req, ls->failure
+                                 ? ngx_booking_op_fail(req,
+                                       NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "backend_unavailable",
+                                       "Redis cannot be reached", NULL)
+                                 : ngx_booking_op_unexpected(req));
+        return;
+    }
+
+    ngx_booking_op_done(req, ngx_booking_listing_judge(req, ls));
+}
+
+
+/* each candidate of the batch from what was read, or left to the script */
+static ngx_int_t
+ngx_booking_listing_judge(ngx_booking_req_t *req, ngx_booking_listing_t *ls)
+{
+    ngx_uint_t                k, scripts;
+    ngx_booking_peek_t       *p;
+    ngx_booking_candidate_t  *c;
+
+    scripts = 0;
+
+    for (k = ls->base; k < ls->checked; k++) {
+        c = &ls->cand[k];
+        p = &c->peek;
+        c->script = 0;
+
+        if (!p->found) {
+            continue;
+        }
+
+        if (!ngx_booking_peek_fresh(p, ls->now)
+            || (ls->from >= 0 && (p->slot != ls->type->slot || c->most < 0)))
+        {
+            c->script = 1;
+            scripts++;
+            continue;
+        }
+
+        if (p->slot == 0) {
+            c->free = p->capacity - p->used;
+
+        } else if (ls->from < 0) {
+            c->free = -1;
+
+        } else {
+            c->free = ngx_max(p->capacity - c->most, 0);
+
+            if (c->free < ls->quantity) {
+                continue;
+            }
+        }
+
+        c->doc = p->doc;
+    }
+
+    if (scripts) {
+        return ngx_booking_listing_scripts(req, ls);
+    }
+
+    return ngx_booking_listing_done(req, ls);
+}
+
+
+/* resource_free for the candidates the plain reads could not decide */
+static ngx_int_t
+ngx_booking_listing_scripts(ngx_booking_req_t *req,
+    ngx_booking_listing_t *ls)
+{
+    ngx_str_t           *a;
+    ngx_uint_t           k;
+    ngx_booking_call_t  *call;
+    ngx_booking_slot_t  *slot;
+
+    ls->pending = 0;
+
+    for (k = ls->base; k < ls->checked; k++) {
+        if (!ls->cand[k].script) {
+            continue;
+        }
+
         call = ngx_booking_op_call(req, NGX_BOOKING_SCRIPT_RESOURCE_FREE,
                                    NGX_BOOKING_RESOURCE_FREE_NKEYS,
                                    NGX_BOOKING_RESOURCE_FREE_NARGS,
@@ -588,8 +839,8 @@ ngx_booking_listing_check(ngx_booking_req_t *req, ngx_booking_listing_t *ls,
         slot = ngx_palloc(req->pool, sizeof(ngx_booking_slot_t));
 
         if (call == NULL || slot == NULL
-            || ngx_booking_resource_keys(req, &ls->cand[ls->base + k].id,
-                                         call->keys, ngx_booking_keys_all)
+            || ngx_booking_resource_keys(req, &ls->cand[k].id, call->keys,
+                                         ngx_booking_keys_all)
                != NGX_OK)
         {
             return NGX_ERROR;
@@ -610,7 +861,7 @@ ngx_booking_listing_check(ngx_booking_req_t *req, ngx_booking_listing_t *ls,
         }
 
         slot->req = req;
-        slot->index = ls->base + k;
+        slot->index = k;
         call->data = slot;
 
         if (ngx_booking_store_call(call) != NGX_OK) {

@@ -26,6 +26,39 @@ typedef struct {
 } ngx_booking_resource_t;
 
 
+/* at most this many slot lengths are read at once; others: the script */
+#define NGX_BOOKING_AVGROUPS  4
+
+
+/* the range's chunks for one slot length */
+typedef struct {
+    int64_t               slot;
+    int64_t               s0;
+    size_t                n;
+    int64_t               first;
+    size_t                count;
+    size_t                at;         /* its first in the HMGET's fields */
+} ngx_booking_avgroup_t;
+
+
+/* an availability read without a script */
+typedef struct {
+    ngx_booking_req_t    *req;
+    ngx_booking_call_t   *time;
+    ngx_booking_call_t   *res;
+    ngx_booking_call_t   *counters;
+    ngx_booking_call_t   *failed;
+    ngx_uint_t            pending;
+    ngx_uint_t            error;
+    int64_t               now;
+    ngx_booking_peek_t    peek;
+    ngx_booking_span_t   *chunks;
+    size_t                nchunks;
+    ngx_uint_t            ngroups;
+    ngx_booking_avgroup_t group[NGX_BOOKING_AVGROUPS];
+} ngx_booking_avread_t;
+
+
 static ngx_int_t ngx_booking_resource_doc(ngx_booking_req_t *req,
     json_t *root, ngx_booking_resource_t *res);
 static ngx_int_t ngx_booking_resource_access(ngx_booking_req_t *req,
@@ -36,6 +69,12 @@ static void ngx_booking_resource_written(ngx_booking_call_t *call);
 static void ngx_booking_resource_read(ngx_booking_call_t *call);
 static void ngx_booking_resource_deleted(ngx_booking_call_t *call);
 static void ngx_booking_availability_read(ngx_booking_call_t *call);
+static void ngx_booking_availability_peeked(ngx_booking_call_t *call);
+static ngx_int_t ngx_booking_availability_decide(ngx_booking_req_t *req,
+    ngx_booking_avread_t *st);
+static ngx_int_t ngx_booking_availability_script(ngx_booking_req_t *req);
+static ngx_int_t ngx_booking_availability_answer(ngx_booking_req_t *req,
+    ngx_booking_avail_t *av, u_char *counters);
 static void ngx_booking_calendar_read(ngx_booking_call_t *call);
 static ngx_booking_call_t *ngx_booking_resource_call(ngx_booking_req_t *req,
     ngx_int_t script, ngx_uint_t nkeys, ngx_uint_t nargs, int expect,
@@ -418,15 +457,26 @@ ngx_booking_resource_deleted(ngx_booking_call_t *call)
 }
 
 
+/*
+ * Availability is read as stored (ngx_booking_peek.c): Redis's clock, the
+ * resource, and the counter chunks of the range for each slot length the
+ * types of nginx.conf have (the resource's own is known only once it is
+ * read), in one batch.  The script answers what the plain reads cannot:
+ * a hold due, a slot of no type, a range too long, a missing bound.
+ */
 ngx_int_t
 ngx_booking_availability(ngx_booking_req_t *req)
 {
-    ngx_booking_call_t   *call;
-    ngx_booking_query_t  *q;
+    size_t                   total;
+    ngx_uint_t               i, g;
+    ngx_booking_call_t      *call[3];
+    ngx_booking_type_t      *t;
+    ngx_booking_query_t     *q;
+    ngx_booking_avread_t    *st;
+    ngx_booking_avgroup_t   *gr;
 
     q = &req->query;
 
-    /* whether from and to are needed depends on the type: the script says */
     if ((q->set & NGX_BOOKING_Q_FROM) && (q->set & NGX_BOOKING_Q_TO)
         && q->to - q->from > req->conf->max_range)
     {
@@ -434,6 +484,239 @@ ngx_booking_availability(ngx_booking_req_t *req)
                                    "the range is longer than "
                                    "booking_max_range", "to");
     }
+
+    st = ngx_pcalloc(req->pool, sizeof(ngx_booking_avread_t));
+    if (st == NULL) {
+        return NGX_ERROR;
+    }
+
+    st->req = req;
+    st->now = -1;
+    total = 0;
+
+    if ((q->set & NGX_BOOKING_Q_FROM) && (q->set & NGX_BOOKING_Q_TO)
+        && q->from >= 0 && q->to > q->from)
+    {
+        t = req->conf->types.elts;
+
+        for (i = 0; i < req->conf->types.nelts; i++) {
+            if (t[i].slot == 0) {
+                continue;
+            }
+
+            for (g = 0; g < st->ngroups; g++) {
+                if (st->group[g].slot == t[i].slot) {
+                    break;
+                }
+            }
+
+            if (g < st->ngroups || st->ngroups == NGX_BOOKING_AVGROUPS) {
+                continue;
+            }
+
+            gr = &st->group[st->ngroups];
+            gr->slot = t[i].slot;
+            gr->s0 = q->from / t[i].slot;
+            gr->n = (size_t) ((q->to + t[i].slot - 1) / t[i].slot - gr->s0);
+
+            /* longer ranges are rare: the script reads them */
+            if (gr->n > NGX_BOOKING_LIST_SLOTS_MAX) {
+                continue;
+            }
+
+            ngx_booking_chunks(gr->s0, gr->n, &gr->first, &gr->count);
+            gr->at = total;
+            total += gr->count;
+            st->ngroups++;
+        }
+    }
+
+    call[0] = ngx_booking_peek_time(req, ngx_booking_availability_peeked);
+    call[1] = ngx_booking_peek_resource(req, &req->id, 0,
+                                        ngx_booking_availability_peeked);
+    call[2] = NULL;
+
+    if (call[0] == NULL || call[1] == NULL) {
+        return NGX_ERROR;
+    }
+
+    st->time = call[0];
+    st->res = call[1];
+
+    if (total) {
+        st->chunks = ngx_pcalloc(req->pool,
+                                 total * sizeof(ngx_booking_span_t));
+        call[2] = ngx_booking_peek_chunks(req, &req->id, total,
+                                          ngx_booking_availability_peeked);
+        if (st->chunks == NULL || call[2] == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (g = 0; g < st->ngroups; g++) {
+            gr = &st->group[g];
+
+            if (ngx_booking_peek_chunk(req, call[2], gr->at, gr->first,
+                                       gr->count)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+
+        st->nchunks = total;
+        st->counters = call[2];
+    }
+
+    for (i = 0; i < 3 && call[i] != NULL; i++) {
+        call[i]->data = st;
+
+        if (ngx_booking_store_call(call[i]) != NGX_OK) {
+            /* those sent are cancelled with the request's pool */
+            return (i == 0) ? ngx_booking_op_send(req, call[i])
+                            : NGX_ERROR;
+        }
+
+        st->pending++;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_booking_availability_peeked(ngx_booking_call_t *call)
+{
+    ngx_booking_avread_t *st = call->data;
+
+    size_t                 i;
+    ngx_int_t              rc;
+    ngx_booking_req_t     *req;
+    ngx_booking_span_t    *v;
+    ngx_booking_fields_t  *f;
+
+    req = st->req;
+    f = &call->result.fields;
+    rc = NGX_OK;
+
+    if (call->rc != NGX_BOOKING_STORE_OK) {
+        if (st->failed == NULL) {
+            st->failed = call;
+        }
+
+    } else if (call == st->time) {
+        st->now = ngx_booking_peek_now(f);
+
+    } else if (call == st->res) {
+        rc = ngx_booking_peek_parse(req, f, &st->peek);
+
+    } else if (f->n == st->nchunks) {
+        for (i = 0; i < f->n; i++) {
+            v = &f->v[i];
+
+            if (v->data == NULL) {
+                continue;
+            }
+
+            st->chunks[i].data = ngx_pnalloc(req->pool, v->len);
+            if (st->chunks[i].data == NULL) {
+                rc = NGX_ERROR;
+                break;
+            }
+
+            ngx_memcpy((u_char *) st->chunks[i].data, v->data, v->len);
+            st->chunks[i].len = v->len;
+        }
+
+    } else {
+        rc = NGX_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        st->error = 1;
+    }
+
+    if (--st->pending > 0) {
+        return;
+    }
+
+    ngx_booking_op_done(req, ngx_booking_availability_decide(req, st));
+}
+
+
+static ngx_int_t
+ngx_booking_availability_decide(ngx_booking_req_t *req,
+    ngx_booking_avread_t *st)
+{
+    u_char                 *counters;
+    ngx_uint_t              g;
+    ngx_booking_peek_t     *p;
+    ngx_booking_avail_t     av;
+    ngx_booking_avgroup_t  *gr;
+
+    if (st->failed != NULL) {
+        return ngx_booking_op_failed(req, st->failed);
+    }
+
+    if (st->error) {
+        return ngx_booking_op_unexpected(req);
+    }
+
+    p = &st->peek;
+
+    if (!p->found) {
+        return ngx_booking_op_fail(req, NGX_HTTP_NOT_FOUND, "not_found",
+                                   "no such resource", NULL);
+    }
+
+    if (!ngx_booking_peek_fresh(p, st->now)) {
+        return ngx_booking_availability_script(req);
+    }
+
+    ngx_memzero(&av, sizeof(ngx_booking_avail_t));
+    av.type.data = p->type.data;
+    av.type.len = p->type.len;
+    av.slot = p->slot;
+    av.capacity = p->capacity;
+    av.used = p->used;
+
+    if (p->slot == 0) {
+        return ngx_booking_availability_answer(req, &av, NULL);
+    }
+
+    for (g = 0; g < st->ngroups; g++) {
+        if (st->group[g].slot == p->slot) {
+            break;
+        }
+    }
+
+    if (g == st->ngroups) {
+        return ngx_booking_availability_script(req);
+    }
+
+    gr = &st->group[g];
+
+    counters = ngx_pnalloc(req->pool, gr->n * 4);
+    if (counters == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_booking_counters_from(counters, gr->s0, gr->n, st->chunks + gr->at,
+                              gr->count, gr->first);
+
+    av.start = gr->s0 * gr->slot;
+    av.n = gr->n;
+
+    return ngx_booking_availability_answer(req, &av, counters);
+}
+
+
+static ngx_int_t
+ngx_booking_availability_script(ngx_booking_req_t *req)
+{
+    ngx_booking_call_t   *call;
+    ngx_booking_query_t  *q;
+
+    q = &req->query;
 
     call = ngx_booking_resource_call(req, NGX_BOOKING_SCRIPT_AVAILABILITY,
                                      NGX_BOOKING_AVAILABILITY_NKEYS,
@@ -470,8 +753,6 @@ ngx_booking_availability_read(ngx_booking_call_t *call)
 
     u_char               *counters;
     ngx_int_t             rc;
-    ngx_str_t            *text;
-    ngx_booking_type_t   *t;
     ngx_booking_avail_t  *av;
 
     rc = ngx_booking_op_check(req, call);
@@ -482,12 +763,6 @@ ngx_booking_availability_read(ngx_booking_call_t *call)
     }
 
     av = &call->result.avail;
-
-    /* the slot as nginx.conf writes it, while the type still has that slot */
-    t = ngx_booking_find_type(req->conf, (u_char *) av->type.data,
-                              av->type.len);
-    text = (t != NULL && t->slot == av->slot) ? &t->slot_text : NULL;
-
     counters = NULL;
 
     if (av->slot != 0) {
@@ -500,10 +775,25 @@ ngx_booking_availability_read(ngx_booking_call_t *call)
         ngx_booking_reply_counters(&call->result, counters);
     }
 
-    ngx_booking_op_done(req, ngx_booking_view_availability(&req->answer,
-                                                           req->pool,
-                                                           &req->id, text,
-                                                           av, counters));
+    ngx_booking_op_done(req, ngx_booking_availability_answer(req, av,
+                                                             counters));
+}
+
+
+static ngx_int_t
+ngx_booking_availability_answer(ngx_booking_req_t *req,
+    ngx_booking_avail_t *av, u_char *counters)
+{
+    ngx_str_t           *text;
+    ngx_booking_type_t  *t;
+
+    /* the slot as nginx.conf writes it, while the type still has that slot */
+    t = ngx_booking_find_type(req->conf, (u_char *) av->type.data,
+                              av->type.len);
+    text = (t != NULL && t->slot == av->slot) ? &t->slot_text : NULL;
+
+    return ngx_booking_view_availability(&req->answer, req->pool, &req->id,
+                                         text, av, counters);
 }
 
 

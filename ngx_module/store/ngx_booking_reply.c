@@ -38,6 +38,8 @@ static int ngx_booking_conflict(const redisReply *r,
 static int ngx_booking_avail(const redisReply *r, ngx_booking_result_t *res);
 static int ngx_booking_put(const redisReply *r, ngx_booking_result_t *res);
 static int ngx_booking_get(const redisReply *r, ngx_booking_result_t *res);
+static int ngx_booking_fields(const redisReply *r, ngx_booking_fields_t *f,
+    ngx_booking_alloc_pt alloc, void *ctx);
 static int ngx_booking_free(const redisReply *r, ngx_booking_result_t *res);
 static int ngx_booking_calendar(const redisReply *r,
     ngx_booking_result_t *res, ngx_booking_alloc_pt alloc, void *ctx);
@@ -256,6 +258,41 @@ ngx_booking_span(const redisReply *e)
 }
 
 
+/* HMGET, TIME: strings, or nils for fields not there */
+static int
+ngx_booking_fields(const redisReply *r, ngx_booking_fields_t *f,
+    ngx_booking_alloc_pt alloc, void *ctx)
+{
+    size_t  i;
+
+    if (r->type != REDIS_REPLY_ARRAY) {
+        return NGX_BOOKING_ERROR;
+    }
+
+    f->n = r->elements;
+    f->v = alloc(ctx, (r->elements + 1) * sizeof(ngx_booking_span_t));
+    if (f->v == NULL) {
+        return NGX_BOOKING_ERROR;
+    }
+
+    for (i = 0; i < r->elements; i++) {
+        if (r->element[i]->type == REDIS_REPLY_NIL) {
+            f->v[i].data = NULL;
+            f->v[i].len = 0;
+            continue;
+        }
+
+        if (!ngx_booking_is_str(r->element[i])) {
+            return NGX_BOOKING_ERROR;
+        }
+
+        f->v[i] = ngx_booking_span(r->element[i]);
+    }
+
+    return NGX_BOOKING_OK;
+}
+
+
 int
 ngx_booking_decode(int expect, const struct redisReply *r,
     ngx_booking_result_t *res, ngx_booking_alloc_pt alloc, void *ctx)
@@ -265,7 +302,9 @@ ngx_booking_decode(int expect, const struct redisReply *r,
     memset(res, 0, sizeof(ngx_booking_result_t));
     res->raw = r;
 
-    rc = ngx_booking_refused(r, res);
+    /* a plain command's strings are data, never a script's refusal */
+    rc = (expect == NGX_BOOKING_R_FIELDS) ? NGX_BOOKING_DECLINED
+                                          : ngx_booking_refused(r, res);
     if (rc != NGX_BOOKING_DECLINED) {
         return rc;
     }
@@ -323,6 +362,9 @@ ngx_booking_decode(int expect, const struct redisReply *r,
 
     case NGX_BOOKING_R_STATUS:
         return NGX_BOOKING_OK;
+
+    case NGX_BOOKING_R_FIELDS:
+        return ngx_booking_fields(r, &res->fields, alloc, ctx);
 
     default:
         return NGX_BOOKING_ERROR;

@@ -300,9 +300,10 @@ sub predict {
         return [409] if $qty > $r->{cap} - $self->stock_used($r, $now);
         return [201];
     }
+    # the request against the resource first, then the rules of the moment
+    return [422] if $qty > $r->{cap};
     return [409] if $rules->{slot} != $r->{slot};
     return [422] if $kind ne 'block' && $start < floor($now / $r->{slot}) * $r->{slot};
-    return [422] if $qty > $r->{cap};
     my $buf = $rules->{buffer} // 0;
     for (my $t = $start; $t < $end + $buf; $t += $r->{slot}) {
         return [409] if $self->used_at($r, $t, $now) + $qty > $r->{cap};

@@ -26,6 +26,15 @@ bench-growth: module
 bench-memory: module
 	perl tests/bench/bench.pl --memory
 
+# what each operation costs Redis, alone (INFO commandstats, sequential):
+#   make bench-cost [COST_REQUESTS=500]
+COST_REQUESTS ?= 500
+
+.PHONY: bench-cost
+
+bench-cost: module
+	perl tests/bench/cost.pl --requests $(COST_REQUESTS)
+
 # this module against an earlier revision's, in alternating rounds:
 #   make bench-compare BASE=<revision> [BENCH_ROUNDS=3] [BENCH_SECONDS=8]
 BASE ?= HEAD~1

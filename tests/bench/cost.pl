@@ -1,0 +1,126 @@
+#!/usr/bin/perl
+# make bench-cost: what each operation costs Redis, alone.  One nginx and
+# one redis-server, 1,000 cars seeded as make bench-compare seeds them, then
+# each operation sent one at a time over a keep-alive connection; Redis's
+# time per request is the usec of every command INFO commandstats counts
+# (a script's includes what it ran), summed and divided by the requests.
+# Sequential on purpose: under load the same sum holds, but this one is
+# quick and does not move with the machine's other work.
+#
+#   perl tests/bench/cost.pl [--requests 500] [--module path.so]
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../../t/lib";
+use Getopt::Long;
+use List::Util qw(sum);
+use POSIX qw(floor);
+use Time::HiRes qw(time);
+use BookingTest;
+use BookingRace ();
+
+my ($REQ, $N, $MODULE) = (500, 1000, undef);
+GetOptions('requests=i' => \$REQ, 'resources=i' => \$N, 'module=s' => \$MODULE)
+    or die "usage: $0 [--requests N] [--module path.so]\n";
+$ENV{BOOKING_MODULE} = $MODULE if $MODULE;
+
+my $t = BookingTest->new(workers => 1, http => <<'EOT');
+booking_type room  slot=1d hold=15m min=1d max=30d horizon=3650d;
+booking_type car   slot=1h hold=10m min=1h max=14d;
+booking_user $http_x_user_id;
+EOT
+
+my $c = BookingRace::Conn->new($t->port);
+my $now = time;
+my $H0 = (floor($now / 3600) + 3) * 3600;
+my $D = 30 * 86400;
+
+sub iso { return POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime $_[0]) }
+sub car { return sprintf 'c%012d', $_[0] }
+
+sub json_req {
+    my ($method, $path, $body, $user) = @_;
+    my %h = ('Content-Type' => 'application/json');
+    $h{'X-User-Id'} = $user if $user;
+    return $c->request($method, $path, \%h, $body);
+}
+
+for my $i (0 .. $N - 1) {
+    json_req(PUT => '/admin/resources/' . car($i),
+             sprintf('{"type":"car","capacity":2,"title":"Car %d","owner":"o%d",'
+                     . '"location":{"lat":%.5f,"lon":%.5f},"attributes":{"seats":5}}',
+                     $i, $i % 50, 48.39 + ($i % 100) / 1000, -4.49 + int($i / 100) / 1000));
+    for my $d (0 .. 29) {
+        my $s = $H0 + $d * 86400 + ($i % 16) * 3600;
+        json_req(POST => '/admin/bookings',
+                 sprintf('{"resource":"%s","kind":"block","start":"%s","end":"%s"}',
+                         car($i), iso($s), iso($s + 8 * 3600)));
+    }
+}
+
+my $k = 0;
+my @held;
+my @OPS = (
+    [ 'availability, 30 days of 1h slots', sub {
+        $c->request(GET => '/api/resources/' . car($k++ % $N) . '/availability?from='
+                    . iso($H0) . '&to=' . iso($H0 + $D), { 'X-User-Id' => 'u1' }) } ],
+    [ 'hold', sub {
+        my $s = $H0 + (40 + int($k / $N) % 7) * 86400 + ($k % 24) * 3600;
+        my $r = json_req(POST => '/api/bookings',
+                         sprintf('{"resource":"%s","start":"%s","end":"%s","hold":true}',
+                                 car($k++ % $N), iso($s), iso($s + 3600)), 'u' . ($k % 97));
+        push @held, [ $r->{json}{id}, 'u' . ($k % 97) ] if $r->{status} == 201;
+        $r } ],
+    [ 'confirm', sub {
+        my $h = shift @held or return { status => 0 };
+        $c->request(POST => "/api/bookings/$h->[0]/confirm", { 'X-User-Id' => $h->[1] }) } ],
+    [ 'listing page of 20', sub {
+        $c->request(GET => '/api/resources?type=car&limit=20', { 'X-User-Id' => 'u1' }) } ],
+    [ 'listing page of 20, 30 days', sub {
+        $c->request(GET => '/api/resources?type=car&limit=20&from=' . iso($H0) . '&to='
+                    . iso($H0 + $D), { 'X-User-Id' => 'u1' }) } ],
+);
+
+sub stats {
+    my %s;
+    for (split /\r?\n/, $t->redis('INFO', 'commandstats')) {
+        next unless /^cmdstat_(\w+):calls=(\d+),usec=(\d+)/;
+        next if $1 eq 'info' || $1 eq 'config';
+        $s{$1} = { calls => $2, usec => $3 };
+    }
+    return \%s;
+}
+
+# Which calls of each command nginx sent itself, not a script inside:
+# a script's usec already holds the commands it ran.
+sub top_share {
+    my ($op) = @_;
+    my $mon = BookingRace::Monitor->new($t->redis_port);
+    $mon->drain;
+    $op->[1]->() for 1 .. 20;
+    my (%top, %all);
+    for my $e (@{ $mon->drain }) {
+        my $name = lc $e->{args}[0];
+        next if $name =~ /^(?:monitor|info|config|echo)$/;
+        $all{$name}++;
+        $top{$name}++ if $e->{client} ne 'lua';
+    }
+    $mon->close_monitor;
+    return { map { $_ => ($top{$_} // 0) / $all{$_} } keys %all };
+}
+
+printf "| operation | Redis us/op | commands/op (nginx's own) | statuses |\n|---|---:|---|---|\n";
+for my $op (@OPS) {
+    my %st;
+    my $share = top_share($op);
+    $t->redis('CONFIG', 'RESETSTAT');
+    $st{ $op->[1]->()->{status} }++ for 1 .. $REQ;
+    my $s = stats();
+    my $usec = sum(0, map { $s->{$_}{usec} * ($share->{$_} // 0) } keys %$s) / $REQ;
+    my @cmds = map { sprintf '%s %.1f', $_, $s->{$_}{calls} * $share->{$_} / $REQ }
+               grep { $share->{$_} } sort keys %$s;
+    printf "| %s | %.1f | %s | %s |\n", $op->[0], $usec, join(', ', @cmds),
+           join(' ', map { "$_ x$st{$_}" } sort keys %st);
+}
+$t->stop;
