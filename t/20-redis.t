@@ -120,8 +120,11 @@ $seen{$_}++ for map { my $v = $_->result(30); ref $v eq 'ARRAY' ? @$v : ('bg:' .
 is_deeply \%seen, { '200:r1' => 200 }, '200 concurrent availability requests from 20 clients: all 200'
     or diag explain \%seen;
 my $cs = $A->redis('INFO', 'commandstats');
+my ($time) = $cs =~ /cmdstat_time:calls=(\d+)/;
+my ($hmget) = $cs =~ /cmdstat_hmget:calls=(\d+)/;
 my ($evalsha) = $cs =~ /cmdstat_evalsha:calls=(\d+)/;
-is $evalsha, 200, 'INFO commandstats: exactly one EVALSHA per request';
+is_deeply [ $time, $hmget, $evalsha // 0 ], [ 200, 400, 0 ],
+    'INFO commandstats: exactly one batch of plain reads per request (TIME, 2 HMGET), no script';
 my ($eval) = $cs =~ /cmdstat_eval:calls=(\d+)/;
 ok !$eval, 'no EVAL (no script had to be sent again)';
 my $conns_after = ($A->redis('INFO', 'stats') =~ /total_connections_received:(\d+)/)[0];

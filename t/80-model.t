@@ -6,6 +6,8 @@
 #   BOOKING_MODEL_SEED     the seed (default: drawn, and printed)
 #   BOOKING_MODEL_STEPS    the most steps (default: as many as fit)
 #   BOOKING_MODEL_SECONDS  the time for steps (default 60)
+#   BOOKING_MODEL_SKIP     operations left out, comma separated (reload,...)
+#   BOOKING_MODEL_TRACE    1: every request and answer on stderr
 
 use strict;
 use warnings;
@@ -21,7 +23,7 @@ my $seconds = $ENV{BOOKING_MODEL_SECONDS} // 60 * BookingTest::slow();
 
 diag "model: seed $seed" . ($steps ? ", $steps steps" : '') . ", ${seconds}s";
 
-my $m = BookingModel->new(seed => $seed);
+my $m = BookingModel->new(seed => $seed, skip => $ENV{BOOKING_MODEL_SKIP});
 my $fail = $m->run(seed => $seed, steps => $steps, seconds => $seconds);
 
 if (!$fail) {

@@ -2,7 +2,7 @@
 # make bench-compare BASE=<revision>: this module against the module of an
 # earlier revision, side by side in one run, in alternating rounds.
 #
-#   perl tests/bench/compare.pl --base REV [--rounds 3] [--seconds 8]
+#   perl tests/bench/compare.pl --base REV [--rounds 3] [--seconds 8] [--only hold,cached]
 #
 # Both are built from their own sources (REV's in build/compare/REV, with
 # its own Makefile), each runs in its own nginx (2 workers) with its own
@@ -30,9 +30,9 @@ use BookingTest;
 my $REPO = Cwd::abs_path("$FindBin::Bin/../..");
 my $WRK_LUA = "$FindBin::Bin/wrk.lua";
 
-my ($BASE, $ROUNDS, $SECS, $N) = (undef, 3, 8, 1000);
+my ($BASE, $ROUNDS, $SECS, $N, $ONLY) = (undef, 3, 8, 1000, '');
 GetOptions('base=s' => \$BASE, 'rounds=i' => \$ROUNDS, 'seconds=i' => \$SECS,
-           'resources=i' => \$N)
+           'resources=i' => \$N, 'only=s' => \$ONLY)
     or die "usage: $0 --base REV [--rounds N] [--seconds N]\n";
 die "usage: $0 --base REV [--rounds N] [--seconds N]\n" unless $BASE;
 
@@ -263,6 +263,9 @@ my @OPS = (
     { name => 'listing page, cached', path => '/api/resources?type=car&limit=20',
       args => sub { ['get'] } },
 );
+
+# --only hold,cached: the operations whose names hold one of these words
+@OPS = grep { my $n = $_->{name}; grep { index($n, $_) >= 0 } split /,/, $ONLY } @OPS if $ONLY;
 
 for my $op (@OPS) {
     $op->{top}{$_} = top_level($_, $op) for sort keys %side;
