@@ -67,7 +67,9 @@ sub error_is { local $Test::Builder::Level = $Test::Builder::Level + 1; BookingT
     my $t = BookingTest->new(workers => 1, redis => 0, booking_redis => '127.0.0.1:' . $F->port,
                              http => default_http() . "booking_redis_timeout 2500ms;\n"
                                      . "booking_redis_connections 1;\n");
-    my $r = $t->req(GET => '/api/resources/r1/availability?from=2026-12-01&to=2026-12-02', timeout => 20);
+    # a confirm runs a script (reads are plain commands, not delayed here)
+    my $r = $t->req(POST => '/api/bookings/r1.AAAAAAAAAAAAAAAA/confirm', headers => { 'X-User-Id' => 'ann' },
+                    timeout => 20);
     isnt $r->{status}, 504, "a request sent after a slow handshake is not timed out ($r->{status})";
     error_is($r, 500, 'internal', name => 'it reads what the fake answered: not a script\'s answer');
     cmp_ok $r->{time}, '>', 4, sprintf('it waited for the handshake and its own reply (%.1f s)', $r->{time});

@@ -679,12 +679,8 @@ ngx_booking_listing_check(ngx_booking_req_t *req, ngx_booking_listing_t *ls,
         ls->pending++;
     }
 
-    if (ls->failure == 0) {
-        return NGX_DONE;
-    }
-
+    /* those sent are answered first; after a failure the page fails then */
     if (ls->pending > 0) {
-        /* those sent are answered first; the page fails then */
         return NGX_DONE;
     }
 

@@ -50,6 +50,7 @@ typedef struct {
     ngx_booking_call_t   *failed;
     ngx_uint_t            pending;
     ngx_uint_t            error;
+    ngx_uint_t            unavailable;
     int64_t               now;
     ngx_booking_peek_t    peek;
     ngx_booking_span_t   *chunks;
@@ -571,15 +572,21 @@ ngx_booking_availability(ngx_booking_req_t *req)
         call[i]->data = st;
 
         if (ngx_booking_store_call(call[i]) != NGX_OK) {
-            /* those sent are cancelled with the request's pool */
-            return (i == 0) ? ngx_booking_op_send(req, call[i])
-                            : NGX_ERROR;
+            st->unavailable = 1;
+            break;
         }
 
         st->pending++;
     }
 
-    return NGX_DONE;
+    /* those sent are answered first: the read fails then */
+    if (st->pending) {
+        return NGX_DONE;
+    }
+
+    return ngx_booking_op_fail(req, NGX_HTTP_SERVICE_UNAVAILABLE,
+                               "backend_unavailable",
+                               "Redis cannot be reached", NULL);
 }
 
 
@@ -655,6 +662,12 @@ ngx_booking_availability_decide(ngx_booking_req_t *req,
 
     if (st->failed != NULL) {
         return ngx_booking_op_failed(req, st->failed);
+    }
+
+    if (st->unavailable) {
+        return ngx_booking_op_fail(req, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   "backend_unavailable",
+                                   "Redis cannot be reached", NULL);
     }
 
     if (st->error) {

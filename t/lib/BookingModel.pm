@@ -59,8 +59,9 @@ location /guest/ { booking_api; booking_anonymous on; }
 location /admin/ { booking_api admin; }
 EOT
 
-# r4 and r5 are only blocked, retyped and deleted: often idle, so that a
-# change of type or slot goes through with an earlier era's blocks left
+# r4 and r5 are only blocked (in the past), retyped and deleted: never in
+# use, so that a change of type or slot goes through with an earlier
+# era's blocks left
 my @RIDS  = qw(r0 r1 r2 r3);
 my @ALL   = (@RIDS, qw(r4 r5));
 my @USERS = qw(u1 u2 u3);
@@ -206,8 +207,11 @@ sub draw {
                  qty => 1 + int($rand->() * 3), hold => $rand->() < 0.6 ? 1 : 0 };
     }
     if ($w < 0.52) {
+        # r4 and r5 only get blocks of the past: never in use, they change
+        # type and slot freely with an earlier era's bookings still there
         return { op => 'block', rid => $any, who => $pick->('owner', 'admin'),
-                 k => $pick->(-40, -3, -2, -1, 0, 1, 2), len => 1 + int($rand->() * 2),
+                 k => $any =~ /^r[45]$/ ? $pick->(-40, -3, -2, -1) : $pick->(-40, -3, -2, -1, 0, 1, 2),
+                 len => 1 + int($rand->() * 2),
                  qty => 1 + int($rand->() * 2) };
     }
     if ($w < 0.80) {
