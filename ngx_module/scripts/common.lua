@@ -18,7 +18,7 @@ local IDEM_TTL = 86400
 -- script that finds more due answers AGAIN before doing anything else, and
 -- the worker sends it again, so that an expired hold never occupies units
 -- and no script stalls Redis for everyone else.
-local SWEEP_HOLDS = 64
+local SWEEP_HOLDS = 32
 local SWEEP_SLOTS = 40000
 
 -- Index upkeep is needed on average, not on every write: one write in

@@ -13,8 +13,8 @@
 #include "ngx_booking_redis.h"
 
 
-/* 64 scripts of 64 holds: a resource's 4,096 holds due at one instant */
-#define NGX_BOOKING_AGAIN_MAX  64
+/* 128 scripts of 32 holds: a resource's 4,096 holds due at one instant */
+#define NGX_BOOKING_AGAIN_MAX  128
 
 
 static ngx_int_t ngx_booking_store_send(ngx_booking_call_t *call);
