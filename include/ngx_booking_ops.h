@@ -128,6 +128,8 @@ ngx_int_t ngx_booking_op_fail(ngx_booking_req_t *req, ngx_uint_t status,
 ngx_int_t ngx_booking_op_perr(ngx_booking_req_t *req,
     ngx_booking_perr_t *err);
 ngx_int_t ngx_booking_op_unexpected(ngx_booking_req_t *req);
+ngx_int_t ngx_booking_op_unavailable(ngx_booking_req_t *req);
+ngx_int_t ngx_booking_op_sent(ngx_booking_req_t *req, ngx_uint_t pending);
 ngx_int_t ngx_booking_op_failed(ngx_booking_req_t *req,
     ngx_booking_call_t *call);
 ngx_int_t ngx_booking_op_refused(ngx_booking_req_t *req,

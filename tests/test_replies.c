@@ -297,6 +297,91 @@ test_conflict(void **state)
 }
 
 
+/* counters read as stored: the range's slots picked out of whole chunks */
+static void
+test_counters_from_chunks(void **state)
+{
+    int64_t               first;
+    size_t                count;
+    u_char                out[4 * 6 + 1], c0[1024], c1[8];
+    ngx_booking_span_t    chunks[3];
+    static const u_char   want[] = { 0, 0, 0, 7, 0, 0, 0, 9, 0, 0, 1, 0,
+                                     0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0 };
+
+    (void) state;
+
+    /* slots 254 to 259: two at the end of chunk 0, four in chunk 1 */
+    ngx_booking_chunks(254, 6, &first, &count);
+    assert_int_equal(first, 0);
+    assert_int_equal(count, 2);
+
+    ngx_booking_chunks(256, 256, &first, &count);
+    assert_int_equal(first, 1);
+    assert_int_equal(count, 1);
+
+    ngx_booking_chunks(0, 0, &first, &count);
+    assert_int_equal(count, 0);
+
+    memset(c0, 0, sizeof(c0));
+    c0[254 * 4 + 3] = 7;
+    c0[255 * 4 + 3] = 9;
+    memcpy(c1, "\0\0\1\0\0\0\0\2", 8);    /* a short chunk: zeros after */
+
+    chunks[0].data = c0;
+    chunks[0].len = sizeof(c0);
+    chunks[1].data = c1;
+    chunks[1].len = sizeof(c1);
+
+    memset(out, 0x5a, sizeof(out));
+    ngx_booking_counters_from(out, 254, 6, chunks, 2, 0);
+    assert_memory_equal(out, want, sizeof(want));
+    assert_int_equal(out[sizeof(want)], 0x5a);
+    assert_int_equal(ngx_booking_counters_max(out, 6), 256);
+
+    /* a chunk never written (nil) reads as zeros */
+    chunks[1].data = NULL;
+    chunks[1].len = 0;
+    ngx_booking_counters_from(out, 255, 3, chunks, 2, 0);
+    assert_int_equal(ngx_booking_counters_max(out, 3), 9);
+    assert_int_equal(ngx_booking_counters_max(out + 4, 2), 0);
+
+    /* the largest a counter holds */
+    memcpy(out, "\xff\xff\xff\xff", 4);
+    assert_int_equal(ngx_booking_counters_max(out, 1), 4294967295LL);
+}
+
+
+/* a plain command's strings: HMGET with a field not there, TIME */
+static void
+test_fields(void **state)
+{
+    redisReply            *r;
+    ngx_booking_result_t   res;
+    static const char      hmget[] = "*3\r\n$3\r\ncar\r\n$-1\r\n$3\r\nerr\r\n";
+    static const char      bad[] = "*2\r\n$1\r\na\r\n:1\r\n";
+
+    (void) state;
+
+    r = parse(hmget, sizeof(hmget) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_FIELDS, r, &res,
+                                        alloc, NULL), NGX_BOOKING_OK);
+    assert_int_equal(res.kind, NGX_BOOKING_R_FIELDS);
+    assert_int_equal(res.fields.n, 3);
+    assert_memory_equal(res.fields.v[0].data, "car", 3);
+    assert_null(res.fields.v[1].data);
+    assert_memory_equal(res.fields.v[2].data, "err", 3);
+    test_free(res.fields.v);
+    freeReplyObject(r);
+
+    /* an integer among them is not a plain read's answer */
+    r = parse(bad, sizeof(bad) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_FIELDS, r, &res,
+                                        alloc, NULL), NGX_BOOKING_ERROR);
+    test_free(res.fields.v);
+    freeReplyObject(r);
+}
+
+
 int
 main(void)
 {
@@ -304,6 +389,8 @@ main(void)
         cmocka_unit_test(test_counters_two_chunks),
         cmocka_unit_test(test_counters_nothing_stored),
         cmocka_unit_test(test_counters_refused),
+        cmocka_unit_test(test_counters_from_chunks),
+        cmocka_unit_test(test_fields),
         cmocka_unit_test(test_timeless),
         cmocka_unit_test(test_tuple),
         cmocka_unit_test(test_conflict),

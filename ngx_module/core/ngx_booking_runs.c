@@ -19,6 +19,7 @@ typedef struct {
 
 
 static int64_t ngx_booking_add_sat(int64_t a, int64_t b);
+static int64_t ngx_booking_counter(const u_char *p);
 static u_char *ngx_booking_put_time(u_char *p, int64_t t, int date,
     ngx_booking_day_t *day);
 static u_char *ngx_booking_put_int(u_char *p, int64_t v);
@@ -46,8 +47,7 @@ ngx_booking_runs(const u_char *counters, size_t n, int64_t start,
         if (i == 0 || word != last) {
             last = word;
 
-            used = (int64_t) (((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16)
-                              | ((uint32_t) p[2] << 8) | (uint32_t) p[3]);
+            used = ngx_booking_counter(p);
 
             /*
              * counters may exceed capacity after the capacity was lowered,
@@ -265,10 +265,18 @@ ngx_booking_counters_max(const u_char *counters, size_t n)
     m = 0;
 
     for (i = 0; i < n; i++, counters += 4) {
-        u = ((int64_t) counters[0] << 24) | (counters[1] << 16)
-            | (counters[2] << 8) | counters[3];
+        u = ngx_booking_counter(counters);
         m = (u > m) ? u : m;
     }
 
     return m;
+}
+
+
+/* one slot's units in use, 4 bytes big-endian as the scripts write it */
+static int64_t
+ngx_booking_counter(const u_char *p)
+{
+    return (int64_t) (((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16)
+                      | ((uint32_t) p[2] << 8) | (uint32_t) p[3]);
 }

@@ -961,9 +961,7 @@ ngx_booking_mine_fetch(ngx_booking_req_t *req, ngx_booking_mine_t *m)
     }
 
     if (m->failure != 0) {
-        return ngx_booking_op_fail(req, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                   "backend_unavailable",
-                                   "Redis cannot be reached", NULL);
+        return ngx_booking_op_unavailable(req);
     }
 
     return ngx_booking_mine_page(req, m);

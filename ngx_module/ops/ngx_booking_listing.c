@@ -64,6 +64,7 @@ typedef struct {
     size_t                    nslots;
     int64_t                   first;
     size_t                    nchunks;
+    u_char                   *counters;  /* a candidate's, read in turn */
 
     /* the batch of plain reads */
     int64_t                   now;
@@ -679,14 +680,7 @@ ngx_booking_listing_check(ngx_booking_req_t *req, ngx_booking_listing_t *ls,
         ls->pending++;
     }
 
-    /* those sent are answered first; after a failure the page fails then */
-    if (ls->pending > 0) {
-        return NGX_DONE;
-    }
-
-    return ngx_booking_op_fail(req, NGX_HTTP_SERVICE_UNAVAILABLE,
-                               "backend_unavailable",
-                               "Redis cannot be reached", NULL);
+    return ngx_booking_op_sent(req, ls->pending);
 }
 
 
@@ -695,7 +689,6 @@ ngx_booking_listing_peeked(ngx_booking_call_t *call)
 {
     ngx_booking_slot_t *slot = call->data;
 
-    u_char                   *counters;
     ngx_booking_req_t        *req;
     ngx_booking_fields_t     *f;
     ngx_booking_listing_t    *ls;
@@ -720,15 +713,18 @@ ngx_booking_listing_peeked(ngx_booking_call_t *call)
         }
 
     } else if (f->n == ls->nchunks) {
-        counters = ngx_pnalloc(req->pool, ls->nslots * 4);
+        /* one buffer for every candidate of the page: only the most stays */
+        if (ls->counters == NULL) {
+            ls->counters = ngx_pnalloc(req->pool, ls->nslots * 4);
+        }
 
-        if (counters == NULL) {
+        if (ls->counters == NULL) {
             ls->error = 1;
 
         } else {
-            ngx_booking_counters_from(counters, ls->s0, ls->nslots, f->v,
+            ngx_booking_counters_from(ls->counters, ls->s0, ls->nslots, f->v,
                                       f->n, ls->first);
-            c->most = ngx_booking_counters_max(counters, ls->nslots);
+            c->most = ngx_booking_counters_max(ls->counters, ls->nslots);
         }
 
     } else {
@@ -745,12 +741,8 @@ ngx_booking_listing_peeked(ngx_booking_call_t *call)
     }
 
     if (ls->error || ls->failure) {
-        ngx_booking_op_done(req, ls->failure
-                                 ? ngx_booking_op_fail(req,
-                                       NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       "backend_unavailable",
-                                       "Redis cannot be reached", NULL)
-                                 : ngx_booking_op_unexpected(req));
+        ngx_booking_op_done(req, ls->failure ? ngx_booking_op_unavailable(req)
+                                             : ngx_booking_op_unexpected(req));
         return;
     }
 
@@ -868,13 +860,7 @@ ngx_booking_listing_scripts(ngx_booking_req_t *req,
         ls->pending++;
     }
 
-    if (ls->pending > 0) {
-        return NGX_DONE;
-    }
-
-    return ngx_booking_op_fail(req, NGX_HTTP_SERVICE_UNAVAILABLE,
-                               "backend_unavailable",
-                               "Redis cannot be reached", NULL);
+    return ngx_booking_op_sent(req, ls->pending);
 }
 
 

@@ -173,9 +173,7 @@ ngx_booking_op_failed(ngx_booking_req_t *req, ngx_booking_call_t *call)
     switch (call->rc) {
 
     case NGX_BOOKING_STORE_UNAVAILABLE:
-        return ngx_booking_op_fail(req, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                   "backend_unavailable",
-                                   "Redis cannot be reached", NULL);
+        return ngx_booking_op_unavailable(req);
 
     case NGX_BOOKING_STORE_BUSY:
         return ngx_booking_op_fail(req, NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -281,6 +279,27 @@ ngx_booking_op_call(ngx_booking_req_t *req, ngx_int_t script,
 }
 
 
+/* Redis could not be reached: the 503 every operation answers */
+ngx_int_t
+ngx_booking_op_unavailable(ngx_booking_req_t *req)
+{
+    return ngx_booking_op_fail(req, NGX_HTTP_SERVICE_UNAVAILABLE,
+                               "backend_unavailable",
+                               "Redis cannot be reached", NULL);
+}
+
+
+/*
+ * After a batch of calls: NGX_DONE while some are out (a call that could
+ * not be sent makes the answer a 503 once they are back), else the 503 now.
+ */
+ngx_int_t
+ngx_booking_op_sent(ngx_booking_req_t *req, ngx_uint_t pending)
+{
+    return pending ? NGX_DONE : ngx_booking_op_unavailable(req);
+}
+
+
 /* NGX_DONE: sent; NGX_OK: answered 503 at once; NGX_ERROR */
 ngx_int_t
 ngx_booking_op_send(ngx_booking_req_t *req, ngx_booking_call_t *call)
@@ -291,9 +310,7 @@ ngx_booking_op_send(ngx_booking_req_t *req, ngx_booking_call_t *call)
         return NGX_DONE;
 
     case NGX_DECLINED:
-        return ngx_booking_op_fail(req, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                   "backend_unavailable",
-                                   "Redis cannot be reached", NULL);
+        return ngx_booking_op_unavailable(req);
 
     default:
         return NGX_ERROR;

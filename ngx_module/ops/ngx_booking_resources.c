@@ -579,14 +579,7 @@ ngx_booking_availability(ngx_booking_req_t *req)
         st->pending++;
     }
 
-    /* those sent are answered first: the read fails then */
-    if (st->pending) {
-        return NGX_DONE;
-    }
-
-    return ngx_booking_op_fail(req, NGX_HTTP_SERVICE_UNAVAILABLE,
-                               "backend_unavailable",
-                               "Redis cannot be reached", NULL);
+    return ngx_booking_op_sent(req, st->pending);
 }
 
 
@@ -665,9 +658,7 @@ ngx_booking_availability_decide(ngx_booking_req_t *req,
     }
 
     if (st->unavailable) {
-        return ngx_booking_op_fail(req, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                   "backend_unavailable",
-                                   "Redis cannot be reached", NULL);
+        return ngx_booking_op_unavailable(req);
     }
 
     if (st->error) {

@@ -67,7 +67,7 @@ check(const redisReply *r)
     ngx_booking_run_t     *runs;
     ngx_booking_result_t   res;
 
-    for (expect = NGX_BOOKING_R_BOOKING; expect <= NGX_BOOKING_R_STATUS;
+    for (expect = NGX_BOOKING_R_BOOKING; expect <= NGX_BOOKING_R_FIELDS;
          expect++)
     {
         list = NULL;
@@ -169,6 +169,14 @@ check(const redisReply *r)
             for (i = 0; i < res.ids.n; i++) {
                 span(&res.ids.ids[i]);
                 sink += (size_t) res.ids.values[i];
+            }
+            break;
+
+        case NGX_BOOKING_R_FIELDS:
+            for (i = 0; i < res.fields.n; i++) {
+                if (res.fields.v[i].data != NULL) {
+                    span(&res.fields.v[i]);
+                }
             }
             break;
         }
