@@ -624,7 +624,12 @@ ngx_booking_listing_check(ngx_booking_req_t *req, ngx_booking_listing_t *ls,
     ls->pending = 0;
     ls->now = -1;
 
+    /* TIME, then each candidate's resource and, with a range, counters */
     for (k = 0; k <= 2 * n; k++) {
+        if (k && k % 2 == 0 && ls->from < 0) {
+            continue;
+        }
+
         c = &ls->cand[ls->base + (k ? (k - 1) / 2 : 0)];
 
         slot = ngx_palloc(req->pool, sizeof(ngx_booking_slot_t));
@@ -651,10 +656,6 @@ ngx_booking_listing_check(ngx_booking_req_t *req, ngx_booking_listing_t *ls,
             break;
 
         default:
-            if (ls->from < 0) {
-                continue;
-            }
-
             call = ngx_booking_peek_chunks(req, &c->id, ls->nchunks,
                                            ngx_booking_listing_peeked);
             if (call != NULL
