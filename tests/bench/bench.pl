@@ -24,37 +24,42 @@
 #   t/lib/BookingTest.pm, with the booking_type lines of conf/nginx.conf, a
 #   micro-cache zone and a "location = /limit { return 200 ... }": the limit
 #   of this machine and this wrk for any nginx answer;
-# - "Redis alone": redis-benchmark sending the module's own scripts
-#   (EVALSHA of the very texts the module loads: common.lua put together
-#   with each op as config does) with the KEYS/ARGV the module sends, at the
-#   same 64 connections;
 # - the OpenResty peer (tests/bench/peers/openresty): Debian's
 #   lua-nginx-module and lua-resty-redis, 2 workers, keepalive pool;
 # - the Node peer (tests/bench/peers/node): one node process (node:http,
 #   ioredis with auto-pipelining) behind an nginx (2 workers) proxy_pass with
 #   upstream keepalive.
 #
-# The peers call the SAME Redis scripts with the same KEYS and ARGV, so the
-# Redis work per request is the same and the difference is the HTTP tier.
-# Before measuring, the same requests are sent to the three servers and
-# their answers compared.
+# Each peer runs twice.  "OpenResty" and "Node+nginx" call the SAME Redis
+# scripts as the module, with the same KEYS and ARGV, so the Redis work per
+# request is the same and the difference is the HTTP tier.  "OpenResty own"
+# and "Node own" call their own scripts on their own key layout
+# (tests/bench/peers/own: a hash field per slot, HINCRBY per slot, a hash
+# per booking), so the difference is also what the scripts cost Redis.
+# Before measuring, the same requests are sent to every server and their
+# answers compared.
 #
 # Data, seeded once: 10,000 resources over the types of conf/nginx.conf,
 # with a third of the calendar of the next 30 days taken (counters written
-# with the scripts' key layout).  Each hold run writes into a calendar
-# window of its own (4 counter chunks of 1,024 hours, far in the future), so
+# in the module's key layout and in the own peers').  Each hold run writes
+# into a calendar window of its own (4,096 hours, far in the future), so
 # every server starts from the same state and few holds collide.
 #
 # For each run: req/s, p50, p99 (wrk), 409s and other errors (counted by
-# tests/bench/wrk.lua), Redis commands per request (INFO commandstats, the
-# commands scripts run included), and CPU per request (utime + stime from
-# /proc of the server's nginx workers, plus the node process for the Node
-# peer; and of redis-server) in microseconds.
+# tests/bench/wrk.lua); Redis us per request: the usec INFO commandstats
+# gives every command the server sent itself (a script's holds what it ran;
+# which calls a script made is learnt once per server and request under
+# MONITOR), over the requests; Redis commands per request (the commands
+# scripts run included); and CPU per request (utime + stime from /proc of
+# the server's nginx workers, plus the node process for the Node peers;
+# and of redis-server) in microseconds.
 
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../../t/lib";
+use BookingKeys qw(rkey ukey CHUNK);
+use BookingRace ();
 use Cwd ();
 use Digest::SHA qw(sha1_hex);
 use File::Temp ();
@@ -159,9 +164,19 @@ my (@TYPE_LINES, @TYPES, %TYPE);
             unless $TYPE{$_};
     }
 }
+# longest: what the module sends last (ngx_booking_longest): the most a
+# booking may span, booking_max_range (366d here) and the slots one script
+# may count bounding it
+my $MAX_RANGE = 366 * 86400;
+my $BOOK_SLOTS_MAX = 40000;    # NGX_BOOKING_BOOK_SLOTS_MAX
+for my $t (@TYPES) {
+    my $l = $t->{slot} ? min($MAX_RANGE, $BOOK_SLOTS_MAX * $t->{slot}) : 0;
+    $l = min($l, $t->{max}) if $t->{slot} && $t->{max};
+    $t->{longest} = $t->{slot} ? floor($l / $t->{slot}) * $t->{slot} : 0;
+}
 my @RULES = map {
     join ' ', @$_{qw(name slot hold min max buffer lead horizon approval
-                     max_active)}
+                     max_active longest)}
 } @TYPES;
 
 # ------------------------------------------------------------ servers
@@ -209,11 +224,6 @@ my $RPORT = $ngx->redis_port;
     print $fh JSON::PP->new->canonical->encode(\@TYPES);
     open $fh, '>', "$DIR/booking.secret" or die;
     print $fh $SECRET;
-    for my $d (qw(openresty-body openresty-proxy openresty-fastcgi
-                  openresty-uwsgi openresty-scgi node-body node-proxy
-                  node-fastcgi node-uwsgi node-scgi)) {
-        mkdir "$DIR/$d";
-    }
 }
 
 sub template {
@@ -342,103 +352,107 @@ sub info {
     return \%h;
 }
 
-# every command Redis ran so far, those that scripts ran included
-sub redis_calls {
-    my $n = 0;
+# every command Redis ran so far, those that scripts ran included: name ->
+# [calls, usec]
+sub redis_stats {
+    my %s;
     for (split /\r?\n/, redis1('INFO', 'commandstats')) {
-        $n += $1 if /^cmdstat_\S+:calls=(\d+)/;
+        $s{$1} = [ $2, $3 ] if /^cmdstat_(\S+):calls=(\d+),usec=(\d+)/;
     }
-    return $n;
+    return \%s;
 }
 
-# The scripts as the module sends them: config puts common.lua before each
-# op (and, once the ops begin with a "#!lua" line that Redis reads only as
-# the very first, that line first).  The module loads its scripts on
-# connect: the layout whose SHA1 Redis has is the module's.  The peers and
-# redis-benchmark get exactly that text.
+# The scripts as the module sends them, put together as config does: the
+# "#!lua" line, the contract's prelude for the script (contract.awk), the
+# parts of common.lua it uses (shake.awk), its body.  The same-scripts peers
+# get exactly that text, and Redis must already know its SHA1 (the module
+# loads its scripts on connect): otherwise build/ is stale.
 my $SHA = {};
 {
-    my $slurp = sub {
-        open my $fh, '<', $_[0] or die "$_[0]: $!\n";
-        local $/;
-        return scalar <$fh>;
-    };
-    my $common = $slurp->("$SCRIPTS/common.lua");
-    my %layouts;
-    for my $op (qw(availability booking_create booking_act)) {
-        my $body = $slurp->("$SCRIPTS/$op.lua");
-        my ($first, $rest) = $body =~ /\A([^\n]*\n)(.*)\z/s;
-        $layouts{'common first'}{$op} = $common . $body;
-        $layouts{'first line, common, rest'}{$op} = $first . $common . $rest
-            if defined $first;
-    }
-    my $chosen;
-    my $deadline = time + 10;
-    while (!$chosen && time < $deadline) {
-        for my $name (sort keys %layouts) {
-            my $texts = $layouts{$name};
-            my $have = redis1('SCRIPT', 'EXISTS',
-                              map { sha1_hex($texts->{$_}) } sort keys %$texts);
-            $chosen = $name if ref $have eq 'ARRAY' && !grep { !$_ } @$have;
-        }
-        sleep 0.1 unless $chosen;
-    }
-    die "the module's nginx did not load scripts made of ngx_module/scripts "
-      . "as this bench puts them together (is build/ stale? make module)\n"
-        unless $chosen;
+    my $q = sub { my $s = shift; $s =~ s/'/'\\''/g; "'$s'" };
     mkdir "$DIR/scripts";
-    for my $op (sort keys %{ $layouts{$chosen} }) {
-        my $text = $layouts{$chosen}{$op};
+    my @ops = qw(availability booking_create booking_act);
+    for my $op (@ops) {
+        my ($lua, $awk, $contract, $shake, $common) = map { $q->("$SCRIPTS/$_") }
+            "$op.lua", qw(contract.awk contract shake.awk common.lua);
+        my $text = qx{head -n 1 $lua; awk -v mode=lua -v script=$op -f $awk $contract; awk -f $shake $common $lua; tail -n +2 $lua};
+        die "putting $op.lua together failed\n" if $? || $text !~ /\A#!lua/;
         $SHA->{$op} = sha1_hex($text);
         write_file("$DIR/scripts/$op.lua", $text);
     }
+    my $deadline = time + 10;
+    my $have;
+    while (time < $deadline) {
+        $have = redis1('SCRIPT', 'EXISTS', map { $SHA->{$_} } @ops);
+        last if ref $have eq 'ARRAY' && !grep { !$_ } @$have;
+        sleep 0.1;
+    }
+    die "the module's nginx did not load ngx_module/scripts as config puts "
+      . "them together (is build/ stale? make module)\n"
+        unless ref $have eq 'ARRAY' && !grep { !$_ } @$have;
 }
 
 # ------------------------------------------------------------ the peers
 
-# the OpenResty peer
-my $OR_PORT = BookingTest::free_port();
-write_file("$DIR/openresty.conf", template(
-    "$BENCH/peers/openresty/nginx.conf", DIR => $DIR, PORT => $OR_PORT,
-    REDIS_PORT => $RPORT, LUA_DIR => "$BENCH/peers/openresty",
-    SCRIPTS => "$DIR/scripts"));
-my $or_pid = BookingTest::_spawn(
-    cmd => [ '/usr/sbin/nginx', '-p', "$DIR/", '-c', "$DIR/openresty.conf",
-             '-e', "$DIR/openresty-error.log" ],
-    stderr => "$DIR/openresty.stderr");
-push @OWN, [ 'openresty', $or_pid, 'QUIT' ];
-wait_port($OR_PORT, 'the OpenResty peer', "$DIR/openresty-error.log");
+# an OpenResty peer: store "scripts" (the module's) or "own"
+sub start_openresty {
+    my ($name, $store) = @_;
+    mkdir "$DIR/$name-$_" for qw(body proxy fastcgi uwsgi scgi);
+    my $port = BookingTest::free_port();
+    write_file("$DIR/$name.conf", template(
+        "$BENCH/peers/openresty/nginx.conf", DIR => $DIR, PORT => $port,
+        NAME => $name, REDIS_PORT => $RPORT, STORE => $store,
+        LUA_DIR => "$BENCH/peers/openresty", SCRIPTS => "$DIR/scripts",
+        OWN_DIR => "$BENCH/peers/own"));
+    my $pid = BookingTest::_spawn(
+        cmd => [ '/usr/sbin/nginx', '-p', "$DIR/", '-c', "$DIR/$name.conf",
+                 '-e', "$DIR/$name-error.log" ],
+        stderr => "$DIR/$name.stderr");
+    push @OWN, [ $name, $pid, 'QUIT' ];
+    wait_port($port, "the $name peer", "$DIR/$name-error.log");
+    return { port => $port, pids => sub { children($pid) } };
+}
 
-# the Node peer and the nginx in front of it
-my $NODE_APP_PORT = BookingTest::free_port();
-my $NODE_PORT = BookingTest::free_port();
-write_file("$DIR/node.json", JSON::PP->new->encode({
-    port => $NODE_APP_PORT, redis_port => $RPORT, scripts => "$DIR/scripts",
-    types => "$DIR/types.json", secret_file => "$DIR/booking.secret" }));
-my $node_pid = BookingTest::_spawn(
-    cmd => [ 'node', "$BENCH/peers/node/server.js", "$DIR/node.json" ],
-    stderr => "$DIR/node.stderr");
-push @OWN, [ 'node', $node_pid, 'TERM' ];
-wait_port($NODE_APP_PORT, 'the Node peer', "$DIR/node.stderr");
-write_file("$DIR/node-nginx.conf", template(
-    "$BENCH/peers/node/nginx.conf", DIR => $DIR, PORT => $NODE_PORT,
-    NODE_PORT => $NODE_APP_PORT));
-my $nn_pid = BookingTest::_spawn(
-    cmd => [ '/usr/sbin/nginx', '-p', "$DIR/", '-c', "$DIR/node-nginx.conf",
-             '-e', "$DIR/node-nginx-error.log" ],
-    stderr => "$DIR/node-nginx.stderr");
-push @OWN, [ 'node-nginx', $nn_pid, 'QUIT' ];
-wait_port($NODE_PORT, "the Node peer's nginx", "$DIR/node-nginx-error.log");
+# a Node peer and the nginx in front of it
+sub start_node {
+    my ($name, $store) = @_;
+    mkdir "$DIR/$name-$_" for qw(body proxy fastcgi uwsgi scgi);
+    my $app = BookingTest::free_port();
+    my $port = BookingTest::free_port();
+    write_file("$DIR/$name.json", JSON::PP->new->encode({
+        port => $app, redis_port => $RPORT, store => $store,
+        scripts => "$DIR/scripts", own_dir => "$BENCH/peers/own",
+        types => "$DIR/types.json", secret_file => "$DIR/booking.secret" }));
+    my $node = BookingTest::_spawn(
+        cmd => [ 'node', "$BENCH/peers/node/server.js", "$DIR/$name.json" ],
+        stderr => "$DIR/$name.stderr");
+    push @OWN, [ $name, $node, 'TERM' ];
+    wait_port($app, "the $name peer", "$DIR/$name.stderr");
+    write_file("$DIR/$name-nginx.conf", template(
+        "$BENCH/peers/node/nginx.conf", DIR => $DIR, PORT => $port,
+        NAME => $name, NODE_PORT => $app));
+    my $nginx = BookingTest::_spawn(
+        cmd => [ '/usr/sbin/nginx', '-p', "$DIR/", '-c',
+                 "$DIR/$name-nginx.conf", '-e', "$DIR/$name-nginx-error.log" ],
+        stderr => "$DIR/$name-nginx.stderr");
+    push @OWN, [ "$name-nginx", $nginx, 'QUIT' ];
+    wait_port($port, "the $name peer's nginx", "$DIR/$name-nginx-error.log");
+    return { port => $port, pids => sub { (children($nginx), $node) },
+             parts => sub { ([ 'nginx', [ children($nginx) ] ],
+                             [ 'node', [ $node ] ]) } };
+}
 
+# The servers: the module, then the peers on its scripts (what the HTTP
+# tier costs), then the peers on their own scripts and keys (what the
+# scripts cost Redis).  own: the data is seeded in their layout too.
 my @SERVERS = (
     { name => 'ngx_booking', port => $ngx->port,
       pids => sub { $ngx->worker_pids } },
-    { name => 'OpenResty', port => $OR_PORT,
-      pids => sub { children($or_pid) } },
-    { name => 'Node+nginx', port => $NODE_PORT,
-      pids => sub { (children($nn_pid), $node_pid) },
-      parts => sub { ([ 'nginx', [ children($nn_pid) ] ],
-                      [ 'node', [ $node_pid ] ]) } },
+    { name => 'OpenResty', %{ start_openresty('openresty', 'scripts') } },
+    { name => 'Node+nginx', %{ start_node('node', 'scripts') } },
+    { name => 'OpenResty own', own => 1,
+      %{ start_openresty('openresty-own', 'own') } },
+    { name => 'Node own', own => 1, %{ start_node('node-own', 'own') } },
 );
 
 # ------------------------------------------------------------ HTTP seeding
@@ -538,22 +552,24 @@ sub taken_slots {
 }
 
 # the Redis commands that write those counters, as the scripts lay them out
+# (the hash C, a field of 4 bytes a slot per chunk; K, the chunks by number)
 sub counter_cmds {
     my ($id, $slot, $s0, $u) = @_;
-    my @c;
+    my (@set, @nums);
     my $s = $s0;
     my $end = $s0 + @$u;
     while ($s < $end) {
-        my $c = floor($s / 1024);
-        my $last = min($end, ($c + 1) * 1024);
-        my $key = "bk:{r:$id}:c:$c";
-        push @c, [ 'SETRANGE', $key, ($s - $c * 1024) * 4,
-                   pack('N*', @$u[$s - $s0 .. $last - $s0 - 1]) ],
-                 [ 'ZADD', "bk:{r:$id}:chunks", 'NX', $c, $c ],
-                 [ 'EXPIREAT', $key, ($c + 1) * 1024 * $slot + 31 * $DAY ];
+        my $c = floor($s / CHUNK);
+        my $last = min($end, ($c + 1) * CHUNK);
+        my $bytes = pack('N*', @$u[$s - $s0 .. $last - $s0 - 1]);
+        $bytes = "\0" x (($s - $c * CHUNK) * 4) . $bytes
+               . "\0" x ((($c + 1) * CHUNK - $last) * 4);
+        push @set, $c, $bytes;
+        push @nums, $c, $c;
         $s = $last;
     }
-    return @c;
+    return @set ? ([ 'HSET', rkey($id, ':c'), @set ],
+                   [ 'ZADD', rkey($id, ':k'), @nums ]) : ();
 }
 
 # the resources of one type, PUT through the module, with a third of
@@ -565,19 +581,32 @@ sub seed {
     my @reqs = map { put_req(rid($prefix, $_), doc($type, $_, $cap->($_))) }
         0 .. $n - 1;
     http_pipe($ngx->port, { 200 => 1, 201 => 1 }, @reqs);
-    return unless $days;
-    my @cmds;
-    for my $i (0 .. $n - 1) {
+    # the own peers' layout (tests/bench/peers/own/lib.lua): the resource,
+    # and a string of counters a day
+    my @cmds = map {
+        [ 'HSET', "res:{" . rid($prefix, $_) . "}", type => $type,
+          slot => $t->{slot}, capacity => $cap->($_),
+          used => $days ? int($cap->($_) / 3) * ($t->{slot} == 0) : 0 ]
+    } 0 .. $n - 1;
+    for my $i ($days ? 0 .. $n - 1 : ()) {
+        my $id = rid($prefix, $i);
         if ($t->{slot} == 0) {
-            push @cmds, [ 'HSET', 'bk:{r:' . rid($prefix, $i) . '}', 'used',
-                          int($cap->($i) / 3) ];
+            push @cmds, [ 'HSET', rkey($id), 'used', int($cap->($i) / 3) ];
             next;
         }
         my $slots = $days * $DAY / $t->{slot};
         my $mean = { car => 5, desk => 8, ride => 4, room => 3 }->{$type} // 3;
-        push @cmds, counter_cmds(rid($prefix, $i), $t->{slot},
-                                 $TODAY / $t->{slot},
-                                 taken_slots($slots, $cap->($i), $mean));
+        my $s0 = $TODAY / $t->{slot};
+        my $u = taken_slots($slots, $cap->($i), $mean);
+        push @cmds, counter_cmds($id, $t->{slot}, $s0, $u);
+        my $per = $DAY / $t->{slot};
+        die "the own peers need slots that divide a day ($type)\n"
+            if $per != int $per;
+        for (my $k = 0; $k < @$u; $k += $per) {
+            my $d = floor(($s0 + $k) / $per);
+            push @cmds, [ 'SET', "res:{$id}:used:$d",
+                          pack('N*', @$u[$k .. min($k + $per, scalar @$u) - 1]) ];
+        }
     }
     for (redis_pipe(@cmds)) {
         die "seeding counters: $_->{error}\n" if ref $_ eq 'HASH';
@@ -634,9 +663,13 @@ sub measure {
     my $c0 = cpu_ticks(@$pids);
     my $r0 = cpu_ticks($redis);
     my $m0 = machine(@$pids, $redis);
-    my $k0 = redis_calls();
+    my $k0 = redis_stats();
     my $out = $code->();
-    my $k1 = redis_calls() - 1;    # the first INFO
+    my $k1 = redis_stats();
+    $k1->{info}[0]--;    # the first INFO
+    my %delta = map { $_ => [ $k1->{$_}[0] - ($k0->{$_} // [0])->[0],
+                              $k1->{$_}[1] - ($k0->{$_} // [0, 0])->[1] ] }
+                keys %$k1;
     my $m1 = machine(@$pids, $redis);
     my $c1 = cpu_ticks(@$pids);
     my $r1 = cpu_ticks($redis);
@@ -645,7 +678,8 @@ sub measure {
         ? (($m1->{busy} - $m0->{busy}) - ($m1->{ours} - $m0->{ours}))
           / ($m1->{total} - $m0->{total})
         : 0;
-    return { out => $out, calls => $k1 - $k0, ticks => $c1 - $c0,
+    return { out => $out, stats => \%delta,
+             calls => sum(0, map { $_->[0] } values %delta), ticks => $c1 - $c0,
              rticks => $r1 - $r0, other => max(0, $other),
              parts => [ map { [ $_->[0], $p1{ $_->[0] } - $p0{ $_->[0] } ] }
                         @$parts ] };
@@ -653,16 +687,57 @@ sub measure {
 
 sub per_req { return $_[0] * 1e6 / $CLK / $_[1] }
 
-my @COMMANDS;
+sub wrk_cmd {
+    my ($srv, %a) = @_;
+    return ('-s', $WRK_LUA, (map { ('-H', $_) } @{ $a{headers} || [] }),
+            "http://127.0.0.1:$srv->{port}$a{path}", '--', @{ $a{args} });
+}
+
+# Which part of each command's calls the server sent itself, not a script
+# inside (name -> share): a script's usec already holds what it ran, so
+# Redis's time per request is the usec of what the server sent.  A 1 s run
+# on one connection under MONITOR tells them apart, once for each server
+# and kind of request.
+my %SHARE;
+
+sub top_share {
+    my ($srv, %a) = @_;
+    my $key = "$srv->{name} $a{path} $a{args}[0]";
+    return $SHARE{$key} //= do {
+        my $mon = BookingRace::Monitor->new($RPORT);
+        $mon->drain;
+        my $out = qx{timeout -k 5 30 wrk -t1 -c1 -d1s @{[ map { "'$_'" } wrk_cmd($srv, %a) ]}};
+        die "wrk under MONITOR failed:\n$out\n" if $?;
+        my (%top, %all);
+        for my $e (@{ $mon->drain(120) }) {
+            my $name = lc $e->{args}[0];
+            $all{$name}++;
+            $top{$name}++ if $e->{client} ne 'lua';
+        }
+        $mon->close_monitor;
+        +{ map { $_ => ($top{$_} // 0) / $all{$_} } keys %all };
+    };
+}
+
+# Redis's own time for the commands a run caused, per request (us)
+sub redis_usec {
+    my ($stats, $share, $n) = @_;
+    my $usec = 0;
+    for my $name (keys %$stats) {
+        next if $name =~ /^(?:info|monitor|echo|config)$/;
+        $usec += $stats->{$name}[1] * ($share->{$name} // 1);
+    }
+    return $usec / $n;
+}
 
 # one wrk run against one server: its numbers and costs
 sub run_wrk {
     my (%a) = @_;
     my $srv = $a{server};
     my $secs = $a{secs} // $SECS;
+    my $share = top_share($srv, %a);
     my @cmd = ('wrk', '-t2', '-c64', "-d${secs}s", '--latency',
-               '-s', $WRK_LUA, (map { ('-H', $_) } @{ $a{headers} || [] }),
-               "http://127.0.0.1:$srv->{port}$a{path}", '--', @{ $a{args} });
+               wrk_cmd($srv, %a));
     my $m = measure([ $srv->{pids}->() ],
                     [ $srv->{parts} ? $srv->{parts}->() : () ], sub {
         open my $ph, '-|', 'timeout', '-k', '5', $secs + 60, @cmd
@@ -696,52 +771,12 @@ sub run_wrk {
     $r{cmds} = $m->{calls} / $n;
     $r{cpu} = per_req($m->{ticks}, $n);
     $r{rcpu} = per_req($m->{rticks}, $n);
+    $r{rusec} = redis_usec($m->{stats}, $share, $n);
     $r{busy} = $m->{other};
     $r{parts} = join ', ', map { sprintf '%s %.0f', $_->[0], per_req($_->[1], $n) }
         @{ $m->{parts} };
     sleep 0.5;
     return \%r;
-}
-
-# redis-benchmark: the scripts alone, at the same 64 connections
-sub run_redis_benchmark {
-    my ($secs, $range, @cmd) = @_;
-    my @base = ('redis-benchmark', '-h', '127.0.0.1', '-p', $RPORT, '-c', 64,
-                '-r', $range, '--csv');
-    my $parse = sub {
-        my ($out) = @_;
-        my @l = grep { /^"[A-Z]/ } split /\n/, $out;
-        return unless @l;
-        my @f = $l[-1] =~ /"([^"]*)"/g;
-        return { rps => $f[1], p50 => $f[4], p99 => $f[6] };
-    };
-    my $run = sub {
-        my ($timeout, @c) = @_;
-        open my $ph, '-|', 'timeout', '-k', 5, $timeout, @c
-            or die "redis-benchmark: $!\n";
-        local $/;
-        my $out = <$ph> // '';
-        close $ph;
-        return $out;
-    };
-    # a short run to size the real one to about $secs seconds
-    my $probe = $parse->($run->(60, @base, '-n', 3000, @cmd));
-    my $n = $probe && $probe->{rps}
-        ? min(5_000_000, max(10_000, int($probe->{rps} * $secs))) : 50_000;
-    my $m = measure([], [], sub { $run->($secs * 4 + 60, @base, '-n', $n, @cmd) });
-    my $r = $parse->($m->{out});
-    return { server => 'Redis alone', failed => 1 } unless $r && $r->{rps};
-    $r->{server} = 'Redis alone';
-    $r->{requests} = $n;
-    $r->{cmds} = $m->{calls} / $n;
-    $r->{rcpu} = per_req($m->{rticks}, $n);
-    $r->{busy} = $m->{other};
-    $r->{command} = join ' ', 'redis-benchmark', '-h', '127.0.0.1', '-p',
-        $RPORT, '-c', 64, '-n', $n, '-r', $range,
-        map { /[\s{}|]/ || $_ eq '' ? "'$_'" : $_ } @cmd;
-    $r->{c409} = $r->{errors} = 0;
-    sleep 0.5;
-    return $r;
 }
 
 # ------------------------------------------------------------ conformance
@@ -866,8 +901,9 @@ sub conformance {
                      . substr($got, 0, 700);
         }
     }
-    printf "Same answers from the three servers (%d checks, the JSON "
-        . "compared as data): %s\n", scalar @checks, @bad ? 'NO' : 'yes';
+    printf "Same answers from the %d servers (%d checks, the JSON "
+        . "compared as data): %s\n", scalar @SERVERS, scalar @checks,
+        @bad ? 'NO' : 'yes';
     print "  $_\n" for @bad;
 }
 
@@ -908,19 +944,20 @@ sub print_table {
     for (@$rows) {
         $base{ $_->{op} } = $_->{rps} if $_->{server} eq 'ngx_booking';
     }
-    my $fmt = "%-25s %-12s %9s %7s %7s %7s %6s %6s %7s %8s %8s %8s\n";
+    my $fmt = "%-25s %-13s %9s %7s %7s %7s %6s %6s %7s %8s %8s %8s %8s\n";
     printf $fmt, 'operation', 'server', 'req/s', 'p50', 'p99', '409',
-        'errors', 'ratio', 'ratio', 'Redis', 'CPU', 'Redis';
-    printf $fmt, '', '', '', 'ms', 'ms', '', '', 'to ngx', 'to', 'cmds', 'us/req',
-        'CPU';
-    printf $fmt, '', '', '', '', '', '', '', 'booking', 'limit', '/req', '', 'us/req';
-    print '-' x 126, "\n";
+        'errors', 'ratio', 'ratio', 'Redis', 'Redis', 'CPU', 'Redis';
+    printf $fmt, '', '', '', 'ms', 'ms', '', '', 'to ngx', 'to', 'us/req', 'cmds',
+        'us/req', 'CPU';
+    printf $fmt, '', '', '', '', '', '', '', 'booking', 'limit', '', '/req', '',
+        'us/req';
+    print '-' x 136, "\n";
     my $last = '';
     for my $r (@$rows) {
         print "\n" if $last ne '' && $r->{op} ne $last;
         $last = $r->{op};
         if ($r->{failed}) {
-            printf "%-25s %-12s  failed (see above)\n", $r->{op}, $r->{server};
+            printf "%-25s %-13s  failed (see above)\n", $r->{op}, $r->{server};
             next;
         }
         my $b = $base{ $r->{op} };
@@ -930,7 +967,8 @@ sub print_table {
             fnum($r->{errors}, 0),
             $b ? sprintf('%.2f', $r->{rps} / $b) : '-',
             $limit ? sprintf('%.3f', $r->{rps} / $limit) : '-',
-            fnum($r->{cmds}, 1), fnum($r->{cpu}, 1), fnum($r->{rcpu}, 1);
+            fnum($r->{rusec}, 1), fnum($r->{cmds}, 1), fnum($r->{cpu}, 1),
+            fnum($r->{rcpu}, 1);
     }
 }
 
@@ -967,12 +1005,9 @@ sub seed_all {
         seed(type => $type, prefix => $type, n => $COUNT{$type}, days => 30,
              cap => $CAP{$type});
     }
-    # one race resource per server, 4 seats; and the bench's own for Redis
-    # alone: car-type resources of capacity 1,000,000 (redis-benchmark cannot
-    # vary the start, so every hold is on the same slot and must fit)
-    seed(type => 'ride', prefix => 'race', n => 3, days => 0, cap => sub { 4 });
-    seed(type => 'car', prefix => 'rb', n => 1000, days => 0,
-         cap => sub { 1_000_000 });
+    # one race resource per server, 4 seats
+    seed(type => 'ride', prefix => 'race', n => scalar @SERVERS, days => 0,
+         cap => sub { 4 });
     my $mem = info('memory');
     printf "%.1f s, Redis used_memory %.0f MB\n", time - $t0,
         $mem->{used_memory} / 1048576;
@@ -1041,13 +1076,6 @@ sub part1 {
         run_wrk(server => $_[0], path => '/', headers => $u,
                 args => [ 'avail', 'car-', $NCAR, $from, $to ]);
     });
-    my $bench_avail = run_redis_benchmark($SECS, $NCAR, 'EVALSHA',
-        $SHA->{availability}, 1, 'bk:{r:car-__rand_int__}', $TODAY + $DAY,
-        $TODAY + 31 * $DAY, 100000);
-    $bench_avail->{op} = 'availability, 30 d of 1h';
-    push @rows, $bench_avail;
-    print '.';
-
     my $page = '/api/resources?type=room&from=' . date($TODAY + 10 * $DAY)
              . '&to=' . date($TODAY + 13 * $DAY) . '&limit=20';
     my $r = run_wrk(server => $SERVERS[0], path => $page, headers => $u,
@@ -1073,17 +1101,6 @@ sub part1 {
         });
         push @rows, @r;
         push @holds, @r;
-        if ($mode eq 'hold') {
-            my $s = $TODAY + 2 * $DAY + 10 * 3600;
-            my $bench_hold = run_redis_benchmark($SECS, 1000, 'EVALSHA',
-                $SHA->{booking_create}, 2, 'bk:{r:rb-__rand_int__}',
-                'bk:{u:u__rand_int__}:bookings', 'r__rand_int__',
-                'u__rand_int__', 'booking', 1, $s, $s + 3600, 1, '', 0, '',
-                '', "rb|$s|" . ($s + 3600) . '|1|1|booking|', @RULES);
-            $bench_hold->{op} = 'hold (POST /bookings)';
-            push @rows, $bench_hold;
-            print '.';
-        }
     }
 
     my %race = map { $SERVERS[$_]{name} => rid('race', $_) } 0 .. $#SERVERS;
@@ -1108,23 +1125,23 @@ sub part1 {
         . "same operation; ratio to limit = over nginx's own return 200;\n"
         . "  409 = answers 409 (a slot already taken: expected in the race, "
         . "rare in the holds); errors = every other status >= 400 and wrk's\n"
-        . "  socket errors; Redis cmds/req = every command Redis ran (INFO "
-        . "commandstats, the script's own included) per request; CPU us/req =\n"
-        . "  user+system CPU of the server's nginx workers (and of the node "
-        . "process for Node+nginx) per request; Redis CPU us/req = redis-server's.\n";
+        . "  socket errors; Redis us/req = Redis's own time (INFO commandstats "
+        . "usec) for the commands the server sent, scripts whole, per request;\n"
+        . "  Redis cmds/req = every command Redis ran (those scripts ran "
+        . "included) per request; CPU us/req = user+system CPU of the\n"
+        . "  server's nginx workers (and of the node process for the Node peers) "
+        . "per request; Redis CPU us/req = redis-server's (its network I/O\n"
+        . "  included).  OpenResty and Node+nginx run the module's scripts; "
+        . "OpenResty own and Node own, their own (tests/bench/peers/own).\n";
     print "Notes:\n";
     print "  Rounds (each server ran each operation $ROUNDS times, in another "
         . "order each round; the table shows the median run):\n";
     print "    $_\n" for @SPREAD;
     print "  The listing rows have no peer: the peers implement availability, "
         . "POST /bookings and confirm.\n";
-    print "  Redis alone: redis-benchmark, 64 connections, no pipelining; "
-        . "its holds are all on one slot of 1,000 resources of capacity\n"
-        . "  1,000,000 (it cannot vary the start), the same script path as a "
-        . "hold that gets its slot.\n";
     for my $r (@rows) {
         next if $r->{failed};
-        print "  $r->{op}, Node+nginx: CPU us/req is $r->{parts}\n"
+        print "  $r->{op}, $r->{server}: CPU us/req is $r->{parts}\n"
             if $r->{parts};
         print "  $r->{op}, $r->{server}: wrk socket errors: $r->{socket_text}\n"
             if $r->{socket};
@@ -1227,8 +1244,9 @@ sub part2 {
             my $s = $TODAY + (2 * $DAY) + int(rand(400 * 24)) * 3600;
             my $user = 'u' . int(rand 1000);
             my $rand = sprintf 'g%015d', $k;
-            push @cmds, [ 'EVALSHA', $SHA->{booking_create}, 2, "bk:{r:$id}",
-                          "bk:{u:$user}:bookings", $rand, $user, 'booking', 0,
+            push @cmds, [ 'EVALSHA', $SHA->{booking_create}, 8,
+                          (map { rkey($id, $_) } '', qw(:b :c :k :h :a :i:)),
+                          ukey($user), $rand, $user, 'booking', 0,
                           $s, $s + 3600, 1, '', 0, '', '', '', @RULES ];
         }
         for (redis_pipe(@cmds)) {
@@ -1241,7 +1259,7 @@ sub part2 {
                         args => [ 'hold', $prefix, 1, $t0w, 28 * 24, 3600 ]);
         $r->{what} = 'hold on a resource with ' . fnum($level, 0)
                    . ' bookings';
-        $r->{after} = redis1('ZCARD', "bk:{r:$id}:all");
+        $r->{after} = redis1('HLEN', rkey($id, ':b'));
         $r->{runs} = [ @{ ($best{$level} // {})->{runs} // [] },
                        $r->{failed} ? 'failed' : fnum($r->{rps}, 0) ];
         $best{$level} = $r if !$best{$level} || $best{$level}{failed}

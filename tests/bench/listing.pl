@@ -13,6 +13,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../../t/lib";
 use BookingTest;
+use BookingKeys qw(set_units);
 use IO::Socket::INET;
 use POSIX qw(strftime);
 
@@ -70,8 +71,8 @@ sub seed {
     }
     # a third of the calendar taken, on every third room
     for (my $k = $have; $k < $want; $k += 3) {
-        $t->redis('SETRANGE', "bk:{r:room-$k}:c:" . int(int(time / 86400 + 10) / 1024),
-                  (int(time / 86400 + 10) % 1024) * 4, pack('N3', 3, 3, 3));
+        my $day = int(time / 86400 + 10);
+        set_units($t, "room-$k", $_, 3) for $day .. $day + 2;
     }
 }
 

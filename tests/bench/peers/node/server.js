@@ -3,13 +3,18 @@
 // ngx_booking (availability, POST /bookings, confirm and cancel) with
 // node:http and ioredis, the way a Node engineer would write them: one
 // process, one Redis connection with auto-pipelining (the commands of all
-// requests issued in one event-loop turn leave in one write), and the SAME
-// Redis scripts (the module's texts, so the SHA1 is the module's) through
-// defineCommand, which sends EVALSHA and falls back to EVAL on NOSCRIPT.  It runs behind an nginx proxy_pass with upstream
-// keepalive (bench.pl starts both).
+// requests issued in one event-loop turn leave in one write), scripts
+// through defineCommand, which sends EVALSHA and falls back to EVAL on
+// NOSCRIPT.  It runs behind an nginx proxy_pass with upstream keepalive
+// (bench.pl starts both).  Two stores behind the same HTTP code: "scripts",
+// the SAME scripts as the module (its texts, so the SHA1 is the module's,
+// with its KEYS and ARGV), and "own", the peer's own scripts and key layout
+// (tests/bench/peers/own, lib.lua put before each); both answer in the
+// module's script replies.
 //
 //   node server.js CONFIG.json
-//   {"port", "redis_port", "scripts", "types", "secret_file"}
+//   {"port", "redis_port", "store", "scripts", "own_dir", "types",
+//    "secret_file"}
 
 const http = require('node:http');
 const crypto = require('node:crypto');
@@ -25,7 +30,7 @@ const rules = [];
 for (const t of JSON.parse(fs.readFileSync(cfg.types, 'utf8'))) {
   types.set(t.name, t);
   rules.push([t.name, t.slot, t.hold, t.min, t.max, t.buffer, t.lead,
-              t.horizon, t.approval, t.max_active].join(' '));
+              t.horizon, t.approval, t.max_active, t.longest].join(' '));
 }
 
 const redis = new Redis({
@@ -37,13 +42,66 @@ const redis = new Redis({
 });
 redis.on('error', (e) => console.error('redis:', e.message));
 
-// the module's texts: common.lua put together with each op as its config
-// does (bench.pl writes them so)
-for (const name of ['availability', 'booking_create', 'booking_act']) {
+const own = cfg.store === 'own';
+const read = (dir, name) => fs.readFileSync(path.join(dir, name + '.lua'), 'utf8');
+
+// the module's texts as its config puts them together (bench.pl writes them
+// so), or the peer's own
+for (const name of own ? ['availability', 'hold', 'act']
+                       : ['availability', 'booking_create', 'booking_act']) {
   redis.defineCommand(name, {
-    lua: fs.readFileSync(path.join(cfg.scripts, name + '.lua'), 'utf8'),
+    lua: own ? read(cfg.own_dir, 'lib') + '\n' + read(cfg.own_dir, name)
+             : read(cfg.scripts, name),
   });
 }
+
+// A script that found more expired holds than it may free at once answers
+// AGAIN: sent again.
+async function again(send) {
+  for (let i = 0; i < 128; i++) {
+    const r = await send();
+    if (String(r) !== 'AGAIN') return r;
+  }
+  throw new Error('AGAIN 128 times');
+}
+
+// the module's key of a resource: the CRC16-XMODEM of its id modulo 64 is
+// its hash tag (ngx_module/scripts/contract)
+function rkey(id) {
+  let crc = 0;
+  for (const b of Buffer.from(id)) {
+    crc ^= b << 8;
+    for (let i = 0; i < 8; i++) {
+      crc = (crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1) & 0xffff;
+    }
+  }
+  return `bk:{s${(crc % 64).toString(16).padStart(2, '0')}}:r:${id}`;
+}
+const rkeys = (r) => [r, r + ':b', r + ':c', r + ':k', r + ':h', r + ':a'];
+const okeys = (id) => [`res:{${id}}`, `res:{${id}}:used`, `res:{${id}}:holds`];
+
+// Each answers the module's script reply; availability's and create's as
+// Buffers (counters are bytes).
+const store = own ? {
+  availability: (id, from, to) => redis.availabilityBuffer(3, ...okeys(id), from, to),
+  create: (p) => redis.holdBuffer(3, ...okeys(p.resource), `${p.resource}.${p.rand}`,
+                                  p.rand, p.user, p.kind, p.hold, p.start, p.end,
+                                  p.quantity, p.note, ...rules),
+  act: (rid, op, rand, user, tok) => redis.act(3, ...okeys(rid), `${rid}.${rand}`, rand,
+                                               op, user, tok),
+} : {
+  availability: (id, from, to) => redis.availabilityBuffer(6, ...rkeys(rkey(id)), from, to,
+                                                          '100000'),
+  create: (p) => {
+    const r = rkey(p.resource);
+    return redis.booking_createBuffer(8, ...rkeys(r), `${r}:i:${p.scope}`,
+                                      `bk:{u:${p.user}}:b`, p.rand, p.user, p.kind,
+                                      p.hold, p.start, p.end, p.quantity, p.note, '0',
+                                      p.groups, p.scope, p.fingerprint, ...rules);
+  },
+  act: (rid, op, rand, user, tok) => redis.booking_act(6, ...rkeys(rkey(rid)), op, rand,
+                                                       user, '0', tok, ...rules),
+};
 
 const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const RAND_RE = /^[A-Za-z0-9_-]{16}$/;
@@ -154,6 +212,49 @@ function bookingJson(e, withToken) {
   return b;
 }
 
+// The runs of slots with as many units free, from the counters (4 bytes
+// big-endian a slot, units in use) of n slots from start: [start, end,
+// free] each, and where the last ends.
+function runsOf(c, n, start, slot, cap) {
+  const runs = [];
+  let last = -1, runStart = start, at = start;
+  for (let i = 0; i < n; i++) {
+    let units = cap <= 0 ? 0 : cap - c.readUInt32BE(i * 4);
+    if (units < 0) units = 0;
+    if (units !== last) {
+      if (last >= 0) runs.push([runStart, at, last]);
+      last = units;
+      runStart = at;
+    }
+    at += slot;
+  }
+  if (last >= 0) runs.push([runStart, at, last]);
+  return { runs, at };
+}
+
+// 409: ['unavailable', capacity, 0, free] of a stock, or ['unavailable',
+// capacity, slot, start, quantity, counters] of a calendar: the runs with
+// fewer units free than asked are the conflicts (50 at most)
+function unavailable(res, r) {
+  const cap = Number(r[1]), slot = Number(r[2]);
+  if (slot === 0) {
+    const free = Math.max(Number(r[3]), 0);
+    return send(res, 409, { error: { code: 'unavailable',
+                                     message: `${cap - free} of ${cap} units are taken`,
+                                     conflicts: [{ free }] } });
+  }
+  const date = slot % 86400 === 0;
+  const qty = Number(r[4]);
+  const short = runsOf(r[5], r[5].length / 4, Number(r[3]), slot, cap).runs
+    .filter((x) => x[2] < qty);
+  const f = short[0];
+  return send(res, 409, { error: {
+    code: 'unavailable',
+    message: `${cap - f[2]} of ${cap} units are taken from ${fmtTime(f[0], date)} to ${fmtTime(f[1], date)}`,
+    conflicts: short.slice(0, 50).map(([s0, s1, free]) => ({ start: fmtTime(s0, date),
+                                                            end: fmtTime(s1, date), free })) } });
+}
+
 async function availability(req, res, id, query) {
   let from = -1, to = -1;
   const f = query.get('from'), t = query.get('to');
@@ -175,10 +276,8 @@ async function availability(req, res, id, query) {
   }
   let r;
   try {
-    // the Buffer variant: the counters are bytes
-    r = await redis.availabilityBuffer(1, `bk:{r:${id}}`,
-                                       from >= 0 ? String(from) : '',
-                                       to >= 0 ? String(to) : '', '100000');
+    r = await again(() => store.availability(id, from >= 0 ? String(from) : '',
+                                             to >= 0 ? String(to) : ''));
   } catch (err) {
     return backendError(res, err);
   }
@@ -191,32 +290,12 @@ async function availability(req, res, id, query) {
     return send(res, 200, { resource: id, type, slot: 'none', capacity: cap,
                             free: Math.max(0, cap - Number(r[4])) });
   }
-  // one part per counter chunk of 1,024 slots, each at most its share of
-  // the range; the rest stays zero: nothing stored is nothing in use
   const start = Number(r[4]), n = Number(r[5]);
-  const s0 = start / slot;
-  const c = Buffer.alloc(n * 4);
-  for (let i = 6, s = s0; i < r.length; i++) {
-    const share = Math.min(s0 + n, (Math.floor(s / 1024) + 1) * 1024) - s;
-    r[i].copy(c, (s - s0) * 4);
-    s += share;
-  }
+  const c = Buffer.concat(r.slice(6));
   const date = slot % 86400 === 0;
-  const free = [];
-  let last = -1, runStart = start, at = start;
-  for (let i = 0; i < n; i++) {
-    let units = cap <= 0 ? 0 : cap - c.readUInt32BE(i * 4);
-    if (units < 0) units = 0;
-    if (units !== last) {
-      if (last >= 0) {
-        free.push({ start: fmtTime(runStart, date), end: fmtTime(at, date), units: last });
-      }
-      last = units;
-      runStart = at;
-    }
-    at += slot;
-  }
-  if (last >= 0) free.push({ start: fmtTime(runStart, date), end: fmtTime(at, date), units: last });
+  const { runs, at } = runsOf(c, n, start, slot, cap);
+  const free = runs.map(([s0, s1, units]) => ({ start: fmtTime(s0, date),
+                                                end: fmtTime(s1, date), units }));
   return send(res, 200, { resource: id, type, slot: slotText, capacity: cap,
                           from: fmtTime(start, date), to: fmtTime(at, date), free });
 }
@@ -300,32 +379,17 @@ async function create(req, res, body) {
   const rand = crypto.randomBytes(12).toString('base64url');
   let r;
   try {
-    r = await redis.booking_create(2, `bk:{r:${j.resource}}`, `bk:{u:${user}}:bookings`,
-                                   rand, user, kind, hold ? '1' : '0',
-                                   s >= 0 ? String(s) : '', e >= 0 ? String(e) : '',
-                                   String(qty), note, '0', req.headers['x-user-groups'] || '',
-                                   scope, fp, ...rules);
+    r = await again(() => store.create({
+      resource: j.resource, user, rand, kind, hold: hold ? '1' : '0',
+      start: s >= 0 ? String(s) : '', end: e >= 0 ? String(e) : '',
+      quantity: String(qty), note, groups: req.headers['x-user-groups'] || '',
+      scope, fingerprint: fp }));
   } catch (err) {
     return backendError(res, err);
   }
   if (scriptError(res, r)) return;
-  if (r[0] === 'unavailable') {
-    const cap = Number(r[1]), slot = Number(r[2]);
-    const date = slot === 0 || slot % 86400 === 0;
-    let msg = `${cap - Number(r[5])} of ${cap} units are taken`;
-    if (slot !== 0) msg += ` from ${fmtTime(Number(r[3]), date)} to ${fmtTime(Number(r[4]), date)}`;
-    const conflicts = [];
-    for (let i = 3; i + 2 < r.length; i += 3) {
-      const c = {};
-      if (slot !== 0) {
-        c.start = fmtTime(Number(r[i]), date);
-        c.end = fmtTime(Number(r[i + 1]), date);
-      }
-      c.free = Number(r[i + 2]);
-      conflicts.push(c);
-    }
-    return send(res, 409, { error: { code: 'unavailable', message: msg, conflicts } });
-  }
+  if (str(r[0]) === 'unavailable') return unavailable(res, r);
+  r = r.map(str);
   if (r[0] !== 'ok') return backendError(res, new Error('unexpected reply'));
   const held = r[4] === 'held';
   const headers = {};
@@ -353,8 +417,7 @@ async function act(req, res, id, op) {
   }
   let r;
   try {
-    r = await redis.booking_act(1, `bk:{r:${rid}}`, op, rand, user, '0',
-                                hasToken ? '1' : '0', ...rules);
+    r = await again(() => store.act(rid, op, rand, user, hasToken ? '1' : '0'));
   } catch (err) {
     return backendError(res, err);
   }

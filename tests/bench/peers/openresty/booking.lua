@@ -2,14 +2,21 @@
 -- ngx_booking (availability, POST /bookings, confirm and cancel), written
 -- the way an OpenResty engineer would, on Debian's lua-nginx-module and
 -- lua-resty-redis ("nginx.redis" in Debian): a keepalive pool of Redis
--- connections per worker, one EVALSHA of the SAME scripts per request
--- (the module's texts, so the SHA1 is the module's), cjson for
--- JSON, OpenSSL through the FFI for the hold token (HMAC-SHA256) and the
+-- connections per worker, one EVALSHA per request, cjson for JSON,
+-- OpenSSL through the FFI for the hold token (HMAC-SHA256) and the
 -- booking ids.  The availability counters are turned into runs here, in Lua.
+--
+-- Two stores behind the same HTTP code (init's "store"): "scripts", the
+-- SAME scripts as the module (its texts, so the SHA1 is the module's, with
+-- its KEYS and ARGV), which compares the HTTP tiers; and "own", the peer's
+-- own scripts and key layout (own.lua), which compares what the scripts
+-- cost Redis.  Both answer in the module's script replies, so the HTTP code
+-- is one.
 
 local cjson = require "cjson.safe"
 local redis = require "nginx.redis"
 local ffi = require "ffi"
+local bit = require "bit"
 
 local ngx = ngx
 local byte, sub, find, fmt = string.byte, string.sub, string.find, string.format
@@ -37,6 +44,8 @@ end
 local _M = {}
 
 local cfg            -- set by init()
+local store          -- the scripts store or the own one
+local call, scripts_store
 local scripts = {}   -- name -> { sha, text }
 local types = {}     -- name -> type
 local rules = {}     -- the rules lines, as the module sends them
@@ -58,12 +67,20 @@ local function slurp(path)
 end
 
 -- init_by_lua: read the scripts and the types once, in the master.  The
--- scripts are the module's own texts, common.lua put together with each op
--- the way the module's config does (bench.pl writes them so).
+-- scripts are the module's texts as its config puts them together (bench.pl
+-- writes them so), or the peer's own.
 function _M.init(c)
     cfg = c
-    for _, name in ipairs({ "availability", "booking_create", "booking_act" }) do
-        local text = slurp(c.scripts .. "/" .. name .. ".lua")
+    store = scripts_store
+    local names = { "availability", "booking_create", "booking_act" }
+    local own
+    if c.store == "own" then
+        own = require("own")
+        names = own.scripts
+    end
+    for _, name in ipairs(names) do
+        local text = own and own.text(slurp, c.own_dir, name)
+                     or slurp(c.scripts .. "/" .. name .. ".lua")
         local sha = ngx.sha1_bin(text):gsub(".", function(ch)
             return fmt("%02x", byte(ch))
         end)
@@ -72,11 +89,14 @@ function _M.init(c)
     for _, t in ipairs(cjson.decode(slurp(c.types))) do
         types[t.name] = t
         nrules = nrules + 1
-        rules[nrules] = fmt("%s %d %d %d %d %d %d %d %d %d", t.name, t.slot,
-                            t.hold, t.min, t.max, t.buffer, t.lead, t.horizon,
-                            t.approval, t.max_active)
+        rules[nrules] = fmt("%s %d %d %d %d %d %d %d %d %d %d", t.name,
+                            t.slot, t.hold, t.min, t.max, t.buffer, t.lead,
+                            t.horizon, t.approval, t.max_active, t.longest)
     end
     cfg.secret = slurp(c.secret_file)
+    if own then
+        store = own.store(call, rules, nrules)
+    end
 end
 
 -- init_worker: load the scripts once the worker runs (cosockets are not
@@ -98,8 +118,9 @@ function _M.init_worker()
     end)
 end
 
--- one script call on a pooled connection
-local function call(name, nkeys, ...)
+-- one script call on a pooled connection; a script that found more
+-- expired holds than it may free at once answers AGAIN: sent again
+function call(name, nkeys, ...)
     local s = scripts[name]
     local red = redis:new()
     red:set_timeout(250)
@@ -108,9 +129,14 @@ local function call(name, nkeys, ...)
         return nil, err, 503
     end
     local res
-    res, err = red:evalsha(s.sha, nkeys, ...)
-    if res == false and find(err, "^NOSCRIPT") then
-        res, err = red:eval(s.text, nkeys, ...)
+    for _ = 1, 128 do
+        res, err = red:evalsha(s.sha, nkeys, ...)
+        if res == false and find(err, "^NOSCRIPT") then
+            res, err = red:eval(s.text, nkeys, ...)
+        end
+        if res ~= "AGAIN" then
+            break
+        end
     end
     if res == nil then
         -- a socket error: the connection is in an unknown state
@@ -122,7 +148,56 @@ local function call(name, nkeys, ...)
         return nil, err, (find(err, "^LOADING") or find(err, "^BUSY"))
                          and 503 or 500
     end
+    if res == "AGAIN" then
+        return nil, "AGAIN 128 times", 503
+    end
     return res
+end
+
+-- The module's key of a resource: the CRC16-XMODEM of its id modulo 64 is
+-- its hash tag (ngx_module/scripts/contract).
+local function crc16(s)
+    local crc = 0
+    for i = 1, #s do
+        crc = bit.bxor(crc, bit.lshift(byte(s, i), 8))
+        for _ = 1, 8 do
+            crc = bit.band(crc, 0x8000) ~= 0
+                  and bit.bxor(bit.lshift(crc, 1), 0x1021)
+                  or bit.lshift(crc, 1)
+            crc = bit.band(crc, 0xffff)
+        end
+    end
+    return crc
+end
+
+local function rkey(id)
+    return fmt("bk:{s%02x}:r:%s", crc16(id) % 64, id)
+end
+
+-- the store of the module's scripts: their KEYS and ARGV
+scripts_store = {}
+
+function scripts_store.availability(id, from, to)
+    local r = rkey(id)
+    return call("availability", 6, r, r .. ":b", r .. ":c", r .. ":k",
+                r .. ":h", r .. ":a", from, to, READ_SLOTS_MAX)
+end
+
+function scripts_store.create(p)
+    local r = rkey(p.resource)
+    return call("booking_create", 8, r, r .. ":b", r .. ":c", r .. ":k",
+                r .. ":h", r .. ":a", r .. ":i:" .. p.scope,
+                "bk:{u:" .. p.user .. "}:b", p.rand, p.user, p.kind,
+                p.hold and "1" or "0", p.start, p.finish, p.quantity,
+                p.note, "0", p.groups, p.scope, p.fingerprint,
+                unpack(rules, 1, nrules))
+end
+
+function scripts_store.act(rid, op, rand, user, has_token)
+    local r = rkey(rid)
+    return call("booking_act", 6, r, r .. ":b", r .. ":c", r .. ":k",
+                r .. ":h", r .. ":a", op, rand, user, "0",
+                has_token and "1" or "0", unpack(rules, 1, nrules))
 end
 
 local function send(status, body, headers)
@@ -281,6 +356,31 @@ local function booking_json(e, with_token)
     return cjson.encode(b)
 end
 
+-- The runs of slots with as many units free, from the counters (4 bytes
+-- big-endian a slot, units in use) of n slots from start: { start, end,
+-- free } each, and where the last ends.
+local function runs_of(counters, n, start, slot, cap)
+    local runs, last, run_start, at = {}, nil, start, start
+    for i = 0, n - 1 do
+        local a, b, c, d = byte(counters, 4 * i + 1, 4 * i + 4)
+        local units = cap - (((a * 256 + b) * 256 + c) * 256 + d)
+        if units < 0 or cap <= 0 then
+            units = 0
+        end
+        if units ~= last then
+            if last then
+                runs[#runs + 1] = { run_start, at, last }
+            end
+            last, run_start = units, at
+        end
+        at = at + slot
+    end
+    if last then
+        runs[#runs + 1] = { run_start, at, last }
+    end
+    return runs, at
+end
+
 -- GET /resources/{id}/availability
 local function availability(id)
     local args = ngx.req.get_uri_args(16)
@@ -309,9 +409,8 @@ local function availability(id)
                               "to")
         end
     end
-    local res, err, st = call("availability", 1, "bk:{r:" .. id .. "}",
-                              from >= 0 and from or "", to >= 0 and to or "",
-                              READ_SLOTS_MAX)
+    local res, err, st = store.availability(id, from >= 0 and from or "",
+                                            to >= 0 and to or "")
     if not res then
         return backend_error(err, st)
     end
@@ -327,40 +426,13 @@ local function availability(id)
                                         slot = "none", capacity = cap,
                                         free = free > 0 and free or 0 }))
     end
-    -- one part per counter chunk of 1,024 slots, each padded with zeros
-    -- to its share of the range: nothing stored is nothing in use
-    local start, n = tonumber(res[5]), tonumber(res[6])
-    local s0 = start / slot
-    local s, parts = s0, {}
-    for i = 7, #res do
-        local share = math.min(s0 + n, (math.floor(s / 1024) + 1) * 1024) - s
-        parts[#parts + 1] = res[i] .. string.rep("\0", share * 4 - #res[i])
-        s = s + share
-    end
-    local counters = table.concat(parts)
+    local start = tonumber(res[5])
     local date = slot % 86400 == 0
-    local runs, nruns = {}, 0
-    local last_units, run_start = nil, start
-    local at = start
-    for i = 0, n - 1 do
-        local a, b, c, d = byte(counters, 4 * i + 1, 4 * i + 4)
-        local units = cap - (((a * 256 + b) * 256 + c) * 256 + d)
-        if units < 0 or cap <= 0 then units = 0 end
-        if units ~= last_units then
-            if last_units then
-                nruns = nruns + 1
-                runs[nruns] = { start = fmt_time(run_start, date),
-                                ["end"] = fmt_time(at, date),
-                                units = last_units }
-            end
-            last_units, run_start = units, at
-        end
-        at = at + slot
-    end
-    if last_units then
-        nruns = nruns + 1
-        runs[nruns] = { start = fmt_time(run_start, date),
-                        ["end"] = fmt_time(at, date), units = last_units }
+    local runs, at = runs_of(concat(res, "", 7), tonumber(res[6]), start,
+                             slot, cap)
+    for i, r in ipairs(runs) do
+        runs[i] = { start = fmt_time(r[1], date), ["end"] = fmt_time(r[2], date),
+                    units = r[3] }
     end
     return send(200, cjson.encode({ resource = id, type = res[2],
                                     slot = slot_text, capacity = cap,
@@ -382,6 +454,43 @@ local function read_body()
         end
     end
     return body or ""
+end
+
+-- 409: {'unavailable', capacity, 0, free} of a stock, or {'unavailable',
+-- capacity, slot, start, quantity, counters} of a calendar: the runs with
+-- fewer units free than asked are the conflicts (50 at most)
+local function unavailable(res)
+    local cap, slot = tonumber(res[2]), tonumber(res[3])
+    local msg, conflicts
+    if slot == 0 then
+        local free = math.max(tonumber(res[4]), 0)
+        msg = (cap - free) .. " of " .. cap .. " units are taken"
+        conflicts = { { free = free } }
+    else
+        local date = slot % 86400 == 0
+        local qty = tonumber(res[5])
+        local runs = runs_of(res[6], #res[6] / 4, tonumber(res[4]), slot, cap)
+        conflicts = {}
+        for _, r in ipairs(runs) do
+            if r[3] < qty and #conflicts < 50 then
+                conflicts[#conflicts + 1] = { start = fmt_time(r[1], date),
+                                              ["end"] = fmt_time(r[2], date),
+                                              free = r[3] }
+            end
+        end
+        local first = runs[1]
+        for _, r in ipairs(runs) do
+            if r[3] < qty then
+                first = r
+                break
+            end
+        end
+        msg = (cap - first[3]) .. " of " .. cap .. " units are taken from " ..
+              fmt_time(first[1], date) .. " to " .. fmt_time(first[2], date)
+    end
+    return send(409, cjson.encode({ error = { code = "unavailable",
+                                              message = msg,
+                                              conflicts = conflicts } }))
 end
 
 -- POST /bookings
@@ -490,14 +599,14 @@ local function create()
     if not rand then
         return send_error(500, "internal", "internal error")
     end
-    local key = "bk:{r:" .. resource .. "}"
-    local ukey = "bk:{u:" .. user .. "}:bookings"
     local res, st
-    res, err, st = call("booking_create", 2, key, ukey, rand, user, kind,
-                        hold and "1" or "0", s >= 0 and s or "",
-                        e >= 0 and e or "", qty, note, "0",
-                        ngx.var.http_x_user_groups or "", scope, fp,
-                        unpack(rules, 1, nrules))
+    res, err, st = store.create({ resource = resource, user = user,
+                                  rand = rand, kind = kind, hold = hold,
+                                  start = s >= 0 and s or "",
+                                  finish = e >= 0 and e or "",
+                                  quantity = qty, note = note,
+                                  groups = ngx.var.http_x_user_groups or "",
+                                  scope = scope, fingerprint = fp })
     if not res then
         return backend_error(err, st)
     end
@@ -505,26 +614,7 @@ local function create()
         return
     end
     if res[1] == "unavailable" then
-        local cap, slot = tonumber(res[2]), tonumber(res[3])
-        local date = slot == 0 or slot % 86400 == 0
-        local conflicts = {}
-        local msg = (cap - tonumber(res[6])) .. " of " .. cap ..
-                    " units are taken"
-        if slot ~= 0 then
-            msg = msg .. " from " .. fmt_time(tonumber(res[4]), date) ..
-                  " to " .. fmt_time(tonumber(res[5]), date)
-        end
-        for i = 4, #res - 2, 3 do
-            local c = { free = tonumber(res[i + 2]) }
-            if slot ~= 0 then
-                c.start = fmt_time(tonumber(res[i]), date)
-                c["end"] = fmt_time(tonumber(res[i + 1]), date)
-            end
-            conflicts[#conflicts + 1] = c
-        end
-        return send(409, cjson.encode({ error = { code = "unavailable",
-                                                  message = msg,
-                                                  conflicts = conflicts } }))
+        return unavailable(res)
     end
     if res[1] ~= "ok" then
         return backend_error("unexpected reply", 500)
@@ -565,9 +655,7 @@ local function act(id, op)
         return send_error(401, "unauthenticated",
                           "a user or the booking's token is needed")
     end
-    local res, err, st = call("booking_act", 1, "bk:{r:" .. rid .. "}", op,
-                              rand, user, "0", has_token and "1" or "0",
-                              unpack(rules, 1, nrules))
+    local res, err, st = store.act(rid, op, rand, user, has_token)
     if not res then
         return backend_error(err, st)
     end
