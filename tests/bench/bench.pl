@@ -7,6 +7,8 @@
 #   perl tests/bench/bench.pl --memory   worker memory over 1,000,000
 #                                        requests (part 3)
 #   perl tests/bench/bench.pl --all      all three (what "make bench" runs)
+#   perl tests/bench/bench.pl --check    the servers' answers compared, no
+#                                        measuring
 #
 #   BENCH_SECONDS=N (default 10): the length of each wrk run of part 1
 #   (part 2 runs 5 s each, or less when N is smaller).
@@ -77,9 +79,10 @@ my $BENCH = "$REPO/tests/bench";
 my $WRK_LUA = "$BENCH/wrk.lua";
 my $SCRIPTS = "$REPO/ngx_module/scripts";
 
-my ($GROWTH, $MEMORY, $ALL) = (0, 0, 0);
-GetOptions('growth' => \$GROWTH, 'memory' => \$MEMORY, 'all' => \$ALL)
-    or die "usage: $0 [--growth | --memory | --all]\n";
+my ($GROWTH, $MEMORY, $ALL, $CHECK) = (0, 0, 0, 0);
+GetOptions('growth' => \$GROWTH, 'memory' => \$MEMORY, 'all' => \$ALL,
+           'check' => \$CHECK)
+    or die "usage: $0 [--growth | --memory | --all | --check]\n";
 my $SECS = $ENV{BENCH_SECONDS} // 10;
 die "BENCH_SECONDS must be a whole number of seconds from 1 to 600\n"
     unless $SECS =~ /^\d+$/ && $SECS >= 1 && $SECS <= 600;
@@ -444,15 +447,17 @@ sub start_node {
 
 # The servers: the module, then the peers on its scripts (what the HTTP
 # tier costs), then the peers on their own scripts and keys (what the
-# scripts cost Redis).  own: the data is seeded in their layout too.
+# scripts cost Redis); listing: it serves listing pages (the peers on the
+# module's scripts do not).
 my @SERVERS = (
-    { name => 'ngx_booking', port => $ngx->port,
+    { name => 'ngx_booking', port => $ngx->port, listing => 1,
       pids => sub { $ngx->worker_pids } },
     { name => 'OpenResty', %{ start_openresty('openresty', 'scripts') } },
     { name => 'Node+nginx', %{ start_node('node', 'scripts') } },
-    { name => 'OpenResty own', own => 1,
+    { name => 'OpenResty own', own => 1, listing => 1,
       %{ start_openresty('openresty-own', 'own') } },
-    { name => 'Node own', own => 1, %{ start_node('node-own', 'own') } },
+    { name => 'Node own', own => 1, listing => 1,
+      %{ start_node('node-own', 'own') } },
 );
 
 # ------------------------------------------------------------ HTTP seeding
@@ -581,12 +586,16 @@ sub seed {
     my @reqs = map { put_req(rid($prefix, $_), doc($type, $_, $cap->($_))) }
         0 .. $n - 1;
     http_pipe($ngx->port, { 200 => 1, 201 => 1 }, @reqs);
-    # the own peers' layout (tests/bench/peers/own/lib.lua): the resource,
-    # and a string of counters a day
+    # the own peers' layout (tests/bench/peers/own/lib.lua): the resource
+    # with the module's document of it, the type's index, and a string of
+    # counters a day
+    my @docs = redis_pipe(map { [ 'HGET', rkey(rid($prefix, $_)), 'doc' ] }
+                          0 .. $n - 1);
     my @cmds = map {
         [ 'HSET', "res:{" . rid($prefix, $_) . "}", type => $type,
-          slot => $t->{slot}, capacity => $cap->($_),
-          used => $days ? int($cap->($_) / 3) * ($t->{slot} == 0) : 0 ]
+          slot => $t->{slot}, capacity => $cap->($_), doc => $docs[$_],
+          used => $days ? int($cap->($_) / 3) * ($t->{slot} == 0) : 0 ],
+        [ 'ZADD', "type:$type", 0, rid($prefix, $_) ]
     } 0 .. $n - 1;
     for my $i ($days ? 0 .. $n - 1 : ()) {
         my $id = rid($prefix, $i);
@@ -824,6 +833,7 @@ sub norm {
 
 # the same requests to every server: the answers must be the same
 sub conformance {
+    my $k = 0;
     my $h = { 'X-User-Id' => 'conf-user' };
     my $hj = { %$h, 'Content-Type' => 'application/json' };
     my $from = iso($TODAY + $DAY);
@@ -868,31 +878,44 @@ sub conformance {
                   start => iso($TODAY + 40 * $DAY + 60),
                   end => iso($TODAY + 40 * $DAY + 3600) })) } ],
         [ 'POST a hold, confirm it with its token, POST the same slot again, '
-          . 'cancel with a forged token', undef ],
+          . 'cancel with a forged token', sub {
+              my ($srv) = @_;
+              my $slot = $TODAY + (50 + $k++) * $DAY + 10 * 3600;
+              my $body = { resource => rid('car', 11), start => iso($slot),
+                           end => iso($slot + 3600), hold => \1 };
+              my $hold = $post->($srv, $body);
+              my $id = ref $hold->{json} eq 'HASH'
+                     ? $hold->{json}{id} // 'x' : 'x';
+              my $conf = call($srv, 'POST', "/api/bookings/$id/confirm",
+                  headers => { 'Booking-Token' => $hold->{token} // '' });
+              my $again = $post->($srv, $body);
+              my $forged = call($srv, 'POST', "/api/bookings/$id/cancel",
+                  headers => { 'Booking-Token' => 'A' x 43 });
+              [ norm($hold, qw(start end)), norm($conf, qw(start end)),
+                norm($again), norm($forged) ] } ],
+        # the servers that serve listing pages only; each page's cursor is
+        # each server's own, whether there is one is not
+        (map { my $q = $_; [ "listing page: $q", sub {
+              my $r = call($_[0], 'GET', "/api/resources?$q", headers => $h);
+              $r->{json}{next} = '<next>'
+                  if ref $r->{json} eq 'HASH' && exists $r->{json}{next};
+              norm($r) }, 'listing' ] }
+         'type=ride&limit=5', 'type=gift&limit=3',
+         "type=car&from=$from&to=$to&limit=7",
+         "type=desk&from=$from&to=$to&quantity=3&limit=4"),
     );
-    my $k = 0;
     my @rows;
     for my $srv (@SERVERS) {
-        push @rows, [ map { $_->[1] ? $_->[1]->($srv) : () } @checks ];
-        my $slot = $TODAY + (50 + $k++) * $DAY + 10 * 3600;
-        my $body = { resource => rid('car', 11), start => iso($slot),
-                     end => iso($slot + 3600), hold => \1 };
-        my $hold = $post->($srv, $body);
-        my $id = ref $hold->{json} eq 'HASH' ? $hold->{json}{id} // 'x' : 'x';
-        my $conf = call($srv, 'POST', "/api/bookings/$id/confirm",
-                        headers => { 'Booking-Token' => $hold->{token} // '' });
-        my $again = $post->($srv, $body);
-        my $forged = call($srv, 'POST', "/api/bookings/$id/cancel",
-                          headers => { 'Booking-Token' => 'A' x 43 });
-        push @{ $rows[-1] }, [ norm($hold, qw(start end)),
-                               norm($conf, qw(start end)), norm($again),
-                               norm($forged) ];
+        push @rows, [ map { $_->[2] && !$srv->{listing} ? undef
+                                                        : $_->[1]->($srv) }
+                      @checks ];
     }
     my $enc = JSON::PP->new->canonical;
     my @bad;
     for my $c (0 .. $#checks) {
         my $want = $enc->encode($rows[0][$c]);
         for my $s (1 .. $#SERVERS) {
+            next unless defined $rows[$s][$c];
             my $got = $enc->encode($rows[$s][$c]);
             next if $got eq $want;
             push @bad, "$SERVERS[$s]{name} differs from ngx_booking on "
@@ -944,20 +967,20 @@ sub print_table {
     for (@$rows) {
         $base{ $_->{op} } = $_->{rps} if $_->{server} eq 'ngx_booking';
     }
-    my $fmt = "%-25s %-13s %9s %7s %7s %7s %6s %6s %7s %8s %8s %8s %8s\n";
+    my $fmt = "%-29s %-13s %9s %7s %7s %7s %6s %6s %7s %8s %8s %8s %8s\n";
     printf $fmt, 'operation', 'server', 'req/s', 'p50', 'p99', '409',
         'errors', 'ratio', 'ratio', 'Redis', 'Redis', 'CPU', 'Redis';
     printf $fmt, '', '', '', 'ms', 'ms', '', '', 'to ngx', 'to', 'us/req', 'cmds',
         'us/req', 'CPU';
     printf $fmt, '', '', '', '', '', '', '', 'booking', 'limit', '', '/req', '',
         'us/req';
-    print '-' x 136, "\n";
+    print '-' x 140, "\n";
     my $last = '';
     for my $r (@$rows) {
         print "\n" if $last ne '' && $r->{op} ne $last;
         $last = $r->{op};
         if ($r->{failed}) {
-            printf "%-25s %-13s  failed (see above)\n", $r->{op}, $r->{server};
+            printf "%-29s %-13s  failed (see above)\n", $r->{op}, $r->{server};
             next;
         }
         my $b = $base{ $r->{op} };
@@ -1013,18 +1036,19 @@ sub seed_all {
         $mem->{used_memory} / 1048576;
 }
 
-# Runs $run->($srv) on every server, $ROUNDS times, in another order each
+# Runs $run->($srv) on every server (or those given), $ROUNDS times, in another order each
 # round (so that no server always runs first or last); each server's row
 # is its median run by req/s, with every round's req/s and its ratio to
 # ngx_booking's in the same round kept for the notes.
 my @SPREAD;
 
 sub side_by_side {
-    my ($op, $run) = @_;
+    my ($op, $run, @only) = @_;
+    my @S = @only ? @only : @SERVERS;
     my (%runs, @base);
     for my $k (0 .. $ROUNDS - 1) {
-        for my $i (0 .. $#SERVERS) {
-            my $srv = $SERVERS[ ($i + $k) % @SERVERS ];
+        for my $i (0 .. $#S) {
+            my $srv = $S[ ($i + $k) % @S ];
             my $r = $run->($srv);
             $r->{op} = $op;
             push @{ $runs{ $srv->{name} } }, $r;
@@ -1032,12 +1056,12 @@ sub side_by_side {
         }
     }
     my @rows;
-    my $ngx = $runs{ $SERVERS[0]{name} };
-    for my $srv (@SERVERS) {
+    my $ngx = $runs{ $S[0]{name} };
+    for my $srv (@S) {
         my $all = $runs{ $srv->{name} };
         my @ok = sort { $a->{rps} <=> $b->{rps} } grep { !$_->{failed} } @$all;
         push @rows, @ok ? $ok[ $#ok / 2 ] : $all->[0];
-        next if $srv == $SERVERS[0];
+        next if $srv == $S[0];
         my @ratios = map {
             ($all->[$_]{failed} || $ngx->[$_]{failed}) ? undef
                 : $ngx->[$_]{rps} / $all->[$_]{rps}
@@ -1049,7 +1073,7 @@ sub side_by_side {
             join(' ', map { defined $_ ? sprintf('%.2f', $_) : '-' } @ratios);
     }
     push @SPREAD, sprintf "%s, %s: req/s by round %s", $op,
-        $SERVERS[0]{name},
+        $S[0]{name},
         join(' ', map { $_->{failed} ? 'failed' : fnum($_->{rps}, 0) } @$ngx);
     return @rows;
 }
@@ -1076,14 +1100,27 @@ sub part1 {
         run_wrk(server => $_[0], path => '/', headers => $u,
                 args => [ 'avail', 'car-', $NCAR, $from, $to ]);
     });
-    my $page = '/api/resources?type=room&from=' . date($TODAY + 10 * $DAY)
-             . '&to=' . date($TODAY + 13 * $DAY) . '&limit=20';
-    my $r = run_wrk(server => $SERVERS[0], path => $page, headers => $u,
-                    args => ['get']);
-    $r->{op} = 'listing page, uncached';
-    push @rows, $r;
-    $r = run_wrk(server => $SERVERS[0], path => $page, args => ['get']);
-    $r->{op} = 'listing page, cached';
+    # listing pages: the module and the own peers (the peers on the
+    # module's scripts have no listing)
+    # without dates; over a month nobody booked yet (days 31 to 61: the
+    # page fills from about 30 candidates); over the seeded month, where
+    # hardly a car is free all month long (the page reads as many
+    # candidates as it may: 100)
+    my @listers = grep { $_->{listing} } @SERVERS;
+    my $later = '&from=' . iso($TODAY + 31 * $DAY) . '&to='
+              . iso($TODAY + 61 * $DAY);
+    for my $l ([ 'listing of 20, no dates', 'ride', '' ],
+               [ 'listing of 20, 30 free days', 'car', $later ],
+               [ 'listing of 20, 30 days taken', 'car', "&from=$from&to=$to" ]) {
+        my ($what, $type, $range) = @$l;
+        push @rows, side_by_side("$what, uncached", sub {
+            run_wrk(server => $_[0], path => "/api/resources?type=$type"
+                    . "$range&limit=20", headers => $u, args => ['get']);
+        }, @listers);
+    }
+    my $page = "/api/resources?type=car&from=$from&to=$to&limit=20";
+    my $r = run_wrk(server => $SERVERS[0], path => $page, args => ['get']);
+    $r->{op} = 'listing of 20, 30 days, cached';
     push @rows, $r;
     print '.';
 
@@ -1137,8 +1174,8 @@ sub part1 {
     print "  Rounds (each server ran each operation $ROUNDS times, in another "
         . "order each round; the table shows the median run):\n";
     print "    $_\n" for @SPREAD;
-    print "  The listing rows have no peer: the peers implement availability, "
-        . "POST /bookings and confirm.\n";
+    print "  The listing rows have the own peers only: the peers on the "
+        . "module's scripts serve availability and bookings.\n";
     for my $r (@rows) {
         next if $r->{failed};
         print "  $r->{op}, $r->{server}: CPU us/req is $r->{parts}\n"
@@ -1395,6 +1432,12 @@ sub part3 {
         (join(',', sort @pids) eq join(',', sort @now) ? 'yes' : 'no'), $worst;
 }
 
+if ($CHECK) {
+    seed_all();
+    conformance();
+    $ngx->stop;
+    exit 0;
+}
 seed_all() if $PART1 || $PART3;
 part1() if $PART1;
 part2() if $PART2;
@@ -1403,8 +1446,8 @@ part3() if $PART3;
 my @bad = $ngx->check_error_log(also => qr/\[error\]/);
 print "ngx_booking error log: ", (@bad ? join("\n", @bad[0 .. min(9, $#bad)]) . "\n"
                                         : "clean\n");
-for my $log (qw(openresty-error.log openresty.stderr node-nginx-error.log
-                node-nginx.stderr node.stderr)) {
+for my $log (map { ("$_-error.log", "$_.stderr") }
+             qw(openresty openresty-own node-nginx node-own-nginx node node-own)) {
     open my $fh, '<', "$DIR/$log" or next;
     my @l = grep { /\[(?:error|crit|alert|emerg)\]|Error|redis:/ } <$fh>;
     print "$log: ", (@l ? scalar(@l) . " lines, the first: $l[0]" : "clean\n");

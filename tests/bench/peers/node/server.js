@@ -47,7 +47,7 @@ const read = (dir, name) => fs.readFileSync(path.join(dir, name + '.lua'), 'utf8
 
 // the module's texts as its config puts them together (bench.pl writes them
 // so), or the peer's own
-for (const name of own ? ['availability', 'hold', 'act']
+for (const name of own ? ['availability', 'hold', 'act', 'listing']
                        : ['availability', 'booking_create', 'booking_act']) {
   redis.defineCommand(name, {
     lua: own ? read(cfg.own_dir, 'lib') + '\n' + read(cfg.own_dir, name)
@@ -89,6 +89,8 @@ const store = own ? {
                                   p.quantity, p.note, ...rules),
   act: (rid, op, rand, user, tok) => redis.act(3, ...okeys(rid), `${rid}.${rand}`, rand,
                                                op, user, tok),
+  listing: (t, after, limit, from, to, qty) => redis.listing(1, `type:${t}`, after, limit,
+                                                             from, to, qty),
 } : {
   availability: (id, from, to) => redis.availabilityBuffer(6, ...rkeys(rkey(id)), from, to,
                                                           '100000'),
@@ -398,6 +400,48 @@ async function create(req, res, body) {
   return send(res, Number(r[1]), bookingJson(r, held), headers);
 }
 
+// GET /resources?type=&from=&to=&quantity=&limit=&cursor= (the own store
+// only): the cursor is the last id looked at
+async function listing(req, res, query) {
+  const t = types.get(query.get('type') || '');
+  if (!t) return sendError(res, 422, 'invalid', 'no such type', 'type');
+  const limit = Number(query.get('limit') || 20);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+    return sendError(res, 422, 'invalid', 'limit is 1 to 100', 'limit');
+  }
+  const qty = Number(query.get('quantity') || 1);
+  if (!Number.isInteger(qty) || qty < 1) {
+    return sendError(res, 422, 'invalid', 'quantity must be at least 1', 'quantity');
+  }
+  let from = '', to = '';
+  if (query.get('from') !== null || query.get('to') !== null) {
+    const f = parseTime(query.get('from')), e = parseTime(query.get('to'));
+    if (!f || !e || e[0] <= f[0] || t.slot === 0) {
+      return sendError(res, 422, 'invalid', 'not a range of this type', 'to');
+    }
+    from = String(f[0]);
+    to = String(e[0]);
+  }
+  const after = query.get('cursor') || '';
+  if (after !== '' && !ID_RE.test(after)) return sendError(res, 400, 'bad_request', 'not a cursor', 'cursor');
+  if (!store.listing) return sendError(res, 404, 'not_found', 'no such route');
+  let r;
+  try {
+    r = await store.listing(t.name, after, String(limit), from, to, String(qty));
+  } catch (err) {
+    return backendError(res, err);
+  }
+  const items = [];
+  for (let i = 2; i + 1 < r.length; i += 2) {
+    const free = Number(r[i + 1]);
+    items.push(free >= 0 ? `${r[i].slice(0, -1)},"free":${free}}` : r[i]);
+  }
+  const next = r[1] !== '' ? `,"next":${JSON.stringify(r[1])}` : '';
+  const body = `{"items":[${items.join(',')}]${next}}`;
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  return res.end(body);
+}
+
 async function act(req, res, id, op) {
   const dot = id.lastIndexOf('.');
   if (dot < 0) return sendError(res, 404, 'not_found', 'no such booking');
@@ -441,6 +485,10 @@ function handle(req, res) {
     if (req.method !== 'GET' && req.method !== 'HEAD') return notAllowed(res, 'GET, HEAD');
     if (!ID_RE.test(m[1])) return sendError(res, 400, 'bad_request', 'not a valid resource id', 'id');
     return availability(req, res, m[1], new URLSearchParams(q < 0 ? '' : url.slice(q + 1)));
+  }
+  if (pathname === '/api/resources') {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return notAllowed(res, 'GET, HEAD');
+    return listing(req, res, new URLSearchParams(q < 0 ? '' : url.slice(q + 1)));
   }
   if (pathname === '/api/bookings') {
     if (req.method !== 'POST') return notAllowed(res, 'POST');

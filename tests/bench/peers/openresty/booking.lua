@@ -630,6 +630,52 @@ local function create()
     return send(tonumber(res[2]), booking_json(res, held), headers)
 end
 
+-- GET /resources?type=&from=&to=&quantity=&limit=&cursor= (the own store
+-- only): the cursor is the last id looked at
+local function listing()
+    local args = ngx.req.get_uri_args(16)
+    local t = types[args.type or ""]
+    if not t then
+        return send_error(422, "invalid", "no such type", "type")
+    end
+    local limit = tonumber(args.limit or 20)
+    if not limit or limit < 1 or limit > 100 or limit % 1 ~= 0 then
+        return send_error(422, "invalid", "limit is 1 to 100", "limit")
+    end
+    local qty = tonumber(args.quantity or 1)
+    if not qty or qty < 1 or qty % 1 ~= 0 then
+        return send_error(422, "invalid", "quantity must be at least 1",
+                          "quantity")
+    end
+    local from, to = "", ""
+    if args.from or args.to then
+        from, to = parse_time(args.from), parse_time(args.to)
+        if not from or not to or to <= from or t.slot == 0 then
+            return send_error(422, "invalid", "not a range of this type", "to")
+        end
+    end
+    local after = args.cursor or ""
+    if after ~= "" and not re_match(after, ID_RE, "jo") then
+        return send_error(400, "bad_request", "not a cursor", "cursor")
+    end
+    if not store.listing then
+        return send_error(404, "not_found", "no such route")
+    end
+    local res, err, st = store.listing(t.name, after, limit, from, to, qty)
+    if not res then
+        return backend_error(err, st)
+    end
+    local items = {}
+    for i = 3, #res - 1, 2 do
+        local free = tonumber(res[i + 1])
+        items[#items + 1] = free >= 0
+                            and sub(res[i], 1, -2) .. ',"free":' .. free .. "}"
+                            or res[i]
+    end
+    local next = res[2] ~= "" and ',"next":' .. cjson.encode(res[2]) or ""
+    return send(200, '{"items":[' .. concat(items, ",") .. "]" .. next .. "}")
+end
+
 -- POST /bookings/{id}/{op}
 local function act(id, op)
     local dot = find(id, "%.[^.]*$")
@@ -683,6 +729,13 @@ function _M.handle()
                               "id")
         end
         return availability(m[1])
+    end
+    if uri == "/api/resources" then
+        if method ~= "GET" and method ~= "HEAD" then
+            ngx.header["Allow"] = "GET, HEAD"
+            return send_error(405, "method_not_allowed", "method not allowed")
+        end
+        return listing()
     end
     if uri == "/api/bookings" then
         if method ~= "POST" then

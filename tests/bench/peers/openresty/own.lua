@@ -2,7 +2,7 @@
 -- key layout (tests/bench/peers/own: lib.lua put before each script), the
 -- way an OpenResty developer writes them, behind the same HTTP code.
 
-local _M = { scripts = { "availability", "hold", "act" } }
+local _M = { scripts = { "availability", "hold", "act", "listing" } }
 
 function _M.text(slurp, dir, name)
     return slurp(dir .. "/lib.lua") .. "\n" .. slurp(dir .. "/" .. name .. ".lua")
@@ -26,6 +26,10 @@ function _M.store(call, rules, nrules)
         return call("hold", 3, a, b, c, p.resource .. "." .. p.rand, p.rand,
                     p.user, p.kind, p.hold and "1" or "0", p.start, p.finish,
                     p.quantity, p.note, unpack(rules, 1, nrules))
+    end
+
+    function s.listing(t, after, limit, from, to, qty)
+        return call("listing", 1, "type:" .. t, after, limit, from, to, qty)
     end
 
     function s.act(rid, op, rand, user, has_token)

@@ -8,7 +8,7 @@ if not r[1] then
     return err(404, 'not_found', 'no such booking')
 end
 local slot = tonumber(r[1])
-sweep(slot)
+sweep(KEYS[1], slot)
 
 local k = KEYS[1] .. ':bk:' .. rand
 local v = redis.call('HMGET', k, unpack(FIELDS))
@@ -32,7 +32,7 @@ if op == 'confirm' then
                    'be confirmed')
     end
 elseif b.status == 'held' or b.status == 'confirmed' then
-    give_back(slot, { b.status, b.start, b['end'], b.quantity })
+    give_back(KEYS[1], slot, { b.status, b.start, b['end'], b.quantity })
     b.status = 'cancelled'
     redis.call('ZREM', KEYS[3], rand)
 elseif b.status ~= 'cancelled' then

@@ -7,7 +7,7 @@ if not r[1] then
     return err(404, 'not_found', 'no such resource')
 end
 local slot = tonumber(r[2])
-sweep(slot)
+sweep(KEYS[1], slot)
 if slot == 0 then
     return { 'ok', r[1], 0, tonumber(r[3]),
              tonumber(redis.call('HGET', KEYS[1], 'used')) }
@@ -23,4 +23,4 @@ if s1 - s0 > 100000 then
                'of this type', 'to')
 end
 return { 'ok', r[1], slot, tonumber(r[3]), s0 * slot, s1 - s0,
-         read_used(s0, s1, slot) }
+         read_used(KEYS[1], s0, s1, slot) }

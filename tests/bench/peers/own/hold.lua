@@ -11,7 +11,7 @@ if not r[1] then
 end
 local slot, cap = tonumber(r[2]), tonumber(r[3])
 local rules = rules_of(r[1], 10)
-sweep(slot)
+sweep(KEYS[1], slot)
 
 if qty > cap then
     return err(422, 'invalid', 'quantity is more than the capacity of ' ..
@@ -39,14 +39,14 @@ else
     if s < now - now % slot then
         return err(422, 'invalid', 'starts in the past', 'start')
     end
-    local used = read_used(s / slot, e / slot, slot)
+    local used = read_used(KEYS[1], s / slot, e / slot, slot)
     for i = 1, #used / 4 do
         if units(used, i) + qty > cap then
             return { 'unavailable', cap, slot, s, qty, used }
         end
     end
     for n = s / slot, e / slot - 1 do
-        add(n, slot, qty)
+        add(KEYS[1], n, slot, qty)
     end
 end
 

@@ -9,9 +9,13 @@
 --   res:{<id>}:holds    sorted set: the held bookings, by expires_at
 --   res:{<id>}:bk:<r>   hash: one booking
 --
--- KEYS[1..3] are the first three; a booking's key is made from KEYS[1]
--- (same hash tag).  Replies are the shapes the module's scripts answer,
--- so that the peer's HTTP code is the same for both stores.
+--   type:<t>            sorted set: the ids of a type, all of score 0
+--
+-- A script on one resource has its first three keys as KEYS (the others
+-- share their hash tag); the functions below take the resource's key r.
+-- The listing script reads the resources of a page in one script, as on a
+-- single Redis one does.  Replies are the shapes the module's scripts
+-- answer, so that the peer's HTTP code is the same for both stores.
 
 local now = tonumber(redis.call('TIME')[1])
 
@@ -36,23 +40,23 @@ end
 -- A day of counters is one string, 4 bytes big-endian a slot, read with
 -- MGET and changed with BITFIELD: a month is one MGET of 30 keys.  (Every type of
 -- the bench has slots that divide a day.)
-local function day_of(s, slot)
+local function day_of(r, s, slot)
     local per = 86400 / slot
     local d = math.floor(s / per)
-    return KEYS[2] .. ':' .. d, s - d * per, per
+    return r .. ':used:' .. d, s - d * per, per
 end
 
-local function add(s, slot, delta)
-    local k, i = day_of(s, slot)
+local function add(r, s, slot, delta)
+    local k, i = day_of(r, s, slot)
     redis.call('BITFIELD', k, 'INCRBY', 'u32', '#' .. i, delta)
 end
 
 -- the counters of slots [s0, s1), 4 bytes a slot: the days in one MGET
-local function read_used(s0, s1, slot)
+local function read_used(r, s0, s1, slot)
     local keys, cut = {}, {}
     local s = s0
     while s < s1 do
-        local k, i, per = day_of(s, slot)
+        local k, i, per = day_of(r, s, slot)
         local n = math.min(s1 - s, per - i)
         keys[#keys + 1] = k
         cut[#cut + 1] = { i, n }
@@ -73,30 +77,30 @@ local function units(counters, i)
     return ((a * 256 + b) * 256 + c) * 256 + d
 end
 
-local function give_back(slot, b)
+local function give_back(r, slot, b)
     local q = tonumber(b[4])
     if slot == 0 then
-        redis.call('HINCRBY', KEYS[1], 'used', -q)
+        redis.call('HINCRBY', r, 'used', -q)
         return
     end
     for s = tonumber(b[2]) / slot, tonumber(b[3]) / slot - 1 do
-        add(s, slot, -q)
+        add(r, s, slot, -q)
     end
 end
 
 -- holds past their expires_at give their units back first
-local function sweep(slot)
-    local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now,
+local function sweep(r, slot)
+    local due = redis.call('ZRANGEBYSCORE', r .. ':holds', '-inf', now,
                            'LIMIT', 0, 100)
     for _, rand in ipairs(due) do
-        local k = KEYS[1] .. ':bk:' .. rand
+        local k = r .. ':bk:' .. rand
         local b = redis.call('HMGET', k, 'status', 'start', 'end',
                              'quantity')
         if b[1] == 'held' then
-            give_back(slot, b)
+            give_back(r, slot, b)
             redis.call('HSET', k, 'status', 'expired')
         end
-        redis.call('ZREM', KEYS[3], rand)
+        redis.call('ZREM', r .. ':holds', rand)
     end
 end
 
