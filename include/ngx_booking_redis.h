@@ -26,6 +26,7 @@
 typedef struct ngx_booking_redis_cmd_s   ngx_booking_redis_cmd_t;
 typedef struct ngx_booking_redis_conn_s  ngx_booking_redis_conn_t;
 typedef struct ngx_booking_node_s        ngx_booking_node_t;
+typedef struct ngx_booking_sentinel_s    ngx_booking_sentinel_t;
 
 /*
  * Called once per command, never from inside the call that sent it.  The
@@ -45,20 +46,28 @@ struct ngx_booking_redis_cmd_s {
     size_t                         rest;      /* after "EVALSHA <sha>" */
     size_t                         len;
     u_char                        *bytes;     /* the command in RESP */
+    ngx_booking_redis_cmd_t       *wait;      /* the WAIT sent after it */
+    redisReply                    *held;      /* its reply, until WAIT's */
     unsigned                       internal:1;
     unsigned                       retried:1;
+    unsigned                       ack:1;     /* a WAIT */
+    unsigned                       unacked:1; /* no WAIT could follow */
 };
 
 
 /* a Redis server: its address and this worker's connections to it */
 struct ngx_booking_node_s {
-    ngx_addr_t                    *addr;
+    ngx_addr_t                    *addr;      /* NULL: not known yet */
     ngx_str_t                      name;
     ngx_booking_store_conf_t      *conf;
     ngx_booking_redis_conn_t      *conns;
     ngx_uint_t                     nconns;
     ngx_uint_t                     next;      /* round robin */
     ngx_log_t                     *log;
+    ngx_booking_sentinel_t        *sentinel;  /* the master they name */
+    ngx_uint_t                     readonly;  /* answers of a demoted one */
+    ngx_uint_t                     unreplicated;
+    unsigned                       moving:1;
 };
 
 
@@ -86,6 +95,16 @@ ngx_int_t ngx_booking_node_send(ngx_booking_node_t *node,
 void ngx_booking_node_stats(ngx_booking_node_t *node,
     ngx_booking_store_stats_t *st);
 void ngx_booking_redis_cancel(ngx_booking_redis_cmd_t *cmd);
+void ngx_booking_node_moved(ngx_booking_node_t *node);
+ngx_uint_t ngx_booking_node_ready(ngx_booking_node_t *node);
+void ngx_booking_node_kick(ngx_booking_node_t *node);
+
+/* the sentinels: who the master is, asked again when it may have moved */
+ngx_int_t ngx_booking_sentinel_init(ngx_booking_node_t *node,
+    ngx_cycle_t *cycle);
+void ngx_booking_sentinel_exit(ngx_booking_node_t *node);
+void ngx_booking_sentinel_discover(ngx_booking_node_t *node);
+ngx_uint_t ngx_booking_sentinel_failovers(ngx_booking_node_t *node);
 
 /* the node picker: which node serves a key */
 ngx_int_t ngx_booking_nodes_init(ngx_cycle_t *cycle,

@@ -2,8 +2,8 @@
  * The store: what the operations call to read and change bookings.  A
  * call is one script of the contract (its KEYS and ARGV) or one plain
  * command, answered once, later, with a typed result.  Behind it, Redis:
- * the node picker (one server today; Sentinel and Cluster are two more
- * kinds of it), per-node connections of nginx's own, RESP, the scripts
+ * the node picker (one server, or the master the sentinels name; Cluster
+ * is one more kind of it), per-node connections of nginx's own, RESP, the scripts
  * loaded on each node, and the decoding of replies.  Nothing here ever
  * blocks.
  */
@@ -30,12 +30,17 @@
 
 
 typedef struct {
-    ngx_addr_t                 *addr;
+    ngx_addr_t                 *addr;       /* NULL with sentinels */
     ngx_str_t                   name;       /* as written in nginx.conf */
+    ngx_str_t                   master;     /* the sentinels' name of it */
+    ngx_addr_t                 *sentinels;  /* resolved in nginx.conf */
+    ngx_uint_t                  nsentinels;
     ngx_str_t                   password;
     ngx_int_t                   database;
     ngx_msec_t                  timeout;
     ngx_uint_t                  connections;
+    ngx_uint_t                  replicas;   /* WAIT for as many */
+    ngx_msec_t                  replicas_timeout;
 } ngx_booking_store_conf_t;
 
 
@@ -72,6 +77,9 @@ typedef struct {
     ngx_uint_t                  connecting;
     ngx_uint_t                  down;
     ngx_uint_t                  inflight;
+    ngx_uint_t                  failovers;   /* masters followed */
+    ngx_uint_t                  readonly;    /* READONLY, MASTERDOWN */
+    ngx_uint_t                  unreplicated; /* WAIT short: 504 */
 } ngx_booking_store_stats_t;
 
 

@@ -19,7 +19,6 @@
 
 /* nginx -t names the directive of every mistake */
 #define NGX_BOOKING_TYPE_ERR   "\"booking_type\" directive: "
-#define NGX_BOOKING_REDIS_ERR  "\"booking_redis\" directive: "
 
 
 static void *ngx_booking_create_main_conf(ngx_conf_t *cf);
@@ -29,6 +28,12 @@ static char *ngx_booking_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_booking_postconfiguration(ngx_conf_t *cf);
 
+static char *ngx_booking_sentinel(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_booking_replicas(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_addr_t *ngx_booking_conf_addr(ngx_conf_t *cf, ngx_str_t *url,
+    in_port_t port, const char *directive);
 static char *ngx_booking_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_booking_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
@@ -73,6 +78,20 @@ static ngx_command_t  ngx_booking_commands[] = {
     { ngx_string("booking_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_booking_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("booking_redis_sentinel"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_booking_sentinel,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("booking_redis_replicas"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_booking_replicas,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -234,6 +253,7 @@ ngx_booking_create_main_conf(ngx_conf_t *cf)
     bmcf->store.database = NGX_CONF_UNSET;
     bmcf->store.timeout = NGX_CONF_UNSET_MSEC;
     bmcf->store.connections = NGX_CONF_UNSET_UINT;
+    bmcf->store.replicas_timeout = NGX_CONF_UNSET_MSEC;
     bmcf->ops.max_range = NGX_CONF_UNSET;
     bmcf->cache_valid = NGX_CONF_UNSET;
 
@@ -272,7 +292,7 @@ ngx_booking_init_main_conf(ngx_conf_t *cf, void *conf)
         }
     }
 
-    if (bmcf->store.addr == NULL) {
+    if (bmcf->store.addr == NULL && bmcf->store.nsentinels == 0) {
         ngx_memzero(&u, sizeof(ngx_url_t));
         ngx_str_set(&u.url, "127.0.0.1:6379");
 
@@ -287,6 +307,8 @@ ngx_booking_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(bmcf->store.database, 0);
     ngx_conf_init_msec_value(bmcf->store.timeout, 250);
     ngx_conf_init_uint_value(bmcf->store.connections, 2);
+    ngx_conf_init_msec_value(bmcf->store.replicas_timeout,
+                             bmcf->store.timeout);
     ngx_conf_init_value(bmcf->cache_valid, 1);
 
     if (bmcf->ops.secret.len == 0
@@ -351,40 +373,147 @@ ngx_booking_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_booking_main_conf_t *bmcf = conf;
 
     ngx_str_t  *value;
-    ngx_url_t   u;
 
-    if (bmcf->store.addr != NULL) {
+    if (bmcf->store.addr != NULL || bmcf->store.nsentinels) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
-    ngx_memzero(&u, sizeof(ngx_url_t));
-    u.url = value[1];
-    u.default_port = 6379;
+    bmcf->store.addr = ngx_booking_conf_addr(cf, &value[1], 6379,
+                                             "booking_redis");
+    if (bmcf->store.addr == NULL) {
+        return NGX_CONF_ERROR;
+    }
 
-    /* resolved here, once: a worker never looks a name up */
+    bmcf->store.name = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/* booking_redis_sentinel NAME host:port ...: the master is the sentinels' */
+static char *
+ngx_booking_sentinel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_booking_main_conf_t *bmcf = conf;
+
+    ngx_uint_t   i;
+    ngx_str_t   *value;
+    ngx_addr_t  *addr;
+
+    if (bmcf->store.addr != NULL || bmcf->store.nsentinels) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    bmcf->store.sentinels = ngx_pcalloc(cf->pool,
+                                        (cf->args->nelts - 2)
+                                        * sizeof(ngx_addr_t));
+    if (bmcf->store.sentinels == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        addr = ngx_booking_conf_addr(cf, &value[i], 26379,
+                                     "booking_redis_sentinel");
+        if (addr == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        bmcf->store.sentinels[i - 2] = *addr;
+    }
+
+    bmcf->store.nsentinels = cf->args->nelts - 2;
+    bmcf->store.master = value[1];
+    bmcf->store.name = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * booking_redis_replicas N [timeout=T]: every script waits until N
+ * replicas have its writes, T at most (booking_redis_timeout by default).
+ */
+static char *
+ngx_booking_replicas(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_booking_main_conf_t *bmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value, t;
+
+    if (bmcf->store.replicas || bmcf->store.replicas_timeout
+                                != NGX_CONF_UNSET_MSEC)
+    {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n < 0 || n > 16) {
+        return "takes a number of replicas from 0 to 16";
+    }
+
+    bmcf->store.replicas = n;
+
+    if (cf->args->nelts == 3) {
+        if (value[2].len <= 8
+            || ngx_strncmp(value[2].data, "timeout=", 8) != 0)
+        {
+            return "takes \"timeout=\" after the number of replicas";
+        }
+
+        t.data = value[2].data + 8;
+        t.len = value[2].len - 8;
+
+        bmcf->store.replicas_timeout = ngx_parse_time(&t, 0);
+
+        if (bmcf->store.replicas_timeout == (ngx_msec_t) NGX_ERROR
+            || bmcf->store.replicas_timeout < 1
+            || bmcf->store.replicas_timeout > 60000)
+        {
+            return "takes a timeout from 1ms to 60s";
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* resolved here, once: a worker never looks a name up */
+static ngx_addr_t *
+ngx_booking_conf_addr(ngx_conf_t *cf, ngx_str_t *url, in_port_t port,
+    const char *directive)
+{
+    ngx_url_t  u;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = *url;
+    u.default_port = port;
+
     if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
         if (u.err) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               NGX_BOOKING_REDIS_ERR
-                               "%s in \"%V\"", u.err, &u.url);
+                               "\"%s\" directive: %s in \"%V\"",
+                               directive, u.err, &u.url);
         }
 
-        return NGX_CONF_ERROR;
+        return NULL;
     }
 
     if (u.naddrs == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           NGX_BOOKING_REDIS_ERR
-                           "no address for \"%V\"", &u.url);
-        return NGX_CONF_ERROR;
+                           "\"%s\" directive: no address for \"%V\"",
+                           directive, &u.url);
+        return NULL;
     }
 
-    bmcf->store.addr = &u.addrs[0];
-    bmcf->store.name = value[1];
-
-    return NGX_CONF_OK;
+    return &u.addrs[0];
 }
 
 

@@ -9,9 +9,9 @@ use BookingTest;
 
 my $BASE_SERVER = 'location /api/ { booking_api; }';
 
-# Module bug (reported): the messages of booking_type, booking_redis, the
-# *_file directives and booking_id_pattern give the file and the line but
-# never the directive's name.
+# Module bug (reported): the messages of booking_type, the *_file
+# directives and booking_id_pattern give the file and the line but never
+# the directive's name (booking_redis's now do).
 my $NO_NAME = 'module bug: the [emerg] message does not name the directive';
 
 # name, directive, http text, server text, regex of the offending line,
@@ -57,9 +57,25 @@ my @bad = (
     [ 'booking_redis_database -1', 'booking_redis_database',
       'booking_redis_database -1;', undef, qr/booking_redis_database/ ],
     [ 'booking_redis bad address', 'booking_redis',
-      'booking_redis "not a host:port";', undef, qr/booking_redis "not/, undef, $NO_NAME ],
+      'booking_redis "not a host:port";', undef, qr/booking_redis "not/ ],
     [ 'booking_redis port out of range', 'booking_redis',
-      'booking_redis 127.0.0.1:99999;', undef, qr/booking_redis 127/, undef, $NO_NAME ],
+      'booking_redis 127.0.0.1:99999;', undef, qr/booking_redis 127/ ],
+    [ 'booking_redis_sentinel without a sentinel', 'booking_redis_sentinel',
+      'booking_redis_sentinel mymaster;', undef, qr/booking_redis_sentinel/ ],
+    [ 'booking_redis_sentinel bad address', 'booking_redis_sentinel',
+      'booking_redis_sentinel mymaster 127.0.0.1:26379 "not a host:port";', undef,
+      qr/booking_redis_sentinel/ ],
+    [ 'booking_redis and booking_redis_sentinel', 'booking_redis_sentinel',
+      "booking_redis 127.0.0.1:6379;\nbooking_redis_sentinel mymaster 127.0.0.1:26379;",
+      undef, qr/booking_redis_sentinel/ ],
+    [ 'booking_redis_replicas 17', 'booking_redis_replicas',
+      'booking_redis_replicas 17;', undef, qr/booking_redis_replicas/ ],
+    [ 'booking_redis_replicas one', 'booking_redis_replicas',
+      'booking_redis_replicas one;', undef, qr/booking_redis_replicas/ ],
+    [ 'booking_redis_replicas timeout=0', 'booking_redis_replicas',
+      'booking_redis_replicas 1 timeout=0;', undef, qr/booking_redis_replicas/ ],
+    [ 'booking_redis_replicas wait=1s', 'booking_redis_replicas',
+      'booking_redis_replicas 1 wait=1s;', undef, qr/booking_redis_replicas/ ],
     [ 'booking_redis_password_file missing', 'booking_redis_password_file',
       'booking_redis_password_file %%DIR%%/no-such.pass;', undef,
       qr/booking_redis_password_file/, undef, $NO_NAME ],

@@ -35,7 +35,7 @@ ngx_booking_status_handler(ngx_http_request_t *r)
     bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
     ngx_booking_cache_stats(bmcf->cache_zone, &hits, &misses, &waits);
 
-    p = ngx_pnalloc(r->pool, 1024);
+    p = ngx_pnalloc(r->pool, 2048);
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -56,13 +56,26 @@ ngx_booking_status_handler(ngx_http_request_t *r)
         "# HELP booking_redis_inflight Commands awaiting a reply.\n"
         "# TYPE booking_redis_inflight gauge\n"
         "booking_redis_inflight %ui\n"
+        "# HELP booking_redis_failovers_total Masters the sentinels named "
+        "in place of another, followed.\n"
+        "# TYPE booking_redis_failovers_total counter\n"
+        "booking_redis_failovers_total %ui\n"
+        "# HELP booking_redis_readonly_total READONLY or MASTERDOWN "
+        "answers: a master demoted or cut off.\n"
+        "# TYPE booking_redis_readonly_total counter\n"
+        "booking_redis_readonly_total %ui\n"
+        "# HELP booking_redis_unreplicated_total Writes fewer replicas had "
+        "in time than booking_redis_replicas (answered 504).\n"
+        "# TYPE booking_redis_unreplicated_total counter\n"
+        "booking_redis_unreplicated_total %ui\n"
         "# HELP booking_cache_requests_total Micro-cache lookups, all "
         "workers.\n"
         "# TYPE booking_cache_requests_total counter\n"
         "booking_cache_requests_total{result=\"hit\"} %uA\n"
         "booking_cache_requests_total{result=\"miss\"} %uA\n"
         "booking_cache_requests_total{result=\"wait\"} %uA\n",
-        st.ready, st.connecting, st.down, st.inflight, hits, misses, waits);
+        st.ready, st.connecting, st.down, st.inflight, st.failovers,
+        st.readonly, st.unreplicated, hits, misses, waits);
     b->memory = 1;
     b->last_buf = 1;
 

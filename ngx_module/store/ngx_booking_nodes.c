@@ -1,9 +1,9 @@
 /*
- * The node picker: which Redis node serves a key.  One kind today, a
- * single server (booking_redis): every key is its.  Sentinel (the master
- * the sentinels name, followed on failover) and Cluster (the node of the
- * key's hash slot) are two more kinds of the same three calls, so that
- * nothing above the store changes when they come.
+ * The node picker: which Redis node serves a key.  Two kinds today, one
+ * node each: a single server (booking_redis), or the master the sentinels
+ * name, followed on failover (booking_redis_sentinel).  Cluster (the node
+ * of the key's hash slot) is one more kind of the same calls, so that
+ * nothing above the store changes when it comes.
  */
 
 #include <ngx_config.h>
@@ -33,7 +33,16 @@ ngx_booking_nodes_init(ngx_cycle_t *cycle, ngx_booking_store_conf_t *conf)
     ngx_booking_nodes = node;
     ngx_booking_nnodes = 1;
 
-    return ngx_booking_node_open(node, cycle);
+    if (ngx_booking_node_open(node, cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* the connections wait DOWN until the sentinels name the master */
+    if (conf->nsentinels) {
+        return ngx_booking_sentinel_init(node, cycle);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -43,6 +52,7 @@ ngx_booking_nodes_exit(void)
     ngx_uint_t  i;
 
     for (i = 0; i < ngx_booking_nnodes; i++) {
+        ngx_booking_sentinel_exit(&ngx_booking_nodes[i]);
         ngx_booking_node_close(&ngx_booking_nodes[i]);
     }
 

@@ -6,10 +6,16 @@
  * always belongs to the head of it.
  *
  * A connection is DOWN (waiting to reconnect), CONNECTING, in HANDSHAKE
- * (AUTH, SELECT, SCRIPT LOAD sent, replies awaited) or READY.  Commands
+ * (AUTH, SELECT, ROLE behind sentinels, SCRIPT LOAD sent, replies
+ * awaited) or READY.  Commands
  * given to a connection that is not READY wait unsent, so that none can
  * run before AUTH and SELECT did; they wait booking_redis_timeout at most.
  * A command's own timeout starts when it is written to the connection.
+ *
+ * With booking_redis_replicas N, every script is followed on its
+ * connection by "WAIT N T" (pipelined: no round trip more), and its reply
+ * is held until WAIT's: fewer replicas in time, and the outcome is not
+ * known (a failover may drop the write): the caller is told TIMEOUT.
  */
 
 #include <ngx_config.h>
@@ -70,6 +76,8 @@ static ngx_booking_redis_conn_t *ngx_booking_redis_pick(
 static void ngx_booking_redis_connect(ngx_booking_redis_conn_t *rc);
 static void ngx_booking_redis_connected(ngx_booking_redis_conn_t *rc);
 static ngx_int_t ngx_booking_redis_handshake(ngx_booking_redis_conn_t *rc);
+static void ngx_booking_redis_role_reply(void *data, ngx_int_t rc,
+    redisReply *reply);
 static void ngx_booking_redis_handshake_reply(void *data, ngx_int_t rc,
     redisReply *reply);
 static void ngx_booking_redis_close(ngx_booking_redis_conn_t *rc,
@@ -95,6 +103,10 @@ static ngx_int_t ngx_booking_redis_send(ngx_booking_redis_conn_t *rc,
 static void ngx_booking_redis_arm(ngx_booking_redis_conn_t *rc);
 static void ngx_booking_redis_arm_expire(ngx_booking_redis_conn_t *rc);
 static void ngx_booking_redis_free(ngx_queue_t *head);
+static ngx_int_t ngx_booking_redis_send_wait(ngx_booking_redis_conn_t *rc,
+    ngx_booking_redis_cmd_t *cmd);
+static void ngx_booking_redis_acked(void *data, ngx_int_t rc,
+    redisReply *reply);
 
 
 ngx_int_t
@@ -121,9 +133,6 @@ ngx_booking_node_open(ngx_booking_node_t *node, ngx_cycle_t *cycle)
         ngx_queue_init(&rc->inflight);
         ngx_queue_init(&rc->waiting);
 
-        rc->peer.sockaddr = node->addr->sockaddr;
-        rc->peer.socklen = node->addr->socklen;
-        rc->peer.name = &node->name;
         rc->peer.get = ngx_event_get_peer;
         rc->peer.log = cycle->log;
         rc->peer.log_error = NGX_ERROR_ERR;
@@ -183,16 +192,98 @@ ngx_booking_node_close(ngx_booking_node_t *node)
 }
 
 
+/*
+ * The sentinels named another master: what was sent to the old one fails
+ * (lost: it may or may not have run there), and every connection goes to
+ * the new one at once.
+ */
+void
+ngx_booking_node_moved(ngx_booking_node_t *node)
+{
+    ngx_uint_t  i;
+
+    node->moving = 1;
+
+    for (i = 0; i < node->nconns; i++) {
+        if (node->conns[i].state != NGX_BOOKING_REDIS_DOWN) {
+            ngx_booking_redis_close(&node->conns[i], NGX_BOOKING_REDIS_LOST);
+        }
+    }
+
+    node->moving = 0;
+
+    ngx_booking_node_kick(node);
+}
+
+
+/* the connections down try again now, not after their backoff */
+void
+ngx_booking_node_kick(ngx_booking_node_t *node)
+{
+    ngx_uint_t                 i;
+    ngx_booking_redis_conn_t  *rc;
+
+    for (i = 0; i < node->nconns; i++) {
+        rc = &node->conns[i];
+
+        if (rc->state != NGX_BOOKING_REDIS_DOWN) {
+            continue;
+        }
+
+        if (rc->reconnect.timer_set) {
+            ngx_del_timer(&rc->reconnect);
+        }
+
+        rc->backoff = 0;
+        rc->frozen = 0;
+
+        ngx_booking_redis_connect(rc);
+    }
+}
+
+
+/* whether one connection at least is ready, or on its way to it */
+ngx_uint_t
+ngx_booking_node_ready(ngx_booking_node_t *node)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < node->nconns; i++) {
+        if (node->conns[i].state != NGX_BOOKING_REDIS_DOWN) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static void
 ngx_booking_redis_free(ngx_queue_t *head)
 {
     ngx_queue_t              *q;
-    ngx_booking_redis_cmd_t  *cmd;
+    ngx_booking_redis_cmd_t  *cmd, *held;
 
     while (!ngx_queue_empty(head)) {
         q = ngx_queue_head(head);
         ngx_queue_remove(q);
         cmd = ngx_queue_data(q, ngx_booking_redis_cmd_t, queue);
+
+        /* a WAIT still holds the script before it, answered */
+        if (cmd->ack && cmd->data != NULL) {
+            held = cmd->data;
+
+            if (held->held != NULL) {
+                freeReplyObject(held->held);
+            }
+
+            ngx_free(held);
+        }
+
+        if (cmd->wait != NULL) {
+            cmd->wait->data = NULL;
+        }
+
         ngx_free(cmd);
     }
 }
@@ -314,14 +405,30 @@ ngx_booking_node_stats(ngx_booking_node_t *node,
 
         st->inflight += node->conns[i].ninflight;
     }
+
+    st->readonly += node->readonly;
+    st->unreplicated += node->unreplicated;
+    st->failovers += ngx_booking_sentinel_failovers(node);
 }
 
 
 static void
 ngx_booking_redis_connect(ngx_booking_redis_conn_t *rc)
 {
-    ngx_int_t          n;
-    ngx_connection_t  *c;
+    ngx_int_t            n;
+    ngx_connection_t    *c;
+    ngx_booking_node_t  *node;
+
+    node = rc->node;
+
+    /* behind sentinels, until they name the master: it connects then */
+    if (node->addr == NULL) {
+        return;
+    }
+
+    rc->peer.sockaddr = node->addr->sockaddr;
+    rc->peer.socklen = node->addr->socklen;
+    rc->peer.name = node->sentinel ? &node->addr->name : &node->name;
 
     rc->state = NGX_BOOKING_REDIS_CONNECTING;
 
@@ -386,19 +493,25 @@ ngx_booking_redis_connected(ngx_booking_redis_conn_t *rc)
 }
 
 
-/* AUTH, SELECT, and the scripts loaded: before any command of a request */
+/*
+ * AUTH, SELECT, ROLE behind sentinels (a master they named may have been
+ * demoted since), and the scripts loaded: before any command of a request.
+ */
 static ngx_int_t
 ngx_booking_redis_handshake(ngx_booking_redis_conn_t *rc)
 {
-    u_char                    *p, nbuf[NGX_INT_T_LEN];
-    ngx_uint_t                 i;
-    ngx_str_t                  argv[2];
-    ngx_booking_redis_cmd_t   *cmd;
-    ngx_booking_store_conf_t  *conf;
+    u_char                        *p, nbuf[NGX_INT_T_LEN];
+    ngx_uint_t                     i;
+    ngx_str_t                      argv[2];
+    ngx_booking_redis_cmd_t       *cmd;
+    ngx_booking_store_conf_t      *conf;
+    ngx_booking_redis_handler_pt   handler;
 
     conf = rc->node->conf;
 
-    for (i = 0; i < 2 + NGX_BOOKING_SCRIPT_N; i++) {
+    for (i = 0; i < 3 + NGX_BOOKING_SCRIPT_N; i++) {
+
+        handler = ngx_booking_redis_handshake_reply;
 
         if (i == 0) {
             if (conf->password.len == 0) {
@@ -420,8 +533,17 @@ ngx_booking_redis_handshake(ngx_booking_redis_conn_t *rc)
             argv[1].len = p - nbuf;
             cmd = ngx_booking_resp_command(argv, 2, NULL, 0, rc->peer.log);
 
+        } else if (i == 2) {
+            if (rc->node->sentinel == NULL) {
+                continue;
+            }
+
+            ngx_str_set(&argv[0], "ROLE");
+            cmd = ngx_booking_resp_command(argv, 1, NULL, 0, rc->peer.log);
+            handler = ngx_booking_redis_role_reply;
+
         } else {
-            cmd = ngx_booking_script_load(i - 2, rc->peer.log);
+            cmd = ngx_booking_script_load(i - 3, rc->peer.log);
         }
 
         if (cmd == NULL) {
@@ -430,7 +552,7 @@ ngx_booking_redis_handshake(ngx_booking_redis_conn_t *rc)
 
         cmd->internal = 1;
         cmd->conn = rc;
-        cmd->handler = ngx_booking_redis_handshake_reply;
+        cmd->handler = handler;
         cmd->data = rc;
 
         if (ngx_booking_redis_send(rc, cmd) != NGX_OK) {
@@ -446,6 +568,36 @@ ngx_booking_redis_handshake(ngx_booking_redis_conn_t *rc)
     }
 
     return NGX_OK;
+}
+
+
+/* a master the sentinels named, but demoted since: ask them again */
+static void
+ngx_booking_redis_role_reply(void *data, ngx_int_t rc, redisReply *reply)
+{
+    ngx_booking_redis_conn_t *conn = data;
+
+    redisReply  *role;
+
+    if (rc != NGX_BOOKING_REDIS_REPLY || reply->type == REDIS_REPLY_ERROR) {
+        ngx_booking_redis_handshake_reply(data, rc, reply);
+        return;
+    }
+
+    role = (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0)
+           ? reply->element[0] : NULL;
+
+    if (role == NULL || role->type != REDIS_REPLY_STRING || role->len != 6
+        || ngx_strncmp(role->str, "master", 6) != 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, conn->peer.log, 0,
+                      "booking: redis %V is not a master any more",
+                      conn->peer.name);
+        ngx_booking_redis_close(conn, NGX_BOOKING_REDIS_UNAVAILABLE);
+        return;
+    }
+
+    ngx_booking_redis_handshake_reply(data, rc, reply);
 }
 
 
@@ -572,7 +724,105 @@ ngx_booking_redis_send(ngx_booking_redis_conn_t *rc,
         ngx_post_event(&rc->flush, &ngx_posted_events);
     }
 
+    if (cmd->script >= 0 && rc->node->conf->replicas
+        && ngx_booking_redis_send_wait(rc, cmd) != NGX_OK)
+    {
+        /* sent without WAIT: whatever it answers, nobody knows if it lasts */
+        cmd->unacked = 1;
+    }
+
     return NGX_OK;
+}
+
+
+/* WAIT <replicas> <timeout>, right behind a script on its connection */
+static ngx_int_t
+ngx_booking_redis_send_wait(ngx_booking_redis_conn_t *rc,
+    ngx_booking_redis_cmd_t *cmd)
+{
+    u_char                    *p, nbuf[NGX_INT_T_LEN], tbuf[NGX_INT_T_LEN];
+    ngx_str_t                  argv[3];
+    ngx_booking_redis_cmd_t   *wait;
+    ngx_booking_store_conf_t  *conf;
+
+    conf = rc->node->conf;
+
+    ngx_str_set(&argv[0], "WAIT");
+    p = ngx_sprintf(nbuf, "%ui", conf->replicas);
+    argv[1].data = nbuf;
+    argv[1].len = p - nbuf;
+    p = ngx_sprintf(tbuf, "%M", conf->replicas_timeout);
+    argv[2].data = tbuf;
+    argv[2].len = p - tbuf;
+
+    wait = ngx_booking_resp_command(argv, 3, NULL, 0, rc->peer.log);
+    if (wait == NULL) {
+        return NGX_ERROR;
+    }
+
+    wait->ack = 1;
+    wait->conn = rc;
+    wait->handler = ngx_booking_redis_acked;
+    wait->data = cmd;
+
+    if (ngx_booking_redis_send(rc, wait) != NGX_OK) {
+        ngx_free(wait);
+        return NGX_ERROR;
+    }
+
+    /* Redis answers WAIT after its timeout at the latest */
+    wait->deadline += conf->replicas_timeout;
+    cmd->wait = wait;
+
+    return NGX_OK;
+}
+
+
+/*
+ * WAIT's answer, for the script before it: its reply goes to its handler
+ * only when enough replicas have it.
+ */
+static void
+ngx_booking_redis_acked(void *data, ngx_int_t rc, redisReply *reply)
+{
+    ngx_booking_redis_cmd_t *cmd = data;
+
+    redisReply                    *held;
+    ngx_booking_redis_handler_pt   handler;
+
+    if (cmd == NULL) {
+        return;
+    }
+
+    held = cmd->held;
+    handler = cmd->handler;
+
+    if (handler != NULL) {
+        if (rc != NGX_BOOKING_REDIS_REPLY) {
+            handler(cmd->data, rc, NULL);
+
+        } else if (reply->type == REDIS_REPLY_INTEGER
+                   && reply->integer >= (long long) cmd->conn->node->conf->replicas)
+        {
+            handler(cmd->data, NGX_BOOKING_REDIS_REPLY, held);
+
+        } else {
+            cmd->conn->node->unreplicated++;
+            ngx_log_error(NGX_LOG_ERR, cmd->conn->peer.log, 0,
+                          "booking: redis %V: %L of %ui replicas had the "
+                          "write in time", cmd->conn->peer.name,
+                          (int64_t) (reply->type == REDIS_REPLY_INTEGER
+                                     ? reply->integer : -1),
+                          cmd->conn->node->conf->replicas);
+            handler(cmd->data, NGX_BOOKING_REDIS_TIMEOUT, NULL);
+        }
+    }
+
+    if (held != NULL) {
+        freeReplyObject(held);
+    }
+
+    ngx_free(cmd);
 }
 
 
@@ -756,6 +1006,12 @@ ngx_booking_redis_dispatch(ngx_booking_redis_conn_t *rc, redisReply *reply)
         && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0
         && cmd->handler != NULL)
     {
+        if (cmd->wait != NULL) {
+            /* the EVAL gets a WAIT of its own */
+            cmd->wait->data = NULL;
+            cmd->wait = NULL;
+        }
+
         freeReplyObject(reply);
         ngx_booking_redis_arm(rc);
         return ngx_booking_redis_retry_as_eval(rc, cmd);
@@ -763,10 +1019,35 @@ ngx_booking_redis_dispatch(ngx_booking_redis_conn_t *rc, redisReply *reply)
 
     ngx_booking_redis_arm(rc);
 
+    /* a master demoted, or cut off from its replicas: it may have moved */
+    if (reply->type == REDIS_REPLY_ERROR
+        && ((reply->len >= 8 && ngx_strncmp(reply->str, "READONLY", 8) == 0)
+            || (reply->len >= 10
+                && ngx_strncmp(reply->str, "MASTERDOWN", 10) == 0)))
+    {
+        rc->node->readonly++;
+        ngx_booking_sentinel_discover(rc->node);
+    }
+
+    if (cmd->wait != NULL) {
+        /* an error wrote nothing: the rest waits for WAIT's answer */
+        if (reply->type != REDIS_REPLY_ERROR) {
+            cmd->held = reply;
+            return NGX_OK;
+        }
+
+        cmd->wait->data = NULL;
+    }
+
     handler = cmd->handler;
 
     if (handler != NULL) {
-        handler(cmd->data, NGX_BOOKING_REDIS_REPLY, reply);
+        if (cmd->unacked && reply->type != REDIS_REPLY_ERROR) {
+            handler(cmd->data, NGX_BOOKING_REDIS_TIMEOUT, NULL);
+
+        } else {
+            handler(cmd->data, NGX_BOOKING_REDIS_REPLY, reply);
+        }
     }
 
     freeReplyObject(reply);
@@ -977,6 +1258,11 @@ ngx_booking_redis_close(ngx_booking_redis_conn_t *rc, ngx_int_t why)
 
     ngx_booking_redis_schedule(rc);
 
+    /* lost, refused, silent: the master may have moved */
+    if (!rc->node->moving) {
+        ngx_booking_sentinel_discover(rc->node);
+    }
+
     ngx_booking_redis_fail(&inflight, why);
     ngx_booking_redis_fail(&waiting, NGX_BOOKING_REDIS_UNAVAILABLE);
 }
@@ -1015,6 +1301,11 @@ ngx_booking_redis_fail(ngx_queue_t *head, ngx_int_t why)
 
         if (cmd->handler != NULL && !cmd->internal) {
             cmd->handler(cmd->data, why, NULL);
+        }
+
+        /* its WAIT, behind it in the queue, has nobody left to tell */
+        if (cmd->wait != NULL) {
+            cmd->wait->data = NULL;
         }
 
         ngx_free(cmd);

@@ -75,6 +75,9 @@ location /admin/ { booking_api admin; }
 location = /plain { return 200 "plain\n"; }
 EOT
 
+# the server{} text a test gets by default, for tests that add to it
+sub default_server { return $DEFAULT_SERVER_MODULE }
+
 my $DEFAULT_SERVER_PLAIN = <<'EOT';
 location = /plain { return 200 "plain\n"; }
 EOT

@@ -1,0 +1,813 @@
+/*
+ * The sentinels' kind of node (booking_redis_sentinel): its address is the
+ * master the sentinels name.  A discovery asks them in turn, each on a
+ * connection of nginx's own with booking_redis_timeout to answer
+ * ("SENTINEL get-master-addr-by-name"); the node's connections then
+ * confirm the master with ROLE in their handshake.  One more connection
+ * to each sentinel stays subscribed to "+switch-master": the leader of a
+ * failover tells of the promotion at once (the others only once they hear
+ * of it), and the node moves before the old master is even demoted (writes
+ * it would still take are lost when it is).  A connection lost or timed out, a
+ * ROLE that is not "master", a READONLY or MASTERDOWN answer all start a
+ * new discovery; a new address moves every connection to it.
+ * Discoveries that find nobody back off with jitter, as reconnects do, so
+ * that the workers of many hosts do not storm the sentinels.  No DNS: the
+ * sentinels' addresses were resolved in nginx.conf, and they name the
+ * master by its IP.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+#include <ngx_event_connect.h>
+
+#include "ngx_booking_redis.h"
+
+
+#define NGX_BOOKING_SENTINEL_BACKOFF_MIN  100
+#define NGX_BOOKING_SENTINEL_BACKOFF_MAX  5000
+
+/* a new discovery no sooner than this after the last one ended */
+#define NGX_BOOKING_SENTINEL_GAP          100
+
+/*
+ * While the master they name cannot be reached, the sentinels are asked
+ * again, each in turn, and the connections try again at once: one sentinel
+ * that has not heard of a promotion yet, or a master named a moment before
+ * it took the role, must not keep the node down for long.  From 100 ms,
+ * doubling up to 1 s, with jitter.
+ */
+#define NGX_BOOKING_SENTINEL_RECHECK_MIN  100
+#define NGX_BOOKING_SENTINEL_RECHECK_MAX  1000
+
+#define NGX_BOOKING_SENTINEL_READ         4096
+
+
+/* a subscription to one sentinel's "+switch-master" */
+typedef struct {
+    ngx_booking_sentinel_t        *sentinel;
+    ngx_uint_t                     index;
+    ngx_peer_connection_t          peer;
+    redisReader                   *reader;
+    size_t                         sent;
+    ngx_event_t                    retry;
+    ngx_msec_t                     backoff;
+} ngx_booking_sentinel_sub_t;
+
+
+struct ngx_booking_sentinel_s {
+    ngx_booking_node_t            *node;
+
+    /* the discovery: one sentinel asked at a time */
+    ngx_peer_connection_t          peer;
+    redisReader                   *reader;
+    ngx_str_t                      ask;       /* the command, in RESP */
+    size_t                         sent;
+    ngx_uint_t                     next;      /* the sentinel to ask */
+    ngx_uint_t                     tried;     /* in this round */
+    ngx_event_t                    retry;
+    ngx_msec_t                     backoff;
+    ngx_msec_t                     ended;     /* the last discovery's end */
+    ngx_msec_t                     recheck;
+    ngx_uint_t                     failovers;
+
+    ngx_booking_sentinel_sub_t    *subs;     /* one per sentinel */
+
+    ngx_addr_t                     master;
+    ngx_sockaddr_t                 sockaddr;
+    u_char                         text[NGX_SOCKADDR_STRLEN];
+
+    unsigned                       busy:1;
+    unsigned                       known:1;
+};
+
+
+static void ngx_booking_sentinel_ask(ngx_booking_sentinel_t *s);
+static void ngx_booking_sentinel_write_handler(ngx_event_t *wev);
+static void ngx_booking_sentinel_read_handler(ngx_event_t *rev);
+static ngx_int_t ngx_booking_sentinel_answer(ngx_booking_sentinel_t *s,
+    redisReply *reply);
+static ngx_int_t ngx_booking_sentinel_parse(u_char *ip, size_t iplen,
+    u_char *port, size_t portlen, ngx_sockaddr_t *sa, socklen_t *len);
+static void ngx_booking_sentinel_set(ngx_booking_sentinel_t *s,
+    ngx_sockaddr_t *sa, socklen_t len, ngx_str_t *from);
+static void ngx_booking_sentinel_subscribe(ngx_booking_sentinel_sub_t *sub);
+static void ngx_booking_sentinel_sub_write_handler(ngx_event_t *wev);
+static void ngx_booking_sentinel_sub_read_handler(ngx_event_t *rev);
+static void ngx_booking_sentinel_switched(ngx_booking_sentinel_sub_t *sub,
+    redisReply *reply);
+static void ngx_booking_sentinel_sub_release(ngx_booking_sentinel_sub_t *sub);
+static void ngx_booking_sentinel_sub_failed(ngx_booking_sentinel_sub_t *sub);
+static void ngx_booking_sentinel_sub_retry_handler(ngx_event_t *ev);
+static void ngx_booking_sentinel_failed(ngx_booking_sentinel_t *s);
+static void ngx_booking_sentinel_release(ngx_booking_sentinel_t *s);
+static void ngx_booking_sentinel_retry_handler(ngx_event_t *ev);
+
+
+ngx_int_t
+ngx_booking_sentinel_init(ngx_booking_node_t *node, ngx_cycle_t *cycle)
+{
+    u_char                  *p;
+    ngx_uint_t               i;
+    ngx_str_t               *name;
+    ngx_booking_sentinel_t  *s;
+
+    s = ngx_pcalloc(cycle->pool, sizeof(ngx_booking_sentinel_t));
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    name = &node->conf->master;
+
+    s->ask.data = ngx_pnalloc(cycle->pool, 64 + NGX_SIZE_T_LEN + name->len);
+    if (s->ask.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(s->ask.data, "*3\r\n$8\r\nSENTINEL\r\n"
+                    "$23\r\nget-master-addr-by-name\r\n$%uz\r\n%V\r\n",
+                    name->len, name);
+    s->ask.len = p - s->ask.data;
+
+    s->node = node;
+    s->next = ngx_random() % node->conf->nsentinels;
+
+    s->retry.handler = ngx_booking_sentinel_retry_handler;
+    s->retry.data = s;
+    s->retry.log = cycle->log;
+    s->retry.cancelable = 1;
+
+    s->subs = ngx_pcalloc(cycle->pool, node->conf->nsentinels
+                                       * sizeof(ngx_booking_sentinel_sub_t));
+    if (s->subs == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < node->conf->nsentinels; i++) {
+        s->subs[i].sentinel = s;
+        s->subs[i].index = i;
+        s->subs[i].retry.handler = ngx_booking_sentinel_sub_retry_handler;
+        s->subs[i].retry.data = &s->subs[i];
+        s->subs[i].retry.log = cycle->log;
+        s->subs[i].retry.cancelable = 1;
+    }
+
+    s->master.sockaddr = &s->sockaddr.sockaddr;
+    s->master.name.data = s->text;
+
+    node->sentinel = s;
+    node->addr = NULL;
+
+    ngx_booking_sentinel_discover(node);
+
+    for (i = 0; i < node->conf->nsentinels; i++) {
+        ngx_booking_sentinel_subscribe(&s->subs[i]);
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_booking_sentinel_exit(ngx_booking_node_t *node)
+{
+    ngx_uint_t               i;
+    ngx_booking_sentinel_t  *s;
+
+    s = node->sentinel;
+
+    if (s == NULL) {
+        return;
+    }
+
+    ngx_booking_sentinel_release(s);
+
+    if (s->retry.timer_set) {
+        ngx_del_timer(&s->retry);
+    }
+
+    for (i = 0; i < node->conf->nsentinels; i++) {
+        ngx_booking_sentinel_sub_release(&s->subs[i]);
+
+        if (s->subs[i].retry.timer_set) {
+            ngx_del_timer(&s->subs[i].retry);
+        }
+    }
+}
+
+
+/* asks the sentinels who the master is, unless that is being asked */
+void
+ngx_booking_sentinel_discover(ngx_booking_node_t *node)
+{
+    ngx_msec_int_t           since;
+    ngx_booking_sentinel_t  *s;
+
+    s = node->sentinel;
+
+    if (s == NULL || s->busy || ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    s->busy = 1;
+    s->tried = 0;
+
+    /* every connection of the node may call at once: one asks for them */
+    since = (ngx_msec_int_t) (ngx_current_msec - s->ended);
+
+    if (s->known && since >= 0 && since < NGX_BOOKING_SENTINEL_GAP) {
+        ngx_add_timer(&s->retry, NGX_BOOKING_SENTINEL_GAP - since);
+        return;
+    }
+
+    ngx_booking_sentinel_ask(s);
+}
+
+
+ngx_uint_t
+ngx_booking_sentinel_failovers(ngx_booking_node_t *node)
+{
+    return node->sentinel ? node->sentinel->failovers : 0;
+}
+
+
+static void
+ngx_booking_sentinel_ask(ngx_booking_sentinel_t *s)
+{
+    ngx_int_t              n;
+    ngx_addr_t            *addr;
+    ngx_connection_t      *c;
+    ngx_booking_node_t    *node;
+
+    node = s->node;
+    addr = &node->conf->sentinels[s->next];
+
+    ngx_memzero(&s->peer, sizeof(ngx_peer_connection_t));
+    s->peer.sockaddr = addr->sockaddr;
+    s->peer.socklen = addr->socklen;
+    s->peer.name = &addr->name;
+    s->peer.get = ngx_event_get_peer;
+    s->peer.log = node->log;
+    s->peer.log_error = NGX_ERROR_ERR;
+    s->sent = 0;
+
+    n = ngx_event_connect_peer(&s->peer);
+
+    if (n == NGX_ERROR || n == NGX_BUSY || n == NGX_DECLINED) {
+        ngx_booking_sentinel_failed(s);
+        return;
+    }
+
+    c = s->peer.connection;
+    c->data = s;
+    c->read->handler = ngx_booking_sentinel_read_handler;
+    c->write->handler = ngx_booking_sentinel_write_handler;
+
+    s->reader = ngx_booking_reader_create();
+    if (s->reader == NULL) {
+        ngx_booking_sentinel_failed(s);
+        return;
+    }
+
+    ngx_add_timer(c->read, node->conf->timeout);
+
+    if (n == NGX_OK) {
+        ngx_booking_sentinel_write_handler(c->write);
+    }
+}
+
+
+static void
+ngx_booking_sentinel_write_handler(ngx_event_t *wev)
+{
+    ssize_t                  n;
+    ngx_connection_t        *c;
+    ngx_booking_sentinel_t  *s;
+
+    c = wev->data;
+    s = c->data;
+
+    if (s->sent == s->ask.len) {
+        return;
+    }
+
+    n = c->send(c, s->ask.data + s->sent, s->ask.len - s->sent);
+
+    if (n == NGX_ERROR) {
+        ngx_booking_sentinel_failed(s);
+        return;
+    }
+
+    if (n > 0) {
+        s->sent += n;
+    }
+
+    if (ngx_handle_write_event(wev, 0) != NGX_OK) {
+        ngx_booking_sentinel_failed(s);
+    }
+}
+
+
+static void
+ngx_booking_sentinel_read_handler(ngx_event_t *rev)
+{
+    void                    *reply;
+    ssize_t                  n;
+    ngx_int_t                rc;
+    ngx_connection_t        *c;
+    ngx_booking_sentinel_t  *s;
+    u_char                   buf[NGX_BOOKING_SENTINEL_READ];
+
+    c = rev->data;
+    s = c->data;
+
+    if (rev->timedout) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "booking: sentinel %V did not answer in time",
+                      s->peer.name);
+        ngx_booking_sentinel_failed(s);
+        return;
+    }
+
+    for ( ;; ) {
+        n = c->recv(c, buf, sizeof(buf));
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+                ngx_booking_sentinel_failed(s);
+            }
+
+            return;
+        }
+
+        if (n == NGX_ERROR || n == 0
+            || redisReaderFeed(s->reader, (const char *) buf, n) != REDIS_OK)
+        {
+            ngx_booking_sentinel_failed(s);
+            return;
+        }
+
+        reply = NULL;
+
+        if (redisReaderGetReply(s->reader, &reply) != REDIS_OK) {
+            ngx_booking_sentinel_failed(s);
+            return;
+        }
+
+        if (reply != NULL) {
+            rc = ngx_booking_sentinel_answer(s, reply);
+            freeReplyObject(reply);
+
+            if (rc != NGX_OK) {
+                ngx_booking_sentinel_failed(s);
+            }
+
+            return;
+        }
+    }
+}
+
+
+/* the master's address, its IP and port */
+static ngx_int_t
+ngx_booking_sentinel_answer(ngx_booking_sentinel_t *s, redisReply *reply)
+{
+    socklen_t            len;
+    redisReply          *ip, *port;
+    ngx_sockaddr_t       sa;
+    ngx_booking_node_t  *node;
+
+    node = s->node;
+
+    ip = (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2)
+         ? reply->element[0] : NULL;
+    port = ip ? reply->element[1] : NULL;
+
+    if (ip == NULL || ip->type != REDIS_REPLY_STRING
+        || port->type != REDIS_REPLY_STRING
+        || ngx_booking_sentinel_parse((u_char *) ip->str, ip->len,
+                                      (u_char *) port->str, port->len,
+                                      &sa, &len)
+           != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, node->log, 0,
+                      "booking: sentinel %V does not know master \"%V\"",
+                      s->peer.name, &node->conf->master);
+        return NGX_ERROR;
+    }
+
+    ngx_booking_sentinel_release(s);
+
+    s->busy = 0;
+    s->backoff = 0;
+    s->ended = ngx_current_msec;
+    s->next = (s->next + 1) % node->conf->nsentinels;
+
+    ngx_booking_sentinel_set(s, &sa, len, s->peer.name);
+
+    if (ngx_booking_node_ready(node)) {
+        s->recheck = 0;
+        return NGX_OK;
+    }
+
+    if (!s->busy) {
+        s->recheck = s->recheck ? ngx_min(s->recheck * 2,
+                                          NGX_BOOKING_SENTINEL_RECHECK_MAX)
+                                : NGX_BOOKING_SENTINEL_RECHECK_MIN;
+        s->busy = 1;
+        ngx_add_timer(&s->retry, s->recheck * 3 / 4
+                                 + ngx_random() % (s->recheck / 2 + 1));
+    }
+
+    ngx_booking_node_kick(node);
+
+    return NGX_OK;
+}
+
+
+/* the master is there: the node moves if that is new */
+static void
+ngx_booking_sentinel_set(ngx_booking_sentinel_t *s, ngx_sockaddr_t *sa,
+    socklen_t len, ngx_str_t *from)
+{
+    ngx_booking_node_t  *node;
+
+    node = s->node;
+
+    if (s->known && len == s->master.socklen
+        && ngx_memcmp(sa, &s->sockaddr, len) == 0)
+    {
+        return;
+    }
+
+    if (s->known) {
+        s->failovers++;
+    }
+
+    ngx_memcpy(&s->sockaddr, sa, len);
+    s->master.socklen = len;
+    s->master.name.len = ngx_sock_ntop(&s->sockaddr.sockaddr, len, s->text,
+                                       NGX_SOCKADDR_STRLEN, 1);
+    s->known = 1;
+
+    ngx_log_error(NGX_LOG_NOTICE, node->log, 0,
+                  "booking: sentinel %V: the master \"%V\" is %V",
+                  from, &node->conf->master, &s->master.name);
+
+    node->addr = &s->master;
+    ngx_booking_node_moved(node);
+}
+
+
+static ngx_int_t
+ngx_booking_sentinel_parse(u_char *ip, size_t iplen, u_char *port,
+    size_t portlen, ngx_sockaddr_t *sa, socklen_t *len)
+{
+    ngx_int_t  p;
+    in_addr_t  in;
+
+    p = ngx_atoi(port, portlen);
+
+    if (p < 1 || p > 65535) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(sa, sizeof(ngx_sockaddr_t));
+
+    in = ngx_inet_addr(ip, iplen);
+
+    if (in != INADDR_NONE) {
+        sa->sockaddr_in.sin_family = AF_INET;
+        sa->sockaddr_in.sin_addr.s_addr = in;
+        sa->sockaddr_in.sin_port = htons((in_port_t) p);
+        *len = sizeof(struct sockaddr_in);
+        return NGX_OK;
+    }
+
+#if (NGX_HAVE_INET6)
+    if (ngx_inet6_addr(ip, iplen, sa->sockaddr_in6.sin6_addr.s6_addr)
+        == NGX_OK)
+    {
+        sa->sockaddr_in6.sin6_family = AF_INET6;
+        sa->sockaddr_in6.sin6_port = htons((in_port_t) p);
+        *len = sizeof(struct sockaddr_in6);
+        return NGX_OK;
+    }
+#endif
+
+    return NGX_ERROR;
+}
+
+
+/* this sentinel cannot tell: the next one; all of them: later */
+static void
+ngx_booking_sentinel_failed(ngx_booking_sentinel_t *s)
+{
+    ngx_msec_t  delay, jitter;
+
+    ngx_booking_sentinel_release(s);
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        s->busy = 0;
+        return;
+    }
+
+    s->next = (s->next + 1) % s->node->conf->nsentinels;
+
+    if (++s->tried < s->node->conf->nsentinels) {
+        ngx_booking_sentinel_ask(s);
+        return;
+    }
+
+    s->backoff = s->backoff ? ngx_min(s->backoff * 2,
+                                      NGX_BOOKING_SENTINEL_BACKOFF_MAX)
+                            : NGX_BOOKING_SENTINEL_BACKOFF_MIN;
+
+    jitter = s->backoff / 5;
+    delay = s->backoff - jitter + ngx_random() % (2 * jitter + 1);
+
+    ngx_log_error(NGX_LOG_ERR, s->node->log, 0,
+                  "booking: no sentinel named the master \"%V\", "
+                  "asking again in %M ms", &s->node->conf->master, delay);
+
+    ngx_add_timer(&s->retry, delay);
+}
+
+
+static void
+ngx_booking_sentinel_release(ngx_booking_sentinel_t *s)
+{
+    if (s->peer.connection != NULL) {
+        ngx_close_connection(s->peer.connection);
+        s->peer.connection = NULL;
+    }
+
+    if (s->reader != NULL) {
+        redisReaderFree(s->reader);
+        s->reader = NULL;
+    }
+}
+
+
+static void
+ngx_booking_sentinel_retry_handler(ngx_event_t *ev)
+{
+    ngx_booking_sentinel_t *s = ev->data;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        s->busy = 0;
+        return;
+    }
+
+    s->tried = 0;
+
+    ngx_booking_sentinel_ask(s);
+}
+
+
+/*
+ * A subscription: "SUBSCRIBE +switch-master" on a connection kept open;
+ * lost, it comes back, backing off with jitter.
+ */
+static void
+ngx_booking_sentinel_subscribe(ngx_booking_sentinel_sub_t *sub)
+{
+    ngx_int_t            n;
+    ngx_addr_t          *addr;
+    ngx_connection_t    *c;
+    ngx_booking_node_t  *node;
+
+    node = sub->sentinel->node;
+    addr = &node->conf->sentinels[sub->index];
+
+    ngx_memzero(&sub->peer, sizeof(ngx_peer_connection_t));
+    sub->peer.sockaddr = addr->sockaddr;
+    sub->peer.socklen = addr->socklen;
+    sub->peer.name = &addr->name;
+    sub->peer.get = ngx_event_get_peer;
+    sub->peer.log = node->log;
+    sub->peer.log_error = NGX_ERROR_INFO;
+    sub->sent = 0;
+
+    n = ngx_event_connect_peer(&sub->peer);
+
+    if (n == NGX_ERROR || n == NGX_BUSY || n == NGX_DECLINED) {
+        ngx_booking_sentinel_sub_failed(sub);
+        return;
+    }
+
+    c = sub->peer.connection;
+    c->data = sub;
+    c->read->handler = ngx_booking_sentinel_sub_read_handler;
+    c->write->handler = ngx_booking_sentinel_sub_write_handler;
+
+    sub->reader = ngx_booking_reader_create();
+    if (sub->reader == NULL) {
+        ngx_booking_sentinel_sub_failed(sub);
+        return;
+    }
+
+    if (n == NGX_OK) {
+        ngx_booking_sentinel_sub_write_handler(c->write);
+    }
+}
+
+
+static void
+ngx_booking_sentinel_sub_write_handler(ngx_event_t *wev)
+{
+    ssize_t                      n;
+    ngx_str_t                    cmd;
+    ngx_connection_t            *c;
+    ngx_booking_sentinel_sub_t  *sub;
+
+    c = wev->data;
+    sub = c->data;
+
+    ngx_str_set(&cmd, "*2\r\n$9\r\nSUBSCRIBE\r\n$14\r\n+switch-master\r\n");
+
+    if (sub->sent == cmd.len) {
+        return;
+    }
+
+    n = c->send(c, cmd.data + sub->sent, cmd.len - sub->sent);
+
+    if (n == NGX_ERROR) {
+        ngx_booking_sentinel_sub_failed(sub);
+        return;
+    }
+
+    if (n > 0) {
+        sub->sent += n;
+    }
+
+    if (ngx_handle_write_event(wev, 0) != NGX_OK) {
+        ngx_booking_sentinel_sub_failed(sub);
+    }
+}
+
+
+static void
+ngx_booking_sentinel_sub_read_handler(ngx_event_t *rev)
+{
+    void                        *reply;
+    ssize_t                      n;
+    ngx_connection_t            *c;
+    ngx_booking_sentinel_sub_t  *sub;
+    u_char                       buf[NGX_BOOKING_SENTINEL_READ];
+
+    c = rev->data;
+    sub = c->data;
+
+    for ( ;; ) {
+        n = c->recv(c, buf, sizeof(buf));
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+                ngx_booking_sentinel_sub_failed(sub);
+            }
+
+            return;
+        }
+
+        if (n == NGX_ERROR || n == 0
+            || redisReaderFeed(sub->reader, (const char *) buf, n)
+               != REDIS_OK)
+        {
+            ngx_booking_sentinel_sub_failed(sub);
+            return;
+        }
+
+        for ( ;; ) {
+            reply = NULL;
+
+            if (redisReaderGetReply(sub->reader, &reply) != REDIS_OK) {
+                ngx_booking_sentinel_sub_failed(sub);
+                return;
+            }
+
+            if (reply == NULL) {
+                break;
+            }
+
+            /* subscribed: the sentinel answers; the wait is over */
+            sub->backoff = 0;
+
+            ngx_booking_sentinel_switched(sub, reply);
+            freeReplyObject(reply);
+
+            if (sub->peer.connection == NULL) {
+                return;
+            }
+        }
+    }
+}
+
+
+/* "message", "+switch-master", "<name> <old ip> <old port> <ip> <port>" */
+static void
+ngx_booking_sentinel_switched(ngx_booking_sentinel_sub_t *sub,
+    redisReply *reply)
+{
+    u_char          *p, *last, *word[5];
+    size_t           len[5];
+    socklen_t        salen;
+    ngx_str_t       *name;
+    ngx_uint_t       i;
+    redisReply      *text;
+    ngx_sockaddr_t   sa;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || reply->element[0]->len != 7
+        || ngx_strncmp(reply->element[0]->str, "message", 7) != 0
+        || reply->element[2]->type != REDIS_REPLY_STRING)
+    {
+        return;
+    }
+
+    text = reply->element[2];
+    p = (u_char *) text->str;
+    last = p + text->len;
+
+    for (i = 0; i < 5; i++) {
+        while (p < last && *p == ' ') {
+            p++;
+        }
+
+        word[i] = p;
+
+        while (p < last && *p != ' ') {
+            p++;
+        }
+
+        len[i] = p - word[i];
+
+        if (len[i] == 0) {
+            return;
+        }
+    }
+
+    name = &sub->sentinel->node->conf->master;
+
+    if (len[0] != name->len || ngx_strncmp(word[0], name->data, name->len) != 0
+        || ngx_booking_sentinel_parse(word[3], len[3], word[4], len[4],
+                                      &sa, &salen)
+           != NGX_OK)
+    {
+        return;
+    }
+
+    ngx_booking_sentinel_set(sub->sentinel, &sa, salen, sub->peer.name);
+}
+
+
+static void
+ngx_booking_sentinel_sub_release(ngx_booking_sentinel_sub_t *sub)
+{
+    if (sub->peer.connection != NULL) {
+        ngx_close_connection(sub->peer.connection);
+        sub->peer.connection = NULL;
+    }
+
+    if (sub->reader != NULL) {
+        redisReaderFree(sub->reader);
+        sub->reader = NULL;
+    }
+}
+
+
+static void
+ngx_booking_sentinel_sub_failed(ngx_booking_sentinel_sub_t *sub)
+{
+    ngx_msec_t  delay, jitter;
+
+    ngx_booking_sentinel_sub_release(sub);
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    sub->backoff = sub->backoff
+                   ? ngx_min(sub->backoff * 2,
+                             NGX_BOOKING_SENTINEL_BACKOFF_MAX)
+                   : NGX_BOOKING_SENTINEL_BACKOFF_MIN;
+
+    jitter = sub->backoff / 5;
+    delay = sub->backoff - jitter + ngx_random() % (2 * jitter + 1);
+
+    ngx_add_timer(&sub->retry, delay);
+}
+
+
+static void
+ngx_booking_sentinel_sub_retry_handler(ngx_event_t *ev)
+{
+    ngx_booking_sentinel_sub_t *sub = ev->data;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    ngx_booking_sentinel_subscribe(sub);
+}

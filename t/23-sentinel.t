@@ -1,0 +1,202 @@
+# booking_redis_sentinel (README, "Redis Sentinel"): on loopback ports in
+# the test's directory, a master (the harness's Redis), two replicas and
+# three sentinels (Debian's redis-server, in sentinel mode for the
+# sentinels); booking_redis_replicas 1: a write is acknowledged once a
+# replica has it.
+# nginx starts before the sentinels: no master known is 503 at once; once
+# they run, the module finds the master and books; the master SIGKILLed
+# while bookings go on, a replica promoted: followed without a reload,
+# within 2 s of the promotion, no booking answered 201 lost or doubled.
+
+use strict;
+use warnings;
+use Test::More;
+use Time::HiRes qw(time sleep);
+use List::Util qw(max);
+use BookingTest;
+use BookingRace qw(:all);
+use BookingKeys ();
+
+BookingRace::pin_module();
+
+my $SLOW = BookingTest::slow();
+
+# BOOKING_SENTINEL_REPLICAS=0 measures what a failover loses without WAIT
+# (README, "Redis Sentinel"): the losses are then printed, not failed.
+my $REPLICAS = $ENV{BOOKING_SENTINEL_REPLICAS} // 1;
+
+my @SPORTS = map { BookingTest::free_port() } 1 .. 3;
+my ($RPORT, $R2PORT) = map { BookingTest::free_port() } 1 .. 2;
+
+my $t = BookingTest->new(
+    workers => 2,
+    booking_redis => '',
+    http => default_http()
+        . 'booking_redis_sentinel mymaster '
+        . join(' ', map { "127.0.0.1:$_" } @SPORTS) . ";\n"
+        . "booking_redis_replicas $REPLICAS timeout=500ms;\n",
+);
+my $dir = $t->dir;
+my $MPORT = $t->redis_port;
+my @PIDS;
+
+END {
+    local $?;
+    for my $pid (@PIDS) {
+        kill 'TERM', $pid;
+        BookingTest::_wait_exit($pid, 5) or kill 'KILL', $pid;
+    }
+}
+
+sub spawn_redis {
+    my ($name, @args) = @_;
+    push @PIDS, BookingTest::_spawn(cmd => [ 'redis-server', @args ],
+                                    stderr => "$dir/$name.stderr");
+}
+
+sub sentinel { return BookingTest::resp_command($_[0], 5, 'SENTINEL', @_[1 .. $#_]) }
+
+sub wait_for {
+    my ($what, $secs, $code) = @_;
+    my $deadline = time + $secs * $SLOW;
+    while (time < $deadline) {
+        my $v = eval { $code->() };
+        return $v if $v;
+        sleep 0.05;
+    }
+    diag "waited $secs s for $what";
+    return undef;
+}
+
+# ------------------------------------------------------------ no master known
+
+
+my $t0 = time;
+my $r = $t->req(PUT => '/admin/resources/car1', body => { type => 'car', capacity => 1 });
+is $r->{status}, 503, 'no sentinel answers: 503';
+ok time - $t0 < 1 * $SLOW, 'at once';
+is $r->{json}{error}{code}, 'backend_unavailable', 'the error of the spec';
+
+# ------------------------------------------------------------ the sentinels name it
+
+for my $p ($RPORT, $R2PORT) {
+    mkdir "$dir/replica-$p";
+    spawn_redis("replica-$p", '--port', $p, '--bind', '127.0.0.1', '--dir', "$dir/replica-$p",
+                '--save', '', '--appendonly', 'no', '--logfile', "$dir/replica-$p.log",
+                '--replicaof', '127.0.0.1', $MPORT);
+}
+for my $p (@SPORTS) {
+    BookingTest::_spew("$dir/sentinel-$p.conf", join "\n",
+        "port $p", 'bind 127.0.0.1', "dir $dir", "logfile $dir/sentinel-$p.log",
+        "sentinel monitor mymaster 127.0.0.1 $MPORT 2",
+        'sentinel down-after-milliseconds mymaster 1000',
+        'sentinel failover-timeout mymaster 10000', '');
+    spawn_redis("sentinel-$p", "$dir/sentinel-$p.conf", '--sentinel');
+}
+
+ok wait_for('the replicas to sync', 20, sub {
+    !grep { BookingTest::resp_command($_, 1, 'INFO', 'replication') !~ /master_link_status:up/ }
+        $RPORT, $R2PORT }),
+   'the replicas are in sync';
+ok wait_for('the sentinels to see the replicas and each other', 30, sub {
+    !grep { @{ sentinel($_, 'replicas', 'mymaster') } < 2
+            || @{ sentinel($_, 'sentinels', 'mymaster') } < 2 } @SPORTS }),
+   'the sentinels know the replicas and each other';
+
+ok wait_for('the module to find the master', 10, sub {
+    $t->req(PUT => '/admin/resources/car1', body => { type => 'car', capacity => 1 })->{status} == 201 }),
+   'once the sentinels run, the module finds the master without a reload';
+like $t->error_log, qr/sentinel 127\.0\.0\.1:\d+: the master "mymaster" is 127\.0\.0\.1:$MPORT/,
+     'the error log names the master found';
+
+# a car's hour is followed by an hour of buffer: one booking every 2 h
+my $start = (int(time / 3600) + 48) * 3600;
+my @ids;
+for my $k (0 .. 4) {
+    my $b = book($t, 'u1', { resource => 'car1', start => iso($start + $k * 7200),
+                             end => iso($start + $k * 7200 + 3600) });
+    is $b->{status}, 201, "booking $k before the failover";
+    push @ids, $b->{json}{id};
+}
+is book($t, 'u2', { resource => 'car1', start => iso($start), end => iso($start + 3600) })->{status},
+   409, 'taken is taken';
+
+# ------------------------------------------------------------ the master killed
+
+# Bookings go on while the master is SIGKILLed and a replica promoted, one
+# slot after the other, each with its Idempotency-Key: a 503 or 504 is
+# sent again with the same key until it is answered 201 (a 504 may have
+# been made: the key replays it).
+my ($promoted, $NEW, $followed, $read);
+my ($back, $slowest, %seen) = (undef, 0);
+my %made;    # key -> id
+my $k = 5;
+my $killed = time;
+kill 'KILL', $t->redis_pid;
+while (time < $killed + 30 * $SLOW && ($k < 15 || !$back)) {
+    my $s = $start + $k * 7200;
+    my $a = time;
+    my $b = book($t, 'u1', { resource => 'car1', start => iso($s), end => iso($s + 3600) },
+                 headers => { 'Idempotency-Key' => "slot-$k" });
+    $slowest = time - $a if time - $a > $slowest;
+    diag sprintf '%.2f s: %s: %s', time - $killed, $b->{status}, $b->{body}
+        unless $seen{ $b->{status} }++ || $b->{status} == 201;
+    unless ($promoted) {
+        my $m = eval { sentinel($SPORTS[0], 'get-master-addr-by-name', 'mymaster') };
+        ($promoted, $NEW) = (time, $m->[1]) if ref $m && $m->[1] != $MPORT;
+    }
+    # a write waits for a replica: the other one must follow the new master
+    $followed //= time if $promoted && eval {
+        BookingTest::resp_command($NEW, 1, 'INFO', 'replication') =~ /connected_slaves:[1-9]/ };
+    $read //= time if $promoted
+        && $t->req(GET => '/api/resources/car1/availability?from=' . iso($start)
+                   . '&to=' . iso($start + 86400))->{status} == 200;
+    if ($b->{status} == 201) {
+        $made{"slot-$k"} = $b->{json}{id};
+        push @ids, $b->{json}{id};
+        $k++;
+        $back //= time if $promoted;
+    } elsif ($b->{status} !~ /^50[34]$/) {
+        $k++;
+    }
+    sleep 0.02;
+}
+ok $promoted, sprintf 'the sentinels promoted the replica %.1f s after the kill',
+                      ($promoted // 0) - $killed;
+ok defined $back, 'bookings are made again after the failover: '
+   . join(', ', map { "$_ x$seen{$_}" } sort keys %seen);
+ok defined $read && $read - $promoted < 2 * $SLOW,
+   sprintf 'reads work within 2 s of the promotion (%.2f s)', ($read // 0) - ($promoted // 0);
+ok defined $back && defined $followed && $back - max($promoted, $followed) < 2 * $SLOW,
+   sprintf 'writes within 2 s of the promotion and a replica following the new master '
+   . '(%.2f s; the replica followed %.2f s after the promotion)',
+   ($back // 0) - max($promoted // 0, $followed // 0), ($followed // 0) - ($promoted // 0);
+ok $slowest < 1 * $SLOW, sprintf 'no request hung (the slowest: %.2f s)', $slowest;
+is_deeply [ grep { !/^(?:201|503|504)$/ } keys %seen ], [], 'only 201, or 503/504 in the window';
+like $t->error_log, qr/the master "mymaster" is 127\.0\.0\.1:$NEW\b/,
+     'the error log names the new master';
+
+# every booking answered 201 is on the new master, once; every worker
+# follows within 2 s of the promotion
+sleep 0.05 while time < ($promoted // 0) + 2;
+my $lost = grep { get_booking($t, 'u1', $_)->{status} != 200 } @ids;
+my $records = BookingTest::resp_command($NEW, 1, 'HLEN', BookingKeys::rkey('car1', ':b'));
+if ($REPLICAS) {
+    is $lost, 0, 'every booking answered 201 is there after the failover';
+    is $records, scalar @ids, 'as many bookings as were answered 201: none lost, none doubled';
+} else {
+    diag sprintf 'without WAIT: %d of %d bookings answered 201 lost, %d records',
+        $lost, scalar @ids, $records;
+}
+my $over = 0;
+my $chunks = BookingTest::resp_command($NEW, 1, 'HGETALL', BookingKeys::rkey('car1', ':c'));
+for (my $i = 1; $i < @$chunks; $i += 2) {
+    $over += grep { $_ > 1 } unpack 'N*', $chunks->[$i];
+}
+is $over, 0, 'no slot over the capacity';
+is book($t, 'u2', { resource => 'car1', start => iso($start + 7200), end => iso($start + 10800) })->{status},
+   409, 'what was taken before the failover is still taken';
+
+is_deeply [ $t->check_error_log ], [], 'no alert, crit or crash in the error log';
+
+done_testing;
