@@ -35,6 +35,9 @@ typedef struct ngx_booking_sentinel_s    ngx_booking_sentinel_t;
 typedef void (*ngx_booking_redis_handler_pt)(void *data, ngx_int_t rc,
     redisReply *reply);
 
+/* the node's address may be wrong: ask whoever knows (the sentinels) */
+typedef void (*ngx_booking_node_suspect_pt)(ngx_booking_node_t *node);
+
 
 struct ngx_booking_redis_cmd_s {
     ngx_queue_t                    queue;
@@ -65,6 +68,7 @@ struct ngx_booking_node_s {
     ngx_uint_t                     next;      /* round robin */
     ngx_log_t                     *log;
     ngx_booking_sentinel_t        *sentinel;  /* the master they name */
+    ngx_booking_node_suspect_pt    suspect;
     ngx_uint_t                     readonly;  /* answers of a demoted one */
     ngx_uint_t                     unreplicated;
     unsigned                       moving:1;

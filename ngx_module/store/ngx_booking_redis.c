@@ -408,7 +408,6 @@ ngx_booking_node_stats(ngx_booking_node_t *node,
 
     st->readonly += node->readonly;
     st->unreplicated += node->unreplicated;
-    st->failovers += ngx_booking_sentinel_failovers(node);
 }
 
 
@@ -1026,7 +1025,10 @@ ngx_booking_redis_dispatch(ngx_booking_redis_conn_t *rc, redisReply *reply)
                 && ngx_strncmp(reply->str, "MASTERDOWN", 10) == 0)))
     {
         rc->node->readonly++;
-        ngx_booking_sentinel_discover(rc->node);
+
+        if (rc->node->suspect != NULL) {
+            rc->node->suspect(rc->node);
+        }
     }
 
     if (cmd->wait != NULL) {
@@ -1259,8 +1261,8 @@ ngx_booking_redis_close(ngx_booking_redis_conn_t *rc, ngx_int_t why)
     ngx_booking_redis_schedule(rc);
 
     /* lost, refused, silent: the master may have moved */
-    if (!rc->node->moving) {
-        ngx_booking_sentinel_discover(rc->node);
+    if (!rc->node->moving && rc->node->suspect != NULL) {
+        rc->node->suspect(rc->node);
     }
 
     ngx_booking_redis_fail(&inflight, why);

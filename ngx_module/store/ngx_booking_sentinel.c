@@ -156,6 +156,7 @@ ngx_booking_sentinel_init(ngx_booking_node_t *node, ngx_cycle_t *cycle)
     s->master.name.data = s->text;
 
     node->sentinel = s;
+    node->suspect = ngx_booking_sentinel_discover;
     node->addr = NULL;
 
     ngx_booking_sentinel_discover(node);
