@@ -128,29 +128,44 @@ local function zero_chunk()
     return zero_chunk_text
 end
 
--- The counters of slots [s0, s1), chunk by chunk, in one HMGET: { c =
--- chunk number, first = its first slot in the range (0-based), n = slots,
--- whole = the chunk's bytes (zeros when it does not exist yet), new =
--- whether it does not }.
+-- The counters of slots [s0, s1), chunk by chunk: { c = chunk number, f =
+-- its field, first = its first slot in the range (0-based), n = slots,
+-- whole = the chunk's bytes (nil when it does not exist yet), new =
+-- whether it does not }.  A range within one chunk (a booking of a few
+-- hours, the usual one) is one HGET and no lists to build.
 local function read_counters(s0, s1)
+    local c = math.floor(s0 / CHUNK)
+    if s0 < s1 and s1 <= (c + 1) * CHUNK then
+        local f = digits(c)
+        local w = redis.call('HGET', K_C, f)
+        return { { c = c, f = f, first = s0 - c * CHUNK, n = s1 - s0,
+                   whole = w or nil, new = not w } }
+    end
     local parts, fields = {}, {}
     local s = s0
     while s < s1 do
-        local c = math.floor(s / CHUNK)
+        c = math.floor(s / CHUNK)
         local last = math.min(s1, (c + 1) * CHUNK)
-        parts[#parts + 1] = { c = c, first = s - c * CHUNK, n = last - s }
-        fields[#fields + 1] = digits(c)
+        local f = digits(c)
+        parts[#parts + 1] = { c = c, f = f, first = s - c * CHUNK,
+                              n = last - s }
+        fields[#fields + 1] = f
         s = last
     end
     local got = redis.call('HMGET', K_C, unpack(fields))
     for i, p in ipairs(parts) do
         p.new = not got[i]
-        p.whole = got[i] or zero_chunk()
+        p.whole = got[i] or nil
     end
     return parts
 end
 
+-- A chunk not made yet holds zeros: its bytes are made only for the slots
+-- asked, not for the whole chunk.
 local function bytes_of(p)
+    if not p.whole then
+        return string.rep(ZERO4, p.n)
+    end
     return string.sub(p.whole, p.first * 4 + 1, (p.first + p.n) * 4)
 end
 
@@ -210,29 +225,71 @@ local function max_in(parts)
     return state.max
 end
 
+-- A few slots (a booking of some hours) are shifted one by one: setting
+-- up shift_table and gsub costs more than that.
+local FEW = 8
+
+-- The bytes of part p with delta added to each counter (never below 0),
+-- or nil when one would pass cap: what gsub and shift_table do, slot by
+-- slot.
+local function shift_few(p, delta, cap)
+    local w, at, bytes = p.whole, p.first * 4 + 1, ''
+    for _ = 1, p.n do
+        local u = (w and decode(w, at) or 0) + delta
+        if u < 0 then
+            u = 0
+        end
+        if cap and u > cap then
+            return nil
+        end
+        bytes = bytes .. encode(u)
+        at = at + 4
+    end
+    return bytes
+end
+
 -- Adds delta to the counters read and writes them back in one HSET; or,
 -- when a slot would pass cap, writes nothing and answers false.  A chunk
 -- left all zeros is deleted: it holds nothing, and a far-future booking
--- cancelled must not leave its chunks behind.
+-- cancelled must not leave its chunks behind (only a part left all zeros
+-- can leave its chunk so; a chunk that got units cannot).
 local function shift_counters(parts, delta, cap)
-    local map, state = shift_table(delta, cap)
+    local map, state
     local set, gone = {}, {}
     for _, p in ipairs(parts) do
-        local part = string.gsub(bytes_of(p), '....', map)
-        if state.over then
-            return false
-        end
-        local whole = string.sub(p.whole, 1, p.first * 4) .. part ..
-                      string.sub(p.whole, (p.first + p.n) * 4 + 1)
-        if whole == zero_chunk() then
-            if not p.new then
-                gone[#gone + 1] = digits(p.c)
+        local part
+        if p.n <= FEW then
+            part = shift_few(p, delta, cap)
+            if not part then
+                return false
             end
         else
-            set[#set + 1] = digits(p.c)
+            if not map then
+                map, state = shift_table(delta, cap)
+            end
+            part = string.gsub(bytes_of(p), '....', map)
+            if state.over then
+                return false
+            end
+        end
+        local whole
+        if p.whole then
+            whole = string.sub(p.whole, 1, p.first * 4) .. part ..
+                    string.sub(p.whole, (p.first + p.n) * 4 + 1)
+        else
+            whole = string.rep(ZERO4, p.first) .. part ..
+                    string.rep(ZERO4, CHUNK - p.first - p.n)
+        end
+        if delta <= 0 and part == string.rep(ZERO4, p.n) and
+           whole == zero_chunk() then
+            if not p.new then
+                gone[#gone + 1] = p.f
+            end
+        else
+            set[#set + 1] = p.f
             set[#set + 1] = whole
             if p.new then
-                redis.call('ZADD', K_K, digits(p.c), digits(p.c))
+                redis.call('ZADD', K_K, p.f, p.f)
             end
         end
     end
@@ -260,7 +317,7 @@ local function max_used_from(s0)
     for i, c in ipairs(chunks) do
         local first = math.max(s0 - tonumber(c) * CHUNK, 0)
         parts[i] = { c = tonumber(c), first = first, n = CHUNK - first,
-                     whole = got[i] or zero_chunk() }
+                     whole = got[i] or nil }
     end
     return max_in(parts)
 end
