@@ -105,9 +105,11 @@ end
 
 local function store_booking(rand, b)
     local r = {}
-    for _, f in ipairs(RECORD) do
-        if b[f] ~= nil and b[f] ~= '' then
-            r[f] = digits(b[f])
+    for i = 1, #RECORD do
+        local f = RECORD[i]
+        local v = b[f]
+        if v ~= nil and v ~= '' then
+            r[f] = digits(v)
         end
     end
     redis.call('HSET', K_B, rand, cjson.encode(r))
@@ -439,9 +441,26 @@ end
 local function type_rules(name, first)
     local prefix = name .. ' '
     for i = first, #ARGV do
-        if string.sub(ARGV[i], 1, #prefix) == prefix then
+        local line = ARGV[i]
+        if string.find(line, prefix, 1, true) == 1 then
+            -- the ten numbers in one match, not a gmatch and a table: nginx
+            -- writes the line ("%V %L %L ..."); the captures are digits
+            -- only, so "+ 0" reads them as tonumber does, with one strtod
+            -- where tonumber takes two
+            local slot, hold, min, max, buffer, lead, horizon, approval,
+                  max_active, longest = string.match(line,
+                '^%D*(%d+)%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)' ..
+                '%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)', #prefix + 1)
+            if longest then
+                return { slot = slot + 0, hold = hold + 0, min = min + 0,
+                         max = max + 0, buffer = buffer + 0,
+                         lead = lead + 0, horizon = horizon + 0,
+                         approval = approval + 0 == 1,
+                         max_active = max_active + 0,
+                         longest = longest + 0 }
+            end
             local v = {}
-            for n in string.gmatch(string.sub(ARGV[i], #prefix + 1), '%d+') do
+            for n in string.gmatch(string.sub(line, #prefix + 1), '%d+') do
                 v[#v + 1] = tonumber(n)
             end
             return { slot = v[1], hold = v[2], min = v[3], max = v[4],
