@@ -190,8 +190,9 @@ local function kept(v)
 end
 
 -- b's record as store_booking would write it (every field set and not '',
--- as text), in one table constructor: its loop over RECORD, the growing
--- table and a digits() a field cost a sixth of a hold
+-- as text), from the texts made once above: store_booking would make each
+-- again (a string.format a number; a loop over the fields and a growing
+-- table before) and the same one twice for created_at and updated_at
 local now_text = digits(t)
 redis.call('HSET', K_B, rand, cjson.encode({
     status = b.status, kind = kept(kind), start = start_text,

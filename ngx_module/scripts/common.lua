@@ -84,10 +84,12 @@ local function load_resource()
     if not h[1] then
         return nil
     end
-    return { type = h[1], slot = tonumber(h[2]), capacity = tonumber(h[3]),
-             used = tonumber(h[4]), gen = h[5], owner = h[6] or '',
+    -- slot, capacity and used are written with the resource, as digits:
+    -- "+ 0" converts them as tonumber does, with one strtod not two
+    return { type = h[1], slot = h[2] + 0, capacity = h[3] + 0,
+             used = h[4] + 0, gen = h[5], owner = h[6] or '',
              groups = h[7] or '', created_at = h[8], inc = h[9] or '',
-             due = tonumber(h[10]) }
+             due = h[10] and h[10] + 0 }
 end
 
 -- A booking is one field of K_B: its record, a JSON object of strings
@@ -104,20 +106,20 @@ local function load_booking(R, rand)
     return b
 end
 
-local function store_booking(rand, b)
-    local r = {}
-    for i = 1, #RECORD do
-        local f = RECORD[i]
-        local v = b[f]
-        if v ~= nil and v ~= '' then
-            -- digits(v), without a call a field: most are text already
-            if type(v) == 'number' and v % 1 == 0 then
-                v = string.format(INT, v)
-            end
-            r[f] = v
-        end
+-- A field's text in the record: nil and '' are left out, numbers written
+-- as digits().
+local function record_text(v)
+    if v == nil or v == '' then
+        return nil
     end
-    redis.call('HSET', K_B, rand, cjson.encode(r))
+    if type(v) == 'number' and v % 1 == 0 then
+        return string.format(INT, v)
+    end
+    return v
+end
+
+local function store_booking(rand, b)
+    redis.call('HSET', K_B, rand, cjson.encode(record_of(b, record_text)))
 end
 
 -- ---------------------------------------------------------------- counters
