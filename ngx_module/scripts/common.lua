@@ -242,7 +242,7 @@ local FEW = 8
 -- or nil when one would pass cap: what gsub and shift_table do, slot by
 -- slot.
 local function shift_few(p, delta, cap)
-    local w, at, bytes = p.whole, p.first * 4 + 1, ''
+    local w, at, bytes = p.whole, p.first * 4 + 1, nil
     for _ = 1, p.n do
         local u = (w and decode(w, at) or 0) + delta
         if u < 0 then
@@ -251,10 +251,12 @@ local function shift_few(p, delta, cap)
         if cap and u > cap then
             return nil
         end
-        bytes = bytes .. encode(u)
+        -- (a part of one slot, the usual one, is the 4 bytes themselves)
+        local c = encode(u)
+        bytes = bytes and bytes .. c or c
         at = at + 4
     end
-    return bytes
+    return bytes or ''
 end
 
 -- Adds delta to the counters read and writes them back in one HSET; or,
@@ -264,8 +266,9 @@ end
 -- can leave its chunk so; a chunk that got units cannot).
 local function shift_counters(parts, delta, cap)
     local map, state
-    local set, gone = {}, {}
-    for _, p in ipairs(parts) do
+    local set, gone = {}, nil
+    for i = 1, #parts do
+        local p = parts[i]
         local part
         if p.n <= FEW then
             part = shift_few(p, delta, cap)
@@ -292,6 +295,7 @@ local function shift_counters(parts, delta, cap)
         if delta <= 0 and part == string.rep(ZERO4, p.n) and
            whole == zero_chunk() then
             if not p.new then
+                gone = gone or {}
                 gone[#gone + 1] = p.f
             end
         else
@@ -305,7 +309,7 @@ local function shift_counters(parts, delta, cap)
     if #set > 0 then
         redis.call('HSET', K_C, unpack(set))
     end
-    if #gone > 0 then
+    if gone then
         redis.call('HDEL', K_C, unpack(gone))
         redis.call('ZREM', K_K, unpack(gone))
     end
