@@ -141,12 +141,13 @@ end
 -- its field, first = its first slot in the range (0-based), n = slots,
 -- whole = the chunk's bytes (nil when it does not exist yet), new =
 -- whether it does not }.  A range within one chunk (a booking of a few
--- hours, the usual one) is one HGET and no lists to build.
+-- hours, the usual one) builds no lists.  (It stays an HMGET, as
+-- t/41-commandstats asks; an HGET would save 1% of a hold.)
 local function read_counters(s0, s1)
     local c = math.floor(s0 / CHUNK)
     if s0 < s1 and s1 <= (c + 1) * CHUNK then
         local f = digits(c)
-        local w = redis.call('HGET', K_C, f)
+        local w = redis.call('HMGET', K_C, f)[1]
         return { { c = c, f = f, first = s0 - c * CHUNK, n = s1 - s0,
                    whole = w or nil, new = not w } }
     end
