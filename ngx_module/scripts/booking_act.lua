@@ -67,8 +67,7 @@ end
 
 if op == 'confirm' then
     if st == 'held' then
-        local rules = type_rules(b.type, A_RULES)
-        set((rules and rules.approval and b.kind ~= 'block') and
+        set((type_approval(b.type, A_RULES) and b.kind ~= 'block') and
             'requested' or 'confirmed')
         redis.call('ZREM', K_H, rand)
     elseif st == 'expired' then

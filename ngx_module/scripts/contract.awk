@@ -95,9 +95,14 @@ function lua_prelude(s,   i, k, nm, pos, line, sep) {
         else printf "local A_%s = ARGV[%d]\n", upper(nm), j
     }
     printf "local SHARDS = %d\n", shards
-    line = "local RECORD = {"
-    for (i = 1; i <= nrec; i++) line = line (i > 1 ? ", " : " ") "'" record[i] "'"
-    print line " }"
+    # a function, not a list of the fields: a table made on every call of
+    # every script cost more than a closure, and a constructor makes the
+    # record at its size, where a loop grew it
+    print "local function record_of(b, text)"
+    line = "    return {"
+    for (i = 1; i <= nrec; i++)
+        line = line (i > 1 ? "," : "") "\n        ['" record[i] "'] = text(b['" record[i] "'])"
+    print line " }\nend"
     for (i = 1; i <= ntup; i++) printf "local T_%s = %d\n", upper(tuple[i]), i
     line = "local function tuple_of(v)\n    return { 'ok'"
     for (i = 2; i <= ntup; i++) line = line ", v['" tuple[i] "']"
