@@ -51,8 +51,8 @@ local function add(r, s, slot, delta)
     redis.call('BITFIELD', k, 'INCRBY', 'u32', '#' .. i, delta)
 end
 
--- the counters of slots [s0, s1), 4 bytes a slot: the days in one MGET
-local function read_used(r, s0, s1, slot)
+-- the day keys of slots [s0, s1), and each day's first slot and count
+local function days(r, s0, s1, slot)
     local keys, cut = {}, {}
     local s = s0
     while s < s1 do
@@ -62,6 +62,12 @@ local function read_used(r, s0, s1, slot)
         cut[#cut + 1] = { i, n }
         s = s + n
     end
+    return keys, cut
+end
+
+-- the counters of slots [s0, s1), 4 bytes a slot: the days in one MGET
+local function read_used(r, s0, s1, slot)
+    local keys, cut = days(r, s0, s1, slot)
     local parts = redis.call('MGET', unpack(keys))
     for d, c in ipairs(cut) do
         local i, n = c[1], c[2]
@@ -75,6 +81,26 @@ end
 local function units(counters, i)
     local a, b, c, d = string.byte(counters, i * 4 - 3, i * 4)
     return ((a * 256 + b) * 256 + c) * 256 + d
+end
+
+-- the fewest units free over slots [s0, s1), looking no further once
+-- fewer than qty: a day nobody booked has no key, and is all free
+local function fewest_free(r, s0, s1, slot, cap, qty)
+    local keys, cut = days(r, s0, s1, slot)
+    local parts = redis.call('MGET', unpack(keys))
+    local free = cap
+    for d, c in ipairs(cut) do
+        local v = parts[d]
+        if v then
+            for k = c[1] + 1, math.min(c[1] + c[2], #v / 4) do
+                free = math.min(free, cap - units(v, k))
+                if free < qty then
+                    return free
+                end
+            end
+        end
+    end
+    return free
 end
 
 local function give_back(r, slot, b)

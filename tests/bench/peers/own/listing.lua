@@ -25,18 +25,9 @@ for _, id in ipairs(ids) do
             free = cap - tonumber(h[4])
         elseif from then
             sweep(r, slot)
-            local s0, s1 = math.floor(from / slot), math.ceil(to / slot)
-            local c = read_used(r, s0, s1, slot)
-            -- the fewest free units over the range; none enough: no more
-            -- looking
-            free = cap
-            for i = 1, s1 - s0 do
-                free = math.min(free, cap - units(c, i))
-                if free < qty then
-                    break
-                end
-            end
-            free = math.max(free, 0)
+            free = math.max(fewest_free(r, math.floor(from / slot),
+                                        math.ceil(to / slot), slot, cap, qty),
+                            0)
         end
         if not from or free >= qty then
             out[#out + 1] = h[1]
