@@ -7,7 +7,7 @@
 # npm ci for the Node peer).  Included by the Makefile, which has "module".
 #
 #   make bench [BENCH_SECONDS=10] [BENCH_ROUNDS=3]
-#                                   all three parts (~13 minutes with 10 s runs)
+#                                   all three parts (~25 minutes with 10 s runs)
 #   make bench-growth               the growth part alone
 #   make bench-memory               worker memory over 1,000,000 requests
 
