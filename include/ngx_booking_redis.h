@@ -89,6 +89,7 @@ ngx_booking_redis_cmd_t *ngx_booking_script_eval(
 ngx_booking_redis_cmd_t *ngx_booking_script_load(ngx_uint_t script,
     ngx_log_t *log);
 ngx_str_t *ngx_booking_script_name(ngx_uint_t script);
+ngx_uint_t ngx_booking_script_writes(ngx_uint_t script);
 
 /* a node's connections */
 ngx_int_t ngx_booking_node_open(ngx_booking_node_t *node, ngx_cycle_t *cycle);

@@ -18,6 +18,7 @@ typedef struct {
     ngx_str_t   name;
     ngx_str_t   text;
     u_char      sha1[40];
+    ngx_uint_t  reads;      /* "#!lua flags=no-writes": it writes nothing */
 } ngx_booking_script_t;
 
 

@@ -253,6 +253,7 @@ ngx_booking_create_main_conf(ngx_conf_t *cf)
     bmcf->store.database = NGX_CONF_UNSET;
     bmcf->store.timeout = NGX_CONF_UNSET_MSEC;
     bmcf->store.connections = NGX_CONF_UNSET_UINT;
+    bmcf->store.replicas = NGX_CONF_UNSET_UINT;
     bmcf->store.replicas_timeout = NGX_CONF_UNSET_MSEC;
     bmcf->ops.max_range = NGX_CONF_UNSET;
     bmcf->cache_valid = NGX_CONF_UNSET;
@@ -307,6 +308,7 @@ ngx_booking_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(bmcf->store.database, 0);
     ngx_conf_init_msec_value(bmcf->store.timeout, 250);
     ngx_conf_init_uint_value(bmcf->store.connections, 2);
+    ngx_conf_init_uint_value(bmcf->store.replicas, 0);
     ngx_conf_init_msec_value(bmcf->store.replicas_timeout,
                              bmcf->store.timeout);
     ngx_conf_init_value(bmcf->cache_valid, 1);
@@ -445,9 +447,7 @@ ngx_booking_replicas(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_int_t   n;
     ngx_str_t  *value, t;
 
-    if (bmcf->store.replicas || bmcf->store.replicas_timeout
-                                != NGX_CONF_UNSET_MSEC)
-    {
+    if (bmcf->store.replicas != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
     }
 

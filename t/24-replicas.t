@@ -60,6 +60,22 @@ my $first = book($t, 'u1', $slot, headers => { 'Idempotency-Key' => 'k1' });
 is $first->{status}, 504, 'a hold is 504 too';
 ok metric('booking_redis_unreplicated_total') >= 2, 'the metrics count them';
 
+# what changed nothing does not wait: a refusal, too few units, a script
+# that only reads
+# (a refusal's WAIT still holds its connection until it answers: the read
+# goes first)
+for my $c ([ "a resource's bookings (a script that only reads)", 200, sub {
+                 $t->req(GET => '/admin/bookings?resource=car1') } ],
+           [ 'a refusal (422)', 422, sub {
+                 book($t, 'u2', { %$slot, start => iso($start + 60) }) } ],
+           [ 'the slot the unknown hold took (409)', 409, sub { book($t, 'u2', $slot) } ]) {
+    my ($what, $want, $code) = @$c;
+    $t0 = time;
+    $r = $code->();
+    is $r->{status}, $want, "$what: $want";
+    ok time - $t0 < 0.25, sprintf '%s: at once (%.3f s)', $what, time - $t0;
+}
+
 # ------------------------------------------------------------ a replica
 
 my $rport = BookingTest::free_port();

@@ -55,6 +55,8 @@ struct ngx_booking_redis_conn_s {
     ngx_queue_t                    waiting;   /* not sent until READY */
     ngx_uint_t                     ninflight;
     ngx_uint_t                     handshake;  /* replies still awaited */
+    ngx_uint_t                     nwaits;    /* WAITs in flight */
+    ngx_msec_t                     wait_until; /* the last one's deadline */
 
     u_char                        *out;
     size_t                         out_pos;
@@ -107,6 +109,7 @@ static ngx_int_t ngx_booking_redis_send_wait(ngx_booking_redis_conn_t *rc,
     ngx_booking_redis_cmd_t *cmd);
 static void ngx_booking_redis_acked(void *data, ngx_int_t rc,
     redisReply *reply);
+static ngx_uint_t ngx_booking_redis_refused(redisReply *reply);
 
 
 ngx_int_t
@@ -665,8 +668,9 @@ static ngx_int_t
 ngx_booking_redis_send(ngx_booking_redis_conn_t *rc,
     ngx_booking_redis_cmd_t *cmd)
 {
-    u_char  *out;
-    size_t   size, used;
+    u_char      *out;
+    size_t       size, used;
+    ngx_msec_t   base;
 
     if (rc->out_pos == rc->out_len) {
         rc->out_pos = 0;
@@ -708,8 +712,17 @@ ngx_booking_redis_send(ngx_booking_redis_conn_t *rc,
     ngx_memcpy(rc->out + rc->out_len, cmd->bytes, cmd->len);
     rc->out_len += cmd->len;
 
-    /* a command's own time starts when it goes out, not when it queued */
-    cmd->deadline = ngx_current_msec + rc->node->conf->timeout;
+    /*
+     * A command's own time starts when it goes out, not when it queued;
+     * behind a WAIT, Redis reads nothing more until WAIT answers.
+     */
+    base = ngx_current_msec;
+
+    if (rc->nwaits && (ngx_msec_int_t) (rc->wait_until - base) > 0) {
+        base = rc->wait_until;
+    }
+
+    cmd->deadline = base + rc->node->conf->timeout;
 
     ngx_queue_insert_tail(&rc->inflight, &cmd->queue);
     rc->ninflight++;
@@ -724,6 +737,7 @@ ngx_booking_redis_send(ngx_booking_redis_conn_t *rc,
     }
 
     if (cmd->script >= 0 && rc->node->conf->replicas
+        && ngx_booking_script_writes(cmd->script)
         && ngx_booking_redis_send_wait(rc, cmd) != NGX_OK)
     {
         /* sent without WAIT: whatever it answers, nobody knows if it lasts */
@@ -773,7 +787,38 @@ ngx_booking_redis_send_wait(ngx_booking_redis_conn_t *rc,
     wait->deadline += conf->replicas_timeout;
     cmd->wait = wait;
 
+    rc->nwaits++;
+    rc->wait_until = wait->deadline;
+
     return NGX_OK;
+}
+
+
+/*
+ * An answer that changed nothing worth a replica: an error, AGAIN (the
+ * script sends it before any change but expired holds, which any later
+ * script frees again), a refusal (the contract's "err") or too few units
+ * ("unavailable").
+ */
+static ngx_uint_t
+ngx_booking_redis_refused(redisReply *reply)
+{
+    redisReply  *first;
+
+    if (reply->type == REDIS_REPLY_ERROR || reply->type == REDIS_REPLY_STATUS) {
+        return 1;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
+        return 0;
+    }
+
+    first = reply->element[0];
+
+    return first->type == REDIS_REPLY_STRING
+           && ((first->len == 3 && ngx_strncmp(first->str, "err", 3) == 0)
+               || (first->len == 11
+                   && ngx_strncmp(first->str, "unavailable", 11) == 0));
 }
 
 
@@ -801,7 +846,8 @@ ngx_booking_redis_acked(void *data, ngx_int_t rc, redisReply *reply)
             handler(cmd->data, rc, NULL);
 
         } else if (reply->type == REDIS_REPLY_INTEGER
-                   && reply->integer >= (long long) cmd->conn->node->conf->replicas)
+                   && reply->integer
+                      >= (long long) cmd->conn->node->conf->replicas)
         {
             handler(cmd->data, NGX_BOOKING_REDIS_REPLY, held);
 
@@ -999,6 +1045,10 @@ ngx_booking_redis_dispatch(ngx_booking_redis_conn_t *rc, redisReply *reply)
     rc->ninflight--;
     cmd = ngx_queue_data(q, ngx_booking_redis_cmd_t, queue);
 
+    if (cmd->ack) {
+        rc->nwaits--;
+    }
+
     /* SCRIPT FLUSH or a restart emptied Redis's script cache */
     if (cmd->script >= 0 && !cmd->retried
         && reply->type == REDIS_REPLY_ERROR && reply->len >= 8
@@ -1032,8 +1082,8 @@ ngx_booking_redis_dispatch(ngx_booking_redis_conn_t *rc, redisReply *reply)
     }
 
     if (cmd->wait != NULL) {
-        /* an error wrote nothing: the rest waits for WAIT's answer */
-        if (reply->type != REDIS_REPLY_ERROR) {
+        /* what changed something waits for WAIT's answer */
+        if (!ngx_booking_redis_refused(reply)) {
             cmd->held = reply;
             return NGX_OK;
         }
@@ -1044,7 +1094,7 @@ ngx_booking_redis_dispatch(ngx_booking_redis_conn_t *rc, redisReply *reply)
     handler = cmd->handler;
 
     if (handler != NULL) {
-        if (cmd->unacked && reply->type != REDIS_REPLY_ERROR) {
+        if (cmd->unacked && !ngx_booking_redis_refused(reply)) {
             handler(cmd->data, NGX_BOOKING_REDIS_TIMEOUT, NULL);
 
         } else {
@@ -1236,6 +1286,7 @@ ngx_booking_redis_close(ngx_booking_redis_conn_t *rc, ngx_int_t why)
     rc->out_len = 0;
     rc->handshake = 0;
     rc->ninflight = 0;
+    rc->nwaits = 0;
 
     /* handlers may send new commands: none must land on this connection */
     rc->state = NGX_BOOKING_REDIS_DOWN;

@@ -17,13 +17,28 @@
 void
 ngx_booking_scripts_init(void)
 {
-    u_char                 digest[SHA_DIGEST_LENGTH];
+    u_char                 digest[SHA_DIGEST_LENGTH], *lf;
     ngx_booking_script_t  *s;
 
     for (s = ngx_booking_scripts; s->name.len; s++) {
         SHA1(s->text.data, s->text.len, digest);
         ngx_hex_dump(s->sha1, digest, SHA_DIGEST_LENGTH);
+
+        /* Redis refuses a write from such a script: no replica waits */
+        lf = ngx_strlchr(s->text.data, s->text.data + s->text.len, LF);
+        s->reads = lf != NULL
+                   && ngx_strlcasestrn(s->text.data, lf,
+                                       (u_char *) "no-writes", 9 - 1)
+                      != NULL;
     }
+}
+
+
+/* whether a script may write: with booking_redis_replicas, WAIT follows */
+ngx_uint_t
+ngx_booking_script_writes(ngx_uint_t script)
+{
+    return !ngx_booking_scripts[script].reads;
 }
 
 

@@ -710,13 +710,14 @@ static void
 ngx_booking_sentinel_switched(ngx_booking_sentinel_sub_t *sub,
     redisReply *reply)
 {
-    u_char          *p, *last, *word[5];
-    size_t           len[5];
-    socklen_t        salen;
-    ngx_str_t       *name;
-    ngx_uint_t       i;
-    redisReply      *text;
-    ngx_sockaddr_t   sa;
+    u_char                  *p, *last, *word[5];
+    size_t                   len[5];
+    socklen_t                salen;
+    ngx_str_t               *name;
+    ngx_uint_t               i;
+    redisReply              *text;
+    ngx_sockaddr_t           sa;
+    ngx_booking_sentinel_t  *s;
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
         || reply->element[0]->type != REDIS_REPLY_STRING
@@ -759,7 +760,20 @@ ngx_booking_sentinel_switched(ngx_booking_sentinel_sub_t *sub,
         return;
     }
 
-    ngx_booking_sentinel_set(sub->sentinel, &sa, salen, sub->peer.name);
+    s = sub->sentinel;
+
+    /* a discovery under way may ask a sentinel that has not heard yet */
+    if (s->busy) {
+        ngx_booking_sentinel_release(s);
+
+        if (s->retry.timer_set) {
+            ngx_del_timer(&s->retry);
+        }
+
+        s->busy = 0;
+    }
+
+    ngx_booking_sentinel_set(s, &sa, salen, sub->peer.name);
 }
 
 
