@@ -50,6 +50,7 @@ struct ngx_booking_redis_cmd_s {
     size_t                         len;
     u_char                        *bytes;     /* the command in RESP */
     ngx_booking_redis_cmd_t       *wait;      /* the WAIT sent after it */
+    void                         **owner;     /* the caller's pointer to it */
     redisReply                    *held;      /* its reply, until WAIT's */
     unsigned                       internal:1;
     unsigned                       retried:1;

@@ -1137,6 +1137,11 @@ ngx_booking_redis_retry_as_eval(ngx_booking_redis_conn_t *rc,
                   "booking: script \"%V\" was not in redis, sent again",
                   ngx_booking_script_name(eval->script));
 
+    /* the caller cancels the EVAL now, if it goes first */
+    if (eval->owner != NULL) {
+        *eval->owner = eval;
+    }
+
     ngx_free(cmd);
 
     return NGX_OK;

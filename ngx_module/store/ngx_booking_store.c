@@ -90,6 +90,9 @@ ngx_booking_store_send(ngx_booking_call_t *call)
 
     node = ngx_booking_nodes_pick(key);
 
+    /* a command sent again in another form (EVAL) tells call->cmd */
+    cmd->owner = &call->cmd;
+
     if (node == NULL
         || ngx_booking_node_send(node, cmd, ngx_booking_store_reply, call)
            != NGX_OK)
