@@ -17,7 +17,7 @@ my $SLOW = BookingTest::slow();
 
 my $t = BookingTest->new(
     workers => 1,
-    http => default_http() . "booking_redis_replicas 1 timeout=300ms;\n",
+    http => default_http() . "booking_redis_replicas 1 timeout=1s;\n",
     server => BookingTest::default_server() . "location = /metrics { booking_status; }\n",
 );
 my $dir = $t->dir;
@@ -47,7 +47,7 @@ my $r = $t->req(PUT => '/admin/resources/car1', body => { type => 'car', capacit
 my $took = time - $t0;
 is $r->{status}, 504, 'no replica: a write is 504';
 is $r->{json}{error}{code}, 'backend_timeout', 'the error of the spec';
-ok $took >= 0.25 && $took < 1.5 * $SLOW, sprintf 'after WAIT\'s 300 ms (%.2f s)', $took;
+ok $took >= 0.9 && $took < 2.5 * $SLOW, sprintf 'after WAIT\'s 1 s (%.2f s)', $took;
 ok $t->redis('EXISTS', BookingKeys::rkey('car1')), 'written all the same: the outcome was unknown';
 
 $t0 = time;
@@ -95,7 +95,7 @@ is $again->{headers}{'idempotent-replayed'}, 'true', 'the first attempt had been
 $t0 = time;
 $r = book($t, 'u2', { resource => 'car1', start => iso($start + 7200), end => iso($start + 10800) });
 is $r->{status}, 201, 'with a replica, a write is 201';
-ok time - $t0 < 0.25, sprintf 'at once (%.3f s)', time - $t0;
+ok time - $t0 < 0.5, sprintf 'at once (%.3f s)', time - $t0;
 is book($t, 'u3', $slot)->{status}, 409, 'and what is taken is taken';
 my $id = $r->{json}{id};
 sleep 0.2;
