@@ -42,36 +42,50 @@
 
 #define NGX_BOOKING_SENTINEL_READ         4096
 
+/*
+ * A subscription is asked for a PING this often: a sentinel gone without a
+ * word (a host down, a half-open connection) must not leave the node deaf
+ * to the next failover.  Its answer is due within booking_redis_timeout.
+ */
+#define NGX_BOOKING_SENTINEL_PING         2000
 
-/* a subscription to one sentinel's "+switch-master" */
-typedef struct {
+
+typedef struct ngx_booking_link_s  ngx_booking_link_t;
+
+/* a reply from the sentinel: NGX_ERROR fails the link */
+typedef ngx_int_t (*ngx_booking_link_reply_pt)(ngx_booking_link_t *link,
+    redisReply *reply);
+typedef void (*ngx_booking_link_fail_pt)(ngx_booking_link_t *link);
+
+
+/* a connection of nginx's own to one sentinel: a command out, replies in */
+struct ngx_booking_link_s {
     ngx_booking_sentinel_t        *sentinel;
-    ngx_uint_t                     index;
+    ngx_uint_t                     index;     /* of the sentinel */
     ngx_peer_connection_t          peer;
     redisReader                   *reader;
+    ngx_str_t                      out;
     size_t                         sent;
+    ngx_booking_link_reply_pt      reply;
+    ngx_booking_link_fail_pt       fail;
     ngx_event_t                    retry;
     ngx_msec_t                     backoff;
-} ngx_booking_sentinel_sub_t;
+    ngx_event_t                    ping;      /* subscriptions only */
+};
 
 
 struct ngx_booking_sentinel_s {
     ngx_booking_node_t            *node;
 
     /* the discovery: one sentinel asked at a time */
-    ngx_peer_connection_t          peer;
-    redisReader                   *reader;
-    ngx_str_t                      ask;       /* the command, in RESP */
-    size_t                         sent;
-    ngx_uint_t                     next;      /* the sentinel to ask */
+    ngx_booking_link_t             ask;
+    ngx_str_t                      command;   /* in RESP */
     ngx_uint_t                     tried;     /* in this round */
-    ngx_event_t                    retry;
-    ngx_msec_t                     backoff;
     ngx_msec_t                     ended;     /* the last discovery's end */
     ngx_msec_t                     recheck;
     ngx_uint_t                     failovers;
 
-    ngx_booking_sentinel_sub_t    *subs;     /* one per sentinel */
+    ngx_booking_link_t            *subs;      /* one per sentinel */
 
     ngx_addr_t                     master;
     ngx_sockaddr_t                 sockaddr;
@@ -82,26 +96,37 @@ struct ngx_booking_sentinel_s {
 };
 
 
+static void ngx_booking_link_init(ngx_booking_link_t *link,
+    ngx_booking_sentinel_t *s, ngx_uint_t index, ngx_event_handler_pt retry,
+    ngx_log_t *log);
+static void ngx_booking_link_open(ngx_booking_link_t *link,
+    ngx_uint_t log_error);
+static void ngx_booking_link_write_handler(ngx_event_t *wev);
+static void ngx_booking_link_read_handler(ngx_event_t *rev);
+static void ngx_booking_link_release(ngx_booking_link_t *link);
+static ngx_msec_t ngx_booking_link_backoff(ngx_booking_link_t *link);
 static void ngx_booking_sentinel_ask(ngx_booking_sentinel_t *s);
-static void ngx_booking_sentinel_write_handler(ngx_event_t *wev);
-static void ngx_booking_sentinel_read_handler(ngx_event_t *rev);
-static ngx_int_t ngx_booking_sentinel_answer(ngx_booking_sentinel_t *s,
+static ngx_int_t ngx_booking_sentinel_answer(ngx_booking_link_t *link,
     redisReply *reply);
 static ngx_int_t ngx_booking_sentinel_parse(u_char *ip, size_t iplen,
     u_char *port, size_t portlen, ngx_sockaddr_t *sa, socklen_t *len);
 static void ngx_booking_sentinel_set(ngx_booking_sentinel_t *s,
     ngx_sockaddr_t *sa, socklen_t len, ngx_str_t *from);
-static void ngx_booking_sentinel_subscribe(ngx_booking_sentinel_sub_t *sub);
-static void ngx_booking_sentinel_sub_write_handler(ngx_event_t *wev);
-static void ngx_booking_sentinel_sub_read_handler(ngx_event_t *rev);
-static void ngx_booking_sentinel_switched(ngx_booking_sentinel_sub_t *sub,
-    redisReply *reply);
-static void ngx_booking_sentinel_sub_release(ngx_booking_sentinel_sub_t *sub);
-static void ngx_booking_sentinel_sub_failed(ngx_booking_sentinel_sub_t *sub);
-static void ngx_booking_sentinel_sub_retry_handler(ngx_event_t *ev);
-static void ngx_booking_sentinel_failed(ngx_booking_sentinel_t *s);
-static void ngx_booking_sentinel_release(ngx_booking_sentinel_t *s);
+static void ngx_booking_sentinel_failed(ngx_booking_link_t *link);
 static void ngx_booking_sentinel_retry_handler(ngx_event_t *ev);
+static void ngx_booking_sentinel_subscribe(ngx_booking_link_t *sub);
+static ngx_int_t ngx_booking_sentinel_switched(ngx_booking_link_t *sub,
+    redisReply *reply);
+static void ngx_booking_sentinel_ping_handler(ngx_event_t *ev);
+static void ngx_booking_sentinel_sub_failed(ngx_booking_link_t *sub);
+static void ngx_booking_sentinel_sub_retry_handler(ngx_event_t *ev);
+
+
+static ngx_str_t  ngx_booking_sentinel_subscribe_command =
+    ngx_string("*2\r\n$9\r\nSUBSCRIBE\r\n$14\r\n+switch-master\r\n");
+
+static ngx_str_t  ngx_booking_sentinel_ping_command =
+    ngx_string("*1\r\n$4\r\nPING\r\n");
 
 
 ngx_int_t
@@ -119,37 +144,39 @@ ngx_booking_sentinel_init(ngx_booking_node_t *node, ngx_cycle_t *cycle)
 
     name = &node->conf->master;
 
-    s->ask.data = ngx_pnalloc(cycle->pool, 64 + NGX_SIZE_T_LEN + name->len);
-    if (s->ask.data == NULL) {
+    s->command.data = ngx_pnalloc(cycle->pool, 64 + NGX_SIZE_T_LEN + name->len);
+    if (s->command.data == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_sprintf(s->ask.data, "*3\r\n$8\r\nSENTINEL\r\n"
+    p = ngx_sprintf(s->command.data, "*3\r\n$8\r\nSENTINEL\r\n"
                     "$23\r\nget-master-addr-by-name\r\n$%uz\r\n%V\r\n",
                     name->len, name);
-    s->ask.len = p - s->ask.data;
+    s->command.len = p - s->command.data;
 
     s->node = node;
-    s->next = ngx_random() % node->conf->nsentinels;
 
-    s->retry.handler = ngx_booking_sentinel_retry_handler;
-    s->retry.data = s;
-    s->retry.log = cycle->log;
-    s->retry.cancelable = 1;
+    ngx_booking_link_init(&s->ask, s, ngx_random() % node->conf->nsentinels,
+                          ngx_booking_sentinel_retry_handler, cycle->log);
+    s->ask.reply = ngx_booking_sentinel_answer;
+    s->ask.fail = ngx_booking_sentinel_failed;
 
-    s->subs = ngx_pcalloc(cycle->pool, node->conf->nsentinels
-                                       * sizeof(ngx_booking_sentinel_sub_t));
+    s->subs = ngx_pcalloc(cycle->pool,
+                          node->conf->nsentinels * sizeof(ngx_booking_link_t));
     if (s->subs == NULL) {
         return NGX_ERROR;
     }
 
     for (i = 0; i < node->conf->nsentinels; i++) {
-        s->subs[i].sentinel = s;
-        s->subs[i].index = i;
-        s->subs[i].retry.handler = ngx_booking_sentinel_sub_retry_handler;
-        s->subs[i].retry.data = &s->subs[i];
-        s->subs[i].retry.log = cycle->log;
-        s->subs[i].retry.cancelable = 1;
+        ngx_booking_link_init(&s->subs[i], s, i,
+                              ngx_booking_sentinel_sub_retry_handler,
+                              cycle->log);
+        s->subs[i].reply = ngx_booking_sentinel_switched;
+        s->subs[i].fail = ngx_booking_sentinel_sub_failed;
+        s->subs[i].ping.handler = ngx_booking_sentinel_ping_handler;
+        s->subs[i].ping.data = &s->subs[i];
+        s->subs[i].ping.log = cycle->log;
+        s->subs[i].ping.cancelable = 1;
     }
 
     s->master.sockaddr = &s->sockaddr.sockaddr;
@@ -181,14 +208,14 @@ ngx_booking_sentinel_exit(ngx_booking_node_t *node)
         return;
     }
 
-    ngx_booking_sentinel_release(s);
+    ngx_booking_link_release(&s->ask);
 
-    if (s->retry.timer_set) {
-        ngx_del_timer(&s->retry);
+    if (s->ask.retry.timer_set) {
+        ngx_del_timer(&s->ask.retry);
     }
 
     for (i = 0; i < node->conf->nsentinels; i++) {
-        ngx_booking_sentinel_sub_release(&s->subs[i]);
+        ngx_booking_link_release(&s->subs[i]);
 
         if (s->subs[i].retry.timer_set) {
             ngx_del_timer(&s->subs[i].retry);
@@ -217,7 +244,7 @@ ngx_booking_sentinel_discover(ngx_booking_node_t *node)
     since = (ngx_msec_int_t) (ngx_current_msec - s->ended);
 
     if (s->known && since >= 0 && since < NGX_BOOKING_SENTINEL_GAP) {
-        ngx_add_timer(&s->retry, NGX_BOOKING_SENTINEL_GAP - since);
+        ngx_add_timer(&s->ask.retry, NGX_BOOKING_SENTINEL_GAP - since);
         return;
     }
 
@@ -232,101 +259,116 @@ ngx_booking_sentinel_failovers(ngx_booking_node_t *node)
 }
 
 
+/* ------------------------------------------------------------ links */
+
+
 static void
-ngx_booking_sentinel_ask(ngx_booking_sentinel_t *s)
+ngx_booking_link_init(ngx_booking_link_t *link, ngx_booking_sentinel_t *s,
+    ngx_uint_t index, ngx_event_handler_pt retry, ngx_log_t *log)
 {
-    ngx_int_t              n;
-    ngx_addr_t            *addr;
-    ngx_connection_t      *c;
-    ngx_booking_node_t    *node;
+    link->sentinel = s;
+    link->index = index;
+    link->retry.handler = retry;
+    link->retry.data = link;
+    link->retry.log = log;
+    link->retry.cancelable = 1;
+}
 
-    node = s->node;
-    addr = &node->conf->sentinels[s->next];
 
-    ngx_memzero(&s->peer, sizeof(ngx_peer_connection_t));
-    s->peer.sockaddr = addr->sockaddr;
-    s->peer.socklen = addr->socklen;
-    s->peer.name = &addr->name;
-    s->peer.get = ngx_event_get_peer;
-    s->peer.log = node->log;
-    s->peer.log_error = NGX_ERROR_ERR;
-    s->sent = 0;
+/* connects to the link's sentinel and sends link->out */
+static void
+ngx_booking_link_open(ngx_booking_link_t *link, ngx_uint_t log_error)
+{
+    ngx_int_t            n;
+    ngx_addr_t          *addr;
+    ngx_connection_t    *c;
+    ngx_booking_node_t  *node;
 
-    n = ngx_event_connect_peer(&s->peer);
+    node = link->sentinel->node;
+    addr = &node->conf->sentinels[link->index];
+
+    ngx_memzero(&link->peer, sizeof(ngx_peer_connection_t));
+    link->peer.sockaddr = addr->sockaddr;
+    link->peer.socklen = addr->socklen;
+    link->peer.name = &addr->name;
+    link->peer.get = ngx_event_get_peer;
+    link->peer.log = node->log;
+    link->peer.log_error = log_error;
+    link->sent = 0;
+
+    n = ngx_event_connect_peer(&link->peer);
 
     if (n == NGX_ERROR || n == NGX_BUSY || n == NGX_DECLINED) {
-        ngx_booking_sentinel_failed(s);
+        link->fail(link);
         return;
     }
 
-    c = s->peer.connection;
-    c->data = s;
-    c->read->handler = ngx_booking_sentinel_read_handler;
-    c->write->handler = ngx_booking_sentinel_write_handler;
+    c = link->peer.connection;
+    c->data = link;
+    c->read->handler = ngx_booking_link_read_handler;
+    c->write->handler = ngx_booking_link_write_handler;
 
-    s->reader = ngx_booking_reader_create();
-    if (s->reader == NULL) {
-        ngx_booking_sentinel_failed(s);
+    link->reader = ngx_booking_reader_create();
+    if (link->reader == NULL) {
+        link->fail(link);
         return;
     }
-
-    ngx_add_timer(c->read, node->conf->timeout);
 
     if (n == NGX_OK) {
-        ngx_booking_sentinel_write_handler(c->write);
+        ngx_booking_link_write_handler(c->write);
     }
 }
 
 
 static void
-ngx_booking_sentinel_write_handler(ngx_event_t *wev)
+ngx_booking_link_write_handler(ngx_event_t *wev)
 {
-    ssize_t                  n;
-    ngx_connection_t        *c;
-    ngx_booking_sentinel_t  *s;
+    ssize_t              n;
+    ngx_connection_t    *c;
+    ngx_booking_link_t  *link;
 
     c = wev->data;
-    s = c->data;
+    link = c->data;
 
-    if (s->sent == s->ask.len) {
+    if (link->sent == link->out.len) {
         return;
     }
 
-    n = c->send(c, s->ask.data + s->sent, s->ask.len - s->sent);
+    n = c->send(c, link->out.data + link->sent, link->out.len - link->sent);
 
     if (n == NGX_ERROR) {
-        ngx_booking_sentinel_failed(s);
+        link->fail(link);
         return;
     }
 
     if (n > 0) {
-        s->sent += n;
+        link->sent += n;
     }
 
     if (ngx_handle_write_event(wev, 0) != NGX_OK) {
-        ngx_booking_sentinel_failed(s);
+        link->fail(link);
     }
 }
 
 
 static void
-ngx_booking_sentinel_read_handler(ngx_event_t *rev)
+ngx_booking_link_read_handler(ngx_event_t *rev)
 {
-    void                    *reply;
-    ssize_t                  n;
-    ngx_int_t                rc;
-    ngx_connection_t        *c;
-    ngx_booking_sentinel_t  *s;
-    u_char                   buf[NGX_BOOKING_SENTINEL_READ];
+    void                *reply;
+    ssize_t              n;
+    ngx_int_t            rc;
+    ngx_connection_t    *c;
+    ngx_booking_link_t  *link;
+    u_char               buf[NGX_BOOKING_SENTINEL_READ];
 
     c = rev->data;
-    s = c->data;
+    link = c->data;
 
     if (rev->timedout) {
         ngx_log_error(NGX_LOG_ERR, c->log, 0,
                       "booking: sentinel %V did not answer in time",
-                      s->peer.name);
-        ngx_booking_sentinel_failed(s);
+                      link->peer.name);
+        link->fail(link);
         return;
     }
 
@@ -335,49 +377,115 @@ ngx_booking_sentinel_read_handler(ngx_event_t *rev)
 
         if (n == NGX_AGAIN) {
             if (ngx_handle_read_event(rev, 0) != NGX_OK) {
-                ngx_booking_sentinel_failed(s);
+                link->fail(link);
             }
 
             return;
         }
 
         if (n == NGX_ERROR || n == 0
-            || redisReaderFeed(s->reader, (const char *) buf, n) != REDIS_OK)
+            || redisReaderFeed(link->reader, (const char *) buf, n)
+               != REDIS_OK)
         {
-            ngx_booking_sentinel_failed(s);
+            link->fail(link);
             return;
         }
 
-        reply = NULL;
+        for ( ;; ) {
+            reply = NULL;
 
-        if (redisReaderGetReply(s->reader, &reply) != REDIS_OK) {
-            ngx_booking_sentinel_failed(s);
-            return;
-        }
+            if (redisReaderGetReply(link->reader, &reply) != REDIS_OK) {
+                link->fail(link);
+                return;
+            }
 
-        if (reply != NULL) {
-            rc = ngx_booking_sentinel_answer(s, reply);
+            if (reply == NULL) {
+                break;
+            }
+
+            /* the sentinel answers: whatever was due is in */
+            if (rev->timer_set) {
+                ngx_del_timer(rev);
+            }
+
+            rc = link->reply(link, reply);
             freeReplyObject(reply);
 
             if (rc != NGX_OK) {
-                ngx_booking_sentinel_failed(s);
+                link->fail(link);
+                return;
             }
 
-            return;
+            if (link->peer.connection == NULL) {
+                return;
+            }
         }
+    }
+}
+
+
+static void
+ngx_booking_link_release(ngx_booking_link_t *link)
+{
+    if (link->peer.connection != NULL) {
+        ngx_close_connection(link->peer.connection);
+        link->peer.connection = NULL;
+    }
+
+    if (link->reader != NULL) {
+        redisReaderFree(link->reader);
+        link->reader = NULL;
+    }
+
+    if (link->ping.timer_set) {
+        ngx_del_timer(&link->ping);
+    }
+}
+
+
+/* from 100 ms, doubling up to 5 s, give or take a fifth */
+static ngx_msec_t
+ngx_booking_link_backoff(ngx_booking_link_t *link)
+{
+    ngx_msec_t  jitter;
+
+    link->backoff = link->backoff ? ngx_min(link->backoff * 2,
+                                            NGX_BOOKING_SENTINEL_BACKOFF_MAX)
+                                  : NGX_BOOKING_SENTINEL_BACKOFF_MIN;
+
+    jitter = link->backoff / 5;
+
+    return link->backoff - jitter + ngx_random() % (2 * jitter + 1);
+}
+
+
+/* ------------------------------------------------------------ discovery */
+
+
+static void
+ngx_booking_sentinel_ask(ngx_booking_sentinel_t *s)
+{
+    s->ask.out = s->command;
+
+    ngx_booking_link_open(&s->ask, NGX_ERROR_ERR);
+
+    if (s->ask.peer.connection != NULL) {
+        ngx_add_timer(s->ask.peer.connection->read, s->node->conf->timeout);
     }
 }
 
 
 /* the master's address, its IP and port */
 static ngx_int_t
-ngx_booking_sentinel_answer(ngx_booking_sentinel_t *s, redisReply *reply)
+ngx_booking_sentinel_answer(ngx_booking_link_t *link, redisReply *reply)
 {
-    socklen_t            len;
-    redisReply          *ip, *port;
-    ngx_sockaddr_t       sa;
-    ngx_booking_node_t  *node;
+    socklen_t                len;
+    redisReply              *ip, *port;
+    ngx_sockaddr_t           sa;
+    ngx_booking_node_t      *node;
+    ngx_booking_sentinel_t  *s;
 
+    s = link->sentinel;
     node = s->node;
 
     ip = (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2)
@@ -393,18 +501,18 @@ ngx_booking_sentinel_answer(ngx_booking_sentinel_t *s, redisReply *reply)
     {
         ngx_log_error(NGX_LOG_ERR, node->log, 0,
                       "booking: sentinel %V does not know master \"%V\"",
-                      s->peer.name, &node->conf->master);
+                      link->peer.name, &node->conf->master);
         return NGX_ERROR;
     }
 
-    ngx_booking_sentinel_release(s);
+    ngx_booking_sentinel_set(s, &sa, len, link->peer.name);
+
+    ngx_booking_link_release(link);
 
     s->busy = 0;
-    s->backoff = 0;
+    link->backoff = 0;
     s->ended = ngx_current_msec;
-    s->next = (s->next + 1) % node->conf->nsentinels;
-
-    ngx_booking_sentinel_set(s, &sa, len, s->peer.name);
+    link->index = (link->index + 1) % node->conf->nsentinels;
 
     if (ngx_booking_node_ready(node)) {
         s->recheck = 0;
@@ -416,8 +524,8 @@ ngx_booking_sentinel_answer(ngx_booking_sentinel_t *s, redisReply *reply)
                                           NGX_BOOKING_SENTINEL_RECHECK_MAX)
                                 : NGX_BOOKING_SENTINEL_RECHECK_MIN;
         s->busy = 1;
-        ngx_add_timer(&s->retry, s->recheck * 3 / 4
-                                 + ngx_random() % (s->recheck / 2 + 1));
+        ngx_add_timer(&link->retry, s->recheck * 3 / 4
+                                    + ngx_random() % (s->recheck / 2 + 1));
     }
 
     ngx_booking_node_kick(node);
@@ -502,58 +610,42 @@ ngx_booking_sentinel_parse(u_char *ip, size_t iplen, u_char *port,
 
 /* this sentinel cannot tell: the next one; all of them: later */
 static void
-ngx_booking_sentinel_failed(ngx_booking_sentinel_t *s)
+ngx_booking_sentinel_failed(ngx_booking_link_t *link)
 {
-    ngx_msec_t  delay, jitter;
+    ngx_msec_t               delay;
+    ngx_booking_sentinel_t  *s;
 
-    ngx_booking_sentinel_release(s);
+    s = link->sentinel;
+
+    ngx_booking_link_release(link);
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
         s->busy = 0;
         return;
     }
 
-    s->next = (s->next + 1) % s->node->conf->nsentinels;
+    link->index = (link->index + 1) % s->node->conf->nsentinels;
 
     if (++s->tried < s->node->conf->nsentinels) {
         ngx_booking_sentinel_ask(s);
         return;
     }
 
-    s->backoff = s->backoff ? ngx_min(s->backoff * 2,
-                                      NGX_BOOKING_SENTINEL_BACKOFF_MAX)
-                            : NGX_BOOKING_SENTINEL_BACKOFF_MIN;
-
-    jitter = s->backoff / 5;
-    delay = s->backoff - jitter + ngx_random() % (2 * jitter + 1);
+    delay = ngx_booking_link_backoff(link);
 
     ngx_log_error(NGX_LOG_ERR, s->node->log, 0,
                   "booking: no sentinel named the master \"%V\", "
                   "asking again in %M ms", &s->node->conf->master, delay);
 
-    ngx_add_timer(&s->retry, delay);
-}
-
-
-static void
-ngx_booking_sentinel_release(ngx_booking_sentinel_t *s)
-{
-    if (s->peer.connection != NULL) {
-        ngx_close_connection(s->peer.connection);
-        s->peer.connection = NULL;
-    }
-
-    if (s->reader != NULL) {
-        redisReaderFree(s->reader);
-        s->reader = NULL;
-    }
+    ngx_add_timer(&link->retry, delay);
 }
 
 
 static void
 ngx_booking_sentinel_retry_handler(ngx_event_t *ev)
 {
-    ngx_booking_sentinel_t *s = ev->data;
+    ngx_booking_link_t      *link = ev->data;
+    ngx_booking_sentinel_t  *s = link->sentinel;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
         s->busy = 0;
@@ -566,149 +658,29 @@ ngx_booking_sentinel_retry_handler(ngx_event_t *ev)
 }
 
 
+/* ------------------------------------------------------------ subscriptions */
+
+
 /*
- * A subscription: "SUBSCRIBE +switch-master" on a connection kept open;
- * lost, it comes back, backing off with jitter.
+ * "SUBSCRIBE +switch-master" on a connection kept open and PINGed; lost,
+ * it comes back, backing off with jitter.
  */
 static void
-ngx_booking_sentinel_subscribe(ngx_booking_sentinel_sub_t *sub)
+ngx_booking_sentinel_subscribe(ngx_booking_link_t *sub)
 {
-    ngx_int_t            n;
-    ngx_addr_t          *addr;
-    ngx_connection_t    *c;
-    ngx_booking_node_t  *node;
+    sub->out = ngx_booking_sentinel_subscribe_command;
 
-    node = sub->sentinel->node;
-    addr = &node->conf->sentinels[sub->index];
+    ngx_booking_link_open(sub, NGX_ERROR_INFO);
 
-    ngx_memzero(&sub->peer, sizeof(ngx_peer_connection_t));
-    sub->peer.sockaddr = addr->sockaddr;
-    sub->peer.socklen = addr->socklen;
-    sub->peer.name = &addr->name;
-    sub->peer.get = ngx_event_get_peer;
-    sub->peer.log = node->log;
-    sub->peer.log_error = NGX_ERROR_INFO;
-    sub->sent = 0;
-
-    n = ngx_event_connect_peer(&sub->peer);
-
-    if (n == NGX_ERROR || n == NGX_BUSY || n == NGX_DECLINED) {
-        ngx_booking_sentinel_sub_failed(sub);
-        return;
-    }
-
-    c = sub->peer.connection;
-    c->data = sub;
-    c->read->handler = ngx_booking_sentinel_sub_read_handler;
-    c->write->handler = ngx_booking_sentinel_sub_write_handler;
-
-    sub->reader = ngx_booking_reader_create();
-    if (sub->reader == NULL) {
-        ngx_booking_sentinel_sub_failed(sub);
-        return;
-    }
-
-    if (n == NGX_OK) {
-        ngx_booking_sentinel_sub_write_handler(c->write);
-    }
-}
-
-
-static void
-ngx_booking_sentinel_sub_write_handler(ngx_event_t *wev)
-{
-    ssize_t                      n;
-    ngx_str_t                    cmd;
-    ngx_connection_t            *c;
-    ngx_booking_sentinel_sub_t  *sub;
-
-    c = wev->data;
-    sub = c->data;
-
-    ngx_str_set(&cmd, "*2\r\n$9\r\nSUBSCRIBE\r\n$14\r\n+switch-master\r\n");
-
-    if (sub->sent == cmd.len) {
-        return;
-    }
-
-    n = c->send(c, cmd.data + sub->sent, cmd.len - sub->sent);
-
-    if (n == NGX_ERROR) {
-        ngx_booking_sentinel_sub_failed(sub);
-        return;
-    }
-
-    if (n > 0) {
-        sub->sent += n;
-    }
-
-    if (ngx_handle_write_event(wev, 0) != NGX_OK) {
-        ngx_booking_sentinel_sub_failed(sub);
-    }
-}
-
-
-static void
-ngx_booking_sentinel_sub_read_handler(ngx_event_t *rev)
-{
-    void                        *reply;
-    ssize_t                      n;
-    ngx_connection_t            *c;
-    ngx_booking_sentinel_sub_t  *sub;
-    u_char                       buf[NGX_BOOKING_SENTINEL_READ];
-
-    c = rev->data;
-    sub = c->data;
-
-    for ( ;; ) {
-        n = c->recv(c, buf, sizeof(buf));
-
-        if (n == NGX_AGAIN) {
-            if (ngx_handle_read_event(rev, 0) != NGX_OK) {
-                ngx_booking_sentinel_sub_failed(sub);
-            }
-
-            return;
-        }
-
-        if (n == NGX_ERROR || n == 0
-            || redisReaderFeed(sub->reader, (const char *) buf, n)
-               != REDIS_OK)
-        {
-            ngx_booking_sentinel_sub_failed(sub);
-            return;
-        }
-
-        for ( ;; ) {
-            reply = NULL;
-
-            if (redisReaderGetReply(sub->reader, &reply) != REDIS_OK) {
-                ngx_booking_sentinel_sub_failed(sub);
-                return;
-            }
-
-            if (reply == NULL) {
-                break;
-            }
-
-            /* subscribed: the sentinel answers; the wait is over */
-            sub->backoff = 0;
-
-            ngx_booking_sentinel_switched(sub, reply);
-            freeReplyObject(reply);
-
-            if (sub->peer.connection == NULL) {
-                return;
-            }
-        }
+    if (sub->peer.connection != NULL) {
+        ngx_add_timer(&sub->ping, NGX_BOOKING_SENTINEL_PING);
     }
 }
 
 
 /* "message", "+switch-master", "<name> <old ip> <old port> <ip> <port>" */
-static void
-ngx_booking_sentinel_switched(ngx_booking_sentinel_sub_t *sub,
-    redisReply *reply)
+static ngx_int_t
+ngx_booking_sentinel_switched(ngx_booking_link_t *sub, redisReply *reply)
 {
     u_char                  *p, *last, *word[5];
     size_t                   len[5];
@@ -719,13 +691,16 @@ ngx_booking_sentinel_switched(ngx_booking_sentinel_sub_t *sub,
     ngx_sockaddr_t           sa;
     ngx_booking_sentinel_t  *s;
 
+    /* subscribed: the sentinel answers; the wait is over */
+    sub->backoff = 0;
+
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
         || reply->element[0]->type != REDIS_REPLY_STRING
         || reply->element[0]->len != 7
         || ngx_strncmp(reply->element[0]->str, "message", 7) != 0
         || reply->element[2]->type != REDIS_REPLY_STRING)
     {
-        return;
+        return NGX_OK;
     }
 
     text = reply->element[2];
@@ -746,7 +721,7 @@ ngx_booking_sentinel_switched(ngx_booking_sentinel_sub_t *sub,
         len[i] = p - word[i];
 
         if (len[i] == 0) {
-            return;
+            return NGX_OK;
         }
     }
 
@@ -757,68 +732,79 @@ ngx_booking_sentinel_switched(ngx_booking_sentinel_sub_t *sub,
                                       &sa, &salen)
            != NGX_OK)
     {
-        return;
+        return NGX_OK;
     }
 
     s = sub->sentinel;
 
     /* a discovery under way may ask a sentinel that has not heard yet */
     if (s->busy) {
-        ngx_booking_sentinel_release(s);
+        ngx_booking_link_release(&s->ask);
 
-        if (s->retry.timer_set) {
-            ngx_del_timer(&s->retry);
+        if (s->ask.retry.timer_set) {
+            ngx_del_timer(&s->ask.retry);
         }
 
         s->busy = 0;
     }
 
     ngx_booking_sentinel_set(s, &sa, salen, sub->peer.name);
+
+    return NGX_OK;
+}
+
+
+/* a PING each period, answered within booking_redis_timeout */
+static void
+ngx_booking_sentinel_ping_handler(ngx_event_t *ev)
+{
+    ngx_connection_t    *c;
+    ngx_booking_link_t  *sub;
+
+    sub = ev->data;
+    c = sub->peer.connection;
+
+    if (c == NULL || ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    ngx_add_timer(&sub->ping, NGX_BOOKING_SENTINEL_PING);
+
+    /* not connected yet, or a PING not answered yet: the timer tells */
+    if (sub->sent != sub->out.len || c->read->timer_set) {
+        if (!c->read->timer_set) {
+            ngx_add_timer(c->read, sub->sentinel->node->conf->timeout);
+        }
+
+        return;
+    }
+
+    sub->out = ngx_booking_sentinel_ping_command;
+    sub->sent = 0;
+
+    ngx_add_timer(c->read, sub->sentinel->node->conf->timeout);
+
+    ngx_booking_link_write_handler(c->write);
 }
 
 
 static void
-ngx_booking_sentinel_sub_release(ngx_booking_sentinel_sub_t *sub)
+ngx_booking_sentinel_sub_failed(ngx_booking_link_t *sub)
 {
-    if (sub->peer.connection != NULL) {
-        ngx_close_connection(sub->peer.connection);
-        sub->peer.connection = NULL;
-    }
-
-    if (sub->reader != NULL) {
-        redisReaderFree(sub->reader);
-        sub->reader = NULL;
-    }
-}
-
-
-static void
-ngx_booking_sentinel_sub_failed(ngx_booking_sentinel_sub_t *sub)
-{
-    ngx_msec_t  delay, jitter;
-
-    ngx_booking_sentinel_sub_release(sub);
+    ngx_booking_link_release(sub);
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
         return;
     }
 
-    sub->backoff = sub->backoff
-                   ? ngx_min(sub->backoff * 2,
-                             NGX_BOOKING_SENTINEL_BACKOFF_MAX)
-                   : NGX_BOOKING_SENTINEL_BACKOFF_MIN;
-
-    jitter = sub->backoff / 5;
-    delay = sub->backoff - jitter + ngx_random() % (2 * jitter + 1);
-
-    ngx_add_timer(&sub->retry, delay);
+    ngx_add_timer(&sub->retry, ngx_booking_link_backoff(sub));
 }
 
 
 static void
 ngx_booking_sentinel_sub_retry_handler(ngx_event_t *ev)
 {
-    ngx_booking_sentinel_sub_t *sub = ev->data;
+    ngx_booking_link_t *sub = ev->data;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
         return;
