@@ -20,6 +20,8 @@ use lib "$HERE/lib", "$REPO/t/lib";
 use FaultServers ();
 use FaultLoad ();
 use FaultCheck ();
+use BookingKeys qw(rkey get_units set_units);
+use JSON::PP ();
 
 $| = 1;
 my $t = FaultServers->new(workers => 2);
@@ -46,52 +48,52 @@ printf "%-40s %s\n", 'clean run', (grep { $c->{$_} } qw(lost doubled phantom wro
     over_capacity avail_mismatch)) ? 'NOT CLEAN' : 'clean';
 $miss++ if grep { $c->{$_} } qw(lost doubled phantom wrong_state over_capacity avail_mismatch);
 
-# the confirmed bookings of an hourly resource, as Redis has them
-my $keys = $t->redis('KEYS', 'bk:{r:r0*}:b:*');
-my (@confirmed);
-for my $k (@$keys) {
-    my %h = @{ $t->redis('HGETALL', $k) };
-    push @confirmed, [ $k, \%h ] if $h{status} eq 'confirmed';
+# the confirmed bookings of the hourly resources, as Redis has them: the
+# record of each is a field of its resource's hash of bookings
+my $JSON = JSON::PP->new->canonical;
+my @confirmed;
+for my $r (grep { $_->{slot} } @$res) {
+    my %all = @{ $t->redis('HGETALL', rkey($r->{id}, ':b')) };
+    for my $rand (sort keys %all) {
+        my $f = $JSON->decode($all{$rand});
+        push @confirmed, [ $r, $rand, $all{$rand}, $f ] if $f->{status} eq 'confirmed';
+    }
 }
-die "no confirmed booking to damage (" . scalar(@$keys) . " bookings on r0*, $c->{checked} checked)\n" unless @confirmed >= 3;
+die "no confirmed booking to damage ($c->{checked} checked)\n" unless @confirmed >= 3;
+my $put = sub { my ($r, $rand, $v) = @_; $t->redis('HSET', rkey($r->{id}, ':b'), $rand, $v) };
+my $del = sub { my ($r, $rand) = @_; $t->redis('HDEL', rkey($r->{id}, ':b'), $rand) };
 
 # 1. a lost booking
-my ($k1, $h1) = @{ shift @confirmed };
-my $dump = $t->redis('DUMP', $k1);
-$t->redis('DEL', $k1);
+my ($r1, $rand1, $v1) = @{ shift @confirmed };
+$del->($r1, $rand1);
 $expect->('deleted booking -> lost', $check->(), lost => 1);
-$t->redis('RESTORE', $k1, 0, $dump);
+$put->($r1, $rand1, $v1);
 
 # 2. a state gone back
-my ($k2) = @{ shift @confirmed };
-$t->redis('HSET', $k2, 'status', 'cancelled');
+my ($r2, $rand2, $v2, $f2) = @{ shift @confirmed };
+$put->($r2, $rand2, $JSON->encode({ %$f2, status => 'cancelled' }));
 $expect->('confirmed -> cancelled -> wrong_state', $check->(), wrong_state => 1);
-$t->redis('HSET', $k2, 'status', 'confirmed');
+$put->($r2, $rand2, $v2);
 
 # 3. a second booking with the same note, on top of the first: doubled and
 #    (capacity 1 or not) counted against the counters
-my ($k3, $h3) = @{ shift @confirmed };
-(my $k3b = $k3) =~ s/:b:.*/:b:selftestcopy0000/;
-$t->redis('HSET', $k3b, %$h3);
+my ($r3, $rand3, $v3, $f3) = @{ shift @confirmed };
+$put->($r3, 'selftestcopy0000', $v3);
 $expect->('copied booking -> doubled', $check->(), doubled => 1, avail_mismatch => 1);
-$t->redis('DEL', $k3b);
+$del->($r3, 'selftestcopy0000');
 
 # 4. a booking nobody asked for, past capacity
-my ($rid) = $k3 =~ /\{r:([^}]+)\}/;
-my ($r) = grep { $_->{id} eq $rid } @$res;
-my %extra = (%$h3, note => 'nobody', quantity => $r->{capacity} + 1);
-$t->redis('HSET', "bk:{r:$rid}:b:selftestextra000", %extra);
+$put->($r3, 'selftestextra000', $JSON->encode({ %$f3, note => 'nobody',
+                                                quantity => $r3->{capacity} + 1 }));
 $expect->('unasked booking -> phantom, over cap', $check->(), phantom => 1, over_capacity => 1);
-$t->redis('DEL', "bk:{r:$rid}:b:selftestextra000");
+$del->($r3, 'selftestextra000');
 
-# 5. counters that drifted
-my $ch = $t->redis('ZRANGE', "bk:{r:$rid}:chunks", 0, 0);
-my $ckey = "bk:{r:$rid}:c:$ch->[0]";
-my $slot0 = $window->[0] / 3600 - $ch->[0] * 1024;
-my $old = $t->redis('GETRANGE', $ckey, $slot0 * 4, $slot0 * 4 + 3);
-$t->redis('SETRANGE', $ckey, $slot0 * 4, pack('N', unpack('N', $old) + 1));
+# 5. counters that drifted: the window's first slot counts one unit more
+my $n0 = $window->[0] / 3600;
+my $old = get_units($t, $r3->{id}, $n0);
+set_units($t, $r3->{id}, $n0, $old + 1);
 $expect->('counter +1 -> avail_mismatch', $check->(), avail_mismatch => 1);
-$t->redis('SETRANGE', $ckey, $slot0 * 4, $old);
+set_units($t, $r3->{id}, $n0, $old);
 
 $c = $check->();
 printf "%-40s %s\n", 'restored', (grep { $c->{$_} } qw(lost doubled phantom wrong_state

@@ -1,8 +1,8 @@
 package FaultCheck;
 
 # After a FaultLoad run: what Redis holds against what the clients were
-# told (their JSONL logs), and capacity from the bookings themselves.  Test
-# code: it SCANs.  POD at the end.
+# told (their JSONL logs), and capacity from the bookings themselves, read
+# in the keys of the Redis contract (t/lib/BookingKeys.pm).  POD at the end.
 
 use strict;
 use warnings;
@@ -12,6 +12,7 @@ use POSIX ();
 use Time::HiRes qw(time sleep);
 use Time::Local ();
 use FaultLoad ();
+use BookingKeys qw(rkey);
 
 my $JSON = JSON::PP->new->utf8->canonical;
 
@@ -142,7 +143,7 @@ sub run {
 
     # ---- 2. Redis, once the holds that are about to expire have
     my $now = _redis_now($t);
-    my $bookings = _scan_bookings($t);
+    my $bookings = _scan_bookings($t, $o{resources});
     my $soon = 0;
     for my $b (values %$bookings) {
         next unless ($b->{f}{status} // '') eq 'held';
@@ -156,7 +157,7 @@ sub run {
             last if $now >= $soon + 1;
             sleep 0.25;
         }
-        $bookings = _scan_bookings($t);
+        $bookings = _scan_bookings($t, $o{resources});
     }
     $now = _redis_now($t);
     $r{redis_bookings} = scalar keys %$bookings;
@@ -223,7 +224,7 @@ sub run {
     my ($w0, $nslots) = @{ $o{window} };
     my $http = FaultLoad::HTTP->new(port => $t->port, timeout => 10);
     for my $res (@{ $o{resources} }) {
-        my $h = _hash($t->redis('HGETALL', "bk:{r:$res->{id}}"));
+        my $h = _hash($t->redis('HGETALL', rkey($res->{id})));
         my $cap = $h->{capacity} // $res->{capacity};
         my @mine = grep { $_->{rid} eq $res->{id} && $OCCUPYING{ $_->{eff} }
                           && ($_->{f}{gen} // '') eq ($h->{gen} // '') } values %$bookings;
@@ -235,7 +236,7 @@ sub run {
             my $a = $http->request(GET => "/api/resources/$res->{id}/availability", {});
             my $j = ($a->{status} // 0) == 200 ? eval { $JSON->decode($a->{body}) } : undef;
             # the read swept the expired holds: what is stored now must match
-            my $stored = $t->redis('HGET', "bk:{r:$res->{id}}", 'used');
+            my $stored = $t->redis('HGET', rkey($res->{id}), 'used');
             if (!$j || !defined $j->{free} || $j->{free} != $cap - $used
                 || ($stored // 0) != $used)
             {
@@ -308,28 +309,19 @@ sub _hash {
     return \%h;
 }
 
-# Every booking hash: id => {id, rid, rand, f => {fields}}
+# Every booking of the resources: id => {id, rid, rand, f => {fields}},
+# from each resource's hash of records (rand -> a JSON object)
 sub _scan_bookings {
-    my ($t) = @_;
-    my @keys;
-    my $cursor = 0;
-    for my $i (1 .. 100_000) {
-        my $r = $t->redis('SCAN', $cursor, 'MATCH', 'bk:{r:*}:b:*', 'COUNT', 1000);
-        die "FaultCheck: SCAN failed\n" unless ref $r eq 'ARRAY';
-        push @keys, @{ $r->[1] };
-        $cursor = $r->[0];
-        last if $cursor eq '0';
-    }
-    my %seen;
-    @keys = grep { !$seen{$_}++ } @keys;    # SCAN may return a key twice
+    my ($t, $resources) = @_;
+    my @ids = map { $_->{id} } @$resources;
+    my $replies = $t->redis_pipeline(map { [ 'HGETALL', rkey($_, ':b') ] } @ids);
     my %out;
-    while (my @batch = splice(@keys, 0, 500)) {
-        my $replies = $t->redis_pipeline(map { [ 'HGETALL', $_ ] } @batch);
-        for my $i (0 .. $#batch) {
-            my ($rid, $rand) = $batch[$i] =~ /^bk:\{r:(.*)\}:b:(.*)$/ or next;
-            my $f = _hash($replies->[$i]);
-            next unless %$f;    # expired meanwhile
-            $out{"$rid.$rand"} = { id => "$rid.$rand", rid => $rid, rand => $rand, f => $f };
+    for my $i (0 .. $#ids) {
+        my $all = _hash($replies->[$i]);
+        for my $rand (keys %$all) {
+            my $f = eval { $JSON->decode($all->{$rand}) } or next;
+            $out{"$ids[$i].$rand"} = { id => "$ids[$i].$rand", rid => $ids[$i], rand => $rand,
+                                       f => $f };
         }
     }
     return \%out;
