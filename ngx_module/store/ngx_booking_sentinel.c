@@ -4,16 +4,25 @@
  * connection of nginx's own with booking_redis_timeout to answer
  * ("SENTINEL get-master-addr-by-name"); the node's connections then
  * confirm the master with ROLE in their handshake.  One more connection
- * to each sentinel stays subscribed to "+switch-master": the leader of a
- * failover tells of the promotion at once (the others only once they hear
- * of it), and the node moves before the old master is even demoted (writes
- * it would still take are lost when it is).  A connection lost or timed out, a
- * ROLE that is not "master", a READONLY or MASTERDOWN answer all start a
- * new discovery; a new address moves every connection to it.
- * Discoveries that find nobody back off with jitter, as reconnects do, so
- * that the workers of many hosts do not storm the sentinels.  No DNS: the
- * sentinels' addresses were resolved in nginx.conf, and they name the
- * master by its IP.
+ * to each sentinel stays subscribed to the failover's steps, PINGed so
+ * that a silent one is noticed:
+ *
+ *   "+failover-state-send-slaveof-noone": the leader is about to promote a
+ *   replica.  From then on what the old master acknowledges may be lost
+ *   (the other replicas still acknowledge its writes until they are told
+ *   to follow the new one, and a manual failover leaves the old master
+ *   taking writes for seconds), so the node is fenced: its connections
+ *   are closed (what was sent is answered "outcome unknown"), requests
+ *   answer 503 at once and no discovery runs, until
+ *   "+promoted-slave" or "+switch-master" names the new master, the
+ *   failover is aborted ("-failover-abort-slave-timeout"), or 10 s pass.
+ *
+ * A connection lost or timed out, a ROLE that is not "master", a READONLY
+ * or MASTERDOWN answer all start a new discovery; a new address moves
+ * every connection to it.  Discoveries that find nobody back off with
+ * jitter, as reconnects do, so that the workers of many hosts do not storm
+ * the sentinels.  No DNS: the sentinels' addresses were resolved in
+ * nginx.conf, and they name the master by its IP.
  */
 
 #include <ngx_config.h>
@@ -48,6 +57,9 @@
  * to the next failover.  Its answer is due within booking_redis_timeout.
  */
 #define NGX_BOOKING_SENTINEL_PING         2000
+
+/* a fence that no new master ended: the sentinels are asked again */
+#define NGX_BOOKING_SENTINEL_FENCE        10000
 
 
 typedef struct ngx_booking_link_s  ngx_booking_link_t;
@@ -86,6 +98,7 @@ struct ngx_booking_sentinel_s {
     ngx_uint_t                     failovers;
 
     ngx_booking_link_t            *subs;      /* one per sentinel */
+    ngx_event_t                    fence;
 
     ngx_addr_t                     master;
     ngx_sockaddr_t                 sockaddr;
@@ -93,6 +106,7 @@ struct ngx_booking_sentinel_s {
 
     unsigned                       busy:1;
     unsigned                       known:1;
+    unsigned                       fenced:1;
 };
 
 
@@ -114,16 +128,26 @@ static void ngx_booking_sentinel_set(ngx_booking_sentinel_t *s,
     ngx_sockaddr_t *sa, socklen_t len, ngx_str_t *from);
 static void ngx_booking_sentinel_failed(ngx_booking_link_t *link);
 static void ngx_booking_sentinel_retry_handler(ngx_event_t *ev);
+static void ngx_booking_sentinel_cancel(ngx_booking_sentinel_t *s);
 static void ngx_booking_sentinel_subscribe(ngx_booking_link_t *sub);
-static ngx_int_t ngx_booking_sentinel_switched(ngx_booking_link_t *sub,
+static ngx_int_t ngx_booking_sentinel_message(ngx_booking_link_t *sub,
     redisReply *reply);
+static void ngx_booking_sentinel_promoted(ngx_booking_sentinel_t *s,
+    u_char *ip, size_t iplen, u_char *port, size_t portlen, ngx_str_t *from);
+static void ngx_booking_sentinel_fence(ngx_booking_sentinel_t *s,
+    u_char *ip, size_t iplen, u_char *port, size_t portlen, ngx_str_t *from);
+static void ngx_booking_sentinel_fence_handler(ngx_event_t *ev);
 static void ngx_booking_sentinel_ping_handler(ngx_event_t *ev);
 static void ngx_booking_sentinel_sub_failed(ngx_booking_link_t *sub);
 static void ngx_booking_sentinel_sub_retry_handler(ngx_event_t *ev);
 
 
 static ngx_str_t  ngx_booking_sentinel_subscribe_command =
-    ngx_string("*2\r\n$9\r\nSUBSCRIBE\r\n$14\r\n+switch-master\r\n");
+    ngx_string("*5\r\n$9\r\nSUBSCRIBE\r\n"
+               "$14\r\n+switch-master\r\n"
+               "$34\r\n+failover-state-send-slaveof-noone\r\n"
+               "$15\r\n+promoted-slave\r\n"
+               "$29\r\n-failover-abort-slave-timeout\r\n");
 
 static ngx_str_t  ngx_booking_sentinel_ping_command =
     ngx_string("*1\r\n$4\r\nPING\r\n");
@@ -171,13 +195,18 @@ ngx_booking_sentinel_init(ngx_booking_node_t *node, ngx_cycle_t *cycle)
         ngx_booking_link_init(&s->subs[i], s, i,
                               ngx_booking_sentinel_sub_retry_handler,
                               cycle->log);
-        s->subs[i].reply = ngx_booking_sentinel_switched;
+        s->subs[i].reply = ngx_booking_sentinel_message;
         s->subs[i].fail = ngx_booking_sentinel_sub_failed;
         s->subs[i].ping.handler = ngx_booking_sentinel_ping_handler;
         s->subs[i].ping.data = &s->subs[i];
         s->subs[i].ping.log = cycle->log;
         s->subs[i].ping.cancelable = 1;
     }
+
+    s->fence.handler = ngx_booking_sentinel_fence_handler;
+    s->fence.data = s;
+    s->fence.log = cycle->log;
+    s->fence.cancelable = 1;
 
     s->master.sockaddr = &s->sockaddr.sockaddr;
     s->master.name.data = s->text;
@@ -214,6 +243,10 @@ ngx_booking_sentinel_exit(ngx_booking_node_t *node)
         ngx_del_timer(&s->ask.retry);
     }
 
+    if (s->fence.timer_set) {
+        ngx_del_timer(&s->fence);
+    }
+
     for (i = 0; i < node->conf->nsentinels; i++) {
         ngx_booking_link_release(&s->subs[i]);
 
@@ -233,7 +266,9 @@ ngx_booking_sentinel_discover(ngx_booking_node_t *node)
 
     s = node->sentinel;
 
-    if (s == NULL || s->busy || ngx_exiting || ngx_quit || ngx_terminate) {
+    if (s == NULL || s->busy || s->fenced
+        || ngx_exiting || ngx_quit || ngx_terminate)
+    {
         return;
     }
 
@@ -546,10 +581,11 @@ ngx_booking_sentinel_set(ngx_booking_sentinel_t *s, ngx_sockaddr_t *sa,
     if (s->known && len == s->master.socklen
         && ngx_memcmp(sa, &s->sockaddr, len) == 0)
     {
-        return;
-    }
+        if (node->addr != NULL) {
+            return;
+        }
 
-    if (s->known) {
+    } else if (s->known) {
         s->failovers++;
     }
 
@@ -678,17 +714,19 @@ ngx_booking_sentinel_subscribe(ngx_booking_link_t *sub)
 }
 
 
-/* "message", "+switch-master", "<name> <old ip> <old port> <ip> <port>" */
+/*
+ * "message", the channel, and its text: for "+switch-master"
+ * "<name> <old ip> <old port> <ip> <port>", for the others the replica
+ * "slave <ip>:<port> <ip> <port> @ <name> <master ip> <master port>"
+ */
 static ngx_int_t
-ngx_booking_sentinel_switched(ngx_booking_link_t *sub, redisReply *reply)
+ngx_booking_sentinel_message(ngx_booking_link_t *sub, redisReply *reply)
 {
-    u_char                  *p, *last, *word[5];
-    size_t                   len[5];
-    socklen_t                salen;
-    ngx_str_t               *name;
-    ngx_uint_t               i;
+    u_char                  *p, *last, *word[8];
+    size_t                   len[8];
+    ngx_str_t               *name, channel;
+    ngx_uint_t               n;
     redisReply              *text;
-    ngx_sockaddr_t           sa;
     ngx_booking_sentinel_t  *s;
 
     /* subscribed: the sentinel answers; the wait is over */
@@ -698,59 +736,185 @@ ngx_booking_sentinel_switched(ngx_booking_link_t *sub, redisReply *reply)
         || reply->element[0]->type != REDIS_REPLY_STRING
         || reply->element[0]->len != 7
         || ngx_strncmp(reply->element[0]->str, "message", 7) != 0
+        || reply->element[1]->type != REDIS_REPLY_STRING
         || reply->element[2]->type != REDIS_REPLY_STRING)
     {
         return NGX_OK;
     }
 
+    s = sub->sentinel;
+    name = &s->node->conf->master;
+
+    channel.data = (u_char *) reply->element[1]->str;
+    channel.len = reply->element[1]->len;
+
     text = reply->element[2];
     p = (u_char *) text->str;
     last = p + text->len;
 
-    for (i = 0; i < 5; i++) {
+    for (n = 0; n < 8; n++) {
         while (p < last && *p == ' ') {
             p++;
         }
 
-        word[i] = p;
+        word[n] = p;
 
         while (p < last && *p != ' ') {
             p++;
         }
 
-        len[i] = p - word[i];
+        len[n] = p - word[n];
 
-        if (len[i] == 0) {
-            return NGX_OK;
+        if (len[n] == 0) {
+            break;
         }
     }
 
-    name = &sub->sentinel->node->conf->master;
+    if (channel.len == 14
+        && ngx_strncmp(channel.data, "+switch-master", 14) == 0)
+    {
+        if (n >= 5 && len[0] == name->len
+            && ngx_strncmp(word[0], name->data, name->len) == 0)
+        {
+            ngx_booking_sentinel_promoted(s, word[3], len[3], word[4], len[4],
+                                          sub->peer.name);
+        }
 
-    if (len[0] != name->len || ngx_strncmp(word[0], name->data, name->len) != 0
-        || ngx_booking_sentinel_parse(word[3], len[3], word[4], len[4],
-                                      &sa, &salen)
-           != NGX_OK)
+        return NGX_OK;
+    }
+
+    if (n < 8 || len[4] != 1 || word[4][0] != '@' || len[5] != name->len
+        || ngx_strncmp(word[5], name->data, name->len) != 0)
     {
         return NGX_OK;
     }
 
-    s = sub->sentinel;
+    switch (channel.len) {
 
-    /* a discovery under way may ask a sentinel that has not heard yet */
-    if (s->busy) {
-        ngx_booking_link_release(&s->ask);
+    case 15:    /* +promoted-slave */
+        ngx_booking_sentinel_promoted(s, word[2], len[2], word[3], len[3],
+                                      sub->peer.name);
+        break;
 
-        if (s->ask.retry.timer_set) {
-            ngx_del_timer(&s->ask.retry);
+    case 34:    /* +failover-state-send-slaveof-noone */
+        ngx_booking_sentinel_fence(s, word[6], len[6], word[7], len[7],
+                                   sub->peer.name);
+        break;
+
+    case 29:    /* -failover-abort-slave-timeout */
+        if (s->fenced) {
+            ngx_log_error(NGX_LOG_NOTICE, s->node->log, 0,
+                          "booking: sentinel %V: the failover of \"%V\" "
+                          "was aborted", sub->peer.name, name);
+
+            if (s->fence.timer_set) {
+                ngx_del_timer(&s->fence);
+            }
+
+            s->fenced = 0;
+            ngx_booking_sentinel_discover(s->node);
         }
 
-        s->busy = 0;
+        break;
     }
 
-    ngx_booking_sentinel_set(s, &sa, salen, sub->peer.name);
-
     return NGX_OK;
+}
+
+
+/* a new master named: the node goes there, fenced or not */
+static void
+ngx_booking_sentinel_promoted(ngx_booking_sentinel_t *s, u_char *ip,
+    size_t iplen, u_char *port, size_t portlen, ngx_str_t *from)
+{
+    socklen_t       len;
+    ngx_sockaddr_t  sa;
+
+    if (ngx_booking_sentinel_parse(ip, iplen, port, portlen, &sa, &len)
+        != NGX_OK)
+    {
+        return;
+    }
+
+    ngx_booking_sentinel_cancel(s);
+
+    if (s->fence.timer_set) {
+        ngx_del_timer(&s->fence);
+    }
+
+    s->fenced = 0;
+
+    ngx_booking_sentinel_set(s, &sa, len, from);
+}
+
+
+/* a replica of the master the node uses is being promoted */
+static void
+ngx_booking_sentinel_fence(ngx_booking_sentinel_t *s, u_char *ip,
+    size_t iplen, u_char *port, size_t portlen, ngx_str_t *from)
+{
+    socklen_t            len;
+    ngx_sockaddr_t       sa;
+    ngx_booking_node_t  *node;
+
+    node = s->node;
+
+    if (node->addr == NULL
+        || ngx_booking_sentinel_parse(ip, iplen, port, portlen, &sa, &len)
+           != NGX_OK
+        || len != s->master.socklen
+        || ngx_memcmp(&sa, &s->sockaddr, len) != 0)
+    {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, node->log, 0,
+                  "booking: sentinel %V: a replica of \"%V\" is being "
+                  "promoted: %V takes no more requests",
+                  from, &node->conf->master, &s->master.name);
+
+    ngx_booking_sentinel_cancel(s);
+
+    s->fenced = 1;
+    node->addr = NULL;
+
+    ngx_booking_node_moved(node);
+
+    ngx_add_timer(&s->fence, NGX_BOOKING_SENTINEL_FENCE);
+}
+
+
+static void
+ngx_booking_sentinel_fence_handler(ngx_event_t *ev)
+{
+    ngx_booking_sentinel_t *s = ev->data;
+
+    ngx_log_error(NGX_LOG_ERR, s->node->log, 0,
+                  "booking: no new master of \"%V\" named in %d ms, "
+                  "asking the sentinels", &s->node->conf->master,
+                  NGX_BOOKING_SENTINEL_FENCE);
+
+    s->fenced = 0;
+
+    ngx_booking_sentinel_discover(s->node);
+}
+
+
+/* a discovery under way may ask a sentinel that has not heard yet */
+static void
+ngx_booking_sentinel_cancel(ngx_booking_sentinel_t *s)
+{
+    if (!s->busy) {
+        return;
+    }
+
+    ngx_booking_link_release(&s->ask);
+
+    if (s->ask.retry.timer_set) {
+        ngx_del_timer(&s->ask.retry);
+    }
+
+    s->busy = 0;
 }
 
 
