@@ -52,6 +52,7 @@ struct ngx_booking_redis_cmd_s {
     ngx_booking_redis_cmd_t       *wait;      /* the WAIT sent after it */
     void                         **owner;     /* the caller's pointer to it */
     redisReply                    *held;      /* its reply, until WAIT's */
+    ngx_queue_t                    group;     /* a WAIT's scripts, answered */
     unsigned                       internal:1;
     unsigned                       retried:1;
     unsigned                       ack:1;     /* a WAIT */

@@ -1,7 +1,9 @@
-# booking_redis_replicas N timeout=T (README, "Replicas and WAIT"): every
-# script is followed by WAIT on its connection; fewer replicas in time is
-# 504 (the outcome is unknown: the client sends the request again with its
-# Idempotency-Key), reads are not slowed, and the metrics count it.
+# booking_redis_replicas N timeout=T (README, "Replicas and WAIT"): the
+# writes of a turn are followed by one WAIT on their connection; fewer
+# replicas in time is 504 (the outcome is unknown: the client sends the
+# request again with its Idempotency-Key), a write that comes while a WAIT
+# is out waits for it, no longer than booking_redis_timeout, reads are not
+# slowed, and the metrics count it.
 
 use strict;
 use warnings;
@@ -60,21 +62,37 @@ my $first = book($t, 'u1', $slot, headers => { 'Idempotency-Key' => 'k1' });
 is $first->{status}, 504, 'a hold is 504 too';
 ok metric('booking_redis_unreplicated_total') >= 2, 'the metrics count them';
 
-# what changed nothing does not wait: a refusal, too few units, a script
-# that only reads
-# (a refusal's WAIT still holds its connection until it answers: the read
-# goes first)
+# what changed nothing does not wait for replicas: a script that only
+# reads (on connections of its own, never behind a WAIT), a refusal, too
+# few units.  A write goes once the WAIT of the one before has answered.
 for my $c ([ "a resource's bookings (a script that only reads)", 200, sub {
                  $t->req(GET => '/admin/bookings?resource=car1') } ],
            [ 'a refusal (422)', 422, sub {
                  book($t, 'u2', { %$slot, start => iso($start + 60) }) } ],
            [ 'the slot the unknown hold took (409)', 409, sub { book($t, 'u2', $slot) } ]) {
     my ($what, $want, $code) = @$c;
+    sleep 1.05 if $want != 200;
     $t0 = time;
     $r = $code->();
     is $r->{status}, $want, "$what: $want";
     ok time - $t0 < 0.25, sprintf '%s: at once (%.3f s)', $what, time - $t0;
 }
+
+# two writes at once: the second waits, unsent, for the first one's WAIT,
+# booking_redis_timeout (250 ms) at most, never one WAIT after the other
+sleep 1.05;
+my $bg = BookingTest::bg(sub {
+    book($t, 'u4', { resource => 'car1', start => iso($start + 8 * 7200),
+                     end => iso($start + 8 * 7200 + 3600) })->{status} });
+sleep 0.1;
+$t0 = time;
+$r = book($t, 'u5', { resource => 'car1', start => iso($start + 10 * 7200),
+                      end => iso($start + 10 * 7200 + 3600) });
+is $r->{status}, 504, 'a write while a WAIT is out: 504';
+ok time - $t0 < 0.5 * $SLOW, sprintf 'after booking_redis_timeout (%.3f s)', time - $t0;
+is $bg->result(10), 504, 'the first one, after its WAIT: 504';
+is $t->redis('HLEN', BookingKeys::rkey('car1', ':b')), 2,
+   'the first was written (its outcome unknown), the second never sent';
 
 # ------------------------------------------------------------ a replica
 

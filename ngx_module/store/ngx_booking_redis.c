@@ -12,10 +12,15 @@
  * run before AUTH and SELECT did; they wait booking_redis_timeout at most.
  * A command's own timeout starts when it is written to the connection.
  *
- * With booking_redis_replicas N, every script is followed on its
- * connection by "WAIT N T" (pipelined: no round trip more), and its reply
- * is held until WAIT's: fewer replicas in time, and the outcome is not
- * known (a failover may drop the write): the caller is told TIMEOUT.
+ * With booking_redis_replicas N, the scripts that may write, sent in one
+ * event loop turn, are followed on their connection by one "WAIT N T"
+ * (pipelined: no round trip more), and their replies are held until
+ * WAIT's: fewer replicas in time, and the outcome is not known (a failover
+ * may drop the write): the callers are told TIMEOUT.  Behind a WAIT Redis
+ * reads nothing more from the connection, so the writes that come while
+ * one is out wait unsent and leave together when it answers (a group
+ * commit: a write waits one WAIT at most before its own), and the reads
+ * have connections of their own, never behind a WAIT.
  */
 
 #include <ngx_config.h>
@@ -57,6 +62,7 @@ struct ngx_booking_redis_conn_s {
     ngx_uint_t                     handshake;  /* replies still awaited */
     ngx_uint_t                     nwaits;    /* WAITs in flight */
     ngx_msec_t                     wait_until; /* the last one's deadline */
+    ngx_booking_redis_cmd_t       *turn_wait; /* for this turn's writes */
 
     u_char                        *out;
     size_t                         out_pos;
@@ -74,7 +80,7 @@ struct ngx_booking_redis_conn_s {
 
 
 static ngx_booking_redis_conn_t *ngx_booking_redis_pick(
-    ngx_booking_node_t *node);
+    ngx_booking_node_t *node, ngx_uint_t writes);
 static void ngx_booking_redis_connect(ngx_booking_redis_conn_t *rc);
 static void ngx_booking_redis_connected(ngx_booking_redis_conn_t *rc);
 static ngx_int_t ngx_booking_redis_handshake(ngx_booking_redis_conn_t *rc);
@@ -102,11 +108,17 @@ static ngx_int_t ngx_booking_redis_retry_as_eval(ngx_booking_redis_conn_t *rc,
     ngx_booking_redis_cmd_t *cmd);
 static ngx_int_t ngx_booking_redis_send(ngx_booking_redis_conn_t *rc,
     ngx_booking_redis_cmd_t *cmd);
+static ngx_int_t ngx_booking_redis_append(ngx_booking_redis_conn_t *rc,
+    ngx_booking_redis_cmd_t *cmd);
+static void ngx_booking_redis_send_waiting(ngx_booking_redis_conn_t *rc);
+static ngx_uint_t ngx_booking_redis_writes(ngx_booking_redis_conn_t *rc,
+    ngx_booking_redis_cmd_t *cmd);
 static void ngx_booking_redis_arm(ngx_booking_redis_conn_t *rc);
 static void ngx_booking_redis_arm_expire(ngx_booking_redis_conn_t *rc);
 static void ngx_booking_redis_free(ngx_queue_t *head);
-static ngx_int_t ngx_booking_redis_send_wait(ngx_booking_redis_conn_t *rc,
-    ngx_booking_redis_cmd_t *cmd);
+static ngx_booking_redis_cmd_t *ngx_booking_redis_wait_command(
+    ngx_booking_redis_conn_t *rc);
+static void ngx_booking_redis_send_turn_wait(ngx_booking_redis_conn_t *rc);
 static void ngx_booking_redis_acked(void *data, ngx_int_t rc,
     redisReply *reply);
 static ngx_uint_t ngx_booking_redis_refused(redisReply *reply);
@@ -174,6 +186,11 @@ ngx_booking_node_close(ngx_booking_node_t *node)
         /* no request is left to answer: drop the commands silently */
         ngx_booking_redis_free(&rc->inflight);
         ngx_booking_redis_free(&rc->waiting);
+
+        if (rc->turn_wait != NULL) {
+            ngx_free(rc->turn_wait);
+            rc->turn_wait = NULL;
+        }
 
         if (rc->reconnect.timer_set) {
             ngx_del_timer(&rc->reconnect);
@@ -272,19 +289,19 @@ ngx_booking_redis_free(ngx_queue_t *head)
         ngx_queue_remove(q);
         cmd = ngx_queue_data(q, ngx_booking_redis_cmd_t, queue);
 
-        /* a WAIT still holds the script before it, answered */
-        if (cmd->ack && cmd->data != NULL) {
-            held = cmd->data;
+        /* a WAIT still holds the scripts before it, answered */
+        if (cmd->ack) {
+            while (!ngx_queue_empty(&cmd->group)) {
+                q = ngx_queue_head(&cmd->group);
+                ngx_queue_remove(q);
+                held = ngx_queue_data(q, ngx_booking_redis_cmd_t, queue);
 
-            if (held->held != NULL) {
-                freeReplyObject(held->held);
+                if (held->held != NULL) {
+                    freeReplyObject(held->held);
+                }
+
+                ngx_free(held);
             }
-
-            ngx_free(held);
-        }
-
-        if (cmd->wait != NULL) {
-            cmd->wait->data = NULL;
         }
 
         ngx_free(cmd);
@@ -304,7 +321,8 @@ ngx_booking_node_send(ngx_booking_node_t *node, ngx_booking_redis_cmd_t *cmd,
 {
     ngx_booking_redis_conn_t  *rc;
 
-    rc = ngx_booking_redis_pick(node);
+    rc = ngx_booking_redis_pick(node, cmd->script >= 0 && node->conf->replicas
+                                      && ngx_booking_script_writes(cmd->script));
     if (rc == NULL) {
         return NGX_DECLINED;
     }
@@ -327,23 +345,31 @@ ngx_booking_node_send(ngx_booking_node_t *node, ngx_booking_redis_cmd_t *cmd,
  * busy worker spread over all of them; else one still connecting, whose
  * commands wait for its handshake; else one that Redis stopped answering
  * (not refusing), whose commands wait for it to come back, no longer than
- * a command's timeout; else none: Redis is down.
+ * a command's timeout; else none: Redis is down.  With replicas to wait
+ * for, the writes take the first half of the connections and the rest the
+ * other half, so that no read waits behind a WAIT.
  */
 static ngx_booking_redis_conn_t *
-ngx_booking_redis_pick(ngx_booking_node_t *node)
+ngx_booking_redis_pick(ngx_booking_node_t *node, ngx_uint_t writes)
 {
-    ngx_uint_t                 i, n;
+    ngx_uint_t                 i, n, first;
     ngx_booking_redis_conn_t  *rc, *pending, *frozen;
 
     pending = NULL;
     frozen = NULL;
+    first = 0;
     n = node->nconns;
 
+    if (node->conf->replicas && n >= 2) {
+        first = writes ? 0 : n / 2;
+        n = writes ? n / 2 : n - n / 2;
+    }
+
     for (i = 0; i < n; i++) {
-        rc = &node->conns[(node->next + i) % n];
+        rc = &node->conns[first + (node->next + i) % n];
 
         if (rc->state == NGX_BOOKING_REDIS_READY) {
-            node->next = (rc->index + 1) % n;
+            node->next += i + 1;
             return rc;
         }
 
@@ -608,9 +634,6 @@ ngx_booking_redis_handshake_reply(void *data, ngx_int_t rc, redisReply *reply)
 {
     ngx_booking_redis_conn_t *conn = data;
 
-    ngx_queue_t              *q;
-    ngx_booking_redis_cmd_t  *cmd;
-
     if (rc != NGX_BOOKING_REDIS_REPLY) {
         return;
     }
@@ -636,16 +659,36 @@ ngx_booking_redis_handshake_reply(void *data, ngx_int_t rc, redisReply *reply)
                   "booking: redis %V connection %ui ready",
                   conn->peer.name, conn->index);
 
-    if (conn->expire.timer_set) {
-        ngx_del_timer(&conn->expire);
+    ngx_booking_redis_send_waiting(conn);
+
+    ngx_booking_redis_arm(conn);
+}
+
+
+/* what waited unsent goes now: the connection is ready, no WAIT is out */
+static void
+ngx_booking_redis_send_waiting(ngx_booking_redis_conn_t *rc)
+{
+    ngx_queue_t              *q, waiting;
+    ngx_booking_redis_cmd_t  *cmd;
+
+    if (rc->expire.timer_set) {
+        ngx_del_timer(&rc->expire);
     }
 
-    while (!ngx_queue_empty(&conn->waiting)) {
-        q = ngx_queue_head(&conn->waiting);
+    ngx_queue_init(&waiting);
+
+    if (!ngx_queue_empty(&rc->waiting)) {
+        ngx_queue_add(&waiting, &rc->waiting);
+        ngx_queue_init(&rc->waiting);
+    }
+
+    while (!ngx_queue_empty(&waiting)) {
+        q = ngx_queue_head(&waiting);
         ngx_queue_remove(q);
         cmd = ngx_queue_data(q, ngx_booking_redis_cmd_t, queue);
 
-        if (ngx_booking_redis_send(conn, cmd) != NGX_OK) {
+        if (ngx_booking_redis_send(rc, cmd) != NGX_OK) {
             /* never written: it never reached Redis */
             if (cmd->handler != NULL) {
                 cmd->handler(cmd->data, NGX_BOOKING_REDIS_UNAVAILABLE, NULL);
@@ -654,8 +697,56 @@ ngx_booking_redis_handshake_reply(void *data, ngx_int_t rc, redisReply *reply)
             ngx_free(cmd);
         }
     }
+}
 
-    ngx_booking_redis_arm(conn);
+
+/*
+ * A write waits unsent while a WAIT is out (Redis would not read it
+ * before WAIT answers anyway), and goes with the others when it answers;
+ * the turn's writes share one WAIT, sent last when the turn is flushed.
+ */
+static ngx_int_t
+ngx_booking_redis_send(ngx_booking_redis_conn_t *rc,
+    ngx_booking_redis_cmd_t *cmd)
+{
+    ngx_uint_t  writes;
+
+    writes = ngx_booking_redis_writes(rc, cmd);
+
+    if (writes && rc->nwaits) {
+        ngx_booking_redis_wait(rc, cmd);
+        return NGX_OK;
+    }
+
+    if (ngx_booking_redis_append(rc, cmd) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    if (writes) {
+        if (rc->turn_wait == NULL) {
+            rc->turn_wait = ngx_booking_redis_wait_command(rc);
+        }
+
+        if (rc->turn_wait != NULL) {
+            cmd->wait = rc->turn_wait;
+
+        } else {
+            /* sent without WAIT: whatever it answers, nobody knows if it
+             * lasts */
+            cmd->unacked = 1;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_booking_redis_writes(ngx_booking_redis_conn_t *rc,
+    ngx_booking_redis_cmd_t *cmd)
+{
+    return cmd->script >= 0 && rc->node->conf->replicas
+           && ngx_booking_script_writes(cmd->script);
 }
 
 
@@ -665,7 +756,7 @@ ngx_booking_redis_handshake_reply(void *data, ngx_int_t rc, redisReply *reply)
  * held (no memory, or Redis has not read what it has already).
  */
 static ngx_int_t
-ngx_booking_redis_send(ngx_booking_redis_conn_t *rc,
+ngx_booking_redis_append(ngx_booking_redis_conn_t *rc,
     ngx_booking_redis_cmd_t *cmd)
 {
     u_char      *out;
@@ -736,22 +827,13 @@ ngx_booking_redis_send(ngx_booking_redis_conn_t *rc,
         ngx_post_event(&rc->flush, &ngx_posted_events);
     }
 
-    if (cmd->script >= 0 && rc->node->conf->replicas
-        && ngx_booking_script_writes(cmd->script)
-        && ngx_booking_redis_send_wait(rc, cmd) != NGX_OK)
-    {
-        /* sent without WAIT: whatever it answers, nobody knows if it lasts */
-        cmd->unacked = 1;
-    }
-
     return NGX_OK;
 }
 
 
-/* WAIT <replicas> <timeout>, right behind a script on its connection */
-static ngx_int_t
-ngx_booking_redis_send_wait(ngx_booking_redis_conn_t *rc,
-    ngx_booking_redis_cmd_t *cmd)
+/* WAIT <replicas> <timeout>, for the writes of this turn */
+static ngx_booking_redis_cmd_t *
+ngx_booking_redis_wait_command(ngx_booking_redis_conn_t *rc)
 {
     u_char                    *p, nbuf[NGX_INT_T_LEN], tbuf[NGX_INT_T_LEN];
     ngx_str_t                  argv[3];
@@ -770,27 +852,51 @@ ngx_booking_redis_send_wait(ngx_booking_redis_conn_t *rc,
 
     wait = ngx_booking_resp_command(argv, 3, NULL, 0, rc->peer.log);
     if (wait == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     wait->ack = 1;
     wait->conn = rc;
     wait->handler = ngx_booking_redis_acked;
-    wait->data = cmd;
+    wait->data = wait;
+    ngx_queue_init(&wait->group);
 
-    if (ngx_booking_redis_send(rc, wait) != NGX_OK) {
-        ngx_free(wait);
-        return NGX_ERROR;
+    return wait;
+}
+
+
+/* the turn is written: its writes' WAIT goes behind them */
+static void
+ngx_booking_redis_send_turn_wait(ngx_booking_redis_conn_t *rc)
+{
+    ngx_queue_t              *q;
+    ngx_booking_redis_cmd_t  *wait, *cmd;
+
+    wait = rc->turn_wait;
+    rc->turn_wait = NULL;
+
+    if (ngx_booking_redis_append(rc, wait) == NGX_OK) {
+        /* Redis answers WAIT after its timeout at the latest */
+        wait->deadline += rc->node->conf->replicas_timeout;
+
+        rc->nwaits++;
+        rc->wait_until = wait->deadline;
+        return;
     }
 
-    /* Redis answers WAIT after its timeout at the latest */
-    wait->deadline += conf->replicas_timeout;
-    cmd->wait = wait;
+    for (q = ngx_queue_head(&rc->inflight);
+         q != ngx_queue_sentinel(&rc->inflight);
+         q = ngx_queue_next(q))
+    {
+        cmd = ngx_queue_data(q, ngx_booking_redis_cmd_t, queue);
 
-    rc->nwaits++;
-    rc->wait_until = wait->deadline;
+        if (cmd->wait == wait) {
+            cmd->wait = NULL;
+            cmd->unacked = 1;
+        }
+    }
 
-    return NGX_OK;
+    ngx_free(wait);
 }
 
 
@@ -823,51 +929,58 @@ ngx_booking_redis_refused(redisReply *reply)
 
 
 /*
- * WAIT's answer, for the script before it: its reply goes to its handler
- * only when enough replicas have it.
+ * WAIT's answer, for the scripts before it: their replies go to their
+ * handlers only when enough replicas have them.
  */
 static void
 ngx_booking_redis_acked(void *data, ngx_int_t rc, redisReply *reply)
 {
-    ngx_booking_redis_cmd_t *cmd = data;
+    ngx_booking_redis_cmd_t *wait = data;
 
-    redisReply                    *held;
-    ngx_booking_redis_handler_pt   handler;
+    ngx_int_t                  result;
+    ngx_queue_t               *q;
+    ngx_booking_node_t        *node;
+    ngx_booking_redis_cmd_t   *cmd;
 
-    if (cmd == NULL) {
-        return;
-    }
+    node = wait->conn->node;
+    result = rc;
 
-    held = cmd->held;
-    handler = cmd->handler;
+    if (rc == NGX_BOOKING_REDIS_REPLY
+        && (reply->type != REDIS_REPLY_INTEGER
+            || reply->integer < (long long) node->conf->replicas))
+    {
+        result = NGX_BOOKING_REDIS_TIMEOUT;
 
-    if (handler != NULL) {
-        if (rc != NGX_BOOKING_REDIS_REPLY) {
-            handler(cmd->data, rc, NULL);
-
-        } else if (reply->type == REDIS_REPLY_INTEGER
-                   && reply->integer
-                      >= (long long) cmd->conn->node->conf->replicas)
-        {
-            handler(cmd->data, NGX_BOOKING_REDIS_REPLY, held);
-
-        } else {
-            cmd->conn->node->unreplicated++;
-            ngx_log_error(NGX_LOG_ERR, cmd->conn->peer.log, 0,
+        if (!ngx_queue_empty(&wait->group)) {
+            ngx_log_error(NGX_LOG_ERR, wait->conn->peer.log, 0,
                           "booking: redis %V: %L of %ui replicas had the "
-                          "write in time", cmd->conn->peer.name,
+                          "write in time", wait->conn->peer.name,
                           (int64_t) (reply->type == REDIS_REPLY_INTEGER
                                      ? reply->integer : -1),
-                          cmd->conn->node->conf->replicas);
-            handler(cmd->data, NGX_BOOKING_REDIS_TIMEOUT, NULL);
+                          node->conf->replicas);
         }
     }
 
-    if (held != NULL) {
-        freeReplyObject(held);
-    }
+    while (!ngx_queue_empty(&wait->group)) {
+        q = ngx_queue_head(&wait->group);
+        ngx_queue_remove(q);
+        cmd = ngx_queue_data(q, ngx_booking_redis_cmd_t, queue);
 
-    ngx_free(cmd);
+        if (result == NGX_BOOKING_REDIS_TIMEOUT && rc == NGX_BOOKING_REDIS_REPLY) {
+            node->unreplicated++;
+        }
+
+        if (cmd->handler != NULL) {
+            cmd->handler(cmd->data, result,
+                         result == NGX_BOOKING_REDIS_REPLY ? cmd->held : NULL);
+        }
+
+        if (cmd->held != NULL) {
+            freeReplyObject(cmd->held);
+        }
+
+        ngx_free(cmd);
+    }
 }
 
 
@@ -879,6 +992,10 @@ ngx_booking_redis_flush_handler(ngx_event_t *ev)
     ngx_connection_t  *c;
 
     c = rc->peer.connection;
+
+    if (rc->turn_wait != NULL && rc->state == NGX_BOOKING_REDIS_READY) {
+        ngx_booking_redis_send_turn_wait(rc);
+    }
 
     if (c != NULL && rc->state >= NGX_BOOKING_REDIS_HANDSHAKE) {
         ngx_booking_redis_write_handler(c->write);
@@ -1055,11 +1172,8 @@ ngx_booking_redis_dispatch(ngx_booking_redis_conn_t *rc, redisReply *reply)
         && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0
         && cmd->handler != NULL)
     {
-        if (cmd->wait != NULL) {
-            /* the EVAL gets a WAIT of its own */
-            cmd->wait->data = NULL;
-            cmd->wait = NULL;
-        }
+        /* the EVAL gets a WAIT of its own */
+        cmd->wait = NULL;
 
         freeReplyObject(reply);
         ngx_booking_redis_arm(rc);
@@ -1081,14 +1195,11 @@ ngx_booking_redis_dispatch(ngx_booking_redis_conn_t *rc, redisReply *reply)
         }
     }
 
-    if (cmd->wait != NULL) {
+    if (cmd->wait != NULL && !ngx_booking_redis_refused(reply)) {
         /* what changed something waits for WAIT's answer */
-        if (!ngx_booking_redis_refused(reply)) {
-            cmd->held = reply;
-            return NGX_OK;
-        }
-
-        cmd->wait->data = NULL;
+        cmd->held = reply;
+        ngx_queue_insert_tail(&cmd->wait->group, &cmd->queue);
+        return NGX_OK;
     }
 
     handler = cmd->handler;
@@ -1105,7 +1216,18 @@ ngx_booking_redis_dispatch(ngx_booking_redis_conn_t *rc, redisReply *reply)
     freeReplyObject(reply);
     ngx_free(cmd);
 
-    return rc->peer.connection != NULL ? NGX_OK : NGX_ERROR;
+    if (rc->peer.connection == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* the last WAIT answered: the writes that came meanwhile go */
+    if (rc->nwaits == 0 && !ngx_queue_empty(&rc->waiting)
+        && rc->state == NGX_BOOKING_REDIS_READY)
+    {
+        ngx_booking_redis_send_waiting(rc);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -1293,6 +1415,12 @@ ngx_booking_redis_close(ngx_booking_redis_conn_t *rc, ngx_int_t why)
     rc->ninflight = 0;
     rc->nwaits = 0;
 
+    /* its writes are in flight: they fail below, and nothing waits on it */
+    if (rc->turn_wait != NULL) {
+        ngx_free(rc->turn_wait);
+        rc->turn_wait = NULL;
+    }
+
     /* handlers may send new commands: none must land on this connection */
     rc->state = NGX_BOOKING_REDIS_DOWN;
     rc->frozen = (why == NGX_BOOKING_REDIS_TIMEOUT);
@@ -1359,11 +1487,6 @@ ngx_booking_redis_fail(ngx_queue_t *head, ngx_int_t why)
 
         if (cmd->handler != NULL && !cmd->internal) {
             cmd->handler(cmd->data, why, NULL);
-        }
-
-        /* its WAIT, behind it in the queue, has nobody left to tell */
-        if (cmd->wait != NULL) {
-            cmd->wait->data = NULL;
         }
 
         ngx_free(cmd);
