@@ -16,6 +16,7 @@ use List::Util qw(max);
 use BookingTest;
 use BookingRace qw(:all);
 use BookingKeys ();
+use BookingSentinel;
 
 BookingRace::pin_module();
 
@@ -25,48 +26,19 @@ my $SLOW = BookingTest::slow();
 # (README, "Redis Sentinel"): the losses are then printed, not failed.
 my $REPLICAS = $ENV{BOOKING_SENTINEL_REPLICAS} // 1;
 
-my @SPORTS = map { BookingTest::free_port() } 1 .. 3;
-my ($RPORT, $R2PORT) = map { BookingTest::free_port() } 1 .. 2;
+my $S = BookingSentinel->new;
+my @SPORTS = $S->ports;
 
 my $t = BookingTest->new(
     workers => 2,
     booking_redis => '',
-    http => default_http()
-        . 'booking_redis_sentinel mymaster '
-        . join(' ', map { "127.0.0.1:$_" } @SPORTS) . ";\n"
+    http => default_http() . $S->directive
         . "booking_redis_replicas $REPLICAS timeout=500ms;\n",
 );
-my $dir = $t->dir;
 my $MPORT = $t->redis_port;
-my @PIDS;
 
-END {
-    local $?;
-    for my $pid (@PIDS) {
-        kill 'TERM', $pid;
-        BookingTest::_wait_exit($pid, 5) or kill 'KILL', $pid;
-    }
-}
-
-sub spawn_redis {
-    my ($name, @args) = @_;
-    push @PIDS, BookingTest::_spawn(cmd => [ 'redis-server', @args ],
-                                    stderr => "$dir/$name.stderr");
-}
-
-sub sentinel { return BookingTest::resp_command($_[0], 5, 'SENTINEL', @_[1 .. $#_]) }
-
-sub wait_for {
-    my ($what, $secs, $code) = @_;
-    my $deadline = time + $secs * $SLOW;
-    while (time < $deadline) {
-        my $v = eval { $code->() };
-        return $v if $v;
-        sleep 0.05;
-    }
-    diag "waited $secs s for $what";
-    return undef;
-}
+sub sentinel { return $S->sentinel(@_) }
+sub wait_for { return $S->wait_for(@_) }
 
 # ------------------------------------------------------------ no master known
 
@@ -79,29 +51,7 @@ is $r->{json}{error}{code}, 'backend_unavailable', 'the error of the spec';
 
 # ------------------------------------------------------------ the sentinels name it
 
-for my $p ($RPORT, $R2PORT) {
-    mkdir "$dir/replica-$p";
-    spawn_redis("replica-$p", '--port', $p, '--bind', '127.0.0.1', '--dir', "$dir/replica-$p",
-                '--save', '', '--appendonly', 'no', '--logfile', "$dir/replica-$p.log",
-                '--replicaof', '127.0.0.1', $MPORT);
-}
-for my $p (@SPORTS) {
-    BookingTest::_spew("$dir/sentinel-$p.conf", join "\n",
-        "port $p", 'bind 127.0.0.1', "dir $dir", "logfile $dir/sentinel-$p.log",
-        "sentinel monitor mymaster 127.0.0.1 $MPORT 2",
-        'sentinel down-after-milliseconds mymaster 1000',
-        'sentinel failover-timeout mymaster 10000', '');
-    spawn_redis("sentinel-$p", "$dir/sentinel-$p.conf", '--sentinel');
-}
-
-ok wait_for('the replicas to sync', 20, sub {
-    !grep { BookingTest::resp_command($_, 1, 'INFO', 'replication') !~ /master_link_status:up/ }
-        $RPORT, $R2PORT }),
-   'the replicas are in sync';
-ok wait_for('the sentinels to see the replicas and each other', 30, sub {
-    !grep { @{ sentinel($_, 'replicas', 'mymaster') } < 2
-            || @{ sentinel($_, 'sentinels', 'mymaster') } < 2 } @SPORTS }),
-   'the sentinels know the replicas and each other';
+ok eval { $S->start($t); 1 }, 'two replicas in sync, three sentinels that know them and each other';
 
 ok wait_for('the module to find the master', 10, sub {
     $t->req(PUT => '/admin/resources/car1', body => { type => 'car', capacity => 1 })->{status} == 201 }),
@@ -146,8 +96,7 @@ while (time < $killed + 30 * $SLOW && ($k < 15 || !$back)) {
         ($promoted, $NEW) = (time, $m->[1]) if ref $m && $m->[1] != $MPORT;
     }
     # a write waits for a replica: the other one must follow the new master
-    $followed //= time if $promoted && eval {
-        BookingTest::resp_command($NEW, 1, 'INFO', 'replication') =~ /connected_slaves:[1-9]/ };
+    $followed //= time if $promoted && $S->connected($NEW);
     $read //= time if $promoted
         && $t->req(GET => '/api/resources/car1/availability?from=' . iso($start)
                    . '&to=' . iso($start + 86400))->{status} == 200;

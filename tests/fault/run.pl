@@ -9,8 +9,12 @@
 #
 # Scenarios: kill (a) pause (b) oom (c) clientkill (d) reload (e)
 # upgrade (f) sleep (g: Redis blocked by DEBUG SLEEP after it ran commands
-# whose replies are not sent yet, so that a 504 hides a booking made), and
-# none (no fault, a control run; not in the default set).
+# whose replies are not sent yet, so that a 504 hides a booking made),
+# behind Redis Sentinel (two replicas, three sentinels, booking_redis_replicas
+# 1): failover (h: the master SIGKILLed), zombie (i: the master SIGSTOPped
+# until a replica is promoted, then SIGCONTed), switch (j: SENTINEL
+# FAILOVER with the master alive), and none (no fault, a control run; not
+# in the default set).
 # The last run's logs are kept in build/fault/<scenario>/.
 
 use strict;
@@ -42,15 +46,16 @@ Getopt::Long::GetOptions(\%opt, 'seconds=i', 'clients=i', 'keep', 'help')
     or die "usage: $0 [--seconds N] [--clients N] [--keep] [scenario...]\n";
 if ($opt{help}) {
     print "usage: $0 [--seconds N] [--clients N] [--keep] [scenario...]\n",
-          "scenarios: kill pause oom clientkill reload upgrade sleep (a-g), none\n";
+          "scenarios: kill pause oom clientkill reload upgrade sleep failover zombie switch\n",
+          "           (a-j), none\n";
     exit 0;
 }
 $ENV{BOOKING_KEEP} = 1 if $opt{keep};
 die "--seconds must be at least 6\n" if $opt{seconds} < 6;
 
-my @ALL = qw(kill pause oom clientkill reload upgrade sleep);
+my @ALL = qw(kill pause oom clientkill reload upgrade sleep failover zombie switch);
 my %LETTER = (a => 'kill', b => 'pause', c => 'oom', d => 'clientkill', e => 'reload',
-              f => 'upgrade', g => 'sleep');
+              f => 'upgrade', g => 'sleep', h => 'failover', i => 'zombie', j => 'switch');
 my %FAULT = (
     none       => \&fault_none,
     kill       => \&fault_kill,
@@ -60,7 +65,14 @@ my %FAULT = (
     reload     => \&fault_reload,
     upgrade    => \&fault_upgrade,
     sleep      => \&fault_sleep,
+    failover   => \&fault_failover,
+    zombie     => \&fault_zombie,
+    switch     => \&fault_switch,
 );
+my %SENTINEL = (failover => 1, zombie => 1, switch => 1);
+
+# booking_redis_timeout and WAIT's timeout of FaultServers, and a margin
+my $LONGEST = (0.3 + 0.3 + 0.2) * BookingTest::slow();
 # scenarios where nginx itself closes connections: a lost connection is
 # acceptable there, nowhere else
 my %NGINX_RESTART = (reload => 1, upgrade => 1);
@@ -90,7 +102,8 @@ exit($failed ? 1 : 0);
 sub scenario {
     my ($name) = @_;
     print "== $name: starting servers\n";
-    my $t = FaultServers->new(workers => 4, detached => $name eq 'upgrade');
+    my $t = FaultServers->new(workers => 4, detached => $name eq 'upgrade',
+                              sentinel => $SENTINEL{$name});
     my ($res, $window) = FaultServers::setup_resources($t);
     my $load = FaultLoad->new(port => $t->port, resources => $res, window => $window,
                               clients => $opt{clients}, seconds => $opt{seconds},
@@ -106,7 +119,7 @@ sub scenario {
     my $at = $opt{seconds} * 0.4;
     sleep 0.05 while $load->elapsed < $at;
     my $fault_start = $load->elapsed;
-    my $fault = eval { $FAULT{$name}->($t, $ev) } || { ok => 0, why => "fault died: $@" };
+    my $fault = eval { $FAULT{$name}->($t, $ev, $load) } || { ok => 0, why => "fault died: $@" };
     my $fault_end = $load->elapsed;
     my $stats = $load->finish;
     $ev->('load finished');
@@ -141,6 +154,7 @@ sub scenario {
         if grep { $_ } values %{ $stats->{client_exit} };
     push @$fail, "status $_ x$stats->{status}{$_}"
         for grep { $_ >= 500 && $_ != 503 && $_ != 504 } keys %{ $stats->{status} };
+    push @$fail, failover_checks($fault, $check, $stats, $fault_start) if $SENTINEL{$name};
 
     print '   ', summary(\%row), "\n";
     print '   answers while the fault lasted (', sprintf('%.1f-%.1f s', $fault_start, $fault_end),
@@ -333,4 +347,83 @@ sub fault_sleep {
         sleep 0.5 if $i < 5;
     }
     return { ok => $ok, why => 'DEBUG SLEEP failed' };
+}
+
+# ---------------------------------------------------------------- sentinel
+# (h, i, j) The sentinels promote a replica; the fault returns when they
+# name it (promoted) and it has a replica again (followed: writes wait for
+# one), in seconds of the load.
+
+# Errors only from the fault on, service back within 2 s of the promotion
+# (of a replica following, for writes), no request past the timeouts.
+sub failover_checks {
+    my ($fault, $check, $stats, $start) = @_;
+    my @fail;
+    return 'no promotion seen' unless defined $fault->{promoted};
+    my $back = ($fault->{followed} // $fault->{promoted}) + 2 * BookingTest::slow();
+    push @fail, sprintf('5xx before the fault: at %.2f s', $check->{bad_first})
+        if defined $check->{bad_first} && $check->{bad_first} < $start - 0.05;
+    push @fail, sprintf('5xx at %.2f s, more than 2 s after the promotion (%.2f s) '
+                        . 'and a replica following (%.2f s)', $check->{bad_last},
+                        $fault->{promoted}, $fault->{followed} // -1)
+        if defined $check->{bad_last} && $check->{bad_last} > $back;
+    push @fail, sprintf('an answer took %.3f s (timeouts: %.1f s)', $stats->{max_latency}, $LONGEST)
+        if $stats->{max_latency} > $LONGEST;
+    return @fail;
+}
+
+sub wait_promoted {
+    my ($t, $ev, $load, $old) = @_;
+    my $s = $t->sentinel;
+    my %r = (ok => 1);
+    my $new = $s->wait_for('a promotion', 30, sub { my $m = $s->master; $m && $m != $old && $m });
+    return { ok => 0, why => 'no replica promoted in 30 s' } unless $new;
+    $r{promoted} = $load->elapsed;
+    $ev->("the sentinels name 127.0.0.1:$new");
+    $s->wait_for('a replica to follow the new master', 30, sub { $s->connected($new) >= 1 })
+        or return { ok => 0, why => 'no replica followed the new master in 30 s' };
+    $r{followed} = $load->elapsed;
+    $ev->("a replica follows 127.0.0.1:$new");
+    $r{new} = $new;
+    return \%r;
+}
+
+# (h) the master SIGKILLed
+sub fault_failover {
+    my ($t, $ev, $load) = @_;
+    my $old = $t->sentinel->master;
+    $ev->("master 127.0.0.1:$old SIGKILL");
+    $t->kill_redis;
+    return wait_promoted($t, $ev, $load, $old);
+}
+
+# (i) the master frozen (SIGSTOP) until the sentinels promote a replica,
+# 2 s more of bookings, then SIGCONT: it wakes as a master with the
+# connections and commands of before, until the sentinels demote it
+sub fault_zombie {
+    my ($t, $ev, $load) = @_;
+    my $s = $t->sentinel;
+    my $old = $s->master;
+    $ev->("master 127.0.0.1:$old SIGSTOP");
+    $s->signal('STOP', $old);
+    my $r = wait_promoted($t, $ev, $load, $old);
+    sleep 2;
+    $s->signal('CONT', $old);
+    $ev->("old master 127.0.0.1:$old SIGCONT");
+    my $demoted = $s->wait_for('the old master to be demoted', 30, sub {
+        BookingTest::resp_command($old, 1, 'INFO', 'replication') =~ /role:slave/ });
+    $ev->($demoted ? "the old master is a replica again" : 'the old master was not demoted in 30 s');
+    return $r;
+}
+
+# (j) SENTINEL FAILOVER, the master alive: it takes writes until it is
+# demoted, seconds after the promotion
+sub fault_switch {
+    my ($t, $ev, $load) = @_;
+    my $s = $t->sentinel;
+    my $old = $s->master;
+    my $a = $s->sentinel(($s->ports)[0], 'FAILOVER', $s->name);
+    $ev->('SENTINEL FAILOVER: ' . (ref $a ? $a->{error} : $a));
+    return { ok => 0, why => "SENTINEL FAILOVER: $a->{error}" } if ref $a;
+    return wait_promoted($t, $ev, $load, $old);
 }

@@ -34,6 +34,9 @@ my $HOLD_DELAY = 8;       # a hold is confirmed or cancelled 0 to 8 s after it
 
 sub iso { return POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime $_[0]) }
 
+# a sort block where a lexical $a (an answer) is in scope would read it
+sub _slower_first { return $b->[0] <=> $a->[0] }
+
 # ---------------------------------------------------------------- parent
 
 # FaultLoad->new(port => P, resources => [{id,type,capacity,slot,buffer}],
@@ -237,7 +240,7 @@ sub _client {
         if ($dt > 0.25) {    # the slowest answers, for the report
             push @{ $st{slowest} }, [ sprintf('%.3f', $dt), sprintf('%.3f', $t - $self->{t0}),
                                       $q->{op}, $a->{err} || $a->{status} ];
-            @{ $st{slowest} } = (sort { $b->[0] <=> $a->[0] } @{ $st{slowest} })[0 .. 4]
+            @{ $st{slowest} } = (sort _slower_first @{ $st{slowest} })[0 .. 4]
                 if @{ $st{slowest} } > 5;
         }
         push @{ $st{lat} }, $dt if ($lat_every++ % 10) == 0;

@@ -10,6 +10,7 @@ use warnings;
 
 use parent -norequire, 'BookingTest';
 use BookingTest ();
+use BookingSentinel ();
 use JSON::PP ();
 use POSIX ();
 use Time::HiRes qw(time sleep);
@@ -39,7 +40,13 @@ my %PRCTL_NR = ('x86_64' => 157, 'aarch64' => 167);
 my $PRCTL_NR = $^O eq 'linux' ? $PRCTL_NR{ (POSIX::uname())[4] } : undef;
 my $SUBREAPER;
 
-# FaultServers->new(workers => 4, detached => 0|1)
+# FaultServers->new(workers => 4, detached => 0|1, sentinel => 0|1)
+#
+# sentinel: the harness's Redis is the master of two replicas (persisted
+# as it is) watched by three sentinels; nginx finds it through them
+# (booking_redis_sentinel) and waits for one replica
+# (booking_redis_replicas 1, timeout = booking_redis_timeout).  redis()
+# talks to whichever master the sentinels name.
 sub new {
     my ($class, %o) = @_;
     # Orphans of our nginx (a master whose starter or old master exited)
@@ -51,12 +58,49 @@ sub new {
     }
     local $FaultServers::DETACHED = $o{detached} ? 1 : 0;
     my $secret = join '', map { ('a' .. 'z', 0 .. 9)[ int rand 36 ] } 1 .. 32;
-    return $class->SUPER::new(
+    my $http = $o{http} // $HTTP;
+    my $sentinel = $o{sentinel} ? BookingSentinel->new : undef;
+    $http .= $sentinel->directive . "booking_redis_replicas 1;\n" if $sentinel;
+    my $self = $class->SUPER::new(
         workers    => $o{workers} // 4,
-        http       => $o{http} // $HTTP,
+        http       => $http,
         redis_conf => $o{redis_conf} // $REDIS_CONF,
         files      => { 'booking.secret' => "$secret\n" },
+        $sentinel ? (booking_redis => '') : (),
     );
+    if ($sentinel) {
+        $self->{sentinel} = $sentinel;
+        $sentinel->start($self, args => [ '--appendonly', 'yes', '--appendfsync', 'always',
+                                           '--latency-monitor-threshold', 100 ]);
+        $sentinel->wait_for('nginx to find the master', 10, sub {
+            $self->req(GET => '/api/resources/none')->{status} == 404 })
+            or die "FaultServers: nginx did not find the master through the sentinels\n";
+    }
+    return $self;
+}
+
+sub sentinel { $_[0]{sentinel} }
+
+sub _master_port {
+    my ($self) = @_;
+    return $self->{redis_port} unless $self->{sentinel};
+    return $self->{sentinel}->master // $self->{redis_port};
+}
+
+sub redis {
+    my ($self, @args) = @_;
+    return BookingTest::resp_command($self->_master_port, 5, @args);
+}
+
+sub redis_pipeline {
+    my ($self, @cmds) = @_;
+    return BookingTest::resp_pipeline($self->_master_port, 5, @cmds);
+}
+
+sub stop {
+    my ($self) = @_;
+    $self->{sentinel}->stop if $self->{sentinel};
+    return $self->SUPER::stop;
 }
 
 our $DETACHED = 0;
