@@ -37,7 +37,6 @@ my $t = BookingTest->new(
 );
 my $MPORT = $t->redis_port;
 
-sub sentinel { return $S->sentinel(@_) }
 sub wait_for { return $S->wait_for(@_) }
 
 # ------------------------------------------------------------ no master known
@@ -79,6 +78,18 @@ is book($t, 'u2', { resource => 'car1', start => iso($start), end => iso($start 
 # been made: the key replays it).
 my ($promoted, $NEW, $followed, $read);
 my ($back, $slowest, %seen) = (undef, 0);
+
+# A new master named (by the newest configuration): the times of being
+# back count from it.  Sentinels short of CPU may fail over the new master
+# too; the module must follow that one as well.
+sub promotion {
+    my $m = $S->newest;
+    return unless $m && $m != $MPORT && (!$NEW || $m != $NEW);
+    diag sprintf 'the sentinels failed over again, to %d: the times count from there', $m
+        if $NEW;
+    ($promoted, $NEW) = (time, $m);
+    ($followed, $read, $back) = ();
+}
 my %made;    # key -> id
 my $k = 5;
 my $killed = time;
@@ -91,10 +102,7 @@ while (time < $killed + 30 * $SLOW && ($k < 15 || !$back)) {
     $slowest = time - $a if time - $a > $slowest;
     diag sprintf '%.2f s: %s: %s', time - $killed, $b->{status}, $b->{body}
         unless $seen{ $b->{status} }++ || $b->{status} == 201;
-    unless ($promoted) {
-        my $m = eval { sentinel($SPORTS[0], 'get-master-addr-by-name', 'mymaster') };
-        ($promoted, $NEW) = (time, $m->[1]) if ref $m && $m->[1] != $MPORT;
-    }
+    promotion();
     # a write waits for a replica: the other one must follow the new master
     $followed //= time if $promoted && $S->connected($NEW);
     $read //= time if $promoted
@@ -127,8 +135,16 @@ like $t->error_log, qr/the master "mymaster" is 127\.0\.0\.1:$NEW\b/,
 
 # every booking answered 201 is on the new master, once; every worker
 # follows within 2 s of the promotion
-sleep 0.05 while time < ($promoted // 0) + 2;
-my $lost = grep { get_booking($t, 'u1', $_)->{status} != 200 } @ids;
+for (1 .. 5) {
+    sleep 0.05 while time < ($promoted // 0) + 2;
+    my $m = wait_for('the sentinels to agree', 30, sub { $S->settled });
+    last if !$m || $m == ($NEW // 0);
+    diag "the sentinels failed over again, to $m: the times count from now";
+    ($promoted, $NEW) = (time, $m);
+}
+my @lost = grep { $_->{status} != 200 } map { get_booking($t, 'u1', $_) } @ids;
+diag "not found: $_->{status} $_->{body}" for @lost;
+my $lost = @lost;
 my $records = BookingTest::resp_command($NEW, 1, 'HLEN', BookingKeys::rkey('car1', ':b'));
 if ($REPLICAS) {
     is $lost, 0, 'every booking answered 201 is there after the failover';
@@ -143,8 +159,12 @@ for (my $i = 1; $i < @$chunks; $i += 2) {
     $over += grep { $_ > 1 } unpack 'N*', $chunks->[$i];
 }
 is $over, 0, 'no slot over the capacity';
-is book($t, 'u2', { resource => 'car1', start => iso($start + 7200), end => iso($start + 10800) })->{status},
-   409, 'what was taken before the failover is still taken';
+my $taken = book($t, 'u2', { resource => 'car1', start => iso($start + 7200),
+                              end => iso($start + 10800) });
+is $taken->{status}, 409, 'what was taken before the failover is still taken'
+    or diag $taken->{body};
+diag grep { /booking:/ } split /^/, $t->error_log
+    if grep { !$_ } Test::More->builder->summary;
 
 is_deeply [ $t->check_error_log ], [], 'no alert, crit or crash in the error log';
 

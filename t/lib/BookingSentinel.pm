@@ -22,7 +22,10 @@ sub new {
     return bless {
         name       => $o{name} // 'mymaster',
         sports     => [ map { BookingTest::free_port() } 1 .. ($o{sentinels} // 3) ],
-        down_after => $o{down_after} // 1000,
+        # not 1 s: a sentinel PINGs a master about once a second, so with
+        # 1 s the new master of a failover whose first PONG comes a little
+        # late (a machine short of CPU) was seen down and failed over too
+        down_after => $o{down_after} // 2000,
         pids       => {},
         stopped    => {},
     }, $class;
@@ -91,6 +94,40 @@ sub master {
         return $m->[1] if ref $m eq 'ARRAY' && @$m == 2;
     }
     return undef;
+}
+
+# the master's port in the newest configuration any sentinel has (the
+# highest config-epoch): the one a failover ended on, before every
+# sentinel has heard of it.  The leader of a failover has the new epoch
+# and still the old address until the failover ends: not asked meanwhile.
+sub newest {
+    my ($self) = @_;
+    my ($port, $epoch) = (undef, -1);
+    for my $p (@{ $self->{sports} }) {
+        my $m = eval { $self->sentinel($p, 'master', $self->{name}) };
+        next unless ref $m eq 'ARRAY';
+        my %f = @$m;
+        next if ($f{flags} // '') =~ /failover_in_progress/;
+        ($port, $epoch) = ($f{port}, $f{'config-epoch'})
+            if defined $f{'config-epoch'} && $f{'config-epoch'} > $epoch;
+    }
+    return $port // $self->master;
+}
+
+# the master's port once every sentinel names the same and none is in a
+# failover or sees that master down; undef until then
+sub settled {
+    my ($self) = @_;
+    my %port;
+    for my $p (@{ $self->{sports} }) {
+        my $m = eval { $self->sentinel($p, 'master', $self->{name}) };
+        return undef unless ref $m eq 'ARRAY';
+        my %f = @$m;
+        return undef if ($f{flags} // '') =~ /failover|s_down|o_down/;
+        $port{ $f{port} // '' }++;
+    }
+    my @p = keys %port;
+    return @p == 1 ? $p[0] : undef;
 }
 
 # every replica given follows its master, the link up

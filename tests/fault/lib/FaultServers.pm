@@ -40,12 +40,12 @@ my %PRCTL_NR = ('x86_64' => 157, 'aarch64' => 167);
 my $PRCTL_NR = $^O eq 'linux' ? $PRCTL_NR{ (POSIX::uname())[4] } : undef;
 my $SUBREAPER;
 
-# FaultServers->new(workers => 4, detached => 0|1, sentinel => 0|1)
+# FaultServers->new(workers => 4, detached => 0|1, sentinel => 0|1, replicas => 1)
 #
 # sentinel: the harness's Redis is the master of two replicas (persisted
 # as it is) watched by three sentinels; nginx finds it through them
 # (booking_redis_sentinel) and waits for one replica
-# (booking_redis_replicas 1, timeout = booking_redis_timeout).  redis()
+# (booking_redis_replicas 1 unless told, timeout = booking_redis_timeout).  redis()
 # talks to whichever master the sentinels name.
 sub new {
     my ($class, %o) = @_;
@@ -60,7 +60,8 @@ sub new {
     my $secret = join '', map { ('a' .. 'z', 0 .. 9)[ int rand 36 ] } 1 .. 32;
     my $http = $o{http} // $HTTP;
     my $sentinel = $o{sentinel} ? BookingSentinel->new : undef;
-    $http .= $sentinel->directive . "booking_redis_replicas 1;\n" if $sentinel;
+    $http .= $sentinel->directive . "booking_redis_replicas " . ($o{replicas} // 1) . ";\n"
+        if $sentinel;
     my $self = $class->SUPER::new(
         workers    => $o{workers} // 4,
         http       => $http,
@@ -84,7 +85,7 @@ sub sentinel { $_[0]{sentinel} }
 sub _master_port {
     my ($self) = @_;
     return $self->{redis_port} unless $self->{sentinel};
-    return $self->{sentinel}->master // $self->{redis_port};
+    return $self->{sentinel}->newest // $self->{redis_port};
 }
 
 sub redis {
