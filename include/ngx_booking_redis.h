@@ -71,6 +71,7 @@ struct ngx_booking_node_s {
     ngx_log_t                     *log;
     ngx_booking_sentinel_t        *sentinel;  /* the master they name */
     ngx_booking_node_suspect_pt    suspect;
+    ngx_booking_node_suspect_pt    demoted;   /* it answered READONLY */
     ngx_uint_t                     readonly;  /* answers of a demoted one */
     ngx_uint_t                     unreplicated;
     unsigned                       moving:1;

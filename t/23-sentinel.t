@@ -34,6 +34,7 @@ my $t = BookingTest->new(
     booking_redis => '',
     http => default_http() . $S->directive
         . "booking_redis_replicas $REPLICAS timeout=500ms;\n",
+    server => BookingTest::default_server() . "location = /metrics { booking_status; }\n",
 );
 my $MPORT = $t->redis_port;
 
@@ -165,6 +166,11 @@ is $taken->{status}, 409, 'what was taken before the failover is still taken'
     or diag $taken->{body};
 diag grep { /booking:/ } split /^/, $t->error_log
     if grep { !$_ } Test::More->builder->summary;
+
+# each worker counts the masters it followed; whichever answers followed one
+my $metrics = $t->req(GET => '/metrics')->{body} // '';
+ok $metrics =~ /^booking_redis_failovers_total (\d+)$/m && $1 >= 1,
+   'booking_redis_failovers_total counts the failover followed';
 
 is_deeply [ $t->check_error_log ], [], 'no alert, crit or crash in the error log';
 

@@ -1190,8 +1190,8 @@ ngx_booking_redis_dispatch(ngx_booking_redis_conn_t *rc, redisReply *reply)
     {
         rc->node->readonly++;
 
-        if (rc->node->suspect != NULL) {
-            rc->node->suspect(rc->node);
+        if (rc->node->demoted != NULL) {
+            rc->node->demoted(rc->node);
         }
     }
 

@@ -107,6 +107,7 @@ struct ngx_booking_sentinel_s {
     unsigned                       busy:1;
     unsigned                       known:1;
     unsigned                       fenced:1;
+    unsigned                       demoted:1;
 };
 
 
@@ -129,6 +130,7 @@ static void ngx_booking_sentinel_set(ngx_booking_sentinel_t *s,
 static void ngx_booking_sentinel_failed(ngx_booking_link_t *link);
 static void ngx_booking_sentinel_retry_handler(ngx_event_t *ev);
 static void ngx_booking_sentinel_cancel(ngx_booking_sentinel_t *s);
+static void ngx_booking_sentinel_demoted(ngx_booking_node_t *node);
 static void ngx_booking_sentinel_subscribe(ngx_booking_link_t *sub);
 static ngx_int_t ngx_booking_sentinel_message(ngx_booking_link_t *sub,
     redisReply *reply);
@@ -213,6 +215,7 @@ ngx_booking_sentinel_init(ngx_booking_node_t *node, ngx_cycle_t *cycle)
 
     node->sentinel = s;
     node->suspect = ngx_booking_sentinel_discover;
+    node->demoted = ngx_booking_sentinel_demoted;
     node->addr = NULL;
 
     ngx_booking_sentinel_discover(node);
@@ -254,6 +257,22 @@ ngx_booking_sentinel_exit(ngx_booking_node_t *node)
             ngx_del_timer(&s->subs[i].retry);
         }
     }
+}
+
+
+/*
+ * The master in use answered READONLY: demoted behind the sentinels' back,
+ * or before they tell.  Whatever they name next, the connections move, so
+ * that ROLE is asked again before the node is used; until then it takes
+ * what it is sent, and refuses the writes.  Not here: this runs inside a
+ * connection's read handler, and moving closes that connection.
+ */
+static void
+ngx_booking_sentinel_demoted(ngx_booking_node_t *node)
+{
+    node->sentinel->demoted = 1;
+
+    ngx_booking_sentinel_discover(node);
 }
 
 
@@ -581,13 +600,15 @@ ngx_booking_sentinel_set(ngx_booking_sentinel_t *s, ngx_sockaddr_t *sa,
     if (s->known && len == s->master.socklen
         && ngx_memcmp(sa, &s->sockaddr, len) == 0)
     {
-        if (node->addr != NULL) {
+        if (node->addr != NULL && !s->demoted) {
             return;
         }
 
     } else if (s->known) {
         s->failovers++;
     }
+
+    s->demoted = 0;
 
     ngx_memcpy(&s->sockaddr, sa, len);
     s->master.socklen = len;
