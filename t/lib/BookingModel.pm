@@ -23,6 +23,7 @@ use Time::HiRes qw(time sleep);
 use BookingTest;
 use BookingKeys qw(rkey get_units);
 use BookingRace ();
+use BookingSentinel ();
 
 my $JSON = JSON::PP->new->canonical->utf8;
 
@@ -75,10 +76,41 @@ sub new {
         seed    => $o{seed},
         verbose => $o{verbose},
         skip    => { map { $_ => 1 } split /,/, $o{skip} // '' },
+        failovers => 0,
     }, $class;
-    $self->{t} = BookingTest->new(workers => 2, http => conf_text('V0'), server => $SERVER);
+    if ($o{sentinel}) {
+        # a master, two replicas, three sentinels; the module waits for one
+        # replica (booking_redis_replicas 1) and follows the failovers
+        my $S = $self->{sentinel} = BookingSentinel->new;
+        $self->{extra} = $S->directive . "booking_redis_replicas 1 timeout=1s;\n";
+        $self->{t} = BookingTest->new(workers => 2, booking_redis => '',
+                                      http => $self->conf('V0'), server => $SERVER);
+        $self->{t}->redis('CONFIG', 'SET', 'repl-diskless-sync-delay', '0');
+        $S->start($self->{t}, args => [ '--repl-diskless-sync-delay', '0' ]);
+        $self->{conn} = BookingRace::Conn->new($self->{t}->port);
+        $self->settle;
+    } else {
+        $self->{t} = BookingTest->new(workers => 2, http => $self->conf('V0'), server => $SERVER);
+    }
     $self->reset;
     return $self;
+}
+
+sub conf { my ($self, $v) = @_; return conf_text($v) . ($self->{extra} // '') }
+
+# With sentinels: every worker has found the master (a fresh connection
+# lands on any worker; five in a row answered by Redis)
+sub settle {
+    my ($self) = @_;
+    return unless $self->{sentinel};
+    my ($ok, $end) = (0, time + 15 * BookingTest::slow());
+    while ($ok < 5) {
+        $self->fail('the module did not find the master in 15 s') if time > $end;
+        my $c = BookingRace::Conn->new($self->{t}->port);
+        my $r = eval { $c->request(GET => '/api/resources/none', {}, undef) };
+        $ok = $r && $r->{status} == 404 ? $ok + 1 : 0;
+        sleep 0.05 unless $ok;
+    }
 }
 
 # fresh data and the first nginx.conf: the start of every run and replay
@@ -86,7 +118,8 @@ sub reset {
     my ($self) = @_;
     $self->{t}->redis('FLUSHALL');
     if (($self->{conf} // 'V0') ne 'V0') {
-        $self->{t}->reload_nginx(http => conf_text('V0'));
+        $self->{t}->reload_nginx(http => $self->conf('V0'));
+        $self->settle;
     }
     $self->{conf} = 'V0';
     $self->{res} = {};        # id -> resource of the model
@@ -188,6 +221,8 @@ sub gen {
     # operations left out (BOOKING_MODEL_SKIP=reload,race): drawn again, so
     # that one defect can be looked for without another hiding it
     do { $s = $self->draw($rand) } while $self->{skip}{ $s->{op} };
+    # with sentinels, a failover every 40 steps, in place of what was drawn
+    return { op => 'failover' } if $self->{sentinel} && ++$self->{drawn} % 40 == 0;
     return $s;
 }
 
@@ -537,7 +572,28 @@ sub do_expire {
 sub do_reload {
     my ($self) = @_;
     $self->{conf} = $self->{conf} eq 'V0' ? 'V1' : 'V0';
-    $self->{t}->reload_nginx(http => conf_text($self->{conf}));
+    $self->{t}->reload_nginx(http => $self->conf($self->{conf}));
+    $self->settle;
+    $self->{conn} = BookingRace::Conn->new($self->{t}->port);
+}
+
+# SENTINEL FAILOVER between two steps: the master alive, a replica
+# promoted.  With WAIT and the fence nothing acknowledged may be lost, so
+# the model goes on unchanged and the next check compares the new
+# master's counters with it.
+sub do_failover {
+    my ($self) = @_;
+    my $S = $self->{sentinel} or return;
+    my $old = $S->settled // $S->newest;
+    my $a = $S->sentinel(($S->ports)[0], 'FAILOVER', $S->name);
+    $self->fail("SENTINEL FAILOVER: $a->{error}") if ref $a eq 'HASH';
+    my $new = $S->wait_for('a promotion', 30, sub { my $m = $S->settled; $m && $m != $old && $m })
+        or $self->fail('no replica promoted in 30 s');
+    $S->wait_for('a replica of the new master', 30, sub { $S->connected($new) >= 1 })
+        or $self->fail('no replica followed the new master in 30 s');
+    $self->{t}{redis_port} = $new;    # the harness's reads follow it
+    $self->{failovers}++;
+    $self->settle;
     $self->{conn} = BookingRace::Conn->new($self->{t}->port);
 }
 
