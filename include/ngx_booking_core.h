@@ -295,6 +295,36 @@ uint16_t ngx_booking_crc16(const u_char *p, size_t len);
 unsigned ngx_booking_hash_slot(const u_char *key, size_t len);
 unsigned ngx_booking_shard(const u_char *id, size_t len);
 
+/*
+ * Redis Cluster's redirections and its table of slots (CLUSTER SLOTS, a
+ * range at a time): what the node picker of booking_redis_cluster reads.
+ * NGX_BOOKING_OK or NGX_BOOKING_ERROR.
+ */
+#define NGX_BOOKING_MOVED         1
+#define NGX_BOOKING_ASK           2
+#define NGX_BOOKING_NO_NODE       0xffff
+
+typedef struct {
+    unsigned        kind;           /* NGX_BOOKING_MOVED or _ASK */
+    unsigned        slot;
+    unsigned        port;
+    const u_char   *host;           /* empty: the host that answered */
+    size_t          host_len;
+} ngx_booking_redirect_t;
+
+typedef struct {
+    uint16_t        node[NGX_BOOKING_HASH_SLOTS];
+    unsigned        covered;        /* slots with a node */
+} ngx_booking_slots_t;
+
+int ngx_booking_redirect_parse(const u_char *p, size_t len,
+    ngx_booking_redirect_t *r);
+void ngx_booking_slots_clear(ngx_booking_slots_t *t);
+int ngx_booking_slots_assign(ngx_booking_slots_t *t, unsigned first,
+    unsigned last, unsigned node);
+unsigned ngx_booking_slots_node(const ngx_booking_slots_t *t,
+    const u_char *key, size_t len);
+
 /* "bk:{sNN}:r:<id><suffix>": its length, then the key written at p */
 size_t ngx_booking_rkey_len(size_t id_len, const char *suffix);
 u_char *ngx_booking_rkey(u_char *p, const u_char *id, size_t len,

@@ -1,6 +1,7 @@
 /*
  * Unit tests of the key schema: CRC16-XMODEM and hash slots as the Redis
- * Cluster specification gives them, shards, and a resource's key names.
+ * Cluster specification gives them, shards, and a resource's key names;
+ * Redis Cluster's redirections and its table of slots.
  */
 
 #include <stdarg.h>
@@ -105,6 +106,101 @@ test_shards_spread(void **state)
 }
 
 
+static void
+test_redirect(void **state)
+{
+    ngx_booking_redirect_t  r;
+
+    (void) state;
+
+    assert_int_equal(ngx_booking_redirect_parse(S("MOVED 3999 127.0.0.1:6381"),
+                                                &r), NGX_BOOKING_OK);
+    assert_int_equal(r.kind, NGX_BOOKING_MOVED);
+    assert_int_equal(r.slot, 3999);
+    assert_int_equal(r.port, 6381);
+    assert_int_equal(r.host_len, 9);
+    assert_memory_equal(r.host, "127.0.0.1", 9);
+
+    assert_int_equal(ngx_booking_redirect_parse(S("ASK 16383 ::1:7000"), &r),
+                     NGX_BOOKING_OK);
+    assert_int_equal(r.kind, NGX_BOOKING_ASK);
+    assert_int_equal(r.slot, 16383);
+    assert_int_equal(r.port, 7000);
+    assert_int_equal(r.host_len, 3);
+    assert_memory_equal(r.host, "::1", 3);
+
+    /* Redis 7: a node that does not know its endpoint, the same host */
+    assert_int_equal(ngx_booking_redirect_parse(S("MOVED 0 :6380"), &r),
+                     NGX_BOOKING_OK);
+    assert_int_equal(r.host_len, 0);
+    assert_int_equal(r.port, 6380);
+
+    /* what is not a redirection, or not one to trust */
+    assert_int_equal(ngx_booking_redirect_parse(S("MOVED 16384 h:1"), &r),
+                     NGX_BOOKING_ERROR);
+    assert_int_equal(ngx_booking_redirect_parse(S("MOVED -1 h:1"), &r),
+                     NGX_BOOKING_ERROR);
+    assert_int_equal(ngx_booking_redirect_parse(S("MOVED 1 h:0"), &r),
+                     NGX_BOOKING_ERROR);
+    assert_int_equal(ngx_booking_redirect_parse(S("MOVED 1 h:65536"), &r),
+                     NGX_BOOKING_ERROR);
+    assert_int_equal(ngx_booking_redirect_parse(S("MOVED 1 h"), &r),
+                     NGX_BOOKING_ERROR);
+    assert_int_equal(ngx_booking_redirect_parse(S("MOVED 1 h :1"), &r),
+                     NGX_BOOKING_ERROR);
+    assert_int_equal(ngx_booking_redirect_parse(S("MOVED 1"), &r),
+                     NGX_BOOKING_ERROR);
+    assert_int_equal(ngx_booking_redirect_parse(S("MOVED  h:1"), &r),
+                     NGX_BOOKING_ERROR);
+    assert_int_equal(ngx_booking_redirect_parse(S("READONLY You can't"), &r),
+                     NGX_BOOKING_ERROR);
+    assert_int_equal(ngx_booking_redirect_parse(S("moved 1 h:1"), &r),
+                     NGX_BOOKING_ERROR);
+}
+
+
+static void
+test_slots(void **state)
+{
+    static ngx_booking_slots_t  t;
+
+    (void) state;
+
+    ngx_booking_slots_clear(&t);
+    assert_int_equal(t.covered, 0);
+    assert_int_equal(ngx_booking_slots_node(&t, S("foo")), NGX_BOOKING_NO_NODE);
+
+    /* the three ranges redis-cli --cluster create gives three masters */
+    assert_int_equal(ngx_booking_slots_assign(&t, 0, 5460, 0), NGX_BOOKING_OK);
+    assert_int_equal(ngx_booking_slots_assign(&t, 5461, 10922, 1),
+                     NGX_BOOKING_OK);
+    assert_int_equal(ngx_booking_slots_assign(&t, 10923, 16383, 2),
+                     NGX_BOOKING_OK);
+    assert_int_equal(t.covered, NGX_BOOKING_HASH_SLOTS);
+
+    /* "foo" is slot 12182 (the MOVED example of Redis's documentation) */
+    assert_int_equal(ngx_booking_hash_slot(S("foo")), 12182);
+    assert_int_equal(ngx_booking_slots_node(&t, S("foo")), 2);
+    assert_int_equal(ngx_booking_slots_node(&t, S("{foo}bar")), 2);
+    /* "123456789": CRC16 0x31c3, slot 12739 */
+    assert_int_equal(ngx_booking_slots_node(&t, S("123456789")), 2);
+
+    /* overlaps, reversed or out-of-range ranges are refused, unchanged */
+    assert_int_equal(ngx_booking_slots_assign(&t, 5460, 5460, 1),
+                     NGX_BOOKING_ERROR);
+    assert_int_equal(ngx_booking_slots_node(&t, S("foo")), 2);
+
+    ngx_booking_slots_clear(&t);
+    assert_int_equal(ngx_booking_slots_assign(&t, 10, 9, 0),
+                     NGX_BOOKING_ERROR);
+    assert_int_equal(ngx_booking_slots_assign(&t, 0, 16384, 0),
+                     NGX_BOOKING_ERROR);
+    assert_int_equal(ngx_booking_slots_assign(&t, 0, 1, NGX_BOOKING_NO_NODE),
+                     NGX_BOOKING_ERROR);
+    assert_int_equal(t.covered, 0);
+}
+
+
 int
 main(void)
 {
@@ -113,6 +209,8 @@ main(void)
         cmocka_unit_test(test_hash_slot),
         cmocka_unit_test(test_rkey),
         cmocka_unit_test(test_shards_spread),
+        cmocka_unit_test(test_redirect),
+        cmocka_unit_test(test_slots),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
