@@ -88,6 +88,7 @@ extern ngx_module_t  ngx_http_booking_module;
 
 ngx_int_t ngx_booking_api_handler(ngx_http_request_t *r);
 ngx_int_t ngx_booking_http_init_filters(ngx_conf_t *cf);
+ngx_int_t ngx_booking_http_add_variables(ngx_conf_t *cf);
 
 ngx_int_t ngx_booking_status_handler(ngx_http_request_t *r);
 

@@ -89,6 +89,8 @@ struct ngx_booking_req_s {
     const char                 *name;        /* hold, book, ... */
     ngx_booking_answer_t        answer;
     ngx_booking_change_t        change;
+    ngx_str_t                   made;        /* a booking made, its id */
+    ngx_msec_t                  redis_time;  /* its calls' round trips */
 
     /* called once the answer is ready, when the operation said NGX_DONE */
     ngx_booking_finish_pt       finish;

@@ -60,6 +60,7 @@ struct ngx_booking_call_s {
     ngx_log_t                  *log;
     ngx_booking_call_pt         handler;
     void                       *data;
+    ngx_msec_t                 *elapsed;    /* NULL, or Redis time added */
 
     /* set by the store before the handler runs */
     ngx_int_t                   rc;
@@ -67,6 +68,7 @@ struct ngx_booking_call_s {
 
     /* the store's own */
     void                       *cmd;
+    ngx_msec_t                  sent;
     ngx_uint_t                  again;
     unsigned                    cleanup:1;
 };

@@ -26,6 +26,7 @@ static char *ngx_booking_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_booking_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_booking_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static ngx_int_t ngx_booking_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_booking_postconfiguration(ngx_conf_t *cf);
 
 static char *ngx_booking_sentinel(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -199,7 +200,7 @@ static ngx_command_t  ngx_booking_commands[] = {
 
 
 static ngx_http_module_t  ngx_booking_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_booking_preconfiguration,          /* preconfiguration */
     ngx_booking_postconfiguration,         /* postconfiguration */
 
     ngx_booking_create_main_conf,          /* create main configuration */
@@ -359,6 +360,13 @@ ngx_booking_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->anonymous, prev->anonymous, 0);
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_booking_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_booking_http_add_variables(cf);
 }
 
 

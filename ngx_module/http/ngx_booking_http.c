@@ -829,7 +829,8 @@ static ngx_int_t
 ngx_booking_error(ngx_http_request_t *r, ngx_uint_t status, const char *code,
     const char *message, const char *field)
 {
-    ngx_booking_answer_t  a;
+    ngx_booking_answer_t     a;
+    ngx_booking_http_ctx_t  *ctx;
 
     ngx_memzero(&a, sizeof(ngx_booking_answer_t));
 
@@ -837,6 +838,13 @@ ngx_booking_error(ngx_http_request_t *r, ngx_uint_t status, const char *code,
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* $booking_status */
+    ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
+
+    if (ctx != NULL) {
+        ctx->req.answer.code = a.code;
     }
 
     return ngx_booking_send_body(r, status, &ngx_booking_json_type, &a.body);

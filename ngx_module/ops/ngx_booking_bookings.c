@@ -131,6 +131,9 @@ ngx_booking_create(ngx_booking_req_t *req)
 
     json_decref(root);
 
+    /* $booking_resource, made or refused */
+    req->change.id = rid;
+
     /* a guest may only hold, and then keeps the token as its only key */
     if (who->user.len == 0 && !who->admin && !(who->anonymous && in.hold)) {
         return ngx_booking_op_fail(req, NGX_HTTP_UNAUTHORIZED,
@@ -324,10 +327,12 @@ ngx_booking_created(ngx_booking_call_t *call)
         token.len = NGX_BOOKING_TOKEN_LEN;
     }
 
-    if (!rec->replayed
-        && (ngx_booking_copy(req, &req->change.id, rec->resource.data,
-                             rec->resource.len) != NGX_OK
-            || ngx_booking_copy(req, &req->change.type, rec->type.data,
+    if (ngx_booking_copy(req, &req->made, rec->id.data, rec->id.len)
+        != NGX_OK
+        || ngx_booking_copy(req, &req->change.id, rec->resource.data,
+                            rec->resource.len) != NGX_OK
+        || (!rec->replayed
+            && ngx_booking_copy(req, &req->change.type, rec->type.data,
                                 rec->type.len) != NGX_OK))
     {
         ngx_booking_op_done(req, NGX_ERROR);

@@ -102,6 +102,7 @@ ngx_booking_store_send(ngx_booking_call_t *call)
     }
 
     call->cmd = cmd;
+    call->sent = ngx_current_msec;
 
     return NGX_OK;
 }
@@ -113,6 +114,10 @@ ngx_booking_store_reply(void *data, ngx_int_t rc, redisReply *reply)
     ngx_booking_call_t *call = data;
 
     call->cmd = NULL;
+
+    if (call->elapsed != NULL) {
+        *call->elapsed += ngx_current_msec - call->sent;
+    }
 
     switch (rc) {
 
