@@ -96,6 +96,16 @@ sub master {
     return undef;
 }
 
+# what each sentinel says of the master (SENTINEL MASTER's fields), undef
+# for one that does not answer
+sub views {
+    my ($self) = @_;
+    return map {
+        my $m = eval { $self->sentinel($_, 'master', $self->{name}) };
+        ref $m eq 'ARRAY' ? { @$m } : undef
+    } @{ $self->{sports} };
+}
+
 # the master's port in the newest configuration any sentinel has (the
 # highest config-epoch): the one a failover ended on, before every
 # sentinel has heard of it.  The leader of a failover has the new epoch
@@ -103,13 +113,9 @@ sub master {
 sub newest {
     my ($self) = @_;
     my ($port, $epoch) = (undef, -1);
-    for my $p (@{ $self->{sports} }) {
-        my $m = eval { $self->sentinel($p, 'master', $self->{name}) };
-        next unless ref $m eq 'ARRAY';
-        my %f = @$m;
-        next if ($f{flags} // '') =~ /failover_in_progress/;
-        ($port, $epoch) = ($f{port}, $f{'config-epoch'})
-            if defined $f{'config-epoch'} && $f{'config-epoch'} > $epoch;
+    for my $f (grep { $_ && ($_->{flags} // '') !~ /failover_in_progress/ } $self->views) {
+        ($port, $epoch) = ($f->{port}, $f->{'config-epoch'})
+            if defined $f->{'config-epoch'} && $f->{'config-epoch'} > $epoch;
     }
     return $port // $self->master;
 }
@@ -119,12 +125,9 @@ sub newest {
 sub settled {
     my ($self) = @_;
     my %port;
-    for my $p (@{ $self->{sports} }) {
-        my $m = eval { $self->sentinel($p, 'master', $self->{name}) };
-        return undef unless ref $m eq 'ARRAY';
-        my %f = @$m;
-        return undef if ($f{flags} // '') =~ /failover|s_down|o_down/;
-        $port{ $f{port} // '' }++;
+    for my $f ($self->views) {
+        return undef if !$f || ($f->{flags} // '') =~ /failover|s_down|o_down/;
+        $port{ $f->{port} // '' }++;
     }
     my @p = keys %port;
     return @p == 1 ? $p[0] : undef;
