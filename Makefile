@@ -25,7 +25,8 @@ LD_OPT     := $(EXTRA_LD_OPT)
 MODULE_SRCS := config $(wildcard ngx_module/*.c ngx_module/*/*.c include/*.h \
                                  ngx_module/scripts/*.lua ngx_module/scripts/contract*)
 
-.PHONY: all module deps test-deps run stop test test-asan unit t clean layers
+.PHONY: all module deps test-deps run stop test test-asan unit t clean layers \
+        test-one-slot
 
 all: module
 
@@ -79,6 +80,23 @@ test: module test-deps
 	$(MAKE) unit
 	$(MAKE) fuzz-replay
 	prove -I t/lib t/
+	$(MAKE) test-one-slot
+
+# The tests that talk to Redis through the API, again against a Redis in
+# cluster mode that owns every hash slot: Redis refuses (CROSSSLOT) any
+# script or command whose keys are not all of one slot (README, "What
+# spans resources").  The others set Redis up their own way (a password,
+# a database, replicas, sentinels) or test nothing of the keys.
+ONE_SLOT_TESTS := t/10-resources.t t/11-availability.t t/30-bookings.t \
+                  t/31-rules.t t/32-expiry.t t/33-access.t \
+                  t/34-idempotency.t t/35-upkeep.t t/36-invariant.t \
+                  t/37-internal.t t/40-race.t t/41-commandstats.t \
+                  t/60-listing.t t/61-cache.t t/62-calendar.t t/63-reads.t \
+                  t/64-log-vars.t t/65-spans.t t/70-hostile.t t/72-bounds.t \
+                  t/80-model.t
+
+test-one-slot: module
+	BOOKING_ONE_SLOT=1 BOOKING_MODEL_SECONDS=20 prove -I t/lib $(ONE_SLOT_TESTS)
 
 # The module built with ASan and UBSan, loaded by the packaged nginx with
 # their runtimes preloaded (t/lib/BookingTest.pm, BOOKING_ASAN=1).

@@ -476,6 +476,7 @@ typedef struct {
     ngx_booking_span_t      doc;
     int64_t                 created_at;
     int64_t                 updated_at;
+    ngx_booking_span_t      was;            /* the type before; "": none */
 } ngx_booking_doc_t;
 
 
@@ -534,7 +535,7 @@ typedef struct {
 #define NGX_BOOKING_R_AVAIL       4
 #define NGX_BOOKING_R_PUT         5     /* resource_put */
 #define NGX_BOOKING_R_GET         6     /* HMGET doc created_at updated_at */
-#define NGX_BOOKING_R_DONE        7     /* {'ok'} */
+#define NGX_BOOKING_R_DONE        7     /* {'ok'}, {'ok', type it had} */
 #define NGX_BOOKING_R_FREE        8
 #define NGX_BOOKING_R_CALENDAR    9
 #define NGX_BOOKING_R_PAGE        10    /* {'ok', next, tuple...} */

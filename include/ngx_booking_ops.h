@@ -96,6 +96,7 @@ struct ngx_booking_req_s {
     ngx_booking_finish_pt       finish;
     void                       *data;        /* the http layer's */
     void                       *state;       /* the operation's */
+    ngx_str_t                  *state_id;    /* its entry in an index */
 };
 
 
@@ -150,6 +151,23 @@ ngx_int_t ngx_booking_resource_keys(ngx_booking_req_t *req, ngx_str_t *id,
 ngx_int_t ngx_booking_num(ngx_booking_req_t *req, ngx_str_t *s, int64_t n);
 
 extern const char *const  ngx_booking_keys_all[];   /* R B C K H A */
+
+
+/*
+ * What spans resources (ngx_booking_index.c): steps of their own, since
+ * their keys are not of the resource's hash slot.  done is called once,
+ * later, with NULL or the call that failed.
+ */
+typedef void (*ngx_booking_step_pt)(ngx_booking_req_t *req,
+    ngx_booking_call_t *failed);
+
+ngx_booking_call_t *ngx_booking_index_user(ngx_booking_req_t *req,
+    ngx_str_t *id, ngx_str_t *score, ngx_booking_call_pt handler);
+void ngx_booking_unindex_user(ngx_booking_req_t *req, ngx_str_t *id);
+ngx_int_t ngx_booking_index_type(ngx_booking_req_t *req, ngx_str_t *type,
+    ngx_str_t *rid, ngx_str_t *lat, ngx_str_t *lon, ngx_booking_step_pt done);
+ngx_int_t ngx_booking_unindex_type(ngx_booking_req_t *req, ngx_str_t *type,
+    ngx_str_t *rid, ngx_booking_step_pt done);
 
 
 /* reads without a script (ngx_booking_peek.c) */

@@ -382,6 +382,71 @@ test_fields(void **state)
 }
 
 
+/* resource_put and resource_delete answer the type the resource had */
+static void
+test_type_it_had(void **state)
+{
+    redisReply            *r;
+    ngx_booking_result_t   res;
+    static const char      put[] = "*6\r\n$2\r\nok\r\n:0\r\n$2\r\n{}\r\n"
+                                   ":1700000000\r\n:1700000001\r\n"
+                                   "$4\r\nspot\r\n";
+    static const char      created[] = "*6\r\n$2\r\nok\r\n:1\r\n"
+                                       "$2\r\n{}\r\n:1700000000\r\n"
+                                       ":1700000000\r\n$0\r\n\r\n";
+    static const char      old[] = "*5\r\n$2\r\nok\r\n:0\r\n$2\r\n{}\r\n"
+                                   ":1700000000\r\n:1700000001\r\n";
+    static const char      deleted[] = "*2\r\n$2\r\nok\r\n$4\r\ntool\r\n";
+    static const char      done[] = "*1\r\n$2\r\nok\r\n";
+    static const char      three[] = "*3\r\n$2\r\nok\r\n$1\r\na\r\n"
+                                     "$1\r\nb\r\n";
+
+    (void) state;
+
+    memset(&res, 0, sizeof(res));
+    r = parse(put, sizeof(put) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_PUT, r, &res, alloc,
+                                        NULL), NGX_BOOKING_OK);
+    assert_int_equal(res.doc.created, 0);
+    assert_int_equal(res.doc.was.len, 4);
+    assert_memory_equal(res.doc.was.data, "spot", 4);
+    freeReplyObject(r);
+
+    memset(&res, 0, sizeof(res));
+    r = parse(created, sizeof(created) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_PUT, r, &res, alloc,
+                                        NULL), NGX_BOOKING_OK);
+    assert_int_equal(res.doc.created, 1);
+    assert_int_equal(res.doc.was.len, 0);
+    freeReplyObject(r);
+
+    /* the answer of a script from before: not one this module takes */
+    r = parse(old, sizeof(old) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_PUT, r, &res, alloc,
+                                        NULL), NGX_BOOKING_ERROR);
+    freeReplyObject(r);
+
+    memset(&res, 0, sizeof(res));
+    r = parse(deleted, sizeof(deleted) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_DONE, r, &res, alloc,
+                                        NULL), NGX_BOOKING_OK);
+    assert_memory_equal(res.doc.was.data, "tool", 4);
+    freeReplyObject(r);
+
+    memset(&res, 0, sizeof(res));
+    r = parse(done, sizeof(done) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_DONE, r, &res, alloc,
+                                        NULL), NGX_BOOKING_OK);
+    assert_int_equal(res.doc.was.len, 0);
+    freeReplyObject(r);
+
+    r = parse(three, sizeof(three) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_DONE, r, &res, alloc,
+                                        NULL), NGX_BOOKING_ERROR);
+    freeReplyObject(r);
+}
+
+
 int
 main(void)
 {
@@ -394,6 +459,7 @@ main(void)
         cmocka_unit_test(test_timeless),
         cmocka_unit_test(test_tuple),
         cmocka_unit_test(test_conflict),
+        cmocka_unit_test(test_type_it_had),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

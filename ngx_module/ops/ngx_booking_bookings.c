@@ -47,6 +47,10 @@ typedef struct {
 
 
 static ngx_int_t ngx_booking_scope(ngx_booking_req_t *req, ngx_str_t *scope);
+static ngx_int_t ngx_booking_create_indexed(ngx_booking_req_t *req,
+    ngx_booking_call_t *call, ngx_str_t *rid, int64_t start);
+static void ngx_booking_create_send(ngx_booking_call_t *zadd);
+static ngx_uint_t ngx_booking_create_unmade(ngx_booking_call_t *call);
 static void ngx_booking_created(ngx_booking_call_t *call);
 static void ngx_booking_acted(ngx_booking_call_t *call);
 static ngx_int_t ngx_booking_list_resource(ngx_booking_req_t *req,
@@ -199,7 +203,7 @@ ngx_booking_create(ngx_booking_req_t *req)
         a[NGX_BOOKING_BOOKING_CREATE_A_RULES + i] = req->conf->rules[i];
     }
 
-    /* R B C K H A, the Idempotency-Key's answer, the caller's index */
+    /* R B C K H A, the Idempotency-Key's answer */
     k[NGX_BOOKING_BOOKING_CREATE_K_I].len = ngx_booking_rkey_len(rid.len,
                                                 NGX_BOOKING_KEY_I)
                                             + scope.len;
@@ -208,8 +212,6 @@ ngx_booking_create(ngx_booking_req_t *req)
 
     if (k[NGX_BOOKING_BOOKING_CREATE_K_I].data == NULL
         || ngx_booking_resource_keys(req, &rid, k, ngx_booking_keys_all)
-           != NGX_OK
-        || ngx_booking_user_key(req, &k[NGX_BOOKING_BOOKING_CREATE_K_U])
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -219,7 +221,89 @@ ngx_booking_create(ngx_booking_req_t *req)
                          rid.len, NGX_BOOKING_KEY_I);
     ngx_memcpy(p, scope.data, scope.len);
 
-    return ngx_booking_op_send(req, call);
+    if (who->user.len == 0) {
+        return ngx_booking_op_send(req, call);
+    }
+
+    return ngx_booking_create_indexed(req, call, &rid, in.start);
+}
+
+
+/*
+ * A user's booking is in the user's index before it is made: the index
+ * has the user's hash slot, not the resource's, so it is a step of its
+ * own, and in this order a failure between the two leaves an entry of
+ * nothing (dropped by the user's next listing), never a booking the user
+ * cannot list.
+ */
+static ngx_int_t
+ngx_booking_create_indexed(ngx_booking_req_t *req, ngx_booking_call_t *call,
+    ngx_str_t *rid, int64_t start)
+{
+    ngx_str_t           *id, score;
+    ngx_booking_call_t  *zadd;
+
+    id = ngx_palloc(req->pool, sizeof(ngx_str_t));
+    if (id == NULL) {
+        return NGX_ERROR;
+    }
+
+    id->len = rid->len + 1 + NGX_BOOKING_RAND_LEN;
+    id->data = ngx_pnalloc(req->pool, id->len);
+    if (id->data == NULL
+        || ngx_booking_num(req, &score, start >= 0 ? start : ngx_time())
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_sprintf(id->data, "%V.%V", rid,
+                       &call->args[NGX_BOOKING_BOOKING_CREATE_A_RAND]);
+
+    zadd = ngx_booking_index_user(req, id, &score, ngx_booking_create_send);
+    if (zadd == NULL) {
+        return NGX_ERROR;
+    }
+
+    req->state = call;
+    req->state_id = id;
+
+    return ngx_booking_op_send(req, zadd);
+}
+
+
+/*
+ * The booking of the user's index entry was surely not made: refused, or
+ * the replay of an earlier one.  Not on a timeout: it may have been.
+ */
+static ngx_uint_t
+ngx_booking_create_unmade(ngx_booking_call_t *call)
+{
+    if (call->rc != NGX_BOOKING_STORE_OK) {
+        return call->rc == NGX_BOOKING_STORE_UNAVAILABLE
+               || call->rc == NGX_BOOKING_STORE_BUSY;
+    }
+
+    return call->result.kind != NGX_BOOKING_R_BOOKING
+           || call->result.booking.replayed;
+}
+
+
+static void
+ngx_booking_create_send(ngx_booking_call_t *zadd)
+{
+    ngx_booking_req_t *req = zadd->data;
+
+    ngx_booking_call_t  *call;
+
+    call = req->state;
+
+    if (zadd->rc != NGX_BOOKING_STORE_OK) {
+        ngx_booking_op_done(req, ngx_booking_op_failed(req, zadd));
+        return;
+    }
+
+    ngx_booking_op_done(req, ngx_booking_op_send(req, call));
 }
 
 
@@ -292,6 +376,10 @@ ngx_booking_created(ngx_booking_call_t *call)
     ngx_int_t           rc;
     ngx_str_t           token;
     ngx_booking_rec_t  *rec;
+
+    if (req->state == call && ngx_booking_create_unmade(call)) {
+        ngx_booking_unindex_user(req, req->state_id);
+    }
 
     rc = ngx_booking_op_check(req, call);
 

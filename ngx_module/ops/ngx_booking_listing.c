@@ -766,7 +766,15 @@ ngx_booking_listing_judge(ngx_booking_req_t *req, ngx_booking_listing_t *ls)
         p = &c->peek;
         c->script = 0;
 
-        if (!p->found) {
+        /*
+         * gone, or of another type now: an index entry whose step to
+         * remove it has not come (ngx_booking_index.c)
+         */
+        if (!p->found
+            || p->type.len != ls->type->name.len
+            || ngx_strncmp(p->type.data, ls->type->name.data, p->type.len)
+               != 0)
+        {
             continue;
         }
 

@@ -64,8 +64,12 @@ static ngx_int_t ngx_booking_resource_doc(ngx_booking_req_t *req,
     json_t *root, ngx_booking_resource_t *res);
 static ngx_int_t ngx_booking_resource_access(ngx_booking_req_t *req,
     json_t *root, ngx_booking_rreq_t *in, ngx_booking_resource_t *res);
-static ngx_int_t ngx_booking_resource_indexes(ngx_booking_req_t *req,
-    ngx_booking_call_t *call, ngx_uint_t first, ngx_uint_t rules);
+static ngx_int_t ngx_booking_resource_rules(ngx_booking_req_t *req,
+    ngx_booking_call_t *call, ngx_uint_t first);
+static void ngx_booking_resource_listed(ngx_booking_req_t *req,
+    ngx_booking_call_t *failed);
+static void ngx_booking_resource_unlisted(ngx_booking_req_t *req,
+    ngx_booking_call_t *failed);
 static void ngx_booking_resource_written(ngx_booking_call_t *call);
 static void ngx_booking_resource_read(ngx_booking_call_t *call);
 static void ngx_booking_resource_deleted(ngx_booking_call_t *call);
@@ -130,8 +134,7 @@ ngx_booking_resource_put(ngx_booking_req_t *req)
     ntypes = req->conf->types.nelts;
 
     call = ngx_booking_resource_call(req, NGX_BOOKING_SCRIPT_RESOURCE_PUT,
-                                     NGX_BOOKING_RESOURCE_PUT_NKEYS
-                                     + 2 * ntypes,
+                                     NGX_BOOKING_RESOURCE_PUT_NKEYS,
                                      NGX_BOOKING_RESOURCE_PUT_NARGS + ntypes,
                                      NGX_BOOKING_R_PUT,
                                      ngx_booking_resource_written);
@@ -144,9 +147,8 @@ ngx_booking_resource_put(ngx_booking_req_t *req)
                            &call->args[NGX_BOOKING_RESOURCE_PUT_A_CAPACITY],
                            res.capacity)
            != NGX_OK
-        || ngx_booking_resource_indexes(req, call,
-                                        NGX_BOOKING_RESOURCE_PUT_K_INDEXES,
-                                        NGX_BOOKING_RESOURCE_PUT_A_RULES)
+        || ngx_booking_resource_rules(req, call,
+                                      NGX_BOOKING_RESOURCE_PUT_A_RULES)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -184,37 +186,15 @@ ngx_booking_resource_call(ngx_booking_req_t *req, ngx_int_t script,
 }
 
 
-/*
- * Each type's listing indexes, ids and geo, from key first on, and its
- * rules line from argument rules on: a resource that changes type leaves
- * the old type's indexes in the same script.
- */
+/* each type's rules line, from argument first on */
 static ngx_int_t
-ngx_booking_resource_indexes(ngx_booking_req_t *req, ngx_booking_call_t *call,
-    ngx_uint_t first, ngx_uint_t rules)
+ngx_booking_resource_rules(ngx_booking_req_t *req, ngx_booking_call_t *call,
+    ngx_uint_t first)
 {
-    u_char              *p;
-    ngx_uint_t           i;
-    ngx_str_t           *k;
-    ngx_booking_type_t  *t;
-
-    t = req->conf->types.elts;
+    ngx_uint_t  i;
 
     for (i = 0; i < req->conf->types.nelts; i++) {
-        k = &call->keys[first + 2 * i];
-
-        p = ngx_pnalloc(req->pool, 2 * (sizeof("bk:{t:}:ids") + t[i].name.len));
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        k[0].data = p;
-        k[0].len = ngx_sprintf(p, NGX_BOOKING_KEY_T, t[i].name.data) - p;
-        p += k[0].len;
-        k[1].data = p;
-        k[1].len = ngx_sprintf(p, NGX_BOOKING_KEY_G, t[i].name.data) - p;
-
-        call->args[rules + i] = req->conf->rules[i];
+        call->args[first + i] = req->conf->rules[i];
     }
 
     return NGX_OK;
@@ -345,22 +325,92 @@ ngx_booking_resource_written(ngx_booking_call_t *call)
 {
     ngx_booking_req_t *req = call->data;
 
-    ngx_int_t  rc;
+    ngx_int_t            rc;
+    ngx_str_t           *was;
+    ngx_booking_doc_t   *doc;
 
     rc = ngx_booking_op_check(req, call);
 
-    if (rc == NGX_DECLINED) {
-        /* a type change may move it between listings: every type */
-        req->change.changed = 1;
-        req->change.id = req->id;
-
-        rc = ngx_booking_view_resource(&req->answer, req->pool,
-                                       call->result.doc.created
-                                       ? NGX_HTTP_CREATED : NGX_HTTP_OK,
-                                       &call->result.doc);
+    if (rc != NGX_DECLINED) {
+        ngx_booking_op_done(req, rc);
+        return;
     }
 
-    ngx_booking_op_done(req, rc);
+    /* a type change may move it between listings: every type */
+    req->change.changed = 1;
+    req->change.id = req->id;
+
+    doc = &call->result.doc;
+
+    /* the type it had outlives the reply: the last step needs it */
+    was = ngx_palloc(req->pool, sizeof(ngx_str_t));
+    if (was == NULL) {
+        ngx_booking_op_done(req, NGX_ERROR);
+        return;
+    }
+
+    was->len = doc->was.len;
+    was->data = ngx_pnalloc(req->pool, was->len + 1);
+    if (was->data == NULL
+        || ngx_booking_view_resource(&req->answer, req->pool,
+                                     doc->created ? NGX_HTTP_CREATED
+                                                  : NGX_HTTP_OK,
+                                     doc)
+           != NGX_OK)
+    {
+        ngx_booking_op_done(req, NGX_ERROR);
+        return;
+    }
+
+    ngx_memcpy(was->data, doc->was.data, was->len);
+    req->state = call;
+    req->state_id = was;
+
+    /* the listing indexes of its type: a step of their own, after it */
+    ngx_booking_op_done(req, ngx_booking_index_type(req,
+                             &call->args[NGX_BOOKING_RESOURCE_PUT_A_TYPE],
+                             &req->id,
+                             &call->args[NGX_BOOKING_RESOURCE_PUT_A_LAT],
+                             &call->args[NGX_BOOKING_RESOURCE_PUT_A_LON],
+                             ngx_booking_resource_listed));
+}
+
+
+/* listed where it now is; then out of the listings of the type it had */
+static void
+ngx_booking_resource_listed(ngx_booking_req_t *req, ngx_booking_call_t *failed)
+{
+    ngx_str_t           *was, *type;
+    ngx_booking_call_t  *call;
+
+    if (failed != NULL) {
+        ngx_booking_op_done(req, ngx_booking_op_failed(req, failed));
+        return;
+    }
+
+    call = req->state;
+    was = req->state_id;
+    type = &call->args[NGX_BOOKING_RESOURCE_PUT_A_TYPE];
+
+    if (was->len == 0
+        || (was->len == type->len
+            && ngx_strncmp(was->data, type->data, type->len) == 0))
+    {
+        ngx_booking_op_done(req, NGX_OK);
+        return;
+    }
+
+    ngx_booking_op_done(req, ngx_booking_unindex_type(req, was, &req->id,
+                                              ngx_booking_resource_unlisted));
+}
+
+
+static void
+ngx_booking_resource_unlisted(ngx_booking_req_t *req,
+    ngx_booking_call_t *failed)
+{
+    ngx_booking_op_done(req, failed ? ngx_booking_op_failed(req, failed)
+                                    : NGX_OK);
 }
 
 
@@ -419,16 +469,14 @@ ngx_booking_resource_delete(ngx_booking_req_t *req)
     ntypes = req->conf->types.nelts;
 
     call = ngx_booking_resource_call(req, NGX_BOOKING_SCRIPT_RESOURCE_DELETE,
-                                     NGX_BOOKING_RESOURCE_DELETE_NKEYS
-                                     + 2 * ntypes,
+                                     NGX_BOOKING_RESOURCE_DELETE_NKEYS,
                                      NGX_BOOKING_RESOURCE_DELETE_NARGS
                                      + ntypes,
                                      NGX_BOOKING_R_DONE,
                                      ngx_booking_resource_deleted);
     if (call == NULL
-        || ngx_booking_resource_indexes(req, call,
-                                        NGX_BOOKING_RESOURCE_DELETE_K_INDEXES,
-                                        NGX_BOOKING_RESOURCE_DELETE_A_RULES)
+        || ngx_booking_resource_rules(req, call,
+                                      NGX_BOOKING_RESOURCE_DELETE_A_RULES)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -444,17 +492,25 @@ ngx_booking_resource_deleted(ngx_booking_call_t *call)
     ngx_booking_req_t *req = call->data;
 
     ngx_int_t  rc;
+    ngx_str_t  was;
 
     rc = ngx_booking_op_check(req, call);
 
-    if (rc == NGX_DECLINED) {
-        req->change.changed = 1;
-        req->change.id = req->id;
-        req->answer.status = NGX_HTTP_NO_CONTENT;
-        rc = NGX_OK;
+    if (rc != NGX_DECLINED) {
+        ngx_booking_op_done(req, rc);
+        return;
     }
 
-    ngx_booking_op_done(req, rc);
+    req->change.changed = 1;
+    req->change.id = req->id;
+    req->answer.status = NGX_HTTP_NO_CONTENT;
+
+    /* gone: then out of its type's listings, a step of its own (copied) */
+    was.data = (u_char *) call->result.doc.was.data;
+    was.len = call->result.doc.was.len;
+
+    ngx_booking_op_done(req, ngx_booking_unindex_type(req, &was, &req->id,
+                                              ngx_booking_resource_unlisted));
 }
 
 

@@ -1,7 +1,8 @@
 #!lua
 -- POST /bookings
 -- KEYS R B C K H A, I (the Idempotency-Key's answer; untouched without
---      one), U (the user's index; untouched for guests)
+--      one).  The user's index (U) has the user's hash tag: the worker
+--      writes the booking's id there first, a step of its own
 -- ARGV rand user kind hold (1|0) start end ('' on timeless) quantity note
 --      admin (1|0) groups (the caller's, comma separated) scope (of the
 --      Idempotency-Key, '' without) fingerprint (of the body), then one
@@ -205,10 +206,6 @@ redis.call('HSET', K_B, rand, cjson.encode({
     inc = kept(R.inc), type = kept(R.type) }))
 redis.call('ZADD', K_A,
            score == b['end'] and end_text or string.format(INT, score), rand)
-
-if user ~= '' then
-    redis.call('ZADD', K_U, start_text or now_text, booking_id(rand))
-end
 
 local answer = tuple(201, rand, b, R.slot)
 

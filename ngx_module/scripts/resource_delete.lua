@@ -1,9 +1,11 @@
 #!lua
 -- DELETE /resources/{id}
--- KEYS R B C K H A, then for each type the ids and geo listing indexes
---      (from K_INDEXES on, in the order of the rules lines)
+-- KEYS R B C K H A
 -- ARGV one rules line per type (from A_RULES on)
--- -> {'ok'} | AGAIN | err
+-- -> {'ok', type it had} | AGAIN | err
+--
+-- The worker then takes it out of its type's listing indexes, a step of
+-- its own (type_index): they are keys of another hash tag.
 --
 -- Its bookings and counters go with it, so that the id may be used again
 -- afresh: UNLINK frees them apart from Redis's main thread, so the cost
@@ -26,12 +28,4 @@ end
 
 redis.call('UNLINK', K_R, K_B, K_C, K_K, K_H, K_A)
 
-for i = A_RULES, #ARGV do
-    if string.sub(ARGV[i], 1, #R.type + 1) == R.type .. ' ' then
-        local k = K_INDEXES + 2 * (i - A_RULES)
-        redis.call('ZREM', KEYS[k], RID)
-        redis.call('ZREM', KEYS[k + 1], RID)
-    end
-end
-
-return { 'ok' }
+return { 'ok', R.type }

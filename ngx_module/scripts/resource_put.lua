@@ -1,14 +1,16 @@
 #!lua
 -- PUT /resources/{id}
--- KEYS R B C K H A, then for each type the ids and geo listing indexes
---      (from K_INDEXES on, in the order of the rules lines)
+-- KEYS R B C K H A
 -- ARGV doc type slot capacity owner groups lat lon, then one rules line
 --      per type (from A_RULES on)
--- -> {'ok', created (1|0), doc, created_at, updated_at} | AGAIN | err
+-- -> {'ok', created (1|0), doc, created_at, updated_at, type it had ('')}
+--    | AGAIN | err
 --
--- The listing indexes of its type change with it, atomically: they are
--- keys of their own hash tags, so this needs a single Redis (Cluster
--- makes them a step of their own: issue 14).
+-- The listing indexes of its types are keys of their own hash tags: the
+-- worker keeps them in a step of its own once this has answered
+-- (type_index), from the type it had and the location it has now, which
+-- are kept here ("lat", "lon") so that the index can be made again from
+-- the resource alone.
 
 local doc, typ = A_DOC, A_TYPE
 local slot, cap = tonumber(A_SLOT), tonumber(A_CAPACITY)
@@ -16,43 +18,13 @@ local t, us = now()
 
 local R = load_resource()
 
--- the ids and geo index of a type, by the place of its rules line
-local function indexes(name)
-    for i = A_RULES, #ARGV do
-        if string.sub(ARGV[i], 1, #name + 1) == name .. ' ' then
-            local k = K_INDEXES + 2 * (i - A_RULES)
-            return KEYS[k], KEYS[k + 1]
-        end
-    end
-end
-
-local function index(old)
-    if old and old ~= typ then
-        -- a type no longer in nginx.conf keeps the entry: its listing
-        -- is refused anyway
-        local ids, geo = indexes(old)
-        if ids then
-            redis.call('ZREM', ids, RID)
-            redis.call('ZREM', geo, RID)
-        end
-    end
-    local ids, geo = indexes(typ)
-    redis.call('ZADD', ids, 0, RID)
-    if A_LAT ~= '' then
-        redis.call('GEOADD', geo, A_LON, A_LAT, RID)
-    else
-        redis.call('ZREM', geo, RID)
-    end
-end
-
 if not R then
     redis.call('HSET', K_R, 'doc', doc, 'type', typ, 'slot', A_SLOT,
                'capacity', A_CAPACITY, 'used', 0, 'gen', stamp(t, us),
                'inc', stamp(t, us), 'owner', A_OWNER, 'groups', A_GROUPS,
                'created_at', digits(t), 'updated_at', digits(t),
-               'due', digits(FOREVER))
-    index(nil)
-    return { 'ok', 1, doc, digits(t), digits(t) }
+               'due', digits(FOREVER), 'lat', A_LAT, 'lon', A_LON)
+    return { 'ok', 1, doc, digits(t), digits(t), '' }
 end
 
 if not sweep(R, t) then
@@ -88,7 +60,7 @@ end
 
 redis.call('HSET', K_R, 'doc', doc, 'type', typ, 'slot', A_SLOT,
            'capacity', A_CAPACITY, 'gen', gen, 'owner', A_OWNER,
-           'groups', A_GROUPS, 'updated_at', digits(t))
-index(R.type)
+           'groups', A_GROUPS, 'updated_at', digits(t), 'lat', A_LAT,
+           'lon', A_LON)
 
-return { 'ok', 0, doc, R.created_at, digits(t) }
+return { 'ok', 0, doc, R.created_at, digits(t), R.type }

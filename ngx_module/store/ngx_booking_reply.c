@@ -331,8 +331,17 @@ ngx_booking_decode(int expect, const struct redisReply *r,
         return ngx_booking_get(r, res);
 
     case NGX_BOOKING_R_DONE:
-        return ngx_booking_is_ok(r, 1) && r->elements == 1
-               ? NGX_BOOKING_OK : NGX_BOOKING_ERROR;
+        if (!ngx_booking_is_ok(r, 1) || r->elements > 2
+            || (r->elements == 2 && !ngx_booking_is_str(r->element[1])))
+        {
+            return NGX_BOOKING_ERROR;
+        }
+
+        if (r->elements == 2) {
+            res->doc.was = ngx_booking_span(r->element[1]);
+        }
+
+        return NGX_BOOKING_OK;
 
     case NGX_BOOKING_R_FREE:
         return ngx_booking_free(r, res);
@@ -556,11 +565,12 @@ ngx_booking_conflict(const redisReply *r, ngx_booking_result_t *res)
 static int
 ngx_booking_put(const redisReply *r, ngx_booking_result_t *res)
 {
-    if (!ngx_booking_is_ok(r, 5) || r->elements != 5
+    if (!ngx_booking_is_ok(r, 6) || r->elements != 6
         || !ngx_booking_is_int(r->element[1])
         || !ngx_booking_is_doc(r->element[2])
         || !ngx_booking_is_time(r->element[3])
-        || !ngx_booking_is_time(r->element[4]))
+        || !ngx_booking_is_time(r->element[4])
+        || !ngx_booking_is_str(r->element[5]))
     {
         return NGX_BOOKING_ERROR;
     }
@@ -570,6 +580,7 @@ ngx_booking_put(const redisReply *r, ngx_booking_result_t *res)
     res->doc.doc = ngx_booking_span(r->element[2]);
     (void) ngx_booking_int(r->element[3], &res->doc.created_at);
     (void) ngx_booking_int(r->element[4], &res->doc.updated_at);
+    res->doc.was = ngx_booking_span(r->element[5]);
 
     return NGX_BOOKING_OK;
 }

@@ -38,6 +38,11 @@ our $VALGRIND_BIN = $ENV{BOOKING_VALGRIND_BIN} || 'valgrind';
 # nginx's own never-freed start-up memory from the module's.
 our $ASAN = $ENV{BOOKING_ASAN} ? 1 : 0;
 
+# BOOKING_ONE_SLOT=1: redis-server runs as a cluster of one node that owns
+# every hash slot, so that Redis itself refuses (CROSSSLOT) any script or
+# command whose keys are not all of one slot, as a real Cluster would.
+our $ONE_SLOT = $ENV{BOOKING_ONE_SLOT} ? 1 : 0;
+
 our $START_TIMEOUT = 5 * $SLOW;    # seconds to wait for nginx / redis to come up
 
 sub slow { return $SLOW }
@@ -512,6 +517,10 @@ sub _redis_conf_text {
         'save ""',
         "appendonly no",
         "logfile $d/redis.log",
+        ($ONE_SLOT ? ('cluster-enabled yes',
+                      "cluster-config-file $d/nodes-$self->{redis_port}.conf",
+                      'cluster-port ' . ($self->{cluster_port} //= free_port()))
+                   : ()),
         $self->_subst($self->{redis_conf}),
         "";
 }
@@ -562,12 +571,30 @@ sub _try_start_redis {
             return "BookingTest: redis-server exited at startup:\n"
                 . _tail_from("$d/redis.log", $log_offset) . _slurp("$d/redis.stderr");
         }
-        return undef if $self->_redis_is_ours($pid);
+        return $self->_own_every_slot if $self->_redis_is_ours($pid);
         sleep 0.02;
     }
     $self->kill_redis;
     return "BookingTest: redis-server did not answer PING within ${START_TIMEOUT}s:\n"
         . _tail_from("$d/redis.log", $log_offset) . _slurp("$d/redis.stderr");
+}
+
+# In one-slot mode, the node takes every slot (kept in its nodes file
+# across restarts) and is used once the cluster says ok.
+sub _own_every_slot {
+    my ($self) = @_;
+    return undef unless $ONE_SLOT;
+    my $info = resp_command($self->{redis_port}, 5, 'CLUSTER', 'INFO');
+    return "BookingTest: CLUSTER INFO: $info->{error}\n" if ref $info;
+    resp_command($self->{redis_port}, 5, 'CLUSTER', 'ADDSLOTSRANGE', 0, 16383)
+        if $info =~ /cluster_slots_assigned:0\b/;
+    my $deadline = time + $START_TIMEOUT;
+    while (time < $deadline) {
+        $info = resp_command($self->{redis_port}, 5, 'CLUSTER', 'INFO');
+        return undef if !ref $info && $info =~ /cluster_state:ok/;
+        sleep 0.02;
+    }
+    return "BookingTest: the one-slot cluster did not become ok:\n$info";
 }
 
 # PING answers, and INFO says it is our process (not a stranger that took

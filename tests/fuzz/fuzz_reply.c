@@ -141,8 +141,15 @@ check(const redisReply *r)
             break;
 
         case NGX_BOOKING_R_PUT:
+            span(&res.doc.was);
+            /* fall through */
+
         case NGX_BOOKING_R_GET:
             span(&res.doc.doc);
+            break;
+
+        case NGX_BOOKING_R_DONE:
+            span(&res.doc.was);
             break;
 
         case NGX_BOOKING_R_FREE:
