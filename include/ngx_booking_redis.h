@@ -114,6 +114,21 @@ void ngx_booking_sentinel_exit(ngx_booking_node_t *node);
 void ngx_booking_sentinel_discover(ngx_booking_node_t *node);
 ngx_uint_t ngx_booking_sentinel_failovers(ngx_booking_node_t *node);
 
+/* Redis Cluster: the node of a key's hash slot (ngx_booking_slots.c) */
+ngx_int_t ngx_booking_slots_init(ngx_cycle_t *cycle,
+    ngx_booking_store_conf_t *conf);
+void ngx_booking_slots_exit(void);
+ngx_booking_node_t *ngx_booking_slots_pick(ngx_str_t *key);
+ngx_booking_node_t *ngx_booking_slots_redirect(ngx_booking_node_t *from,
+    redisReply *reply, ngx_uint_t *ask);
+void ngx_booking_slots_stats(ngx_booking_store_stats_t *st);
+
+ngx_int_t ngx_booking_sockaddr_parse(u_char *ip, size_t iplen, u_char *port,
+    size_t portlen, ngx_sockaddr_t *sa, socklen_t *len);
+ngx_int_t ngx_booking_node_send_asking(ngx_booking_node_t *node,
+    ngx_booking_redis_cmd_t *cmd, ngx_booking_redis_handler_pt handler,
+    void *data);
+
 /* the node picker: which node serves a key */
 ngx_int_t ngx_booking_nodes_init(ngx_cycle_t *cycle,
     ngx_booking_store_conf_t *conf);

@@ -35,6 +35,8 @@ typedef struct {
     ngx_str_t                   master;     /* the sentinels' name of it */
     ngx_addr_t                 *sentinels;  /* resolved in nginx.conf */
     ngx_uint_t                  nsentinels;
+    ngx_addr_t                 *seeds;      /* a cluster's, to ask first */
+    ngx_uint_t                  nseeds;
     ngx_str_t                   password;
     ngx_int_t                   database;
     ngx_msec_t                  timeout;
@@ -68,8 +70,11 @@ struct ngx_booking_call_s {
 
     /* the store's own */
     void                       *cmd;
+    void                       *node;       /* where it was sent */
+    ngx_event_t                *retry;      /* TRYAGAIN's backoff */
     ngx_msec_t                  sent;
     ngx_uint_t                  again;
+    ngx_uint_t                  redirects;  /* MOVED, ASK, TRYAGAIN */
     unsigned                    cleanup:1;
 };
 
@@ -82,6 +87,11 @@ typedef struct {
     ngx_uint_t                  failovers;   /* masters followed */
     ngx_uint_t                  readonly;    /* READONLY, MASTERDOWN */
     ngx_uint_t                  unreplicated; /* WAIT short: 504 */
+    ngx_uint_t                  moved;       /* Cluster's redirections */
+    ngx_uint_t                  ask;
+    ngx_uint_t                  tryagain;
+    ngx_uint_t                  refreshes;   /* CLUSTER SLOTS asked */
+    ngx_uint_t                  nodes;
 } ngx_booking_store_stats_t;
 
 

@@ -29,6 +29,8 @@ static char *ngx_booking_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static ngx_int_t ngx_booking_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_booking_postconfiguration(ngx_conf_t *cf);
 
+static char *ngx_booking_cluster(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_booking_sentinel(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_booking_replicas(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -86,6 +88,13 @@ static ngx_command_t  ngx_booking_commands[] = {
     { ngx_string("booking_redis_sentinel"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_booking_sentinel,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("booking_redis_cluster"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_booking_cluster,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -294,7 +303,17 @@ ngx_booking_init_main_conf(ngx_conf_t *cf, void *conf)
         }
     }
 
-    if (bmcf->store.addr == NULL && bmcf->store.nsentinels == 0) {
+    if (bmcf->store.nseeds && bmcf->store.database > 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "booking_redis_database must be 0 with "
+                           "booking_redis_cluster: a cluster has database "
+                           "0 only");
+        return NGX_CONF_ERROR;
+    }
+
+    if (bmcf->store.addr == NULL && bmcf->store.nsentinels == 0
+        && bmcf->store.nseeds == 0)
+    {
         ngx_memzero(&u, sizeof(ngx_url_t));
         ngx_str_set(&u.url, "127.0.0.1:6379");
 
@@ -384,7 +403,9 @@ ngx_booking_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_str_t  *value;
 
-    if (bmcf->store.addr != NULL || bmcf->store.nsentinels) {
+    if (bmcf->store.addr != NULL || bmcf->store.nsentinels
+        || bmcf->store.nseeds)
+    {
         return "is duplicate";
     }
 
@@ -412,7 +433,9 @@ ngx_booking_sentinel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t   *value;
     ngx_addr_t  *addr;
 
-    if (bmcf->store.addr != NULL || bmcf->store.nsentinels) {
+    if (bmcf->store.addr != NULL || bmcf->store.nsentinels
+        || bmcf->store.nseeds)
+    {
         return "is duplicate";
     }
 
@@ -438,6 +461,47 @@ ngx_booking_sentinel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     bmcf->store.nsentinels = cf->args->nelts - 2;
     bmcf->store.master = value[1];
     bmcf->store.name = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/* booking_redis_cluster host:port ...: seeds, asked for the slots' table */
+static char *
+ngx_booking_cluster(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_booking_main_conf_t *bmcf = conf;
+
+    ngx_uint_t   i;
+    ngx_str_t   *value;
+    ngx_addr_t  *addr;
+
+    if (bmcf->store.addr != NULL || bmcf->store.nsentinels
+        || bmcf->store.nseeds)
+    {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    bmcf->store.seeds = ngx_pcalloc(cf->pool,
+                                    (cf->args->nelts - 1) * sizeof(ngx_addr_t));
+    if (bmcf->store.seeds == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        addr = ngx_booking_conf_addr(cf, &value[i], 6379,
+                                     "booking_redis_cluster");
+        if (addr == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        bmcf->store.seeds[i - 1] = *addr;
+    }
+
+    bmcf->store.nseeds = cf->args->nelts - 1;
+    ngx_str_set(&bmcf->store.name, "cluster");
 
     return NGX_CONF_OK;
 }

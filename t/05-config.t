@@ -68,6 +68,17 @@ my @bad = (
     [ 'booking_redis and booking_redis_sentinel', 'booking_redis_sentinel',
       "booking_redis 127.0.0.1:6379;\nbooking_redis_sentinel mymaster 127.0.0.1:26379;",
       undef, qr/booking_redis_sentinel/ ],
+    [ 'booking_redis_cluster without a node', 'booking_redis_cluster',
+      'booking_redis_cluster;', undef, qr/booking_redis_cluster/ ],
+    [ 'booking_redis_cluster bad address', 'booking_redis_cluster',
+      'booking_redis_cluster 127.0.0.1:7000 "not a host:port";', undef,
+      qr/booking_redis_cluster/ ],
+    [ 'booking_redis and booking_redis_cluster', 'booking_redis_cluster',
+      "booking_redis 127.0.0.1:6379;\nbooking_redis_cluster 127.0.0.1:7000;",
+      undef, qr/booking_redis_cluster/ ],
+    [ 'booking_redis_cluster and booking_redis_sentinel', 'booking_redis_sentinel',
+      "booking_redis_cluster 127.0.0.1:7000;\nbooking_redis_sentinel m 127.0.0.1:26379;",
+      undef, qr/booking_redis_sentinel/ ],
     [ 'booking_redis_replicas 17', 'booking_redis_replicas',
       'booking_redis_replicas 17;', undef, qr/booking_redis_replicas/ ],
     [ 'booking_redis_replicas one', 'booking_redis_replicas',
@@ -128,6 +139,22 @@ for my $case (@bad) {
     $emerg //= '';
     like $emerg, qr/ in \Q${\ $r->file }\E:$line$/, "$name: names the file and line $line";
     like $emerg, qr/\b\Q$directive\E\b/, "$name: names the directive $directive";
+}
+
+# a cluster has database 0 only: said when the http block is done, since
+# the two directives may come in either order
+for my $order ([ 'cluster first', "booking_redis_cluster 127.0.0.1:7000;\nbooking_redis_database 2;" ],
+               [ 'database first', "booking_redis_database 2;\nbooking_redis_cluster 127.0.0.1:7000;" ]) {
+    my $r = BookingTest->nginx_t(http => "booking_type car slot=1h;\n$order->[1]", server => $BASE_SERVER);
+    ok !$r->ok, "booking_redis_cluster with booking_redis_database 2 ($order->[0]): nginx -t fails";
+    like $r->out, qr/\[emerg\].*booking_redis_database must be 0 with booking_redis_cluster/,
+        '... and says why';
+}
+{
+    my $r = BookingTest->nginx_t(http => "booking_type car slot=1h;\n"
+                                         . "booking_redis_cluster 127.0.0.1:7000 [::1]:7001;\n"
+                                         . "booking_redis_database 0;", server => $BASE_SERVER);
+    ok $r->ok, 'booking_redis_cluster with seeds, database 0: accepted' or diag $r->out;
 }
 
 # --- SPEC §3, with paths adapted to temp files; allow/deny kept.  The

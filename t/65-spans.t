@@ -123,7 +123,7 @@ is_deeply [ sort @{ $t->redis('ZRANGE', ukey('alice'), 0, -1) } ],
 
 my $guest = book({}, 14400, hold => JSON::PP::true);
 is $guest->{status}, 201, 'a guest holds';
-is_deeply $t->redis('KEYS', 'bk:{u:*'), [ ukey('alice') ],
+is_deeply [ map { @$_ } $t->redis_all('KEYS', 'bk:{u:*') ], [ ukey('alice') ],
     'a guest has no index';
 
 my $ghost = 's2.AAAAAAAAAAAAAAAA';

@@ -35,7 +35,7 @@ ngx_booking_status_handler(ngx_http_request_t *r)
     bmcf = ngx_http_get_module_main_conf(r, ngx_http_booking_module);
     ngx_booking_cache_stats(bmcf->cache_zone, &hits, &misses, &waits);
 
-    p = ngx_pnalloc(r->pool, 2048);
+    p = ngx_pnalloc(r->pool, 4096);
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -68,6 +68,19 @@ ngx_booking_status_handler(ngx_http_request_t *r)
         "in time than booking_redis_replicas (answered 504).\n"
         "# TYPE booking_redis_unreplicated_total counter\n"
         "booking_redis_unreplicated_total %ui\n"
+        "# HELP booking_redis_errors_total Redis Cluster's answers that "
+        "sent a command elsewhere or later, followed.\n"
+        "# TYPE booking_redis_errors_total counter\n"
+        "booking_redis_errors_total{kind=\"moved\"} %ui\n"
+        "booking_redis_errors_total{kind=\"ask\"} %ui\n"
+        "booking_redis_errors_total{kind=\"tryagain\"} %ui\n"
+        "# HELP booking_redis_cluster_refreshes_total CLUSTER SLOTS asked "
+        "(throttled: one in flight, 100 ms apart).\n"
+        "# TYPE booking_redis_cluster_refreshes_total counter\n"
+        "booking_redis_cluster_refreshes_total %ui\n"
+        "# HELP booking_redis_cluster_nodes Redis Cluster masters met.\n"
+        "# TYPE booking_redis_cluster_nodes gauge\n"
+        "booking_redis_cluster_nodes %ui\n"
         "# HELP booking_cache_requests_total Micro-cache lookups, all "
         "workers.\n"
         "# TYPE booking_cache_requests_total counter\n"
@@ -75,7 +88,8 @@ ngx_booking_status_handler(ngx_http_request_t *r)
         "booking_cache_requests_total{result=\"miss\"} %uA\n"
         "booking_cache_requests_total{result=\"wait\"} %uA\n",
         st.ready, st.connecting, st.down, st.inflight, st.failovers,
-        st.readonly, st.unreplicated, hits, misses, waits);
+        st.readonly, st.unreplicated, st.moved, st.ask, st.tryagain,
+        st.refreshes, st.nodes, hits, misses, waits);
     b->memory = 1;
     b->last_buf = 1;
 

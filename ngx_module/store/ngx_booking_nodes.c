@@ -1,9 +1,9 @@
 /*
- * The node picker: which Redis node serves a key.  Two kinds today, one
- * node each: a single server (booking_redis), or the master the sentinels
- * name, followed on failover (booking_redis_sentinel).  Cluster (the node
- * of the key's hash slot) is one more kind of the same calls, so that
- * nothing above the store changes when it comes.
+ * The node picker: which Redis node serves a key.  Three kinds: a single
+ * server (booking_redis), the master the sentinels name, followed on
+ * failover (booking_redis_sentinel), both one node; or the master of the
+ * key's hash slot (booking_redis_cluster, ngx_booking_slots.c).  Nothing
+ * above the store knows which.
  */
 
 #include <ngx_config.h>
@@ -14,12 +14,18 @@
 
 static ngx_booking_node_t  *ngx_booking_nodes;
 static ngx_uint_t           ngx_booking_nnodes;
+static ngx_uint_t           ngx_booking_cluster_kind;
 
 
 ngx_int_t
 ngx_booking_nodes_init(ngx_cycle_t *cycle, ngx_booking_store_conf_t *conf)
 {
     ngx_booking_node_t  *node;
+
+    if (conf->nseeds) {
+        ngx_booking_cluster_kind = 1;
+        return ngx_booking_slots_init(cycle, conf);
+    }
 
     node = ngx_pcalloc(cycle->pool, sizeof(ngx_booking_node_t));
     if (node == NULL) {
@@ -51,6 +57,11 @@ ngx_booking_nodes_exit(void)
 {
     ngx_uint_t  i;
 
+    if (ngx_booking_cluster_kind) {
+        ngx_booking_slots_exit();
+        return;
+    }
+
     for (i = 0; i < ngx_booking_nnodes; i++) {
         ngx_booking_sentinel_exit(&ngx_booking_nodes[i]);
         ngx_booking_node_close(&ngx_booking_nodes[i]);
@@ -63,6 +74,10 @@ ngx_booking_nodes_exit(void)
 ngx_booking_node_t *
 ngx_booking_nodes_pick(ngx_str_t *key)
 {
+    if (ngx_booking_cluster_kind) {
+        return ngx_booking_slots_pick(key);
+    }
+
     return ngx_booking_nnodes ? &ngx_booking_nodes[0] : NULL;
 }
 
@@ -71,6 +86,11 @@ void
 ngx_booking_nodes_stats(ngx_booking_store_stats_t *st)
 {
     ngx_uint_t  i;
+
+    if (ngx_booking_cluster_kind) {
+        ngx_booking_slots_stats(st);
+        return;
+    }
 
     for (i = 0; i < ngx_booking_nnodes; i++) {
         ngx_booking_node_stats(&ngx_booking_nodes[i], st);

@@ -341,6 +341,58 @@ ngx_booking_node_send(ngx_booking_node_t *node, ngx_booking_redis_cmd_t *cmd,
 
 
 /*
+ * ASK: the command goes once to the node that is taking its slot over,
+ * right after ASKING on the same connection (Redis forgets ASKING after
+ * one command), so the two wait together when they cannot go at once.
+ */
+ngx_int_t
+ngx_booking_node_send_asking(ngx_booking_node_t *node,
+    ngx_booking_redis_cmd_t *cmd, ngx_booking_redis_handler_pt handler,
+    void *data)
+{
+    ngx_str_t                  argv[1];
+    ngx_uint_t                 writes;
+    ngx_booking_redis_cmd_t   *asking;
+    ngx_booking_redis_conn_t  *rc;
+
+    writes = cmd->script >= 0 && node->conf->replicas
+             && ngx_booking_script_writes(cmd->script);
+
+    rc = ngx_booking_redis_pick(node, writes);
+    if (rc == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_str_set(&argv[0], "ASKING");
+
+    asking = ngx_booking_resp_command(argv, 1, NULL, 0, rc->peer.log);
+    if (asking == NULL) {
+        return NGX_DECLINED;
+    }
+
+    asking->internal = 1;
+    asking->conn = rc;
+
+    cmd->handler = handler;
+    cmd->data = data;
+    cmd->conn = rc;
+
+    if (rc->state != NGX_BOOKING_REDIS_READY || (writes && rc->nwaits)) {
+        ngx_booking_redis_wait(rc, asking);
+        ngx_booking_redis_wait(rc, cmd);
+        return NGX_OK;
+    }
+
+    if (ngx_booking_redis_send(rc, asking) != NGX_OK) {
+        ngx_free(asking);
+        return NGX_DECLINED;
+    }
+
+    return ngx_booking_redis_send(rc, cmd);
+}
+
+
+/*
  * The ready connection after the last one used, so that the commands of a
  * busy worker spread over all of them; else one still connecting, whose
  * commands wait for its handshake; else one that Redis stopped answering

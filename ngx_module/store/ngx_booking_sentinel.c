@@ -123,8 +123,6 @@ static ngx_msec_t ngx_booking_link_backoff(ngx_booking_link_t *link);
 static void ngx_booking_sentinel_ask(ngx_booking_sentinel_t *s);
 static ngx_int_t ngx_booking_sentinel_answer(ngx_booking_link_t *link,
     redisReply *reply);
-static ngx_int_t ngx_booking_sentinel_parse(u_char *ip, size_t iplen,
-    u_char *port, size_t portlen, ngx_sockaddr_t *sa, socklen_t *len);
 static void ngx_booking_sentinel_set(ngx_booking_sentinel_t *s,
     ngx_sockaddr_t *sa, socklen_t len, ngx_str_t *from);
 static void ngx_booking_sentinel_failed(ngx_booking_link_t *link);
@@ -548,7 +546,7 @@ ngx_booking_sentinel_answer(ngx_booking_link_t *link, redisReply *reply)
 
     if (ip == NULL || ip->type != REDIS_REPLY_STRING
         || port->type != REDIS_REPLY_STRING
-        || ngx_booking_sentinel_parse((u_char *) ip->str, ip->len,
+        || ngx_booking_sockaddr_parse((u_char *) ip->str, ip->len,
                                       (u_char *) port->str, port->len,
                                       &sa, &len)
            != NGX_OK)
@@ -625,8 +623,9 @@ ngx_booking_sentinel_set(ngx_booking_sentinel_t *s, ngx_sockaddr_t *sa,
 }
 
 
-static ngx_int_t
-ngx_booking_sentinel_parse(u_char *ip, size_t iplen, u_char *port,
+/* a node's address as Redis gives it: a numeric IP and a port apart */
+ngx_int_t
+ngx_booking_sockaddr_parse(u_char *ip, size_t iplen, u_char *port,
     size_t portlen, ngx_sockaddr_t *sa, socklen_t *len)
 {
     ngx_int_t  p;
@@ -851,7 +850,7 @@ ngx_booking_sentinel_promoted(ngx_booking_sentinel_t *s, u_char *ip,
     socklen_t       len;
     ngx_sockaddr_t  sa;
 
-    if (ngx_booking_sentinel_parse(ip, iplen, port, portlen, &sa, &len)
+    if (ngx_booking_sockaddr_parse(ip, iplen, port, portlen, &sa, &len)
         != NGX_OK)
     {
         return;
@@ -881,7 +880,7 @@ ngx_booking_sentinel_fence(ngx_booking_sentinel_t *s, u_char *ip,
     node = s->node;
 
     if (node->addr == NULL
-        || ngx_booking_sentinel_parse(ip, iplen, port, portlen, &sa, &len)
+        || ngx_booking_sockaddr_parse(ip, iplen, port, portlen, &sa, &len)
            != NGX_OK
         || len != s->master.socklen
         || ngx_memcmp(&sa, &s->sockaddr, len) != 0)

@@ -9,6 +9,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <ngx_event.h>
 
 #include "ngx_booking_redis.h"
 
@@ -16,14 +17,33 @@
 /* 128 scripts of 32 holds: a resource's 4,096 holds due at one instant */
 #define NGX_BOOKING_AGAIN_MAX  128
 
+/*
+ * Redis Cluster: a call follows at most this many MOVED, ASK and TRYAGAIN
+ * answers (a slot moving while a failover happens is two); TRYAGAIN (a
+ * script's keys half migrated) waits 10 ms, then twice as long each time.
+ */
+#define NGX_BOOKING_REDIRECT_MAX  6
+#define NGX_BOOKING_TRYAGAIN_MS   10
+
 
 static ngx_int_t ngx_booking_store_send(ngx_booking_call_t *call);
+static ngx_int_t ngx_booking_store_send_to(ngx_booking_call_t *call,
+    ngx_booking_node_t *node, ngx_uint_t ask);
+static ngx_int_t ngx_booking_store_redirect(ngx_booking_call_t *call,
+    redisReply *reply);
+static ngx_int_t ngx_booking_store_tryagain(ngx_booking_call_t *call);
+static void ngx_booking_store_retry(ngx_event_t *ev);
 static void ngx_booking_store_reply(void *data, ngx_int_t rc,
     redisReply *reply);
 static ngx_int_t ngx_booking_store_busy(ngx_booking_call_t *call,
     redisReply *reply);
 static void ngx_booking_store_cleanup(void *data);
 static void *ngx_booking_store_alloc(void *pool, size_t size);
+
+
+static ngx_uint_t  ngx_booking_store_moved;
+static ngx_uint_t  ngx_booking_store_ask;
+static ngx_uint_t  ngx_booking_store_tryagains;
 
 
 ngx_int_t
@@ -67,19 +87,34 @@ ngx_booking_store_call(ngx_booking_call_t *call)
 static ngx_int_t
 ngx_booking_store_send(ngx_booking_call_t *call)
 {
-    ngx_str_t                *key;
-    ngx_booking_node_t       *node;
-    ngx_booking_redis_cmd_t  *cmd;
+    ngx_str_t  *key;
 
     if (call->script >= 0) {
         key = call->nkeys ? &call->keys[0] : NULL;
+
+    } else {
+        /* a plain command's key is its first argument */
+        key = (call->nargs > 1) ? &call->args[1] : NULL;
+    }
+
+    return ngx_booking_store_send_to(call, ngx_booking_nodes_pick(key), 0);
+}
+
+
+/* NGX_OK, NGX_DECLINED (the node cannot take it now), NGX_ERROR */
+static ngx_int_t
+ngx_booking_store_send_to(ngx_booking_call_t *call, ngx_booking_node_t *node,
+    ngx_uint_t ask)
+{
+    ngx_int_t                 rc;
+    ngx_booking_redis_cmd_t  *cmd;
+
+    if (call->script >= 0) {
         cmd = ngx_booking_script_command(call->script, call->keys,
                                          call->nkeys, call->args,
                                          call->nargs, call->log);
 
     } else {
-        /* a plain command's key is its first argument */
-        key = (call->nargs > 1) ? &call->args[1] : NULL;
         cmd = ngx_booking_resp_command(call->args, call->nargs, NULL, 0,
                                        call->log);
     }
@@ -88,20 +123,27 @@ ngx_booking_store_send(ngx_booking_call_t *call)
         return NGX_ERROR;
     }
 
-    node = ngx_booking_nodes_pick(key);
-
     /* a command sent again in another form (EVAL) tells call->cmd */
     cmd->owner = &call->cmd;
 
-    if (node == NULL
-        || ngx_booking_node_send(node, cmd, ngx_booking_store_reply, call)
-           != NGX_OK)
-    {
+    if (node == NULL) {
+        rc = NGX_DECLINED;
+
+    } else if (ask) {
+        rc = ngx_booking_node_send_asking(node, cmd, ngx_booking_store_reply,
+                                          call);
+
+    } else {
+        rc = ngx_booking_node_send(node, cmd, ngx_booking_store_reply, call);
+    }
+
+    if (rc != NGX_OK) {
         ngx_free(cmd);
         return NGX_DECLINED;
     }
 
     call->cmd = cmd;
+    call->node = node;
     call->sent = ngx_current_msec;
 
     return NGX_OK;
@@ -138,7 +180,19 @@ ngx_booking_store_reply(void *data, ngx_int_t rc, redisReply *reply)
     }
 
     if (reply->type == REDIS_REPLY_ERROR) {
-        call->rc = ngx_booking_store_busy(call, reply);
+        switch (ngx_booking_store_redirect(call, reply)) {
+
+        case NGX_OK:
+            return;
+
+        case NGX_DECLINED:
+            call->rc = ngx_booking_store_busy(call, reply);
+            break;
+
+        default:
+            call->rc = NGX_BOOKING_STORE_UNAVAILABLE;
+        }
+
         goto done;
     }
 
@@ -187,6 +241,89 @@ done:
 }
 
 
+/*
+ * Redis Cluster's answers that send a call elsewhere, or later: NGX_OK
+ * (sent again), NGX_DECLINED (not one of them, or followed too often),
+ * NGX_ERROR (it could not be sent).  A script refused with MOVED, ASK or
+ * TRYAGAIN did not run, so sending it again cannot run it twice.
+ */
+static ngx_int_t
+ngx_booking_store_redirect(ngx_booking_call_t *call, redisReply *reply)
+{
+    ngx_uint_t           ask;
+    ngx_booking_node_t  *node;
+
+    if (call->redirects >= NGX_BOOKING_REDIRECT_MAX) {
+        return NGX_DECLINED;
+    }
+
+    if (reply->len >= 8 && ngx_strncmp(reply->str, "TRYAGAIN", 8) == 0) {
+        ngx_booking_store_tryagains++;
+        return ngx_booking_store_tryagain(call);
+    }
+
+    node = ngx_booking_slots_redirect(call->node, reply, &ask);
+    if (node == NULL) {
+        return NGX_DECLINED;
+    }
+
+    call->redirects++;
+
+    if (ask) {
+        ngx_booking_store_ask++;
+
+    } else {
+        ngx_booking_store_moved++;
+    }
+
+    return ngx_booking_store_send_to(call, node, ask) == NGX_OK ? NGX_OK
+                                                                : NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_booking_store_tryagain(ngx_booking_call_t *call)
+{
+    if (call->retry == NULL) {
+        call->retry = ngx_pcalloc(call->pool, sizeof(ngx_event_t));
+        if (call->retry == NULL) {
+            return NGX_ERROR;
+        }
+
+        call->retry->handler = ngx_booking_store_retry;
+        call->retry->data = call;
+        call->retry->log = call->log;
+    }
+
+    ngx_add_timer(call->retry, NGX_BOOKING_TRYAGAIN_MS << call->redirects);
+    call->redirects++;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_booking_store_retry(ngx_event_t *ev)
+{
+    ngx_booking_call_t *call = ev->data;
+
+    switch (ngx_booking_store_send(call)) {
+
+    case NGX_OK:
+        return;
+
+    case NGX_DECLINED:
+        call->rc = NGX_BOOKING_STORE_UNAVAILABLE;
+        break;
+
+    default:
+        call->rc = NGX_BOOKING_STORE_FAILED;
+    }
+
+    call->handler(call);
+}
+
+
 /* Redis's own words stay in the error log; the caller learns the kind */
 static ngx_int_t
 ngx_booking_store_busy(ngx_booking_call_t *call, redisReply *reply)
@@ -222,6 +359,10 @@ ngx_booking_store_cleanup(void *data)
         ngx_booking_redis_cancel(call->cmd);
         call->cmd = NULL;
     }
+
+    if (call->retry != NULL && call->retry->timer_set) {
+        ngx_del_timer(call->retry);
+    }
 }
 
 
@@ -238,4 +379,8 @@ ngx_booking_store_stats(ngx_booking_store_stats_t *st)
     ngx_memzero(st, sizeof(ngx_booking_store_stats_t));
 
     ngx_booking_nodes_stats(st);
+
+    st->moved = ngx_booking_store_moved;
+    st->ask = ngx_booking_store_ask;
+    st->tryagain = ngx_booking_store_tryagains;
 }

@@ -12,7 +12,7 @@ use warnings;
 use Exporter 'import';
 
 our @EXPORT_OK = qw(crc16 shard rkey ukey chunk_of set_units get_units
-                    CHUNK SHARDS);
+                    key_slot CHUNK SHARDS);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 use constant CHUNK  => 256;
@@ -32,6 +32,13 @@ sub crc16 {
 }
 
 sub shard { return crc16($_[0]) % SHARDS }
+
+# a key's Redis Cluster hash slot: of its hash tag, when it has one
+sub key_slot {
+    my ($key) = @_;
+    $key = $1 if $key =~ /^[^{]*\{([^}]+)\}/;
+    return crc16($key) % 16384;
+}
 
 # rkey('r1') is the resource's hash; rkey('r1', ':c') its counters, ...
 sub rkey {

@@ -43,6 +43,12 @@ our $ASAN = $ENV{BOOKING_ASAN} ? 1 : 0;
 # command whose keys are not all of one slot, as a real Cluster would.
 our $ONE_SLOT = $ENV{BOOKING_ONE_SLOT} ? 1 : 0;
 
+# BOOKING_CLUSTER=1: a test that takes the default Redis gets a real Redis
+# Cluster instead (t/lib/BookingCluster.pm: three masters, three
+# replicas), nginx booking_redis_cluster, and $t->redis() goes to the
+# master of its key's slot (make test-cluster).
+our $CLUSTER = $ENV{BOOKING_CLUSTER} ? 1 : 0;
+
 our $START_TIMEOUT = 5 * $SLOW;    # seconds to wait for nginx / redis to come up
 
 sub slow { return $SLOW }
@@ -107,6 +113,7 @@ sub new {
         env        => $o{env} || {},
         files      => $o{files} || {},
         booking_redis => $o{booking_redis} // '127.0.0.1:%%REDIS_PORT%%',
+        want_cluster  => $o{cluster},     # {masters, replicas, args}
     }, $class;
 
     if ($module) {
@@ -149,7 +156,15 @@ sub new {
 
 sub _start_all {
     my ($self) = @_;
-    if ($self->{use_redis}) {
+    if ($self->{use_redis} && ($CLUSTER || $self->{want_cluster}) && !exists $self->{cluster}
+        && $self->{booking_redis} eq '127.0.0.1:%%REDIS_PORT%%')
+    {
+        require BookingCluster;
+        $self->{cluster} = BookingCluster->new(dir => $self->{dir},
+                                               %{ $self->{want_cluster} || {} })->start;
+        $self->{redis_port} = ($self->{cluster}->masters)[0];
+        $self->{booking_redis} = '';
+    } elsif ($self->{use_redis} && !$self->{cluster}) {
         $self->_start_redis_fresh_port;
     } else {
         # Still reserve a port so the conf can point at something dead.
@@ -272,6 +287,7 @@ sub _diag_tail {
 
 sub port        { $_[0]{port} }
 sub redis_port  { $_[0]{redis_port} }
+sub cluster     { $_[0]{cluster} }
 sub dir         { $_[0]{dir} }
 sub master_pid  { $_[0]{nginx_pid} }
 sub redis_pid   { $_[0]{redis_pid} }
@@ -321,6 +337,7 @@ sub _nginx_conf {
         "    scgi_temp_path $d/scgi;";
     push @c, '    booking_redis ' . $self->_subst($self->{booking_redis}) . ';'
         if $self->{module} && length $self->{booking_redis};
+    push @c, '    ' . $self->{cluster}->directive if $self->{cluster};
     push @c, _indent($self->_subst($self->{http}), 4);
     push @c, "    server {", "        listen 127.0.0.1:$self->{port};";
     push @c, _indent($self->_subst($self->{server}), 8);
@@ -610,6 +627,7 @@ sub _redis_is_ours {
 
 sub stop_redis {
     my ($self) = @_;
+    $self->{cluster}->stop if $self->{cluster};
     my $pid = delete $self->{redis_pid} or return;
     kill 'TERM', $pid;
     return if _wait_exit($pid, 5);
@@ -626,6 +644,15 @@ sub kill_redis {
 
 sub redis {
     my ($self, @args) = @_;
+    return $self->{cluster}->command(@args) if $self->{cluster};
+    return resp_command($self->{redis_port}, 5, @args);
+}
+
+# A command of no key on every master (KEYS, FLUSHALL, DBSIZE): the list
+# of their answers; the single Redis's one otherwise.
+sub redis_all {
+    my ($self, @args) = @_;
+    return $self->{cluster}->each_master(@args) if $self->{cluster};
     return resp_command($self->{redis_port}, 5, @args);
 }
 
