@@ -26,7 +26,7 @@ MODULE_SRCS := config $(wildcard ngx_module/*.c ngx_module/*/*.c include/*.h \
                                  ngx_module/scripts/*.lua ngx_module/scripts/contract*)
 
 .PHONY: all module deps test-deps run stop test test-asan unit t clean layers \
-        test-one-slot
+        test-one-slot test-cluster
 
 all: module
 
@@ -80,50 +80,30 @@ test: module test-deps
 	$(MAKE) unit
 	$(MAKE) fuzz-replay
 	prove -I t/lib t/
-	$(MAKE) test-one-slot
+	$(MAKE) test-cluster
 
-# The tests that talk to Redis through the API, again against a Redis in
-# cluster mode that owns every hash slot: Redis refuses (CROSSSLOT) any
-# script or command whose keys are not all of one slot (README, "What
-# spans resources").  The others set Redis up their own way (a password,
-# a database, replicas, sentinels) or test nothing of the keys.
-ONE_SLOT_TESTS := t/10-resources.t t/11-availability.t t/30-bookings.t \
-                  t/31-rules.t t/32-expiry.t t/33-access.t \
-                  t/34-idempotency.t t/35-upkeep.t t/36-invariant.t \
-                  t/37-internal.t t/40-race.t t/41-commandstats.t \
-                  t/60-listing.t t/61-cache.t t/62-calendar.t t/63-reads.t \
-                  t/64-log-vars.t t/65-spans.t t/70-hostile.t t/72-bounds.t \
-                  t/80-model.t
+# The tests that talk to Redis through the API, again against a real Redis
+# Cluster of three masters and three replicas on loopback (redis-cli
+# --cluster create, t/lib/BookingCluster.pm), nginx with
+# booking_redis_cluster: the keys of their resources spread over all the
+# masters, and Redis refuses (CROSSSLOT) any script whose keys are not of
+# one slot.  The others set Redis up their own way (a password, a
+# database, replicas, sentinels, a cluster of their own: t/27), or count
+# what one Redis server sees (t/41).
+CLUSTER_TESTS := t/10-resources.t t/11-availability.t t/30-bookings.t \
+                 t/31-rules.t t/32-expiry.t t/33-access.t \
+                 t/34-idempotency.t t/35-upkeep.t t/36-invariant.t \
+                 t/37-internal.t t/40-race.t t/60-listing.t t/61-cache.t \
+                 t/62-calendar.t t/63-reads.t t/64-log-vars.t t/65-spans.t \
+                 t/70-hostile.t t/72-bounds.t t/80-model.t
 
+test-cluster: module
+	BOOKING_CLUSTER=1 BOOKING_MODEL_SECONDS=20 prove -I t/lib $(CLUSTER_TESTS)
+
+# The same tests against one Redis in cluster mode that owns every slot:
+# quicker, for the one-slot rule alone (README, "What spans resources").
 test-one-slot: module
-	BOOKING_ONE_SLOT=1 BOOKING_MODEL_SECONDS=20 prove -I t/lib $(ONE_SLOT_TESTS)
-
-# The module built with ASan and UBSan, loaded by the packaged nginx with
-# their runtimes preloaded (t/lib/BookingTest.pm, BOOKING_ASAN=1).
-ASAN_SRC   := $(BUILD)/asan-src
-ASAN_OPT   := -g -O1 -fPIC -fsanitize=address,undefined -fno-omit-frame-pointer
-
-$(ASAN_SRC)/.configured: config $(wildcard ngx_module/scripts/*)
-	rm -rf $(ASAN_SRC)
-	mkdir -p $(BUILD)
-	cp -r $(NGX_SRC) $(ASAN_SRC)
-	cd $(ASAN_SRC) && bash -c '. ./conf_flags && \
-	    ./configure "$${NGX_CONF_FLAGS[@]}" --with-compat \
-	        --with-cc-opt="$(ASAN_OPT)" \
-	        --with-ld-opt="-fsanitize=address,undefined" \
-	        --add-dynamic-module=$(CURDIR)' > $(BUILD)/asan-configure.log 2>&1 \
-	    || { tail -30 $(BUILD)/asan-configure.log; exit 1; }
-	touch $@
-
-$(BUILD)/asan/ngx_http_booking_module.so: $(ASAN_SRC)/.configured $(MODULE_SRCS)
-	$(MAKE) -s -C $(ASAN_SRC) -f objs/Makefile modules
-	mkdir -p $(BUILD)/asan
-	cp $(ASAN_SRC)/objs/ngx_http_booking_module.so $@.tmp
-	mv -f $@.tmp $@
-
-test-asan: deps test-deps $(BUILD)/asan/ngx_http_booking_module.so
-	BOOKING_ASAN=1 BOOKING_MODULE=$(BUILD)/asan/ngx_http_booking_module.so \
-	    prove -I t/lib t/
+	BOOKING_ONE_SLOT=1 BOOKING_MODEL_SECONDS=20 prove -I t/lib $(CLUSTER_TESTS)
 
 clean:
 	rm -rf $(BUILD)

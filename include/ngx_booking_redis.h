@@ -54,6 +54,7 @@ struct ngx_booking_redis_cmd_s {
     redisReply                    *held;      /* its reply, until WAIT's */
     ngx_queue_t                    group;     /* a WAIT's scripts, answered */
     unsigned                       internal:1;
+    unsigned                       writes:1;  /* WAITed, with replicas */
     unsigned                       retried:1;
     unsigned                       ack:1;     /* a WAIT */
     unsigned                       unacked:1; /* no WAIT could follow */
@@ -134,6 +135,7 @@ ngx_int_t ngx_booking_nodes_init(ngx_cycle_t *cycle,
     ngx_booking_store_conf_t *conf);
 void ngx_booking_nodes_exit(void);
 ngx_booking_node_t *ngx_booking_nodes_pick(ngx_str_t *key);
+ngx_uint_t ngx_booking_nodes_cluster(void);
 void ngx_booking_nodes_stats(ngx_booking_store_stats_t *st);
 
 

@@ -63,6 +63,7 @@ struct ngx_booking_call_s {
     ngx_booking_call_pt         handler;
     void                       *data;
     ngx_msec_t                 *elapsed;    /* NULL, or Redis time added */
+    unsigned                    writes:1;   /* a plain command that does */
 
     /* set by the store before the handler runs */
     ngx_int_t                   rc;

@@ -79,7 +79,7 @@ is scalar(@{ $page->{json}{items} || [] }), 24, 'a listing page has all 24';
 # ---------------------------------------------------------------- load
 
 # $n children book an hour of a resource at random until $until; each
-# reports [resource, hour, status, id, seconds taken, when sent].  The
+# reports [resource, hour, status, id, seconds taken, when sent, user].  The
 # answer: what collects their reports.
 sub load {
     my ($n, $until, $hours) = @_;
@@ -93,7 +93,7 @@ sub load {
                 my $h = $hours->[ int rand @$hours ];
                 my $sent = time;
                 my $r = book($t, "u$k", { resource => $id, start => iso($h), end => iso($h + 3600) });
-                push @out, [ $id, $h, $r->{status}, $r->{json}{id} // '', time - $sent, $sent ];
+                push @out, [ $id, $h, $r->{status}, $r->{json}{id} // '', time - $sent, $sent, "u$k" ];
             }
             return \@out;
         });
@@ -150,6 +150,7 @@ my $resharder = BookingTest::bg(sub {
 my @b = load(4, $until, \@hb)->();
 my $rs = $resharder->result(120);
 is $rs->{rc}, 0, 'redis-cli --cluster reshard moved 3000 slots' or diag $rs->{out};
+$c->refresh;
 my @moved = grep { ($c->master_of(rkey($_)) // 0) != $before{$_} } @ids;
 ok scalar(@moved), scalar(@moved) . ' of the resources moved to another master';
 ok scalar(@b) > 100, scalar(@b) . ' bookings tried during the resharding';
@@ -177,6 +178,7 @@ ok $c->signal('KILL', $victim), "master $victim (" . scalar(@lost_ids)
                                  . ' of the resources) killed under load';
 my @f = $collect->();
 $c->wait_ok(30);
+$c->refresh;
 
 %st = ();
 $st{ $_->[2] }++ for @f;
@@ -198,6 +200,26 @@ my @acked = grep { $_->[2] == 201 } @f;
 my $missing = grep { $t->req(GET => "/admin/bookings/$_->[3]")->{status} != 200 } @acked;
 is $missing, 0, scalar(@acked) . ' bookings acknowledged across the failover, none lost';
 ledger_ok('failover', \@hc, @f);
+
+# and each user's own list, whose index may have been on the lost master
+# (WAITed there on its own): every booking acknowledged is in it
+my %by;
+push @{ $by{ $_->[6] } }, $_->[3] for @acked;
+my $unlisted = 0;
+for my $u (sort keys %by) {
+    my %seen;
+    my $cursor = '';
+    for (1 .. 500) {
+        my $r = $t->req(GET => '/api/bookings?limit=100&from=' . iso($hc[0]) . '&to='
+                               . iso($hc[-1] + 3600) . ($cursor ? "&cursor=$cursor" : ''),
+                        headers => user_h($u));
+        last unless $r->{status} == 200;
+        $seen{ $_->{id} } = 1 for @{ $r->{json}{items} || [] };
+        $cursor = $r->{json}{next} or last;
+    }
+    $unlisted += grep { !$seen{$_} } @{ $by{$u} };
+}
+is $unlisted, 0, "every user's own list has all their acknowledged bookings";
 
 is_deeply [ $t->check_error_log ], [], 'no alert, crash or crit in the error log';
 

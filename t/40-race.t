@@ -125,7 +125,10 @@ my $base = hour_start($now, 72);  # three days ahead: far from "now"
 my $NB = 400;
 my $PB = 16;
 
-my $mon = BookingRace::Monitor->new($t->redis_port);
+# the node of flux-b's keys: the one that runs its scripts (a cluster's
+# master of its slot)
+my $mon = BookingRace::Monitor->new($t->cluster ? $t->cluster->master_of(rkey('flux-b'))
+                                                : $t->redis_port);
 $t0 = time;
 $reports = race($PB, sub {
     my ($i, $conn) = @_;

@@ -61,6 +61,9 @@ ngx_booking_index_user(ngx_booking_req_t *req, ngx_str_t *id,
     call->args[2] = *score;
     call->args[3] = *id;
 
+    /* with booking_redis_replicas, WAITed as the booking will be */
+    call->writes = 1;
+
     return call;
 }
 
@@ -82,6 +85,7 @@ ngx_booking_unindex_user(ngx_booking_req_t *req, ngx_str_t *id)
     }
 
     call->args[2] = *id;
+    call->writes = 1;
 
     (void) ngx_booking_store_call(call);
 }

@@ -97,3 +97,10 @@ ngx_booking_nodes_stats(ngx_booking_store_stats_t *st)
         st->failovers += ngx_booking_sentinel_failovers(&ngx_booking_nodes[i]);
     }
 }
+
+
+ngx_uint_t
+ngx_booking_nodes_cluster(void)
+{
+    return ngx_booking_cluster_kind;
+}

@@ -321,8 +321,7 @@ ngx_booking_node_send(ngx_booking_node_t *node, ngx_booking_redis_cmd_t *cmd,
 {
     ngx_booking_redis_conn_t  *rc;
 
-    rc = ngx_booking_redis_pick(node, cmd->script >= 0 && node->conf->replicas
-                                      && ngx_booking_script_writes(cmd->script));
+    rc = ngx_booking_redis_pick(node, cmd->writes && node->conf->replicas);
     if (rc == NULL) {
         return NGX_DECLINED;
     }
@@ -355,8 +354,7 @@ ngx_booking_node_send_asking(ngx_booking_node_t *node,
     ngx_booking_redis_cmd_t   *asking;
     ngx_booking_redis_conn_t  *rc;
 
-    writes = cmd->script >= 0 && node->conf->replicas
-             && ngx_booking_script_writes(cmd->script);
+    writes = cmd->writes && node->conf->replicas;
 
     rc = ngx_booking_redis_pick(node, writes);
     if (rc == NULL) {
@@ -797,8 +795,7 @@ static ngx_uint_t
 ngx_booking_redis_writes(ngx_booking_redis_conn_t *rc,
     ngx_booking_redis_cmd_t *cmd)
 {
-    return cmd->script >= 0 && rc->node->conf->replicas
-           && ngx_booking_script_writes(cmd->script);
+    return cmd->writes && rc->node->conf->replicas;
 }
 
 

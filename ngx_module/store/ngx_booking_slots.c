@@ -132,6 +132,7 @@ ngx_booking_slots_exit(void)
 /*
  * The master of the key's slot; before the table is known, or for a slot
  * it does not cover, any node: its MOVED tells, and the table is asked.
+ * A command of no key (TIME) goes to any node that is ready.
  */
 ngx_booking_node_t *
 ngx_booking_slots_pick(ngx_str_t *key)
@@ -158,7 +159,10 @@ ngx_booking_slots_pick(ngx_str_t *key)
         }
     }
 
-    ngx_booking_slots_refresh();
+    /* a keyless command (TIME) goes anywhere: no reason to ask */
+    if (key != NULL || cl->table->covered == 0) {
+        ngx_booking_slots_refresh();
+    }
 
     for (i = 0; i < cl->nnodes; i++) {
         n = (cl->next + i) % cl->nnodes;

@@ -125,6 +125,13 @@ ngx_booking_store_send_to(ngx_booking_call_t *call, ngx_booking_node_t *node,
 
     /* a command sent again in another form (EVAL) tells call->cmd */
     cmd->owner = &call->cmd;
+    /*
+     * A plain write (a user's index) needs a WAIT of its own in a Cluster
+     * only: on one node the booking's script comes after it, and its WAIT
+     * covers both (replicas apply the stream in order).
+     */
+    cmd->writes = call->script >= 0 ? ngx_booking_script_writes(call->script)
+                                    : call->writes && ngx_booking_nodes_cluster();
 
     if (node == NULL) {
         rc = NGX_DECLINED;

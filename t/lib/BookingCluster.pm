@@ -18,6 +18,7 @@ use warnings;
 use Time::HiRes qw(time sleep);
 use BookingTest ();
 use BookingKeys ();
+use List::Util ();
 
 sub new {
     my ($class, %o) = @_;
@@ -55,7 +56,7 @@ sub start {
     die "BookingCluster: redis-cli --cluster create failed:\n$out" if $?;
     $self->wait_ok(20);
     $self->wait_synced(20);
-    return $self;
+    return $self->refresh;
 }
 
 # one node, again after a SIGKILL too: its nodes file keeps its place
@@ -114,13 +115,18 @@ sub node {
     return BookingTest::resp_command($port, 5, @args);
 }
 
-# [port of the master, its first slot, its last] for each range
+# [port of the master, its first slot, its last] for each range: asked
+# once, and again after refresh() (a test's own CLUSTER SLOTS would show
+# in INFO commandstats)
+sub refresh { delete $_[0]{slots}; return $_[0] }
+
 sub slots {
     my ($self) = @_;
+    return $self->{slots} if $self->{slots};
     for my $p (grep { !$self->{stopped}{$_} } @{ $self->{ports} }) {
         my $r = eval { $self->node($p, 'CLUSTER', 'SLOTS') };
         next unless ref $r eq 'ARRAY';
-        return [ map { [ $_->[2][1], $_->[0], $_->[1] ] } @$r ];
+        return $self->{slots} = [ map { [ $_->[2][1], $_->[0], $_->[1] ] } @$r ];
     }
     die "BookingCluster: no node answers CLUSTER SLOTS\n";
 }
@@ -140,17 +146,47 @@ sub master_of {
     return undef;
 }
 
+# what a test asks of "Redis" as a whole: every master's answer, merged
+my %EVERY = map { $_ => 1 } qw(KEYS INFO CONFIG SLOWLOG FLUSHALL FLUSHDB DBSIZE);
+
 # A command to the master of its key's slot (args[1]), following MOVED;
-# keyless ones (TIME, PING) to the first master.
+# keyless ones (TIME, PING) to the first master; those of %EVERY to all.
 sub command {
     my ($self, @args) = @_;
+    return _merge(\@args, $self->each_master(@args)) if $EVERY{ uc $args[0] };
     my $port = @args > 1 ? $self->master_of($args[1]) : ($self->masters)[0];
     for (1 .. 5) {
         my $r = $self->node($port, @args);
         return $r unless ref $r eq 'HASH' && ($r->{error} // '') =~ /^(?:MOVED|ASK) \d+ [\d.]*:(\d+)/;
         $port = $1;
+        $self->refresh;
     }
     die "BookingCluster: @args: redirected too often\n";
+}
+
+# lists joined, numbers and INFO commandstats' counts summed, else the
+# first answer (OK from each)
+sub _merge {
+    my ($args, @r) = @_;
+    return [ map { @$_ } grep { ref $_ eq 'ARRAY' } @r ] if ref $r[0] eq 'ARRAY';
+    return $r[0] if ref $r[0];
+    if (uc $args->[0] eq 'INFO') {
+        my (%n, @order);
+        for my $text (@r) {
+            while ($text =~ /^cmdstat_(\S+?):calls=(\d+),usec=(\d+)/mg) {
+                push @order, $1 unless $n{$1};
+                $n{$1}[0] += $2;
+                $n{$1}[1] += $3;
+            }
+        }
+        return $r[0] unless @order;
+        return join '', "# Commandstats\r\n", map {
+            sprintf "cmdstat_%s:calls=%d,usec=%d,usec_per_call=%.2f\r\n", $_, @{ $n{$_} },
+                $n{$_}[1] / ($n{$_}[0] || 1)
+        } @order;
+    }
+    return List::Util::sum(@r) if !grep { !/^-?\d+$/ } @r;
+    return $r[0];
 }
 
 # on every master: FLUSHALL, KEYS (merged), ...
@@ -163,6 +199,7 @@ sub signal {
     my ($self, $sig, $port) = @_;
     my $pid = $self->{pids}{$port} or return 0;
     $self->{stopped}{$port} = 1 if $sig eq 'STOP' || $sig eq 'KILL';
+    $self->refresh;
     delete $self->{stopped}{$port} if $sig eq 'CONT';
     my $n = kill $sig, $pid;
     BookingTest::_wait_exit($pid, 5) if $sig eq 'KILL';

@@ -14,11 +14,16 @@
 BENCH_SECONDS ?= 10
 BENCH_ROUNDS  ?= 3
 
-.PHONY: bench bench-growth bench-memory
+.PHONY: bench bench-growth bench-memory bench-cluster
 
 bench: module
 	BENCH_SECONDS=$(BENCH_SECONDS) BENCH_ROUNDS=$(BENCH_ROUNDS) \
 	    perl tests/bench/bench.pl --all
+	BENCH_SECONDS=$(BENCH_SECONDS) perl tests/bench/cluster.pl
+
+# holds and listing pages, one Redis beside a 3-master cluster, one run
+bench-cluster: module
+	BENCH_SECONDS=$(BENCH_SECONDS) perl tests/bench/cluster.pl
 
 bench-growth: module
 	BENCH_SECONDS=$(BENCH_SECONDS) perl tests/bench/bench.pl --growth
