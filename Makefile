@@ -105,5 +105,32 @@ test-cluster: module
 test-one-slot: module
 	BOOKING_ONE_SLOT=1 BOOKING_MODEL_SECONDS=20 prove -I t/lib $(CLUSTER_TESTS)
 
+# The module built with ASan and UBSan, loaded by the packaged nginx with
+# their runtimes preloaded (t/lib/BookingTest.pm, BOOKING_ASAN=1).
+ASAN_SRC   := $(BUILD)/asan-src
+ASAN_OPT   := -g -O1 -fPIC -fsanitize=address,undefined -fno-omit-frame-pointer
+
+$(ASAN_SRC)/.configured: config $(wildcard ngx_module/scripts/*)
+	rm -rf $(ASAN_SRC)
+	mkdir -p $(BUILD)
+	cp -r $(NGX_SRC) $(ASAN_SRC)
+	cd $(ASAN_SRC) && bash -c '. ./conf_flags && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" --with-compat \
+	        --with-cc-opt="$(ASAN_OPT)" \
+	        --with-ld-opt="-fsanitize=address,undefined" \
+	        --add-dynamic-module=$(CURDIR)' > $(BUILD)/asan-configure.log 2>&1 \
+	    || { tail -30 $(BUILD)/asan-configure.log; exit 1; }
+	touch $@
+
+$(BUILD)/asan/ngx_http_booking_module.so: $(ASAN_SRC)/.configured $(MODULE_SRCS)
+	$(MAKE) -s -C $(ASAN_SRC) -f objs/Makefile modules
+	mkdir -p $(BUILD)/asan
+	cp $(ASAN_SRC)/objs/ngx_http_booking_module.so $@.tmp
+	mv -f $@.tmp $@
+
+test-asan: deps test-deps $(BUILD)/asan/ngx_http_booking_module.so
+	BOOKING_ASAN=1 BOOKING_MODULE=$(BUILD)/asan/ngx_http_booking_module.so \
+	    prove -I t/lib t/
+
 clean:
 	rm -rf $(BUILD)

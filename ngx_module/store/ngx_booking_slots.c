@@ -219,6 +219,10 @@ ngx_booking_slots_redirect(ngx_booking_node_t *from, redisReply *reply,
 
     *ask = (r.kind == NGX_BOOKING_ASK);
 
+    ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                  "booking: redis cluster %s slot %ui to %V",
+                  *ask ? "ASK" : "MOVED", (ngx_uint_t) r.slot, &node->name);
+
     if (!*ask) {
         for (i = 0; i < cl->nnodes; i++) {
             if (cl->nodes[i] == node) {

@@ -155,11 +155,14 @@ sub command {
     my ($self, @args) = @_;
     return _merge(\@args, $self->each_master(@args)) if $EVERY{ uc $args[0] };
     my $port = @args > 1 ? $self->master_of($args[1]) : ($self->masters)[0];
+    my $ask;
     for (1 .. 5) {
-        my $r = $self->node($port, @args);
-        return $r unless ref $r eq 'HASH' && ($r->{error} // '') =~ /^(?:MOVED|ASK) \d+ [\d.]*:(\d+)/;
-        $port = $1;
-        $self->refresh;
+        my $r = $ask ? BookingTest::resp_pipeline($port, 5, ['ASKING'], [@args])->[1]
+                     : $self->node($port, @args);
+        return $r unless ref $r eq 'HASH'
+            && ($r->{error} // '') =~ /^(MOVED|ASK) \d+ [\d.]*:(\d+)/;
+        ($ask, $port) = ($1 eq 'ASK', $2);
+        $self->refresh unless $ask;
     }
     die "BookingCluster: @args: redirected too often\n";
 }
@@ -187,6 +190,37 @@ sub _merge {
     }
     return List::Util::sum(@r) if !grep { !/^-?\d+$/ } @r;
     return $r[0];
+}
+
+# Moves one slot to the master on port $to as redis-cli does, one key at
+# a time with $pause seconds between them, so that commands meanwhile
+# meet ASK (a key moved) and TRYAGAIN (a script's keys on both sides).
+sub migrate_slot {
+    my ($self, $slot, $to, $pause) = @_;
+    my $from = $self->master_of_slot($slot);
+    return 'same' if $from == $to;
+    my ($fid, $tid) = map { $self->node($_, 'CLUSTER', 'MYID') } $from, $to;
+    my @err;
+    push @err, $self->node($to, 'CLUSTER', 'SETSLOT', $slot, 'IMPORTING', $fid);
+    push @err, $self->node($from, 'CLUSTER', 'SETSLOT', $slot, 'MIGRATING', $tid);
+    for (1 .. 100000) {
+        my $keys = $self->node($from, 'CLUSTER', 'GETKEYSINSLOT', $slot, 1);
+        last unless ref $keys eq 'ARRAY' && @$keys;
+        push @err, $self->node($from, 'MIGRATE', '127.0.0.1', $to, '', 0, 5000, 'KEYS', @$keys);
+        Time::HiRes::sleep($pause) if $pause;
+    }
+    push @err, $self->node($_, 'CLUSTER', 'SETSLOT', $slot, 'NODE', $tid) for $to, $from;
+    $self->refresh;
+    my @bad = map { $_->{error} } grep { ref $_ eq 'HASH' } @err;
+    return @bad ? "migrate slot $slot: @bad" : 'ok';
+}
+
+sub master_of_slot {
+    my ($self, $slot) = @_;
+    for my $r (@{ $self->slots }) {
+        return $r->[0] if $slot >= $r->[1] && $slot <= $r->[2];
+    }
+    return undef;
 }
 
 # on every master: FLUSHALL, KEYS (merged), ...

@@ -58,6 +58,7 @@ my $SERVER = <<'EOT';
 location /api/ { booking_api; }
 location /guest/ { booking_api; booking_anonymous on; }
 location /admin/ { booking_api admin; }
+location = /metrics { booking_status; }
 EOT
 
 # r4 and r5 are only blocked (in the past), retyped and deleted: never in
@@ -89,6 +90,14 @@ sub new {
         $S->start($self->{t}, args => [ '--repl-diskless-sync-delay', '0' ]);
         $self->{conn} = BookingRace::Conn->new($self->{t}->port);
         $self->settle;
+    } elsif ($o{cluster}) {
+        # three masters; every 25th step starts moving slots between two of
+        # them (redis-cli --cluster reshard, in the background), so that
+        # the steps after it meet MOVED, ASK and TRYAGAIN
+        $self->{t} = BookingTest->new(workers => 2, http => $self->conf('V0'), server => $SERVER,
+                                      cluster => { replicas => 0 });
+        $self->{cluster} = $self->{t}->cluster;
+        $self->{reshards} = 0;
     } else {
         $self->{t} = BookingTest->new(workers => 2, http => $self->conf('V0'), server => $SERVER);
     }
@@ -128,7 +137,7 @@ sub reset {
     $self->{log} = [];
 }
 
-sub stop { $_[0]{t}->stop }
+sub stop { $_[0]->reshard_done; $_[0]{t}->stop }
 
 sub now {
     my ($self) = @_;
@@ -223,6 +232,8 @@ sub gen {
     do { $s = $self->draw($rand) } while $self->{skip}{ $s->{op} };
     # with sentinels, a failover every 40 steps, in place of what was drawn
     return { op => 'failover' } if $self->{sentinel} && ++$self->{drawn} % 40 == 0;
+    return { op => 'reshard', slots => 200 + int($rand->() * 1800), pick => $rand->() }
+        if $self->{cluster} && ++$self->{drawn} % 25 == 0;
     return $s;
 }
 
@@ -595,6 +606,37 @@ sub do_failover {
     $self->{failovers}++;
     $self->settle;
     $self->{conn} = BookingRace::Conn->new($self->{t}->port);
+}
+
+# Slots moved from one master to another while the next steps run: the
+# slot of one of the model's resources, a key at a time (ASK, TRYAGAIN),
+# or a few hundred slots at once by redis-cli (MOVED).  The one before
+# must be done first.
+sub do_reshard {
+    my ($self, $s) = @_;
+    my $c = $self->{cluster} or return;
+    $self->reshard_done;
+    my @m = $c->masters;
+    my $rid = $RIDS[ int($s->{pick} * @RIDS) ];
+    my $slot = BookingKeys::key_slot(rkey($rid));
+    my $from = $c->master_of_slot($slot);
+    my ($to) = grep { $_ != $from } @m[ int($s->{pick} * 7) % @m, (int($s->{pick} * 7) + 1) % @m ];
+    my $bulk = $self->{reshards} % 3 == 2;
+    my ($fid, $tid) = map { $c->node($_, 'CLUSTER', 'MYID') } $from, $to;
+    $self->{resharding} = BookingTest::bg(sub {
+        return $c->migrate_slot($slot, $to, 0.02) unless $bulk;
+        my $out = `redis-cli --cluster reshard 127.0.0.1:$from --cluster-from $fid --cluster-to $tid --cluster-slots $s->{slots} --cluster-yes 2>&1`;
+        return $? ? "reshard failed: " . substr($out, -300) : 'ok';
+    });
+    $self->{reshards}++;
+}
+
+sub reshard_done {
+    my ($self) = @_;
+    my $bg = delete $self->{resharding} or return;
+    my $r = $bg->result(120) // 'no answer';
+    $self->fail("redis-cli --cluster reshard: $r") unless $r eq 'ok';
+    $self->{cluster}->refresh;
 }
 
 # ------------------------------------------------------------ the checks
