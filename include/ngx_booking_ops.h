@@ -149,6 +149,7 @@ ngx_int_t ngx_booking_op_send(ngx_booking_req_t *req,
 ngx_int_t ngx_booking_resource_keys(ngx_booking_req_t *req, ngx_str_t *id,
     ngx_str_t *keys, const char *const *suffixes);
 ngx_int_t ngx_booking_num(ngx_booking_req_t *req, ngx_str_t *s, int64_t n);
+ngx_int_t ngx_booking_split_id(ngx_str_t *id, ngx_str_t *rid, ngx_str_t *rand);
 
 extern const char *const  ngx_booking_keys_all[];   /* R B C K H A */
 
@@ -168,6 +169,15 @@ ngx_int_t ngx_booking_index_type(ngx_booking_req_t *req, ngx_str_t *type,
     ngx_str_t *rid, ngx_str_t *lat, ngx_str_t *lon, ngx_booking_step_pt done);
 ngx_int_t ngx_booking_unindex_type(ngx_booking_req_t *req, ngx_str_t *type,
     ngx_str_t *rid, ngx_booking_step_pt done);
+
+
+/* max_active, claimed in the user's hash slot (ngx_booking_quota.c) */
+ngx_uint_t ngx_booking_quota_any(ngx_booking_ops_conf_t *conf);
+ngx_int_t ngx_booking_quota_claim(ngx_booking_req_t *req,
+    ngx_booking_call_t *create, ngx_str_t *rid, ngx_str_t *score,
+    int64_t end);
+void ngx_booking_quota_release(ngx_booking_req_t *req, ngx_str_t *user,
+    ngx_str_t *type, ngx_str_t *id);
 
 
 /* reads without a script (ngx_booking_peek.c) */

@@ -48,11 +48,15 @@ typedef struct {
 
 static ngx_int_t ngx_booking_scope(ngx_booking_req_t *req, ngx_str_t *scope);
 static ngx_int_t ngx_booking_create_indexed(ngx_booking_req_t *req,
-    ngx_booking_call_t *call, ngx_str_t *rid, int64_t start);
+    ngx_booking_call_t *call, ngx_str_t *rid, int64_t start, int64_t end);
+static ngx_uint_t ngx_booking_create_counts(ngx_booking_req_t *req,
+    ngx_booking_call_t *call);
 static void ngx_booking_create_send(ngx_booking_call_t *zadd);
 static ngx_uint_t ngx_booking_create_unmade(ngx_booking_call_t *call);
 static void ngx_booking_created(ngx_booking_call_t *call);
 static void ngx_booking_acted(ngx_booking_call_t *call);
+static void ngx_booking_acted_release(ngx_booking_req_t *req,
+    ngx_booking_rec_t *rec);
 static ngx_int_t ngx_booking_list_resource(ngx_booking_req_t *req,
     ngx_str_t *rid, ngx_str_t *cursor);
 static void ngx_booking_listed(ngx_booking_call_t *call);
@@ -62,8 +66,6 @@ static void ngx_booking_mine_same(ngx_booking_call_t *call);
 static void ngx_booking_mine_more(ngx_booking_call_t *call);
 static void ngx_booking_mine_index(ngx_booking_call_t *call,
     ngx_uint_t which);
-static ngx_int_t ngx_booking_split(ngx_str_t *id, ngx_str_t *rid,
-    ngx_str_t *rand);
 static ngx_int_t ngx_booking_mine_fetch(ngx_booking_req_t *req,
     ngx_booking_mine_t *m);
 static void ngx_booking_mine_recs(ngx_booking_call_t *call);
@@ -183,6 +185,7 @@ ngx_booking_create(ngx_booking_req_t *req)
     a[NGX_BOOKING_BOOKING_CREATE_A_GROUPS] = who->groups;
     a[NGX_BOOKING_BOOKING_CREATE_A_SCOPE] = scope;
     a[NGX_BOOKING_BOOKING_CREATE_A_FINGERPRINT] = fp;
+    ngx_str_set(&a[NGX_BOOKING_BOOKING_CREATE_A_CLAIMED], "");
 
     if ((in.start >= 0
          && ngx_booking_num(req, &a[NGX_BOOKING_BOOKING_CREATE_A_START],
@@ -225,7 +228,7 @@ ngx_booking_create(ngx_booking_req_t *req)
         return ngx_booking_op_send(req, call);
     }
 
-    return ngx_booking_create_indexed(req, call, &rid, in.start);
+    return ngx_booking_create_indexed(req, call, &rid, in.start, in.end);
 }
 
 
@@ -238,7 +241,7 @@ ngx_booking_create(ngx_booking_req_t *req)
  */
 static ngx_int_t
 ngx_booking_create_indexed(ngx_booking_req_t *req, ngx_booking_call_t *call,
-    ngx_str_t *rid, int64_t start)
+    ngx_str_t *rid, int64_t start, int64_t end)
 {
     ngx_str_t           *id, score;
     ngx_booking_call_t  *zadd;
@@ -260,15 +263,34 @@ ngx_booking_create_indexed(ngx_booking_req_t *req, ngx_booking_call_t *call,
     (void) ngx_sprintf(id->data, "%V.%V", rid,
                        &call->args[NGX_BOOKING_BOOKING_CREATE_A_RAND]);
 
+    req->state = call;
+    req->state_id = id;
+
+    /* max_active: the index entry and the claim in one step */
+    if (ngx_booking_create_counts(req, call)) {
+        return ngx_booking_quota_claim(req, call, rid, &score, end);
+    }
+
     zadd = ngx_booking_index_user(req, id, &score, ngx_booking_create_send);
     if (zadd == NULL) {
         return NGX_ERROR;
     }
 
-    req->state = call;
-    req->state_id = id;
-
     return ngx_booking_op_send(req, zadd);
+}
+
+
+/* a user's booking, not a block nor an admin's, where a type has quotas */
+static ngx_uint_t
+ngx_booking_create_counts(ngx_booking_req_t *req, ngx_booking_call_t *call)
+{
+    ngx_str_t  *kind;
+
+    kind = &call->args[NGX_BOOKING_BOOKING_CREATE_A_KIND];
+
+    return !req->caller.admin
+           && !(kind->len == 5 && ngx_strncmp(kind->data, "block", 5) == 0)
+           && ngx_booking_quota_any(req->conf);
 }
 
 
@@ -379,6 +401,9 @@ ngx_booking_created(ngx_booking_call_t *call)
 
     if (req->state == call && ngx_booking_create_unmade(call)) {
         ngx_booking_unindex_user(req, req->state_id);
+        ngx_booking_quota_release(req, &req->caller.user,
+                       &call->args[NGX_BOOKING_BOOKING_CREATE_A_CLAIMED],
+                       req->state_id);
     }
 
     rc = ngx_booking_op_check(req, call);
@@ -549,8 +574,35 @@ ngx_booking_acted(ngx_booking_call_t *call)
 
     req->change.changed = (req->verb.len != 0);
 
+    ngx_booking_acted_release(req, rec);
+
     ngx_booking_op_done(req, ngx_booking_view_one(&req->answer, req->pool,
                                                   rec, NULL));
+}
+
+
+/* a booking that no longer occupies gives its max_active claim back */
+static void
+ngx_booking_acted_release(ngx_booking_req_t *req, ngx_booking_rec_t *rec)
+{
+    ngx_str_t  user, type, id;
+
+    if (!((rec->status.len == 9
+           && ngx_strncmp(rec->status.data, "cancelled", 9) == 0)
+          || (rec->status.len == 8
+              && ngx_strncmp(rec->status.data, "declined", 8) == 0)))
+    {
+        return;
+    }
+
+    user.data = (u_char *) rec->user.data;
+    user.len = rec->user.len;
+    type.data = (u_char *) rec->type.data;
+    type.len = rec->type.len;
+    id.data = (u_char *) rec->id.data;
+    id.len = rec->id.len;
+
+    ngx_booking_quota_release(req, &user, &type, &id);
 }
 
 
@@ -910,26 +962,6 @@ ngx_booking_mine_index(ngx_booking_call_t *call, ngx_uint_t which)
 }
 
 
-/* "<resource id>.<rand>", split at its last dot */
-static ngx_int_t
-ngx_booking_split(ngx_str_t *id, ngx_str_t *rid, ngx_str_t *rand)
-{
-    size_t  i;
-
-    for (i = id->len; i > 0; i--) {
-        if (id->data[i - 1] == '.') {
-            rid->data = id->data;
-            rid->len = i - 1;
-            rand->data = &id->data[i];
-            rand->len = id->len - i;
-            return NGX_OK;
-        }
-    }
-
-    return NGX_DECLINED;
-}
-
-
 /*
  * The entries of the page (the cursor's score first, then the higher
  * ones, NGX_BOOKING_LIST_SCAN at most); then one bookings_get script for
@@ -978,7 +1010,7 @@ ngx_booking_mine_fetch(ngx_booking_req_t *req, ngx_booking_mine_t *m)
     for (i = 0; i < m->n; i++) {
         m->part[i] = NGX_BOOKING_LIST_SCAN;
 
-        if (ngx_booking_split(&m->entries[i], &rid, &rand) != NGX_OK
+        if (ngx_booking_split_id(&m->entries[i], &rid, &rand) != NGX_OK
             || ngx_booking_id_check(req->conf, &rid, req->log) != NGX_OK)
         {
             continue;
@@ -986,7 +1018,8 @@ ngx_booking_mine_fetch(ngx_booking_req_t *req, ngx_booking_mine_t *m)
 
         for (j = 0; j < i; j++) {
             if (m->part[j] != NGX_BOOKING_LIST_SCAN
-                && ngx_booking_split(&m->entries[j], &other, &orand) == NGX_OK
+                && ngx_booking_split_id(&m->entries[j], &other, &orand)
+                   == NGX_OK
                 && other.len == rid.len
                 && ngx_strncmp(other.data, rid.data, rid.len) == 0)
             {
@@ -1006,7 +1039,7 @@ ngx_booking_mine_fetch(ngx_booking_req_t *req, ngx_booking_mine_t *m)
                 continue;
             }
 
-            (void) ngx_booking_split(&m->entries[i], &rid, &rand);
+            (void) ngx_booking_split_id(&m->entries[i], &rid, &rand);
 
             if (call == NULL) {
                 call = ngx_booking_op_call(req,

@@ -353,3 +353,23 @@ ngx_booking_num(ngx_booking_req_t *req, ngx_str_t *s, int64_t n)
 
     return NGX_OK;
 }
+
+
+/* "<resource id>.<rand>", split at its last dot */
+ngx_int_t
+ngx_booking_split_id(ngx_str_t *id, ngx_str_t *rid, ngx_str_t *rand)
+{
+    size_t  i;
+
+    for (i = id->len; i > 0; i--) {
+        if (id->data[i - 1] == '.') {
+            rid->data = id->data;
+            rid->len = i - 1;
+            rand->data = &id->data[i];
+            rand->len = id->len - i;
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}

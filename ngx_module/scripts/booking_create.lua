@@ -5,8 +5,9 @@
 --      writes the booking's id there first, a step of its own
 -- ARGV rand user kind hold (1|0) start end ('' on timeless) quantity note
 --      admin (1|0) groups (the caller's, comma separated) scope (of the
---      Idempotency-Key, '' without) fingerprint (of the body), then one
---      rules line per type (from A_RULES on)
+--      Idempotency-Key, '' without) fingerprint (of the body), claimed
+--      (the type whose max_active the worker claimed, '' for none), then
+--      one rules line per type (from A_RULES on)
 -- -> tuple (201) | {'unavailable', capacity, slot, start, quantity,
 --    counters of the range} | {'unavailable', capacity, 0, free} | AGAIN
 --    | err
@@ -47,6 +48,13 @@ local rules = type_rules(R.type, A_RULES)
 if not rules then
     return err(409, 'conflict', 'the type of this resource is not ' ..
                'configured any more', 'resource')
+end
+
+-- the user's max_active was claimed for the type the worker read: a PUT
+-- that changed the type since makes that claim the wrong one
+if A_CLAIMED ~= '' and A_CLAIMED ~= R.type then
+    return err(409, 'conflict', 'the resource changed type meanwhile: ' ..
+               'send the booking again', 'resource')
 end
 
 -- a guest is in no group, and is nobody's owner

@@ -1,0 +1,480 @@
+/*
+ * max_active: the most occupying bookings one user may have on resources
+ * of a type at once.  They live on many resources, so in many hash slots:
+ * the count is kept in the user's (bk:{u:<user>}:q:<type>), one claim per
+ * booking, taken before the booking is made, in the same step as the
+ * user's index entry (user_claim).  The steps of a user's booking on a
+ * type with max_active:
+ *
+ *   1. the resource's type (HMGET R type: the worker does not know it);
+ *   2. user_claim: the count and the claim, atomically, so that no two of
+ *      one user's racing requests take the last place;
+ *   3. booking_create, which refuses if the type changed since step 1;
+ *   4. if it was refused or replayed another: the claim and the entry out
+ *      again (not waited for).
+ *
+ * A claim ends by itself at the booking's end.  One whose booking stopped
+ * occupying sooner (cancelled, declined: taken out after them, not waited
+ * for; an expired hold; a step 4 lost) counts until a refusal: the worker
+ * then reads the bookings of the claims and sends back those that no
+ * longer occupy, and the claim is tried once more.  Claims are never too
+ * few, so max_active is never exceeded; a failure between steps only
+ * makes one count a little longer.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_booking_ops.h"
+
+
+#define NGX_BOOKING_FOREVER  253402300799LL
+
+
+typedef struct {
+    ngx_booking_req_t    *req;
+    ngx_booking_call_t   *create;
+    ngx_booking_type_t   *type;
+    ngx_str_t             rid;
+    ngx_str_t             score;
+    ngx_str_t             until;
+    ngx_str_t            *held;       /* the claims that counted */
+    ngx_uint_t            nheld;
+    ngx_str_t            *stale;      /* those found no longer occupying */
+    ngx_uint_t            nstale;
+    ngx_uint_t            pending;
+    ngx_uint_t            verified;
+    ngx_booking_call_t   *failed;
+    int64_t               end;
+} ngx_booking_quota_t;
+
+
+typedef struct {
+    ngx_booking_quota_t  *q;
+    ngx_str_t            *ids;        /* of one resource */
+    ngx_uint_t            n;
+} ngx_booking_quota_part_t;
+
+
+static void ngx_booking_quota_typed(ngx_booking_call_t *call);
+static ngx_int_t ngx_booking_quota_send(ngx_booking_quota_t *q);
+static void ngx_booking_quota_claimed(ngx_booking_call_t *call);
+static ngx_int_t ngx_booking_quota_verify(ngx_booking_quota_t *q);
+static void ngx_booking_quota_read(ngx_booking_call_t *call);
+static ngx_uint_t ngx_booking_quota_occupies(ngx_booking_rec_t *rec,
+    int64_t now);
+static ngx_int_t ngx_booking_quota_key(ngx_booking_req_t *req,
+    ngx_str_t *user, ngx_str_t *type, ngx_str_t *key);
+static void ngx_booking_quota_ignore(ngx_booking_call_t *call);
+
+
+/* whether any type of nginx.conf has max_active */
+ngx_uint_t
+ngx_booking_quota_any(ngx_booking_ops_conf_t *conf)
+{
+    ngx_uint_t           i;
+    ngx_booking_type_t  *t;
+
+    t = conf->types.elts;
+
+    for (i = 0; i < conf->types.nelts; i++) {
+        if (t[i].max_active) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * The steps before a user's booking (create, in req->state, its id in
+ * req->state_id): the resource's type first.  NGX_DONE, or the answer.
+ */
+ngx_int_t
+ngx_booking_quota_claim(ngx_booking_req_t *req, ngx_booking_call_t *create,
+    ngx_str_t *rid, ngx_str_t *score, int64_t end)
+{
+    ngx_booking_call_t   *call;
+    ngx_booking_quota_t  *q;
+    static const char    *r[] = { NGX_BOOKING_KEY_R, NULL };
+
+    q = ngx_pcalloc(req->pool, sizeof(ngx_booking_quota_t));
+    call = ngx_booking_op_call(req, -1, 0, 3, NGX_BOOKING_R_FIELDS,
+                               ngx_booking_quota_typed);
+
+    if (q == NULL || call == NULL
+        || ngx_booking_resource_keys(req, rid, &call->args[1], r) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    q->req = req;
+    q->create = create;
+    q->rid = *rid;
+    q->score = *score;
+    q->end = end;
+
+    ngx_str_set(&call->args[0], "HMGET");
+    ngx_str_set(&call->args[2], "type");
+    call->data = q;
+
+    return ngx_booking_op_send(req, call);
+}
+
+
+static void
+ngx_booking_quota_typed(ngx_booking_call_t *call)
+{
+    ngx_booking_quota_t *q = call->data;
+
+    ngx_booking_fields_t  *f;
+
+    if (call->rc != NGX_BOOKING_STORE_OK) {
+        ngx_booking_op_done(q->req, ngx_booking_op_failed(q->req, call));
+        return;
+    }
+
+    f = &call->result.fields;
+
+    /* no such resource, or a type gone from nginx.conf: create tells */
+    if (f->n == 1 && f->v[0].data != NULL) {
+        q->type = ngx_booking_find_type(q->req->conf, (u_char *) f->v[0].data,
+                                        f->v[0].len);
+    }
+
+    if (q->type != NULL && q->type->max_active) {
+        q->create->args[NGX_BOOKING_BOOKING_CREATE_A_CLAIMED] = q->type->name;
+    }
+
+    if (ngx_booking_num(q->req, &q->until,
+                        q->end >= 0 ? q->end : NGX_BOOKING_FOREVER)
+        != NGX_OK)
+    {
+        ngx_booking_op_done(q->req, NGX_ERROR);
+        return;
+    }
+
+    ngx_booking_op_done(q->req, ngx_booking_quota_send(q));
+}
+
+
+/* user_claim, with the stale claims found so far */
+static ngx_int_t
+ngx_booking_quota_send(ngx_booking_quota_t *q)
+{
+    ngx_str_t           *k, *a, none;
+    ngx_uint_t           i;
+    ngx_booking_req_t   *req;
+    ngx_booking_call_t  *call;
+
+    req = q->req;
+
+    call = ngx_booking_op_call(req, NGX_BOOKING_SCRIPT_USER_CLAIM,
+                               NGX_BOOKING_USER_CLAIM_NKEYS,
+                               NGX_BOOKING_USER_CLAIM_NARGS + q->nstale,
+                               NGX_BOOKING_R_FIELDS,
+                               ngx_booking_quota_claimed);
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    k = call->keys;
+    a = call->args;
+    ngx_str_set(&none, "");
+
+    k[NGX_BOOKING_USER_CLAIM_K_U].data = ngx_pnalloc(req->pool,
+                                            sizeof(NGX_BOOKING_KEY_U)
+                                            + req->caller.user.len);
+    if (k[NGX_BOOKING_USER_CLAIM_K_U].data == NULL
+        || ngx_booking_quota_key(req, &req->caller.user,
+                                 q->type ? &q->type->name : &none,
+                                 &k[NGX_BOOKING_USER_CLAIM_K_Q])
+           != NGX_OK
+        || ngx_booking_num(req, &a[NGX_BOOKING_USER_CLAIM_A_MAX],
+                           q->type ? (int64_t) q->type->max_active : 0)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    k[NGX_BOOKING_USER_CLAIM_K_U].len =
+        ngx_sprintf(k[NGX_BOOKING_USER_CLAIM_K_U].data, "bk:{u:%V}:b",
+                    &req->caller.user)
+        - k[NGX_BOOKING_USER_CLAIM_K_U].data;
+
+    a[NGX_BOOKING_USER_CLAIM_A_ID] = *req->state_id;
+    a[NGX_BOOKING_USER_CLAIM_A_SCORE] = q->score;
+    a[NGX_BOOKING_USER_CLAIM_A_UNTIL] = q->until;
+
+    for (i = 0; i < q->nstale; i++) {
+        a[NGX_BOOKING_USER_CLAIM_A_STALE + i] = q->stale[i];
+    }
+
+    /* with booking_redis_replicas, WAITed on its node, in a Cluster */
+    call->writes = 1;
+    call->data = q;
+
+    return ngx_booking_op_send(req, call);
+}
+
+
+static void
+ngx_booking_quota_claimed(ngx_booking_call_t *call)
+{
+    ngx_booking_quota_t *q = call->data;
+
+    ngx_uint_t             i;
+    ngx_booking_req_t     *req;
+    ngx_booking_fields_t  *f;
+
+    req = q->req;
+    f = &call->result.fields;
+
+    if (call->rc != NGX_BOOKING_STORE_OK) {
+        ngx_booking_op_done(req, ngx_booking_op_failed(req, call));
+        return;
+    }
+
+    if (f->n == 1 && f->v[0].len == 2
+        && ngx_strncmp(f->v[0].data, "ok", 2) == 0)
+    {
+        ngx_booking_op_done(req, ngx_booking_op_send(req, q->create));
+        return;
+    }
+
+    if (f->n < 1 || f->v[0].len != 5
+        || ngx_strncmp(f->v[0].data, "quota", 5) != 0)
+    {
+        ngx_booking_op_done(req, ngx_booking_op_unexpected(req));
+        return;
+    }
+
+    if (q->verified) {
+        ngx_booking_op_done(req, ngx_booking_op_fail(req,
+                                 NGX_HTTP_TOO_MANY_REQUESTS, "quota",
+                                 "this user already has max_active "
+                                 "bookings of this type", "resource"));
+        return;
+    }
+
+    /* the claims that counted, kept beyond the reply */
+    q->nheld = f->n - 1;
+    q->held = ngx_palloc(req->pool, (q->nheld + 1) * sizeof(ngx_str_t));
+    q->stale = ngx_palloc(req->pool, (q->nheld + 1) * sizeof(ngx_str_t));
+
+    if (q->held == NULL || q->stale == NULL) {
+        ngx_booking_op_done(req, NGX_ERROR);
+        return;
+    }
+
+    for (i = 0; i < q->nheld; i++) {
+        q->held[i].len = f->v[i + 1].data ? f->v[i + 1].len : 0;
+        q->held[i].data = ngx_pnalloc(req->pool, q->held[i].len + 1);
+
+        if (q->held[i].data == NULL) {
+            ngx_booking_op_done(req, NGX_ERROR);
+            return;
+        }
+
+        ngx_memcpy(q->held[i].data, f->v[i + 1].data, q->held[i].len);
+    }
+
+    q->verified = 1;
+
+    ngx_booking_op_done(req, ngx_booking_quota_verify(q));
+}
+
+
+/*
+ * The bookings of the claims, read (bookings_get, one call a resource,
+ * all at once): those gone or no longer occupying are stale.
+ */
+static ngx_int_t
+ngx_booking_quota_verify(ngx_booking_quota_t *q)
+{
+    ngx_str_t                  rid, rand, *id;
+    ngx_uint_t                 i;
+    ngx_booking_req_t         *req;
+    ngx_booking_call_t        *call;
+    ngx_booking_quota_part_t  *part;
+    static const char         *rb[] = { NGX_BOOKING_KEY_R, NGX_BOOKING_KEY_B,
+                                        NULL };
+
+    req = q->req;
+
+    for (i = 0; i < q->nheld; i++) {
+        id = &q->held[i];
+
+        if (id->len == 0 || ngx_booking_split_id(id, &rid, &rand) != NGX_OK
+            || ngx_booking_id_check(req->conf, &rid, req->log) != NGX_OK)
+        {
+            q->stale[q->nstale++] = *id;
+            id->len = 0;
+            continue;
+        }
+
+        part = ngx_palloc(req->pool, sizeof(ngx_booking_quota_part_t));
+        call = ngx_booking_op_call(req, NGX_BOOKING_SCRIPT_BOOKINGS_GET,
+                                   NGX_BOOKING_BOOKINGS_GET_NKEYS,
+                                   NGX_BOOKING_BOOKINGS_GET_NARGS + 1,
+                                   NGX_BOOKING_R_RECS,
+                                   ngx_booking_quota_read);
+        if (part == NULL || call == NULL
+            || ngx_booking_resource_keys(req, &rid, call->keys, rb)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        part->q = q;
+        part->ids = id;
+        part->n = 1;
+
+        ngx_str_set(&call->args[NGX_BOOKING_BOOKINGS_GET_A_USER], "");
+        ngx_str_set(&call->args[NGX_BOOKING_BOOKINGS_GET_A_ADMIN], "1");
+        call->args[NGX_BOOKING_BOOKINGS_GET_A_RANDS] = rand;
+        call->data = part;
+
+        if (ngx_booking_store_call(call) != NGX_OK) {
+            if (q->pending == 0) {
+                return ngx_booking_op_unavailable(req);
+            }
+
+            q->failed = call;
+            call->rc = NGX_BOOKING_STORE_UNAVAILABLE;
+            break;
+        }
+
+        q->pending++;
+    }
+
+    if (q->pending) {
+        return NGX_DONE;
+    }
+
+    return ngx_booking_quota_send(q);
+}
+
+
+static void
+ngx_booking_quota_read(ngx_booking_call_t *call)
+{
+    ngx_booking_quota_part_t *part = call->data;
+
+    ngx_booking_quota_t  *q;
+    ngx_booking_page_t   *page;
+
+    q = part->q;
+    page = &call->result.page;
+
+    if (call->rc != NGX_BOOKING_STORE_OK
+        || call->result.kind != NGX_BOOKING_R_RECS)
+    {
+        if (q->failed == NULL) {
+            q->failed = call;
+        }
+
+    } else if (page->n != 1 || page->recs[0].id.len == 0
+               || !ngx_booking_quota_occupies(&page->recs[0], ngx_time()))
+    {
+        q->stale[q->nstale++] = part->ids[0];
+    }
+
+    if (--q->pending > 0) {
+        return;
+    }
+
+    if (q->failed != NULL) {
+        if (q->failed->rc == NGX_BOOKING_STORE_OK) {
+            q->failed->rc = NGX_BOOKING_STORE_FAILED;
+        }
+
+        ngx_booking_op_done(q->req, ngx_booking_op_failed(q->req, q->failed));
+        return;
+    }
+
+    ngx_booking_op_done(q->req, ngx_booking_quota_send(q));
+}
+
+
+/*
+ * Held (and not expired: bookings_get shows an expired hold as such),
+ * requested or confirmed, and not ended.  Read as Redis stored it, with
+ * this worker's clock for the end: a claim kept a second too long is
+ * harmless, one dropped too soon is not, and the end is long past when
+ * the two clocks could disagree.
+ */
+static ngx_uint_t
+ngx_booking_quota_occupies(ngx_booking_rec_t *rec, int64_t now)
+{
+    ngx_booking_span_t  *s;
+
+    s = &rec->status;
+
+    if (!((s->len == 4 && ngx_strncmp(s->data, "held", 4) == 0)
+          || (s->len == 9 && ngx_strncmp(s->data, "requested", 9) == 0)
+          || (s->len == 9 && ngx_strncmp(s->data, "confirmed", 9) == 0)))
+    {
+        return 0;
+    }
+
+    return rec->end < 0 || rec->end + 60 > now;
+}
+
+
+/*
+ * After a cancel or a decline: the booking's claim out of its user's
+ * count, not waited for (one lost counts until a refusal reads it).
+ */
+void
+ngx_booking_quota_release(ngx_booking_req_t *req, ngx_str_t *user,
+    ngx_str_t *type, ngx_str_t *id)
+{
+    ngx_booking_call_t  *call;
+    ngx_booking_type_t  *t;
+
+    t = ngx_booking_find_type(req->conf, type->data, type->len);
+
+    if (t == NULL || t->max_active == 0 || user->len == 0) {
+        return;
+    }
+
+    call = ngx_booking_op_call(req, -1, 0, 3, NGX_BOOKING_R_STATUS,
+                               ngx_booking_quota_ignore);
+    if (call == NULL
+        || ngx_booking_quota_key(req, user, type, &call->args[1]) != NGX_OK)
+    {
+        return;
+    }
+
+    ngx_str_set(&call->args[0], "ZREM");
+    call->args[2] = *id;
+
+    (void) ngx_booking_store_call(call);
+}
+
+
+/* bk:{u:<user>}:q:<type> */
+static ngx_int_t
+ngx_booking_quota_key(ngx_booking_req_t *req, ngx_str_t *user,
+    ngx_str_t *type, ngx_str_t *key)
+{
+    key->data = ngx_pnalloc(req->pool, sizeof(NGX_BOOKING_KEY_Q) + user->len
+                                       + type->len);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    key->len = ngx_sprintf(key->data, "bk:{u:%V}:q:%V", user, type)
+               - key->data;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_booking_quota_ignore(ngx_booking_call_t *call)
+{
+    /* a claim left behind counts until a refusal reads it: never too few */
+}
