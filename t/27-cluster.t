@@ -60,7 +60,7 @@ $on{ $c->master_of(rkey($_)) }++ for @ids;
 is scalar(keys %on), 3, 'their keys are on all three masters: '
     . join(', ', map { "$_: $on{$_}" } sort keys %on);
 my @held = map { scalar @{ $c->node($_, 'KEYS', 'bk:{s*}:r:seat-*') } } @m;
-ok !(grep { $_ == 0 } @held), 'each master holds keys of them (KEYS there: @held)';
+ok !(grep { $_ == 0 } @held), "each master holds keys of them (KEYS there: @held)";
 
 my $now = redis_now($t);
 my $h0 = hour_start($now, 24);

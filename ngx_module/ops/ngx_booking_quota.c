@@ -17,9 +17,12 @@
  * occupying sooner (cancelled, declined: taken out after them, not waited
  * for; an expired hold; a step 4 lost) counts until a refusal: the worker
  * then reads the bookings of the claims and sends back those that no
- * longer occupy, and the claim is tried once more.  Claims are never too
- * few, so max_active is never exceeded; a failure between steps only
- * makes one count a little longer.
+ * longer occupy, and the claim is tried once more.  A claim whose booking
+ * is not there is stale only once it is a minute old: younger, its
+ * booking may be on its way (step 3 of a racing request), and taking it
+ * for stale let a third booking through where max_active was 2.  Claims
+ * are never too few, so max_active is never exceeded; a failure between
+ * steps only makes one count a little longer.
  */
 
 #include <ngx_config.h>
@@ -30,6 +33,13 @@
 
 #define NGX_BOOKING_FOREVER  253402300799LL
 
+/*
+ * A claim whose booking is not there may be one whose booking is being
+ * made (claimed, booking_create on its way): it is stale only this long
+ * after it was made, well past any booking_create's time.
+ */
+#define NGX_BOOKING_CLAIM_YOUNG  60
+
 
 typedef struct {
     ngx_booking_req_t    *req;
@@ -39,6 +49,7 @@ typedef struct {
     ngx_str_t             score;
     ngx_str_t             until;
     ngx_str_t            *held;       /* the claims that counted */
+    int64_t              *at;         /* when each was made */
     ngx_uint_t            nheld;
     ngx_str_t            *stale;      /* those found no longer occupying */
     ngx_uint_t            nstale;
@@ -51,8 +62,7 @@ typedef struct {
 
 typedef struct {
     ngx_booking_quota_t  *q;
-    ngx_str_t            *ids;        /* of one resource */
-    ngx_uint_t            n;
+    ngx_uint_t            i;          /* the claim it reads */
 } ngx_booking_quota_part_t;
 
 
@@ -64,7 +74,9 @@ static void ngx_booking_quota_read(ngx_booking_call_t *call);
 static ngx_uint_t ngx_booking_quota_occupies(ngx_booking_rec_t *rec,
     int64_t now);
 static ngx_int_t ngx_booking_quota_key(ngx_booking_req_t *req,
-    ngx_str_t *user, ngx_str_t *type, ngx_str_t *key);
+    const char *which, ngx_str_t *user, ngx_str_t *type, ngx_str_t *key);
+static void ngx_booking_quota_drop(ngx_booking_req_t *req, const char *cmd,
+    const char *which, ngx_str_t *user, ngx_str_t *type, ngx_str_t *id);
 static void ngx_booking_quota_ignore(ngx_booking_call_t *call);
 
 
@@ -187,9 +199,13 @@ ngx_booking_quota_send(ngx_booking_quota_t *q)
                                             sizeof(NGX_BOOKING_KEY_U)
                                             + req->caller.user.len);
     if (k[NGX_BOOKING_USER_CLAIM_K_U].data == NULL
-        || ngx_booking_quota_key(req, &req->caller.user,
+        || ngx_booking_quota_key(req, "q", &req->caller.user,
                                  q->type ? &q->type->name : &none,
                                  &k[NGX_BOOKING_USER_CLAIM_K_Q])
+           != NGX_OK
+        || ngx_booking_quota_key(req, "w", &req->caller.user,
+                                 q->type ? &q->type->name : &none,
+                                 &k[NGX_BOOKING_USER_CLAIM_K_W])
            != NGX_OK
         || ngx_booking_num(req, &a[NGX_BOOKING_USER_CLAIM_A_MAX],
                            q->type ? (int64_t) q->type->max_active : 0)
@@ -226,6 +242,7 @@ ngx_booking_quota_claimed(ngx_booking_call_t *call)
 
     ngx_uint_t             i;
     ngx_booking_req_t     *req;
+    ngx_booking_span_t    *id, *at;
     ngx_booking_fields_t  *f;
 
     req = q->req;
@@ -258,18 +275,22 @@ ngx_booking_quota_claimed(ngx_booking_call_t *call)
         return;
     }
 
-    /* the claims that counted, kept beyond the reply */
-    q->nheld = f->n - 1;
+    /* the claims that counted and when, kept beyond the reply */
+    q->nheld = (f->n - 1) / 2;
     q->held = ngx_palloc(req->pool, (q->nheld + 1) * sizeof(ngx_str_t));
     q->stale = ngx_palloc(req->pool, (q->nheld + 1) * sizeof(ngx_str_t));
+    q->at = ngx_palloc(req->pool, (q->nheld + 1) * sizeof(int64_t));
 
-    if (q->held == NULL || q->stale == NULL) {
+    if (q->held == NULL || q->stale == NULL || q->at == NULL) {
         ngx_booking_op_done(req, NGX_ERROR);
         return;
     }
 
     for (i = 0; i < q->nheld; i++) {
-        q->held[i].len = f->v[i + 1].data ? f->v[i + 1].len : 0;
+        id = &f->v[1 + 2 * i];
+        at = &f->v[2 + 2 * i];
+
+        q->held[i].len = id->data ? id->len : 0;
         q->held[i].data = ngx_pnalloc(req->pool, q->held[i].len + 1);
 
         if (q->held[i].data == NULL) {
@@ -277,7 +298,14 @@ ngx_booking_quota_claimed(ngx_booking_call_t *call)
             return;
         }
 
-        ngx_memcpy(q->held[i].data, f->v[i + 1].data, q->held[i].len);
+        ngx_memcpy(q->held[i].data, id->data, q->held[i].len);
+
+        /* not a number: as old as can be, so its booking decides */
+        q->at[i] = at->data ? ngx_atotm((u_char *) at->data, at->len) : 0;
+
+        if (q->at[i] < 0) {
+            q->at[i] = 0;
+        }
     }
 
     q->verified = 1;
@@ -328,8 +356,7 @@ ngx_booking_quota_verify(ngx_booking_quota_t *q)
         }
 
         part->q = q;
-        part->ids = id;
-        part->n = 1;
+        part->i = i;
 
         ngx_str_set(&call->args[NGX_BOOKING_BOOKINGS_GET_A_USER], "");
         ngx_str_set(&call->args[NGX_BOOKING_BOOKINGS_GET_A_ADMIN], "1");
@@ -376,9 +403,10 @@ ngx_booking_quota_read(ngx_booking_call_t *call)
         }
 
     } else if (page->n != 1 || page->recs[0].id.len == 0
-               || !ngx_booking_quota_occupies(&page->recs[0], ngx_time()))
+               ? q->at[part->i] + NGX_BOOKING_CLAIM_YOUNG < ngx_time()
+               : !ngx_booking_quota_occupies(&page->recs[0], ngx_time()))
     {
-        q->stale[q->nstale++] = part->ids[0];
+        q->stale[q->nstale++] = q->held[part->i];
     }
 
     if (--q->pending > 0) {
@@ -431,7 +459,6 @@ void
 ngx_booking_quota_release(ngx_booking_req_t *req, ngx_str_t *user,
     ngx_str_t *type, ngx_str_t *id)
 {
-    ngx_booking_call_t  *call;
     ngx_booking_type_t  *t;
 
     t = ngx_booking_find_type(req->conf, type->data, type->len);
@@ -440,25 +467,39 @@ ngx_booking_quota_release(ngx_booking_req_t *req, ngx_str_t *user,
         return;
     }
 
+    ngx_booking_quota_drop(req, "ZREM", "q", user, type, id);
+    ngx_booking_quota_drop(req, "HDEL", "w", user, type, id);
+}
+
+
+/* cmd bk:{u:<user>}:<which>:<type> id, not waited for */
+static void
+ngx_booking_quota_drop(ngx_booking_req_t *req, const char *cmd,
+    const char *which, ngx_str_t *user, ngx_str_t *type, ngx_str_t *id)
+{
+    ngx_booking_call_t  *call;
+
     call = ngx_booking_op_call(req, -1, 0, 3, NGX_BOOKING_R_STATUS,
                                ngx_booking_quota_ignore);
     if (call == NULL
-        || ngx_booking_quota_key(req, user, type, &call->args[1]) != NGX_OK)
+        || ngx_booking_quota_key(req, which, user, type, &call->args[1])
+           != NGX_OK)
     {
         return;
     }
 
-    ngx_str_set(&call->args[0], "ZREM");
+    call->args[0].data = (u_char *) cmd;
+    call->args[0].len = ngx_strlen(cmd);
     call->args[2] = *id;
 
     (void) ngx_booking_store_call(call);
 }
 
 
-/* bk:{u:<user>}:q:<type> */
+/* bk:{u:<user>}:q:<type> (the claims), or :w: (when each was made) */
 static ngx_int_t
-ngx_booking_quota_key(ngx_booking_req_t *req, ngx_str_t *user,
-    ngx_str_t *type, ngx_str_t *key)
+ngx_booking_quota_key(ngx_booking_req_t *req, const char *which,
+    ngx_str_t *user, ngx_str_t *type, ngx_str_t *key)
 {
     key->data = ngx_pnalloc(req->pool, sizeof(NGX_BOOKING_KEY_Q) + user->len
                                        + type->len);
@@ -466,7 +507,7 @@ ngx_booking_quota_key(ngx_booking_req_t *req, ngx_str_t *user,
         return NGX_ERROR;
     }
 
-    key->len = ngx_sprintf(key->data, "bk:{u:%V}:q:%V", user, type)
+    key->len = ngx_sprintf(key->data, "bk:{u:%V}:%s:%V", user, which, type)
                - key->data;
 
     return NGX_OK;
