@@ -15,8 +15,8 @@ PACKAGES   := nginx-core nginx-dev libhiredis-dev libpcre2-dev libssl-dev \
               libjansson-dev zlib1g-dev redis-server redis-tools \
               libcmocka-dev make gcc perl curl
 
-# what the tests need on top: a real browser for the demo page
-TEST_PACKAGES := chromium
+# what the tests need on top: a real browser for the demo page, promtool
+TEST_PACKAGES := chromium prometheus
 
 CC_OPT     := -g -O2 -fPIC -fstack-protector-strong -Wall -Wextra \
               -Wno-unused-parameter -Werror $(EXTRA_CC_OPT)

@@ -90,7 +90,12 @@ ngx_int_t ngx_booking_api_handler(ngx_http_request_t *r);
 ngx_int_t ngx_booking_http_init_filters(ngx_conf_t *cf);
 ngx_int_t ngx_booking_http_add_variables(ngx_conf_t *cf);
 
+void ngx_booking_http_op(ngx_booking_http_ctx_t *ctx, ngx_str_t *op);
+
 ngx_int_t ngx_booking_status_handler(ngx_http_request_t *r);
+ngx_int_t ngx_booking_status_init(ngx_conf_t *cf);
+void ngx_booking_status_init_process(ngx_cycle_t *cycle);
+void ngx_booking_status_exit_process(void);
 
 ngx_int_t ngx_booking_cache_zone(ngx_conf_t *cf, ngx_shm_zone_t *zone);
 ngx_int_t ngx_booking_cache_lookup(ngx_http_request_t *r,

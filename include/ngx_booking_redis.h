@@ -73,8 +73,6 @@ struct ngx_booking_node_s {
     ngx_booking_sentinel_t        *sentinel;  /* the master they name */
     ngx_booking_node_suspect_pt    suspect;
     ngx_booking_node_suspect_pt    demoted;   /* it answered READONLY */
-    ngx_uint_t                     readonly;  /* answers of a demoted one */
-    ngx_uint_t                     unreplicated;
     unsigned                       moving:1;
 };
 
@@ -113,7 +111,6 @@ ngx_int_t ngx_booking_sentinel_init(ngx_booking_node_t *node,
     ngx_cycle_t *cycle);
 void ngx_booking_sentinel_exit(ngx_booking_node_t *node);
 void ngx_booking_sentinel_discover(ngx_booking_node_t *node);
-ngx_uint_t ngx_booking_sentinel_failovers(ngx_booking_node_t *node);
 
 /* Redis Cluster: the node of a key's hash slot (ngx_booking_slots.c) */
 ngx_int_t ngx_booking_slots_init(ngx_cycle_t *cycle,

@@ -16,6 +16,7 @@
 #include <ngx_core.h>
 
 #include "ngx_booking_core.h"
+#include "ngx_booking_metrics.h"
 #include "ngx_booking_reply.h"
 #include "ngx_booking_contract.h"
 
@@ -74,6 +75,7 @@ struct ngx_booking_call_s {
     void                       *node;       /* where it was sent */
     ngx_event_t                *retry;      /* TRYAGAIN's backoff */
     ngx_msec_t                  sent;
+    uint64_t                    sent_usec;  /* for the histogram */
     ngx_uint_t                  again;
     ngx_uint_t                  redirects;  /* MOVED, ASK, TRYAGAIN */
     unsigned                    cleanup:1;
@@ -85,14 +87,7 @@ typedef struct {
     ngx_uint_t                  connecting;
     ngx_uint_t                  down;
     ngx_uint_t                  inflight;
-    ngx_uint_t                  failovers;   /* masters followed */
-    ngx_uint_t                  readonly;    /* READONLY, MASTERDOWN */
-    ngx_uint_t                  unreplicated; /* WAIT short: 504 */
-    ngx_uint_t                  moved;       /* Cluster's redirections */
-    ngx_uint_t                  ask;
-    ngx_uint_t                  tryagain;
-    ngx_uint_t                  refreshes;   /* CLUSTER SLOTS asked */
-    ngx_uint_t                  nodes;
+    ngx_uint_t                  nodes;       /* Cluster's masters met */
 } ngx_booking_store_stats_t;
 
 

@@ -63,6 +63,8 @@ static char *ngx_booking_timeout_bounds(ngx_conf_t *cf, void *post,
 static ngx_int_t ngx_booking_secret_zone(ngx_conf_t *cf,
     ngx_booking_main_conf_t *bmcf);
 static ngx_int_t ngx_booking_secret_init(ngx_shm_zone_t *zone, void *data);
+static ngx_int_t ngx_booking_metrics_zone(ngx_conf_t *cf);
+static ngx_int_t ngx_booking_metrics_init(ngx_shm_zone_t *zone, void *data);
 
 static ngx_int_t ngx_booking_init_process(ngx_cycle_t *cycle);
 static void ngx_booking_exit_process(ngx_cycle_t *cycle);
@@ -339,6 +341,10 @@ ngx_booking_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_booking_metrics_zone(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -392,6 +398,10 @@ ngx_booking_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_booking_postconfiguration(ngx_conf_t *cf)
 {
+    if (ngx_booking_status_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_booking_http_init_filters(cf);
 }
 
@@ -1242,6 +1252,64 @@ ngx_booking_secret_zone(ngx_conf_t *cf, ngx_booking_main_conf_t *bmcf)
 }
 
 
+/*
+ * The counters of booking_status live in a zone of their own, which a
+ * reload keeps: Prometheus sees a counter reset only when nginx restarts.
+ */
+static ngx_int_t
+ngx_booking_metrics_zone(ngx_conf_t *cf)
+{
+    size_t            size;
+    ngx_shm_zone_t   *zone;
+    static ngx_str_t  name = ngx_string("ngx_http_booking_metrics");
+
+    size = ngx_align(sizeof(ngx_booking_metrics_t), ngx_pagesize)
+           + 8 * ngx_pagesize;
+
+    zone = ngx_shared_memory_add(cf, &name, size, &ngx_http_booking_module);
+    if (zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone->init = ngx_booking_metrics_init;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_booking_metrics_init(ngx_shm_zone_t *zone, void *data)
+{
+    ngx_slab_pool_t        *shpool;
+    ngx_booking_metrics_t  *m;
+
+    if (data != NULL) {
+        zone->data = data;
+        ngx_booking_metrics = data;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+
+    if (zone->shm.exists) {
+        zone->data = shpool->data;
+        ngx_booking_metrics = shpool->data;
+        return NGX_OK;
+    }
+
+    m = ngx_slab_calloc(shpool, sizeof(ngx_booking_metrics_t));
+    if (m == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = m;
+    zone->data = m;
+    ngx_booking_metrics = m;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_booking_secret_init(ngx_shm_zone_t *zone, void *data)
 {
@@ -1298,6 +1366,8 @@ ngx_booking_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    ngx_booking_status_init_process(cycle);
+
     return ngx_booking_store_init_process(cycle, &bmcf->store);
 }
 
@@ -1305,5 +1375,6 @@ ngx_booking_init_process(ngx_cycle_t *cycle)
 static void
 ngx_booking_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_booking_status_exit_process();
     ngx_booking_store_exit_process(cycle);
 }

@@ -72,7 +72,7 @@ sub wait_until {
 
 ok wait_until(10, sub { eval { BookingTest::resp_command($port, 1, 'PING') } }), 'the Redis runs';
 ok wait_until(10, sub { put('car1')->{status} == 201 }), 'the master the sentinel names takes bookings';
-is metric('booking_redis_readonly_total'), 0, 'no READONLY yet';
+is metric('booking_redis_errors_total{kind="readonly"}'), 0, 'no READONLY yet';
 
 # demoted behind the sentinel's back: a replica of the harness's Redis
 BookingTest::resp_command($port, 1, 'REPLICAOF', '127.0.0.1', $t->redis_port);
@@ -84,7 +84,7 @@ my $r = put('car2');
 is $r->{status}, 503, 'a write it refuses (READONLY) is 503';
 is $r->{json}{error}{code}, 'backend_unavailable', 'the error of the spec';
 unlike $r->{body}, qr/READONLY|replica/i, "Redis's words stay in the error log";
-is metric('booking_redis_readonly_total'), 1, 'counted';
+is metric('booking_redis_errors_total{kind="readonly"}'), 1, 'counted';
 
 # the connections ask ROLE again: not a master, not used
 my $t0 = time;
@@ -93,7 +93,7 @@ is $r->{status}, 503, 'while the node named is a replica: 503';
 ok time - $t0 < 0.5 * $SLOW, sprintf 'at once (%.2f s)', time - $t0;
 ok !BookingTest::resp_command($t->redis_port, 1, 'EXISTS', BookingKeys::rkey('car3')),
    'nothing written anywhere';
-is metric('booking_redis_readonly_total'), 1, 'not sent to the replica: no second READONLY';
+is metric('booking_redis_errors_total{kind="readonly"}'), 1, 'not sent to the replica: no second READONLY';
 
 # a master again: the module's next discovery finds it, no reload
 BookingTest::resp_command($port, 1, 'REPLICAOF', 'NO', 'ONE');

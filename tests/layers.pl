@@ -24,6 +24,7 @@ my %below = (
 my %header = (
     'ngx_booking_core.h'     => 'core',
     'ngx_booking_contract.h' => 'core',
+    'ngx_booking_metrics.h'  => 'core',
     'ngx_booking_reply.h'    => 'store',
     'ngx_booking_store.h'    => 'store',
     'ngx_booking_redis.h'    => 'store',

@@ -1030,6 +1030,24 @@ ngx_booking_cleanup(void *data)
 }
 
 
+/* a transition is its verb; a create, hold or book; else the route's */
+void
+ngx_booking_http_op(ngx_booking_http_ctx_t *ctx, ngx_str_t *op)
+{
+    ngx_booking_req_t  *req;
+
+    req = &ctx->req;
+
+    if (req->verb.len) {
+        *op = req->verb;
+        return;
+    }
+
+    op->data = (u_char *) (req->name ? req->name : ctx->route->name);
+    op->len = ngx_strlen(op->data);
+}
+
+
 ngx_int_t
 ngx_booking_http_init_filters(ngx_conf_t *cf)
 {

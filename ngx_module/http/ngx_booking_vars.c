@@ -92,15 +92,7 @@ ngx_booking_var(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     switch (data) {
 
     case NGX_BOOKING_VAR_OP:
-        /* a transition is its verb; a create, hold or book */
-        if (req->verb.len) {
-            s = req->verb;
-
-        } else {
-            s.data = (u_char *) (req->name ? req->name : ctx->route->name);
-            s.len = ngx_strlen(s.data);
-        }
-
+        ngx_booking_http_op(ctx, &s);
         break;
 
     case NGX_BOOKING_VAR_STATUS:

@@ -94,7 +94,6 @@ ngx_booking_nodes_stats(ngx_booking_store_stats_t *st)
 
     for (i = 0; i < ngx_booking_nnodes; i++) {
         ngx_booking_node_stats(&ngx_booking_nodes[i], st);
-        st->failovers += ngx_booking_sentinel_failovers(&ngx_booking_nodes[i]);
     }
 }
 

@@ -485,8 +485,6 @@ ngx_booking_node_stats(ngx_booking_node_t *node,
         st->inflight += node->conns[i].ninflight;
     }
 
-    st->readonly += node->readonly;
-    st->unreplicated += node->unreplicated;
 }
 
 
@@ -1016,7 +1014,7 @@ ngx_booking_redis_acked(void *data, ngx_int_t rc, redisReply *reply)
         cmd = ngx_queue_data(q, ngx_booking_redis_cmd_t, queue);
 
         if (result == NGX_BOOKING_REDIS_TIMEOUT && rc == NGX_BOOKING_REDIS_REPLY) {
-            node->unreplicated++;
+            ngx_booking_metrics_add(&ngx_booking_metrics->unreplicated);
         }
 
         if (cmd->handler != NULL) {
@@ -1237,7 +1235,7 @@ ngx_booking_redis_dispatch(ngx_booking_redis_conn_t *rc, redisReply *reply)
             || (reply->len >= 10
                 && ngx_strncmp(reply->str, "MASTERDOWN", 10) == 0)))
     {
-        rc->node->readonly++;
+        ngx_booking_metrics_error(NGX_BOOKING_ERR_READONLY);
 
         if (rc->node->demoted != NULL) {
             rc->node->demoted(rc->node);

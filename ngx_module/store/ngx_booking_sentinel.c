@@ -95,7 +95,6 @@ struct ngx_booking_sentinel_s {
     ngx_uint_t                     tried;     /* in this round */
     ngx_msec_t                     ended;     /* the last discovery's end */
     ngx_msec_t                     recheck;
-    ngx_uint_t                     failovers;
 
     ngx_booking_link_t            *subs;      /* one per sentinel */
     ngx_event_t                    fence;
@@ -301,13 +300,6 @@ ngx_booking_sentinel_discover(ngx_booking_node_t *node)
     }
 
     ngx_booking_sentinel_ask(s);
-}
-
-
-ngx_uint_t
-ngx_booking_sentinel_failovers(ngx_booking_node_t *node)
-{
-    return node->sentinel ? node->sentinel->failovers : 0;
 }
 
 
@@ -603,7 +595,7 @@ ngx_booking_sentinel_set(ngx_booking_sentinel_t *s, ngx_sockaddr_t *sa,
         }
 
     } else if (s->known) {
-        s->failovers++;
+        ngx_booking_metrics_failover(1 + ngx_crc32_long((u_char *) sa, len));
     }
 
     s->demoted = 0;

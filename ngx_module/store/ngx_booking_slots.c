@@ -383,6 +383,7 @@ ngx_booking_slots_refresh(void)
         cl->asked = cmd;
         cl->last = ngx_current_msec;
         cl->refreshes++;
+        ngx_booking_metrics_add(&ngx_booking_metrics->refreshes);
         return;
     }
 
@@ -537,6 +538,5 @@ ngx_booking_slots_stats(ngx_booking_store_stats_t *st)
         ngx_booking_node_stats(cl->nodes[i], st);
     }
 
-    st->refreshes += cl->refreshes;
     st->nodes += cl->nnodes;
 }

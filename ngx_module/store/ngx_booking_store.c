@@ -35,15 +35,11 @@ static ngx_int_t ngx_booking_store_tryagain(ngx_booking_call_t *call);
 static void ngx_booking_store_retry(ngx_event_t *ev);
 static void ngx_booking_store_reply(void *data, ngx_int_t rc,
     redisReply *reply);
+static void ngx_booking_store_done(ngx_booking_call_t *call);
 static ngx_int_t ngx_booking_store_busy(ngx_booking_call_t *call,
     redisReply *reply);
 static void ngx_booking_store_cleanup(void *data);
 static void *ngx_booking_store_alloc(void *pool, size_t size);
-
-
-static ngx_uint_t  ngx_booking_store_moved;
-static ngx_uint_t  ngx_booking_store_ask;
-static ngx_uint_t  ngx_booking_store_tryagains;
 
 
 ngx_int_t
@@ -66,6 +62,7 @@ ngx_booking_store_exit_process(ngx_cycle_t *cycle)
 ngx_int_t
 ngx_booking_store_call(ngx_booking_call_t *call)
 {
+    ngx_int_t            rc;
     ngx_pool_cleanup_t  *cln;
 
     if (!call->cleanup) {
@@ -80,7 +77,13 @@ ngx_booking_store_call(ngx_booking_call_t *call)
         call->cleanup = 1;
     }
 
-    return ngx_booking_store_send(call);
+    rc = ngx_booking_store_send(call);
+
+    if (rc == NGX_DECLINED) {
+        ngx_booking_metrics_error(NGX_BOOKING_ERR_UNAVAILABLE);
+    }
+
+    return rc;
 }
 
 
@@ -152,6 +155,7 @@ ngx_booking_store_send_to(ngx_booking_call_t *call, ngx_booking_node_t *node,
     call->cmd = cmd;
     call->node = node;
     call->sent = ngx_current_msec;
+    call->sent_usec = ngx_booking_metrics_usec();
 
     return NGX_OK;
 }
@@ -167,6 +171,8 @@ ngx_booking_store_reply(void *data, ngx_int_t rc, redisReply *reply)
     if (call->elapsed != NULL) {
         *call->elapsed += ngx_current_msec - call->sent;
     }
+
+    ngx_booking_metrics_redis(ngx_booking_metrics_usec() - call->sent_usec);
 
     switch (rc) {
 
@@ -244,6 +250,27 @@ ngx_booking_store_reply(void *data, ngx_int_t rc, redisReply *reply)
 
 done:
 
+    ngx_booking_store_done(call);
+}
+
+
+static void
+ngx_booking_store_done(ngx_booking_call_t *call)
+{
+    switch (call->rc) {
+
+    case NGX_BOOKING_STORE_UNAVAILABLE:
+        ngx_booking_metrics_error(NGX_BOOKING_ERR_UNAVAILABLE);
+        break;
+
+    case NGX_BOOKING_STORE_TIMEOUT:
+        ngx_booking_metrics_error(NGX_BOOKING_ERR_TIMEOUT);
+        break;
+
+    default:
+        break;
+    }
+
     call->handler(call);
 }
 
@@ -265,7 +292,7 @@ ngx_booking_store_redirect(ngx_booking_call_t *call, redisReply *reply)
     }
 
     if (reply->len >= 8 && ngx_strncmp(reply->str, "TRYAGAIN", 8) == 0) {
-        ngx_booking_store_tryagains++;
+        ngx_booking_metrics_error(NGX_BOOKING_ERR_TRYAGAIN);
         return ngx_booking_store_tryagain(call);
     }
 
@@ -276,12 +303,8 @@ ngx_booking_store_redirect(ngx_booking_call_t *call, redisReply *reply)
 
     call->redirects++;
 
-    if (ask) {
-        ngx_booking_store_ask++;
-
-    } else {
-        ngx_booking_store_moved++;
-    }
+    ngx_booking_metrics_error(ask ? NGX_BOOKING_ERR_ASK
+                                  : NGX_BOOKING_ERR_MOVED);
 
     return ngx_booking_store_send_to(call, node, ask) == NGX_OK ? NGX_OK
                                                                 : NGX_ERROR;
@@ -327,7 +350,7 @@ ngx_booking_store_retry(ngx_event_t *ev)
         call->rc = NGX_BOOKING_STORE_FAILED;
     }
 
-    call->handler(call);
+    ngx_booking_store_done(call);
 }
 
 
@@ -386,8 +409,4 @@ ngx_booking_store_stats(ngx_booking_store_stats_t *st)
     ngx_memzero(st, sizeof(ngx_booking_store_stats_t));
 
     ngx_booking_nodes_stats(st);
-
-    st->moved = ngx_booking_store_moved;
-    st->ask = ngx_booking_store_ask;
-    st->tryagain = ngx_booking_store_tryagains;
 }
