@@ -327,6 +327,7 @@ unsigned ngx_booking_slots_node(const ngx_booking_slots_t *t,
 
 /* "bk:{sNN}:r:<id><suffix>": its length, then the key written at p */
 size_t ngx_booking_rkey_len(size_t id_len, const char *suffix);
+u_char *ngx_booking_skey(u_char *p, unsigned shard, const char *suffix);
 u_char *ngx_booking_rkey(u_char *p, const u_char *id, size_t len,
     const char *suffix);
 

@@ -44,6 +44,9 @@ typedef struct {
     ngx_str_t                   secret;
     ngx_regex_t                *id_regex;    /* NULL: the default pattern */
     int64_t                     max_range;
+    ngx_flag_t                  events_on;   /* booking_events */
+    ngx_int_t                   events_max;  /* booking_events_maxlen */
+    ngx_str_t                   events;      /* a stream's, '' when off */
 } ngx_booking_ops_conf_t;
 
 
@@ -117,6 +120,12 @@ ngx_int_t ngx_booking_act(ngx_booking_req_t *req);
 ngx_int_t ngx_booking_list(ngx_booking_req_t *req);
 
 
+/* the sweeper of holds due, in every worker (ngx_booking_sweeper.c) */
+ngx_int_t ngx_booking_sweeper_init_process(ngx_cycle_t *cycle,
+    ngx_booking_ops_conf_t *conf);
+void ngx_booking_sweeper_exit_process(void);
+
+
 /* shared by the operations (ngx_booking_op.c) */
 ngx_booking_type_t *ngx_booking_find_type(ngx_booking_ops_conf_t *conf,
     u_char *name, size_t len);
@@ -151,7 +160,7 @@ ngx_int_t ngx_booking_resource_keys(ngx_booking_req_t *req, ngx_str_t *id,
 ngx_int_t ngx_booking_num(ngx_booking_req_t *req, ngx_str_t *s, int64_t n);
 ngx_int_t ngx_booking_split_id(ngx_str_t *id, ngx_str_t *rid, ngx_str_t *rand);
 
-extern const char *const  ngx_booking_keys_all[];   /* R B C K H A */
+extern const char *const  ngx_booking_keys_all[];   /* R B C K H A E D */
 
 
 /*

@@ -63,12 +63,19 @@ static char *ngx_booking_timeout_bounds(ngx_conf_t *cf, void *post,
 static ngx_int_t ngx_booking_secret_zone(ngx_conf_t *cf,
     ngx_booking_main_conf_t *bmcf);
 static ngx_int_t ngx_booking_secret_init(ngx_shm_zone_t *zone, void *data);
+static ngx_int_t ngx_booking_events_conf(ngx_conf_t *cf,
+    ngx_booking_ops_conf_t *ops);
 static ngx_int_t ngx_booking_metrics_zone(ngx_conf_t *cf);
 static ngx_int_t ngx_booking_metrics_init(ngx_shm_zone_t *zone, void *data);
 
 static ngx_int_t ngx_booking_init_process(ngx_cycle_t *cycle);
 static void ngx_booking_exit_process(ngx_cycle_t *cycle);
 
+
+/* a billion events: far more than a Redis would hold in memory */
+static ngx_conf_num_bounds_t  ngx_booking_events_bounds = {
+    ngx_conf_check_num_bounds, 1, 1000000000
+};
 
 static ngx_conf_post_handler_pt  ngx_booking_connections_post =
     ngx_booking_connections_bounds;
@@ -185,6 +192,20 @@ static ngx_command_t  ngx_booking_commands[] = {
       offsetof(ngx_booking_main_conf_t, ops.max_range),
       NULL },
 
+    { ngx_string("booking_events"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_booking_main_conf_t, ops.events_on),
+      NULL },
+
+    { ngx_string("booking_events_maxlen"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_booking_main_conf_t, ops.events_max),
+      &ngx_booking_events_bounds },
+
     { ngx_string("booking_cache"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_booking_cache,
@@ -268,6 +289,8 @@ ngx_booking_create_main_conf(ngx_conf_t *cf)
     bmcf->store.replicas = NGX_CONF_UNSET_UINT;
     bmcf->store.replicas_timeout = NGX_CONF_UNSET_MSEC;
     bmcf->ops.max_range = NGX_CONF_UNSET;
+    bmcf->ops.events_on = NGX_CONF_UNSET;
+    bmcf->ops.events_max = NGX_CONF_UNSET;
     bmcf->cache_valid = NGX_CONF_UNSET;
 
     ngx_booking_used = 0;
@@ -286,6 +309,10 @@ ngx_booking_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_booking_type_t  *t;
 
     ngx_conf_init_value(bmcf->ops.max_range, 366 * 86400);
+
+    if (ngx_booking_events_conf(cf, &bmcf->ops) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (ngx_booking_rules(cf, &bmcf->ops) != NGX_OK) {
         return NGX_CONF_ERROR;
@@ -1253,6 +1280,35 @@ ngx_booking_secret_zone(ngx_conf_t *cf, ngx_booking_main_conf_t *bmcf)
 
 
 /*
+ * booking_events_maxlen is what all the streams keep together: each of
+ * the NGX_BOOKING_SHARDS streams is trimmed to its share (MAXLEN ~).
+ */
+static ngx_int_t
+ngx_booking_events_conf(ngx_conf_t *cf, ngx_booking_ops_conf_t *ops)
+{
+    ngx_conf_init_value(ops->events_on, 0);
+    ngx_conf_init_value(ops->events_max, 1000000);
+
+    if (!ops->events_on) {
+        ngx_str_set(&ops->events, "");
+        return NGX_OK;
+    }
+
+    ops->events.data = ngx_pnalloc(cf->pool, NGX_INT_T_LEN);
+    if (ops->events.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ops->events.len = ngx_sprintf(ops->events.data, "%i",
+                                  (ops->events_max + NGX_BOOKING_SHARDS - 1)
+                                  / NGX_BOOKING_SHARDS)
+                      - ops->events.data;
+
+    return NGX_OK;
+}
+
+
+/*
  * The counters of booking_status live in a zone of their own, which a
  * reload keeps: Prometheus sees a counter reset only when nginx restarts.
  */
@@ -1368,7 +1424,11 @@ ngx_booking_init_process(ngx_cycle_t *cycle)
 
     ngx_booking_status_init_process(cycle);
 
-    return ngx_booking_store_init_process(cycle, &bmcf->store);
+    if (ngx_booking_store_init_process(cycle, &bmcf->store) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_booking_sweeper_init_process(cycle, &bmcf->ops);
 }
 
 
@@ -1376,5 +1436,6 @@ static void
 ngx_booking_exit_process(ngx_cycle_t *cycle)
 {
     ngx_booking_status_exit_process();
+    ngx_booking_sweeper_exit_process();
     ngx_booking_store_exit_process(cycle);
 }

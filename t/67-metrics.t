@@ -164,24 +164,29 @@ is $s->{'booking_redis_duration_seconds_count'}, $counts[-1], '... its count is 
 cmp_ok $s->{'booking_redis_duration_seconds_count'}, '>=', 6 * $PER + 10,
     '... and counts at least a round trip a Redis-bound request';
 
+# 2 connections a worker to each node: one Redis, or a Cluster's masters
 sub ready_conns {
     my $deadline = time + 5 * BookingTest::slow();
-    my $v;
+    my ($v, $want);
     do {
-        $v = samples(scrape()->{body})->{'booking_redis_connections{state="ready"}'} // -1;
-        return $v if $v == $WORKERS * 2;
+        my $s = samples(scrape()->{body});
+        $v = $s->{'booking_redis_connections{state="ready"}'} // -1;
+        $want = $WORKERS * 2 * ($s->{booking_redis_cluster_nodes} || 1);
+        return ($v, $want) if $v == $want;
         sleep 0.1;
     } while (time < $deadline);
-    return $v;
+    return ($v, $want);
 }
-is ready_conns(), $WORKERS * 2, "ready connections summed over the $WORKERS workers (2 each)";
+my ($ready, $want) = ready_conns();
+is $ready, $want, "ready connections summed over the $WORKERS workers (2 each a node)";
 
 # ------------------------------------------------------------ a reload keeps them
 
 my $before = requests(scrape()->{body});
 $t->reload_nginx;
 is_deeply requests(scrape()->{body}), $before, 'a reload keeps every counter';
-is ready_conns(), $WORKERS * 2, '... and the new workers take the gauges over';
+($ready, $want) = ready_conns();
+is $ready, $want, '... and the new workers take the gauges over';
 
 # ------------------------------------------------------------ Redis gone
 

@@ -81,6 +81,20 @@ test_rkey(void **state)
     p = ngx_booking_rkey(buf, S("brest-loft"), NGX_BOOKING_KEY_R);
     assert_int_equal(ngx_booking_hash_slot(buf, p - buf),
                      ngx_booking_hash_slot((u_char *) tag, 5));
+
+    /* "@events": the shard's stream, the resource's id not in it */
+    p = ngx_booking_rkey(buf, S("brest-loft"), NGX_BOOKING_KEY_E);
+    *p = '\0';
+    assert_int_equal((size_t) (p - buf),
+                     ngx_booking_rkey_len(10, NGX_BOOKING_KEY_E));
+    assert_memory_equal(buf + 3, tag, 5);
+    assert_string_equal((char *) buf + 8, ":events");
+    assert_int_equal(ngx_booking_hash_slot(buf, p - buf),
+                     ngx_booking_hash_slot((u_char *) tag, 5));
+
+    p = ngx_booking_skey(buf, 0x3e, NGX_BOOKING_KEY_D);
+    *p = '\0';
+    assert_string_equal((char *) buf, "bk:{s3e}:due");
 }
 
 

@@ -63,9 +63,17 @@ ngx_booking_shard(const u_char *id, size_t len)
 }
 
 
+/*
+ * A suffix "@name" names a key of the resource's shard, bk:{sNN}:name
+ * (its event stream, its index of holds due), rather than of the resource.
+ */
 size_t
 ngx_booking_rkey_len(size_t id_len, const char *suffix)
 {
+    if (suffix[0] == '@') {
+        return sizeof("bk:{sNN}:") - 1 + strlen(suffix + 1);
+    }
+
     return sizeof("bk:{sNN}:r:") - 1 + id_len + strlen(suffix);
 }
 
@@ -79,6 +87,10 @@ ngx_booking_rkey(u_char *p, const u_char *id, size_t len, const char *suffix)
 
     shard = ngx_booking_shard(id, len);
 
+    if (suffix[0] == '@') {
+        return ngx_booking_skey(p, shard, suffix);
+    }
+
     memcpy(p, "bk:{s", 5);
     p[5] = hex[(shard >> 4) & 0xf];
     p[6] = hex[shard & 0xf];
@@ -90,6 +102,27 @@ ngx_booking_rkey(u_char *p, const u_char *id, size_t len, const char *suffix)
 
     n = strlen(suffix);
     memcpy(p, suffix, n);
+
+    return p + n;
+}
+
+
+/* the key "@name" of a shard: bk:{sNN}:name */
+u_char *
+ngx_booking_skey(u_char *p, unsigned shard, const char *suffix)
+{
+    size_t             n;
+    static const char  hex[] = "0123456789abcdef";
+
+    memcpy(p, "bk:{s", 5);
+    p[5] = hex[(shard >> 4) & 0xf];
+    p[6] = hex[shard & 0xf];
+    p[7] = '}';
+    p[8] = ':';
+    p += 9;
+
+    n = strlen(suffix + 1);
+    memcpy(p, suffix + 1, n);
 
     return p + n;
 }

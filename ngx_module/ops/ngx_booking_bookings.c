@@ -186,6 +186,7 @@ ngx_booking_create(ngx_booking_req_t *req)
     a[NGX_BOOKING_BOOKING_CREATE_A_SCOPE] = scope;
     a[NGX_BOOKING_BOOKING_CREATE_A_FINGERPRINT] = fp;
     ngx_str_set(&a[NGX_BOOKING_BOOKING_CREATE_A_CLAIMED], "");
+    a[NGX_BOOKING_BOOKING_CREATE_A_EVENTS] = req->conf->events;
 
     if ((in.start >= 0
          && ngx_booking_num(req, &a[NGX_BOOKING_BOOKING_CREATE_A_START],
@@ -530,6 +531,7 @@ ngx_booking_act(ngx_booking_req_t *req)
     a[NGX_BOOKING_BOOKING_ACT_A_USER] = req->caller.user;
     a[NGX_BOOKING_BOOKING_ACT_A_ADMIN] = ngx_booking_flag[req->caller.admin];
     a[NGX_BOOKING_BOOKING_ACT_A_TOKEN] = ngx_booking_flag[req->caller.token];
+    a[NGX_BOOKING_BOOKING_ACT_A_EVENTS] = req->conf->events;
 
     for (i = 0; i < req->conf->types.nelts; i++) {
         a[NGX_BOOKING_BOOKING_ACT_A_RULES + i] = req->conf->rules[i];

@@ -857,6 +857,8 @@ ngx_booking_listing_scripts(ngx_booking_req_t *req,
             return NGX_ERROR;
         }
 
+        a[NGX_BOOKING_RESOURCE_FREE_A_EVENTS] = req->conf->events;
+
         slot->req = req;
         slot->index = k;
         call->data = slot;

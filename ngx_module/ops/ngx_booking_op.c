@@ -10,10 +10,14 @@
 #include "ngx_booking_ops.h"
 
 
-/* every key a script of one resource is given, in the contract's order */
+/*
+ * every key a script of one resource is given, in the contract's order:
+ * its own, then its shard's event stream and index of holds due
+ */
 const char *const  ngx_booking_keys_all[] = {
     NGX_BOOKING_KEY_R, NGX_BOOKING_KEY_B, NGX_BOOKING_KEY_C,
-    NGX_BOOKING_KEY_K, NGX_BOOKING_KEY_H, NGX_BOOKING_KEY_A, NULL
+    NGX_BOOKING_KEY_K, NGX_BOOKING_KEY_H, NGX_BOOKING_KEY_A,
+    NGX_BOOKING_KEY_E, NGX_BOOKING_KEY_D, NULL
 };
 
 

@@ -160,6 +160,7 @@ ngx_booking_resource_put(ngx_booking_req_t *req)
     call->args[NGX_BOOKING_RESOURCE_PUT_A_GROUPS] = res.groups;
     call->args[NGX_BOOKING_RESOURCE_PUT_A_LAT] = res.lat;
     call->args[NGX_BOOKING_RESOURCE_PUT_A_LON] = res.lon;
+    call->args[NGX_BOOKING_RESOURCE_PUT_A_EVENTS] = req->conf->events;
 
     return ngx_booking_op_send(req, call);
 }
@@ -482,6 +483,8 @@ ngx_booking_resource_delete(ngx_booking_req_t *req)
         return NGX_ERROR;
     }
 
+    call->args[NGX_BOOKING_RESOURCE_DELETE_A_EVENTS] = req->conf->events;
+
     return ngx_booking_op_send(req, call);
 }
 
@@ -802,6 +805,8 @@ ngx_booking_availability_script(ngx_booking_req_t *req)
         return NGX_ERROR;
     }
 
+    call->args[NGX_BOOKING_AVAILABILITY_A_EVENTS] = req->conf->events;
+
     return ngx_booking_op_send(req, call);
 }
 
@@ -875,6 +880,8 @@ ngx_booking_calendar(ngx_booking_req_t *req)
     {
         return NGX_ERROR;
     }
+
+    call->args[NGX_BOOKING_CALENDAR_A_EVENTS] = req->conf->events;
 
     return ngx_booking_op_send(req, call);
 }

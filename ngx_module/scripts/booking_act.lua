@@ -1,8 +1,9 @@
 #!lua
 -- POST /bookings/{id}/confirm | cancel | approve | decline
--- KEYS R B C K H A
--- ARGV op rand user admin (1|0) token (1|0), then one rules line per
---      type (from A_RULES on)
+-- KEYS R B C K H A E D
+-- ARGV op rand user admin (1|0) token (1|0), events (booking_events_maxlen
+--      of a stream, '' when off), then one rules line per type (from
+--      A_RULES on)
 -- -> tuple (200) | AGAIN | err
 --
 -- It acts on this exact booking and its current status, so a late confirm
@@ -55,7 +56,9 @@ local st = b.status
 
 local function set(status)
     b.status, b.updated_at = status, t
+    next_rev(b)
     store_booking(rand, b)
+    booking_event('booking.' .. status, rand, b)
 end
 
 local function cannot()

@@ -1,13 +1,14 @@
 #!lua
 -- POST /bookings
--- KEYS R B C K H A, I (the Idempotency-Key's answer; untouched without
---      one).  The user's index (U) has the user's hash tag: the worker
+-- KEYS R B C K H A E D, I (the Idempotency-Key's answer; untouched
+--      without one).  The user's index (U) has the user's hash tag: the worker
 --      writes the booking's id there first, a step of its own
 -- ARGV rand user kind hold (1|0) start end ('' on timeless) quantity note
 --      admin (1|0) groups (the caller's, comma separated) scope (of the
 --      Idempotency-Key, '' without) fingerprint (of the body), claimed
---      (the type whose max_active the worker claimed, '' for none), then
---      one rules line per type (from A_RULES on)
+--      (the type whose max_active the worker claimed, '' for none), events
+--      (booking_events_maxlen of a stream, '' when off), then one rules
+--      line per type (from A_RULES on)
 -- -> tuple (201) | {'unavailable', capacity, slot, start, quantity,
 --    counters of the range} | {'unavailable', capacity, 0, free} | AGAIN
 --    | err
@@ -211,9 +212,14 @@ redis.call('HSET', K_B, rand, cjson.encode({
     ['end'] = end_text, buffer = buffer_text, quantity = digits(qty),
     user = kept(user), created_at = now_text, updated_at = now_text,
     expires_at = expires_text, note = kept(A_NOTE), gen = kept(R.gen),
-    inc = kept(R.inc), type = kept(R.type) }))
+    inc = kept(R.inc), type = kept(R.type), rev = '1' }))
 redis.call('ZADD', K_A,
            score == b['end'] and end_text or string.format(INT, score), rand)
+
+b.rev = 1
+booking_event(b.status == 'held' and 'booking.held' or
+              b.status == 'requested' and 'booking.requested' or
+              'booking.confirmed', rand, b)
 
 local answer = tuple(201, rand, b, R.slot)
 

@@ -1,7 +1,7 @@
 #!lua
 -- GET /resources/{id}/calendar.ics
--- KEYS R B C K H A
--- ARGV most events in one feed
+-- KEYS R B C K H A E D (the last two: what a sweep writes)
+-- ARGV most events in one feed, events
 -- -> {'ok', slot, name, rand, start, end, kind, updated_at, ...} | AGAIN
 --    | err
 -- Occupying bookings and blocks that end after 30 days ago, the soonest

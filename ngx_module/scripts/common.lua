@@ -122,6 +122,64 @@ local function store_booking(rand, b)
     redis.call('HSET', K_B, rand, cjson.encode(record_of(b, record_text)))
 end
 
+-- ---------------------------------------------------------------- events
+
+-- An instant as RFC 3339 in UTC (Redis's Lua has no os.date): days since
+-- the epoch to the civil date, by Howard Hinnant's days_from_civil
+-- inverse (proleptic Gregorian, eras of 400 years).
+local function rfc3339(s)
+    local days = math.floor(s / 86400)
+    local sec = s - days * 86400
+    local z = days + 719468
+    local era = math.floor(z / 146097)
+    local doe = z - era * 146097
+    local yoe = math.floor((doe - math.floor(doe / 1460)
+                            + math.floor(doe / 36524)
+                            - math.floor(doe / 146096)) / 365)
+    local doy = doe - (365 * yoe + math.floor(yoe / 4)
+                       - math.floor(yoe / 100))
+    local mp = math.floor((5 * doy + 2) / 153)
+    local d = doy - math.floor((153 * mp + 2) / 5) + 1
+    local m = mp < 10 and mp + 3 or mp - 9
+    local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+    return string.format('%04d-%02d-%02dT%02d:%02d:%02dZ', y, m, d,
+                         math.floor(sec / 3600), math.floor(sec / 60) % 60,
+                         sec % 60)
+end
+
+-- The change's event, appended to the shard's stream by the script that
+-- makes the change, so that neither is ever without the other.
+-- A_EVENTS: the most entries one stream keeps (approximately), '' when
+-- booking_events is off.  Never a token, never a note.
+local function booking_event(name, rand, b)
+    if A_EVENTS == '' then
+        return
+    end
+    local f = { 'event', name, 'booking', booking_id(rand),
+                'resource', RID, 'type', b.type or '',
+                'status', b.status, 'user', b.user or '' }
+    if b.start and b.start ~= '' then
+        f[#f + 1], f[#f + 2] = 'start', rfc3339(tonumber(b.start))
+        f[#f + 1], f[#f + 2] = 'end', rfc3339(tonumber(b['end']))
+    end
+    f[#f + 1], f[#f + 2] = 'quantity', digits(tonumber(b.quantity))
+    f[#f + 1], f[#f + 2] = 'rev', digits(tonumber(b.rev) or 1)
+    f[#f + 1], f[#f + 2] = 'at', rfc3339(tonumber(b.updated_at))
+    redis.call('XADD', K_E, 'MAXLEN', '~', A_EVENTS, '*', unpack(f))
+end
+
+local function resource_event(name, typ, t)
+    if A_EVENTS ~= '' then
+        redis.call('XADD', K_E, 'MAXLEN', '~', A_EVENTS, '*', 'event', name,
+                   'resource', RID, 'type', typ, 'at', rfc3339(t))
+    end
+end
+
+-- A booking's revision: 1 when made, one more on every change of it.
+local function next_rev(b)
+    b.rev = (tonumber(b.rev) or 1) + 1
+end
+
 -- ---------------------------------------------------------------- counters
 
 local ZERO4 = string.char(0, 0, 0, 0)
@@ -386,7 +444,9 @@ local function sweep(R, t)
         if b and b.status == 'held' then
             budget = budget - release(R, rand, b, t)
             b.status, b.updated_at = 'expired', b.expires_at
+            next_rev(b)
             store_booking(rand, b)
+            booking_event('booking.expired', rand, b)
         end
         redis.call('ZREM', K_H, rand)
     end
@@ -394,18 +454,22 @@ local function sweep(R, t)
     if first[2] then
         R.due = tonumber(first[2])
         redis.call('HSET', K_R, 'due', first[2])
+        redis.call('ZADD', K_D, first[2], RID)
     else
         R.due = FOREVER
         redis.call('HSET', K_R, 'due', digits(FOREVER))
+        redis.call('ZREM', K_D, RID)
     end
     return true
 end
 
--- A new hold expiring at e: the sweep must look then.
+-- A new hold expiring at e: the sweep must look then, and the sweeper
+-- find the resource in its shard's index of what is due when.
 local function hold_due(R, e)
     if not R.due or e < R.due then
         R.due = e
         redis.call('HSET', K_R, 'due', digits(e))
+        redis.call('ZADD', K_D, digits(e), RID)
     end
 end
 

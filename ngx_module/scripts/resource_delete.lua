@@ -1,7 +1,8 @@
 #!lua
 -- DELETE /resources/{id}
--- KEYS R B C K H A
--- ARGV one rules line per type (from A_RULES on)
+-- KEYS R B C K H A E D
+-- ARGV events (booking_events_maxlen of a stream, '' when off), then one
+--      rules line per type (from A_RULES on)
 -- -> {'ok', type it had} | AGAIN | err
 --
 -- The worker then takes it out of its type's listing indexes, a step of
@@ -27,5 +28,7 @@ if in_use(R, t) then
 end
 
 redis.call('UNLINK', K_R, K_B, K_C, K_K, K_H, K_A)
+redis.call('ZREM', K_D, RID)
+resource_event('resource.deleted', R.type, t)
 
 return { 'ok', R.type }

@@ -1,8 +1,9 @@
 #!lua
 -- PUT /resources/{id}
--- KEYS R B C K H A
--- ARGV doc type slot capacity owner groups lat lon, then one rules line
---      per type (from A_RULES on)
+-- KEYS R B C K H A E D
+-- ARGV doc type slot capacity owner groups lat lon events
+--      (booking_events_maxlen of a stream, '' when off), then one rules
+--      line per type (from A_RULES on)
 -- -> {'ok', created (1|0), doc, created_at, updated_at, type it had ('')}
 --    | AGAIN | err
 --
@@ -24,6 +25,7 @@ if not R then
                'inc', stamp(t, us), 'owner', A_OWNER, 'groups', A_GROUPS,
                'created_at', digits(t), 'updated_at', digits(t),
                'due', digits(FOREVER), 'lat', A_LAT, 'lon', A_LON)
+    resource_event('resource.created', typ, t)
     return { 'ok', 1, doc, digits(t), digits(t), '' }
 end
 
@@ -62,5 +64,6 @@ redis.call('HSET', K_R, 'doc', doc, 'type', typ, 'slot', A_SLOT,
            'capacity', A_CAPACITY, 'gen', gen, 'owner', A_OWNER,
            'groups', A_GROUPS, 'updated_at', digits(t), 'lat', A_LAT,
            'lon', A_LON)
+resource_event('resource.replaced', typ, t)
 
 return { 'ok', 0, doc, R.created_at, digits(t), R.type }

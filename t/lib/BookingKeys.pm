@@ -11,8 +11,8 @@ use warnings;
 
 use Exporter 'import';
 
-our @EXPORT_OK = qw(crc16 shard rkey ukey chunk_of set_units get_units
-                    key_slot CHUNK SHARDS);
+our @EXPORT_OK = qw(crc16 shard rkey ukey skey streams chunk_of set_units
+                    get_units key_slot CHUNK SHARDS);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 use constant CHUNK  => 256;
@@ -47,6 +47,12 @@ sub rkey {
 }
 
 sub ukey { return "bk:{u:$_[0]}:b" }
+
+# a key of shard $n: skey(3, 'events') is bk:{s03}:events
+sub skey { return sprintf('bk:{s%02x}:%s', $_[0], $_[1]) }
+
+# the event streams, one a shard (README, "Events")
+sub streams { return map { skey($_, 'events') } 0 .. SHARDS - 1 }
 
 sub chunk_of { return int($_[0] / CHUNK) }
 
