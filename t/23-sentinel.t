@@ -169,8 +169,8 @@ diag grep { /booking:/ } split /^/, $t->error_log
 
 # every worker follows the new master; the first to follow it counts it
 my $metrics = $t->req(GET => '/metrics')->{body} // '';
-my ($followed) = $metrics =~ /^booking_redis_errors_total\{kind="failover"\} (\d+)$/m;
-is $followed, 1, 'booking_redis_errors_total{kind="failover"}: the failover, counted once';
+my ($failovers) = $metrics =~ /^booking_redis_errors_total\{kind="failover"\} (\d+)$/m;
+is $failovers, 1, 'booking_redis_errors_total{kind="failover"}: the failover, counted once';
 
 is_deeply [ $t->check_error_log ], [], 'no alert, crit or crash in the error log';
 
