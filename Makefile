@@ -25,8 +25,8 @@ LD_OPT     := $(EXTRA_LD_OPT)
 MODULE_SRCS := config $(wildcard ngx_module/*.c ngx_module/*/*.c include/*.h \
                                  ngx_module/scripts/*.lua ngx_module/scripts/contract*)
 
-.PHONY: all module deps test-deps run stop test test-asan unit t clean layers \
-        test-one-slot test-cluster
+.PHONY: all module deps test-deps run stop test test-asan unit t clean layers openapi-lint \
+        test-one-slot test-cluster deb test-deb
 
 all: module
 
@@ -74,13 +74,28 @@ test-deps:
 	@command -v npm >/dev/null || sh conf/deps.sh nodejs npm
 	@cd tests/browser && [ -d node_modules/playwright-core ] \
 	    || npm ci --no-audit --no-fund --loglevel=error
+	@cd tests/openapi && [ -d node_modules/ajv ] \
+	    || npm ci --no-audit --no-fund --loglevel=error
+
+# every JSON answer the integration tests get, checked against the
+# OpenAPI document once they have run (tests/openapi/validate.mjs)
+ANSWERS := $(BUILD)/answers.jsonl
 
 test: module test-deps
 	perl tests/layers.pl
 	$(MAKE) unit
 	$(MAKE) fuzz-replay
-	prove -I t/lib t/
+	$(MAKE) openapi-lint
+	@mkdir -p $(BUILD) && rm -f $(ANSWERS)
+	BOOKING_ANSWERS=$(ANSWERS) prove -I t/lib t/
+	node tests/openapi/validate.mjs conf/openapi.yaml $(ANSWERS)
 	$(MAKE) test-cluster
+
+# the OpenAPI document of the HTTP API, linted by Redocly's CLI (its
+# recommended rules, no telemetry)
+openapi-lint: test-deps
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+	    tests/openapi/node_modules/.bin/redocly lint conf/openapi.yaml
 
 # The tests that talk to Redis through the API, again against a real Redis
 # Cluster of three masters and three replicas on loopback (redis-cli
@@ -132,6 +147,29 @@ $(BUILD)/asan/ngx_http_booking_module.so: $(ASAN_SRC)/.configured $(MODULE_SRCS)
 test-asan: deps test-deps $(BUILD)/asan/ngx_http_booking_module.so
 	BOOKING_ASAN=1 BOOKING_MODULE=$(BUILD)/asan/ngx_http_booking_module.so \
 	    prove -I t/lib t/
+
+# libnginx-mod-http-booking, built by Debian's own tooling for nginx
+# modules (debian/, dh-sequence-nginx) from a copy of the tracked files,
+# so that nothing of the build lands in the tree: build/deb/*.deb
+DEB_DIR      := $(BUILD)/deb
+DEB_PACKAGES := dpkg-dev debhelper
+
+deb: deps
+	@sh conf/deps.sh $(DEB_PACKAGES)
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/src
+	git ls-files | perl -lne 'print if -e' | tar -cf - -T - | tar -xf - -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc > ../build.log 2>&1 \
+	    || { tail -40 $(DEB_DIR)/build.log; exit 1; }
+	@ls $(DEB_DIR)/*.deb
+
+# the package installed with apt-get into a clean Debian bookworm root
+# (debootstrap, kept in build/bookworm-root), nginx -t, a booking made
+# through it (tests/deb/chroot-test.sh; root only)
+test-deb: deb
+	@sh conf/deps.sh debootstrap
+	sh tests/deb/chroot-test.sh \
+	    $$(ls $(DEB_DIR)/libnginx-mod-http-booking_*.deb) $(BUILD)/bookworm-root
 
 clean:
 	rm -rf $(BUILD)

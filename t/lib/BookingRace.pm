@@ -290,6 +290,8 @@ sub request {
     }
     my $json = ($h{'content-type'} // '') =~ /json/i
         ? eval { JSON::PP->new->utf8->decode($content) } : undef;
+    BookingTest::record_answer($method, $path, $status, $h{'content-type'},
+                               $content);
     if (($h{connection} // '') =~ /close/i) {
         close $self->{sock};
         $self->_connect;

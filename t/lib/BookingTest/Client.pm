@@ -9,6 +9,7 @@ use HTTP::Tiny;
 use IO::Select;
 use IO::Socket::INET;
 use JSON::PP ();
+use Encode ();
 use Test::More ();
 use Time::HiRes qw(time sleep);
 
@@ -48,7 +49,28 @@ sub req {
     $r->{json} = $ct =~ /\bjson\b/i
         ? eval { JSON::PP->new->utf8->allow_nonref->decode($r->{body}) }
         : undef;
+    record_answer(uc $method, $path, $r->{status}, $ct, $r->{body});
     return $r;
+}
+
+# With BOOKING_ANSWERS=file, every JSON answer a test gets is appended to
+# it, a line each, for tests/openapi/validate.mjs to check against the
+# OpenAPI document (make test).  One write a line, O_APPEND: the lines of
+# concurrent clients do not mix.
+sub record_answer {
+    my ($method, $path, $status, $ctype, $body) = @_;
+    my $file = $ENV{BOOKING_ANSWERS} or return;
+    return unless ($ctype // '') =~ /\bjson\b/i;
+    $body //= '';
+    my $text = eval { Encode::decode('UTF-8', $body, Encode::FB_CROAK | Encode::LEAVE_SRC) };
+    my $line = JSON::PP->new->canonical->utf8->encode({
+        method => $method, path => $path, status => 0 + $status,
+        body => $text // $body, utf8 => defined $text ? JSON::PP::true : JSON::PP::false,
+    }) . "\n";
+    open my $fh, '>>', $file or return;
+    binmode $fh;
+    syswrite $fh, $line;
+    close $fh;
 }
 
 # Raw TCP exchange.  $data is a byte string, or an arrayref of byte strings
