@@ -155,6 +155,7 @@ ngx_booking_call_t *ngx_booking_op_call(ngx_booking_req_t *req,
     ngx_booking_call_pt handler);
 ngx_int_t ngx_booking_op_send(ngx_booking_req_t *req,
     ngx_booking_call_t *call);
+ngx_int_t ngx_booking_user_key(ngx_booking_req_t *req, ngx_str_t *key);
 ngx_int_t ngx_booking_resource_keys(ngx_booking_req_t *req, ngx_str_t *id,
     ngx_str_t *keys, const char *const *suffixes);
 ngx_int_t ngx_booking_num(ngx_booking_req_t *req, ngx_str_t *s, int64_t n);

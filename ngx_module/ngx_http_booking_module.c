@@ -35,6 +35,8 @@ static char *ngx_booking_sentinel(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_booking_replicas(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_addr_t *ngx_booking_conf_addrs(ngx_conf_t *cf, ngx_uint_t first,
+    in_port_t port);
 static ngx_addr_t *ngx_booking_conf_addr(ngx_conf_t *cf, ngx_str_t *url,
     in_port_t port, const char *directive);
 static char *ngx_booking_redis(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -466,9 +468,7 @@ ngx_booking_sentinel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_booking_main_conf_t *bmcf = conf;
 
-    ngx_uint_t   i;
-    ngx_str_t   *value;
-    ngx_addr_t  *addr;
+    ngx_str_t  *value;
 
     if (bmcf->store.addr != NULL || bmcf->store.nsentinels
         || bmcf->store.nseeds)
@@ -478,21 +478,9 @@ ngx_booking_sentinel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    bmcf->store.sentinels = ngx_pcalloc(cf->pool,
-                                        (cf->args->nelts - 2)
-                                        * sizeof(ngx_addr_t));
+    bmcf->store.sentinels = ngx_booking_conf_addrs(cf, 2, 26379);
     if (bmcf->store.sentinels == NULL) {
         return NGX_CONF_ERROR;
-    }
-
-    for (i = 2; i < cf->args->nelts; i++) {
-        addr = ngx_booking_conf_addr(cf, &value[i], 26379,
-                                     "booking_redis_sentinel");
-        if (addr == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        bmcf->store.sentinels[i - 2] = *addr;
     }
 
     bmcf->store.nsentinels = cf->args->nelts - 2;
@@ -509,32 +497,15 @@ ngx_booking_cluster(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_booking_main_conf_t *bmcf = conf;
 
-    ngx_uint_t   i;
-    ngx_str_t   *value;
-    ngx_addr_t  *addr;
-
     if (bmcf->store.addr != NULL || bmcf->store.nsentinels
         || bmcf->store.nseeds)
     {
         return "is duplicate";
     }
 
-    value = cf->args->elts;
-
-    bmcf->store.seeds = ngx_pcalloc(cf->pool,
-                                    (cf->args->nelts - 1) * sizeof(ngx_addr_t));
+    bmcf->store.seeds = ngx_booking_conf_addrs(cf, 1, 6379);
     if (bmcf->store.seeds == NULL) {
         return NGX_CONF_ERROR;
-    }
-
-    for (i = 1; i < cf->args->nelts; i++) {
-        addr = ngx_booking_conf_addr(cf, &value[i], 6379,
-                                     "booking_redis_cluster");
-        if (addr == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        bmcf->store.seeds[i - 1] = *addr;
     }
 
     bmcf->store.nseeds = cf->args->nelts - 1;
@@ -595,6 +566,36 @@ ngx_booking_replicas(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /* resolved here, once: a worker never looks a name up */
+/* the directive's addresses from argument first on, port the default */
+static ngx_addr_t *
+ngx_booking_conf_addrs(ngx_conf_t *cf, ngx_uint_t first, in_port_t port)
+{
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+    ngx_addr_t  *addrs, *addr;
+
+    value = cf->args->elts;
+
+    addrs = ngx_pcalloc(cf->pool, (cf->args->nelts - first)
+                                  * sizeof(ngx_addr_t));
+    if (addrs == NULL) {
+        return NULL;
+    }
+
+    for (i = first; i < cf->args->nelts; i++) {
+        addr = ngx_booking_conf_addr(cf, &value[i], port,
+                                     (const char *) value[0].data);
+        if (addr == NULL) {
+            return NULL;
+        }
+
+        addrs[i - first] = *addr;
+    }
+
+    return addrs;
+}
+
+
 static ngx_addr_t *
 ngx_booking_conf_addr(ngx_conf_t *cf, ngx_str_t *url, in_port_t port,
     const char *directive)

@@ -77,7 +77,6 @@ static ngx_uint_t ngx_booking_list_keeps(ngx_booking_req_t *req,
 static ngx_int_t ngx_booking_cursor(ngx_booking_req_t *req, ngx_str_t *out);
 static ngx_int_t ngx_booking_next(ngx_booking_req_t *req, u_char *p,
     size_t len, ngx_str_t *next);
-static ngx_int_t ngx_booking_user_key(ngx_booking_req_t *req, ngx_str_t *key);
 static ngx_int_t ngx_booking_copy(ngx_booking_req_t *req, ngx_str_t *dst,
     const u_char *src, size_t len);
 static ngx_booking_rec_t *ngx_booking_rec_copy(ngx_booking_req_t *req,
@@ -1289,23 +1288,6 @@ ngx_booking_next(ngx_booking_req_t *req, u_char *p, size_t len,
     }
 
     ngx_encode_base64url(next, &src);
-
-    return NGX_OK;
-}
-
-
-/* bk:{u:<user>}:b, the caller's index (guests have none: never touched) */
-static ngx_int_t
-ngx_booking_user_key(ngx_booking_req_t *req, ngx_str_t *key)
-{
-    key->data = ngx_pnalloc(req->pool, sizeof(NGX_BOOKING_KEY_U)
-                                       + req->caller.user.len);
-    if (key->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    key->len = ngx_sprintf(key->data, "bk:{u:%V}:b", &req->caller.user)
-               - key->data;
 
     return NGX_OK;
 }

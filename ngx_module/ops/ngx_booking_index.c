@@ -96,20 +96,10 @@ static ngx_int_t
 ngx_booking_user_call(ngx_booking_req_t *req, ngx_booking_call_t *call,
     const char *cmd)
 {
-    u_char  *p;
-
-    p = ngx_pnalloc(req->pool, sizeof(NGX_BOOKING_KEY_U)
-                               + req->caller.user.len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
     call->args[0].data = (u_char *) cmd;
     call->args[0].len = ngx_strlen(cmd);
-    call->args[1].data = p;
-    call->args[1].len = ngx_sprintf(p, "bk:{u:%V}:b", &req->caller.user) - p;
 
-    return NGX_OK;
+    return ngx_booking_user_key(req, &call->args[1]);
 }
 
 

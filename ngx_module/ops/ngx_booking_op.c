@@ -344,6 +344,23 @@ ngx_booking_resource_keys(ngx_booking_req_t *req, ngx_str_t *id,
 }
 
 
+/* bk:{u:<user>}:b, the caller's index (guests have none: never touched) */
+ngx_int_t
+ngx_booking_user_key(ngx_booking_req_t *req, ngx_str_t *key)
+{
+    key->data = ngx_pnalloc(req->pool, sizeof(NGX_BOOKING_KEY_U)
+                                       + req->caller.user.len);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    key->len = ngx_sprintf(key->data, "bk:{u:%V}:b", &req->caller.user)
+               - key->data;
+
+    return NGX_OK;
+}
+
+
 /* a whole number as an argument of a call */
 ngx_int_t
 ngx_booking_num(ngx_booking_req_t *req, ngx_str_t *s, int64_t n)

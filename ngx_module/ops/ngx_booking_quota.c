@@ -195,10 +195,7 @@ ngx_booking_quota_send(ngx_booking_quota_t *q)
     a = call->args;
     ngx_str_set(&none, "");
 
-    k[NGX_BOOKING_USER_CLAIM_K_U].data = ngx_pnalloc(req->pool,
-                                            sizeof(NGX_BOOKING_KEY_U)
-                                            + req->caller.user.len);
-    if (k[NGX_BOOKING_USER_CLAIM_K_U].data == NULL
+    if (ngx_booking_user_key(req, &k[NGX_BOOKING_USER_CLAIM_K_U]) != NGX_OK
         || ngx_booking_quota_key(req, "q", &req->caller.user,
                                  q->type ? &q->type->name : &none,
                                  &k[NGX_BOOKING_USER_CLAIM_K_Q])
@@ -213,11 +210,6 @@ ngx_booking_quota_send(ngx_booking_quota_t *q)
     {
         return NGX_ERROR;
     }
-
-    k[NGX_BOOKING_USER_CLAIM_K_U].len =
-        ngx_sprintf(k[NGX_BOOKING_USER_CLAIM_K_U].data, "bk:{u:%V}:b",
-                    &req->caller.user)
-        - k[NGX_BOOKING_USER_CLAIM_K_U].data;
 
     a[NGX_BOOKING_USER_CLAIM_A_ID] = *req->state_id;
     a[NGX_BOOKING_USER_CLAIM_A_SCORE] = q->score;
