@@ -28,6 +28,7 @@ typedef struct {
     ngx_str_t                   slot_text;   /* as written: "1h", "none" */
     int64_t                     slot;        /* seconds, 0: timeless */
     int64_t                     hold;
+    int64_t                     hold_max;    /* a hold extended at most to */
     int64_t                     min;
     int64_t                     max;         /* 0: no maximum */
     int64_t                     buffer;

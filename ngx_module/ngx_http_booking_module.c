@@ -770,6 +770,7 @@ ngx_booking_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     t->name = value[1];
     t->slot = -1;
     t->hold = -1;
+    t->hold_max = -1;
     t->min = -1;
     t->max = -1;
     t->buffer = -1;
@@ -871,6 +872,9 @@ ngx_booking_type_option(ngx_conf_t *cf, ngx_booking_type_t *t, ngx_str_t *opt)
     if (name.len == 4 && ngx_strncmp(name.data, "hold", 4) == 0) {
         field = &t->hold;
 
+    } else if (name.len == 8 && ngx_strncmp(name.data, "hold_max", 8) == 0) {
+        field = &t->hold_max;
+
     } else if (name.len == 3 && ngx_strncmp(name.data, "min", 3) == 0) {
         field = &t->min;
 
@@ -942,6 +946,19 @@ ngx_booking_type_check(ngx_conf_t *cf, ngx_booking_type_t *t)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            NGX_BOOKING_TYPE_ERR
                            "type \"%V\": hold must be at least 1s", &t->name);
+        return NGX_CONF_ERROR;
+    }
+
+    /* by default a hold is never extended: its cap is its first expiry */
+    if (t->hold_max == -1) {
+        t->hold_max = t->hold;
+    }
+
+    if (t->hold_max < t->hold) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           NGX_BOOKING_TYPE_ERR
+                           "type \"%V\": hold_max must not be below hold",
+                           &t->name);
         return NGX_CONF_ERROR;
     }
 

@@ -14,7 +14,7 @@ static int ngx_booking_is(const u_char *p, size_t len, const char *word);
 
 
 static const char  *ngx_booking_ops[] = {
-    "confirm", "cancel", "approve", "decline", NULL
+    "confirm", "cancel", "approve", "decline", "extend", NULL
 };
 
 

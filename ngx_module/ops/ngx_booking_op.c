@@ -121,18 +121,19 @@ ngx_booking_rules(ngx_conf_t *cf, ngx_booking_ops_conf_t *conf)
 
     for (i = 0; i < conf->types.nelts; i++) {
         conf->rules[i].data = ngx_pnalloc(cf->pool,
-                                          t[i].name.len + 10 * NGX_INT64_LEN);
+                                          t[i].name.len + 11 * NGX_INT64_LEN);
         if (conf->rules[i].data == NULL) {
             return NGX_ERROR;
         }
 
         conf->rules[i].len = ngx_sprintf(conf->rules[i].data,
-                                         "%V %L %L %L %L %L %L %L %i %ui %L",
+                                         "%V %L %L %L %L %L %L %L %i %ui %L %L",
                                          &t[i].name, t[i].slot, t[i].hold,
                                          t[i].min, t[i].max, t[i].buffer,
                                          t[i].lead, t[i].horizon,
                                          t[i].approval, t[i].max_active,
-                                         ngx_booking_longest(conf, &t[i]))
+                                         ngx_booking_longest(conf, &t[i]),
+                                         t[i].hold_max)
                              - conf->rules[i].data;
     }
 

@@ -1,5 +1,5 @@
 #!lua
--- POST /bookings/{id}/confirm | cancel | approve | decline
+-- POST /bookings/{id}/confirm | cancel | approve | decline | extend
 -- KEYS R B C K H A E D
 -- ARGV op rand user admin (1|0) token (1|0), events (booking_events_maxlen
 --      of a stream, '' when off), then one rules line per type (from
@@ -35,7 +35,7 @@ local owner = user ~= '' and user == b.user
 local host = user ~= '' and user == R.owner
 local allowed
 
-if op == 'confirm' then
+if op == 'confirm' or op == 'extend' then
     allowed = admin or owner or token
 elseif op == 'cancel' then
     allowed = admin or owner or host or token
@@ -54,18 +54,18 @@ end
 
 local st = b.status
 
-local function set(status)
+local function set(status, event)
     b.status, b.updated_at = status, t
     next_rev(b)
     store_booking(rand, b)
-    booking_event('booking.' .. status, rand, b)
+    booking_event(event or 'booking.' .. status, rand, b)
 end
 
 local function cannot()
     return err(409, 'conflict', 'a ' .. st .. ' booking cannot be ' ..
                (op == 'cancel' and 'cancelled' or op == 'approve' and
                 'approved' or op == 'decline' and 'declined' or
-                'confirmed'))
+                op == 'extend' and 'extended' or 'confirmed'))
 end
 
 if op == 'confirm' then
@@ -102,6 +102,32 @@ elseif op == 'decline' then
         set('declined')
     elseif st ~= 'declined' then
         return cannot()
+    end
+elseif op == 'extend' then
+    -- now + hold, never past created_at + hold_max: a hold is stretched
+    -- while its buyer pays, not kept forever by asking again
+    if st == 'expired' then
+        return err(410, 'expired', 'the hold expired before it was ' ..
+                   'extended')
+    elseif st ~= 'held' then
+        return cannot()
+    end
+    local rules = type_rules(b.type, A_RULES)
+    if not rules then
+        return err(409, 'conflict', 'the type of this booking is not ' ..
+                   'configured any more')
+    end
+    local cap = tonumber(b.created_at) + rules.hold_max
+    local was = tonumber(b.expires_at)
+    if was >= cap then
+        return err(409, 'conflict', 'the hold is already as long as ' ..
+                   'it may be (hold_max)')
+    end
+    local e = math.min(t + rules.hold, cap)
+    if e > was then
+        b.expires_at = e
+        redis.call('ZADD', K_H, digits(e), rand)
+        set('held', 'booking.extended')
     end
 else
     return err(404, 'not_found', 'no such route')

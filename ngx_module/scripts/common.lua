@@ -524,16 +524,16 @@ local function type_rules(name, first)
             -- only, so "+ 0" reads them as tonumber does, with one strtod
             -- where tonumber takes two
             local slot, hold, min, max, buffer, lead, horizon, approval,
-                  max_active, longest = string.match(line,
+                  max_active, longest, hold_max = string.match(line,
                 '^%D*(%d+)%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)' ..
-                '%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)', #prefix + 1)
-            if longest then
+                '%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)', #prefix + 1)
+            if hold_max then
                 return { slot = slot + 0, hold = hold + 0, min = min + 0,
                          max = max + 0, buffer = buffer + 0,
                          lead = lead + 0, horizon = horizon + 0,
                          approval = approval + 0 == 1,
                          max_active = max_active + 0,
-                         longest = longest + 0 }
+                         longest = longest + 0, hold_max = hold_max + 0 }
             end
             local v = {}
             for n in string.gmatch(string.sub(line, #prefix + 1), '%d+') do
@@ -542,7 +542,7 @@ local function type_rules(name, first)
             return { slot = v[1], hold = v[2], min = v[3], max = v[4],
                      buffer = v[5], lead = v[6], horizon = v[7],
                      approval = v[8] == 1, max_active = v[9],
-                     longest = v[10] }
+                     longest = v[10], hold_max = v[11] }
         end
     end
     return nil
