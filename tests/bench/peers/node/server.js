@@ -30,7 +30,8 @@ const rules = [];
 for (const t of JSON.parse(fs.readFileSync(cfg.types, 'utf8'))) {
   types.set(t.name, t);
   rules.push([t.name, t.slot, t.hold, t.min, t.max, t.buffer, t.lead,
-              t.horizon, t.approval, t.max_active, t.longest].join(' '));
+              t.horizon, t.approval, t.max_active, t.longest,
+              t.hold_max ?? t.hold].join(' '));
 }
 
 const redis = new Redis({
@@ -77,7 +78,9 @@ function rkey(id) {
   }
   return `bk:{s${(crc % 64).toString(16).padStart(2, '0')}}:r:${id}`;
 }
-const rkeys = (r) => [r, r + ':b', r + ':c', r + ':k', r + ':h', r + ':a'];
+// a resource's keys, then its shard's event stream and index of holds due
+const rkeys = (r) => [r, r + ':b', r + ':c', r + ':k', r + ':h', r + ':a',
+                      r.replace(/:r:.*$/, ':events'), r.replace(/:r:.*$/, ':due')];
 const okeys = (id) => [`res:{${id}}`, `res:{${id}}:used`, `res:{${id}}:holds`];
 
 // Each answers the module's script reply; availability's and create's as
@@ -92,17 +95,17 @@ const store = own ? {
   listing: (t, after, limit, from, to, qty) => redis.listing(1, `type:${t}`, after, limit,
                                                              from, to, qty),
 } : {
-  availability: (id, from, to) => redis.availabilityBuffer(6, ...rkeys(rkey(id)), from, to,
-                                                          '100000'),
+  availability: (id, from, to) => redis.availabilityBuffer(8, ...rkeys(rkey(id)), from, to,
+                                                          '100000', ''),
   create: (p) => {
     const r = rkey(p.resource);
-    return redis.booking_createBuffer(8, ...rkeys(r), `${r}:i:${p.scope}`,
-                                      `bk:{u:${p.user}}:b`, p.rand, p.user, p.kind,
+    return redis.booking_createBuffer(9, ...rkeys(r), `${r}:i:${p.scope}`,
+                                      p.rand, p.user, p.kind,
                                       p.hold, p.start, p.end, p.quantity, p.note, '0',
-                                      p.groups, p.scope, p.fingerprint, ...rules);
+                                      p.groups, p.scope, p.fingerprint, '', '', ...rules);
   },
-  act: (rid, op, rand, user, tok) => redis.booking_act(6, ...rkeys(rkey(rid)), op, rand,
-                                                       user, '0', tok, ...rules),
+  act: (rid, op, rand, user, tok) => redis.booking_act(8, ...rkeys(rkey(rid)), op, rand,
+                                                       user, '0', tok, '', ...rules),
 };
 
 const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;

@@ -89,9 +89,10 @@ function _M.init(c)
     for _, t in ipairs(cjson.decode(slurp(c.types))) do
         types[t.name] = t
         nrules = nrules + 1
-        rules[nrules] = fmt("%s %d %d %d %d %d %d %d %d %d %d", t.name,
+        rules[nrules] = fmt("%s %d %d %d %d %d %d %d %d %d %d %d", t.name,
                             t.slot, t.hold, t.min, t.max, t.buffer, t.lead,
-                            t.horizon, t.approval, t.max_active, t.longest)
+                            t.horizon, t.approval, t.max_active, t.longest,
+                            t.hold_max or t.hold)
     end
     cfg.secret = slurp(c.secret_file)
     if own then
@@ -177,27 +178,36 @@ end
 -- the store of the module's scripts: their KEYS and ARGV
 scripts_store = {}
 
+-- the shard's keys: its event stream and its index of holds due
+local function skeys(r)
+    local shard = string.match(r, "^(bk:{s%x+}):")
+    return shard .. ":events", shard .. ":due"
+end
+
 function scripts_store.availability(id, from, to)
     local r = rkey(id)
-    return call("availability", 6, r, r .. ":b", r .. ":c", r .. ":k",
-                r .. ":h", r .. ":a", from, to, READ_SLOTS_MAX)
+    local e, d = skeys(r)
+    return call("availability", 8, r, r .. ":b", r .. ":c", r .. ":k",
+                r .. ":h", r .. ":a", e, d, from, to, READ_SLOTS_MAX, "")
 end
 
 function scripts_store.create(p)
     local r = rkey(p.resource)
-    return call("booking_create", 8, r, r .. ":b", r .. ":c", r .. ":k",
-                r .. ":h", r .. ":a", r .. ":i:" .. p.scope,
-                "bk:{u:" .. p.user .. "}:b", p.rand, p.user, p.kind,
+    local e, d = skeys(r)
+    return call("booking_create", 9, r, r .. ":b", r .. ":c", r .. ":k",
+                r .. ":h", r .. ":a", e, d, r .. ":i:" .. p.scope,
+                p.rand, p.user, p.kind,
                 p.hold and "1" or "0", p.start, p.finish, p.quantity,
-                p.note, "0", p.groups, p.scope, p.fingerprint,
+                p.note, "0", p.groups, p.scope, p.fingerprint, "", "",
                 unpack(rules, 1, nrules))
 end
 
 function scripts_store.act(rid, op, rand, user, has_token)
     local r = rkey(rid)
-    return call("booking_act", 6, r, r .. ":b", r .. ":c", r .. ":k",
-                r .. ":h", r .. ":a", op, rand, user, "0",
-                has_token and "1" or "0", unpack(rules, 1, nrules))
+    local e, d = skeys(r)
+    return call("booking_act", 8, r, r .. ":b", r .. ":c", r .. ":k",
+                r .. ":h", r .. ":a", e, d, op, rand, user, "0",
+                has_token and "1" or "0", "", unpack(rules, 1, nrules))
 end
 
 local function send(status, body, headers)
