@@ -31,7 +31,8 @@ bench-growth: module
 bench-memory: module
 	perl tests/bench/bench.pl --memory
 
-# what each operation costs Redis, alone (INFO commandstats, sequential):
+# what each operation costs Redis, alone (INFO commandstats, sequential),
+# then again with booking_events on:
 #   make bench-cost [COST_REQUESTS=500]
 COST_REQUESTS ?= 500
 
@@ -39,6 +40,7 @@ COST_REQUESTS ?= 500
 
 bench-cost: module
 	perl tests/bench/cost.pl --requests $(COST_REQUESTS)
+	perl tests/bench/cost.pl --requests $(COST_REQUESTS) --events
 
 # this module against an earlier revision's, in alternating rounds:
 #   make bench-compare BASE=<revision> [BENCH_ROUNDS=3] [BENCH_SECONDS=8]

@@ -7,7 +7,10 @@
 # Sequential on purpose: under load the same sum holds, but this one is
 # quick and does not move with the machine's other work.
 #
-#   perl tests/bench/cost.pl [--requests 500] [--module path.so]
+#   perl tests/bench/cost.pl [--requests 500] [--module path.so] [--events]
+#
+# --events: with booking_events on, each change also appends its event
+# (the sweeper's lease and due_list calls, a few a second, count too).
 
 use strict;
 use warnings;
@@ -20,12 +23,13 @@ use Time::HiRes qw(time);
 use BookingTest;
 use BookingRace ();
 
-my ($REQ, $N, $MODULE) = (500, 1000, undef);
-GetOptions('requests=i' => \$REQ, 'resources=i' => \$N, 'module=s' => \$MODULE)
-    or die "usage: $0 [--requests N] [--module path.so]\n";
+my ($REQ, $N, $MODULE, $EVENTS) = (500, 1000, undef, 0);
+GetOptions('requests=i' => \$REQ, 'resources=i' => \$N, 'module=s' => \$MODULE,
+           'events' => \$EVENTS)
+    or die "usage: $0 [--requests N] [--module path.so] [--events]\n";
 $ENV{BOOKING_MODULE} = $MODULE if $MODULE;
 
-my $t = BookingTest->new(workers => 1, http => <<'EOT');
+my $t = BookingTest->new(workers => 1, http => <<'EOT' . ($EVENTS ? "booking_events on;\n" : ''));
 booking_type room  slot=1d hold=15m min=1d max=30d horizon=3650d;
 booking_type car   slot=1h hold=10m min=1h max=14d;
 booking_user $http_x_user_id;
