@@ -29,6 +29,14 @@
 #define NGX_BOOKING_METRICS_TEXT_MAX  65536
 
 
+/* what scripts did besides their answers */
+typedef enum {
+    NGX_BOOKING_EFFECT_EXPIRED = 0,
+    NGX_BOOKING_EFFECT_EVENTS,
+    NGX_BOOKING_EFFECTS
+} ngx_booking_effect_e;
+
+
 typedef enum {
     NGX_BOOKING_ERR_TIMEOUT = 0,
     NGX_BOOKING_ERR_UNAVAILABLE,
@@ -58,6 +66,7 @@ typedef struct {
     volatile uint64_t  redis[NGX_BOOKING_METRIC_BUCKETS + 1];
     volatile uint64_t  redis_usec;
     volatile uint64_t  errors[NGX_BOOKING_ERR_KINDS];
+    volatile uint64_t  effects[NGX_BOOKING_EFFECTS];
     volatile uint64_t  unreplicated;
     volatile uint64_t  refreshes;
     volatile uint64_t  master;       /* the master last followed, hashed */
@@ -91,6 +100,7 @@ void ngx_booking_metrics_request(int op, unsigned status);
 void ngx_booking_metrics_redis(uint64_t usec);
 void ngx_booking_metrics_error(ngx_booking_err_kind_e kind);
 void ngx_booking_metrics_add(volatile uint64_t *counter);
+void ngx_booking_metrics_count(ngx_booking_effect_e effect, uint64_t n);
 void ngx_booking_metrics_failover(uint64_t master);
 
 int ngx_booking_metrics_join(uint64_t pid, ngx_booking_alive_pt alive);

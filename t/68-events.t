@@ -22,6 +22,7 @@ use BookingKeys qw(streams);
 my $t = BookingTest->new(
     workers => 4,
     http => default_http() . "booking_type flash slot=1h hold=2s;\nbooking_events on;\n",
+    server => BookingTest::default_server() . "location = /metrics { booking_status; }\n",
     redis_conf => "appendonly yes\nappendfsync always\n",
 );
 
@@ -255,6 +256,42 @@ $t->reload_nginx;
 ($id, $exp) = lone_hold(3);
 $late = expired_after($id, $exp);
 ok defined $late && $late <= 2, '... after a reload too' or diag 'late: ' . ($late // 'never');
+
+# ------------------------------------------------------------ the counters
+
+# booking_events_total and booking_holds_expired_total, summed over the
+# workers, move by exactly the events a consumer reads and the holds that
+# expired among them, whether the sweeper or a request expired them
+sub counters {
+    my $body = $t->req(GET => '/metrics')->{body} // '';
+    my %c = $body =~ /^(booking_events_total|booking_holds_expired_total) (\d+)$/mg;
+    return \%c;
+}
+
+sleep 0.5;
+drain();
+my $c0 = counters();
+my ($seen0, %exp0) = ($consumed, map { $_ => 1 } grep { $status{$_} eq 'expired' } keys %status);
+my $s2 = (int(time / 3600) + 200) * 3600;
+my @quick = map {
+    book($t, "q$_", { resource => 'e3', start => iso($s2 + 3600 * $_),
+                      end => iso($s2 + 3600 * ($_ + 1)), hold => JSON::PP::true })->{json}{id}
+} 1 .. 4;
+act($t, 'q1', $quick[0], 'cancel');
+is $t->req(PUT => '/admin/resources/e8', body => { type => 'room' })->{status}, 201, 'PUT e8';
+sleep 2.6;
+# one by a request: the availability read sweeps e3 first, if the
+# sweeper has not
+$t->req(GET => '/api/resources/e3/availability?from=' . iso($s2) . '&to=' . iso($s2 + 86400));
+sleep 0.8;
+drain();
+my $c1 = counters();
+my $expired = grep { $status{$_} eq 'expired' && !$exp0{$_} } keys %status;
+is $expired, 3, 'the 3 holds left expired';
+is $c1->{booking_events_total} - $c0->{booking_events_total}, $consumed - $seen0,
+    'booking_events_total moved by the events read (' . ($consumed - $seen0) . ')';
+is $c1->{booking_holds_expired_total} - $c0->{booking_holds_expired_total}, $expired,
+    'booking_holds_expired_total moved by the holds expired';
 
 is_deeply [ grep { !/worker process \d+ exited on signal 9/ } $t->check_error_log ], [],
     'no alert, crit or crash in the error log but the worker killed';

@@ -118,6 +118,13 @@ test_failover_once(void **state)
 
     assert_non_null(strstr(page,
         "booking_redis_errors_total{kind=\"failover\"} 2\n"));
+
+    ngx_booking_metrics_count(NGX_BOOKING_EFFECT_EXPIRED, 3);
+    ngx_booking_metrics_count(NGX_BOOKING_EFFECT_EVENTS, 5);
+    ngx_booking_metrics_count(NGX_BOOKING_EFFECT_EVENTS, 0);
+    text();
+    assert_non_null(strstr(page, "booking_holds_expired_total 3\n"));
+    assert_non_null(strstr(page, "booking_events_total 5\n"));
     assert_non_null(strstr(page,
         "booking_redis_errors_total{kind=\"timeout\"} 0\n"));
 }

@@ -111,6 +111,16 @@ ngx_booking_metrics_add(volatile uint64_t *counter)
 
 
 void
+ngx_booking_metrics_count(ngx_booking_effect_e effect, uint64_t n)
+{
+    if (n) {
+        __atomic_fetch_add(&ngx_booking_metrics->effects[effect], n,
+                           __ATOMIC_RELAXED);
+    }
+}
+
+
+void
 ngx_booking_metrics_request(int op, unsigned status)
 {
     if (op < 0 || op >= NGX_BOOKING_METRIC_OPS) {
@@ -354,6 +364,21 @@ ngx_booking_out_redis(ngx_booking_text_out_t *o, ngx_booking_metrics_t *m)
                         ngx_booking_metric_kinds[i], (unsigned long long)
                         __atomic_load_n(&m->errors[i], __ATOMIC_RELAXED));
     }
+
+    ngx_booking_out_head(o, "booking_holds_expired_total", "counter",
+                         "Holds the scripts expired (the sweeper's, or any "
+                         "request's on the resource first).");
+    ngx_booking_out(o, "booking_holds_expired_total %llu\n",
+                    (unsigned long long) __atomic_load_n(
+                        &m->effects[NGX_BOOKING_EFFECT_EXPIRED],
+                        __ATOMIC_RELAXED));
+
+    ngx_booking_out_head(o, "booking_events_total", "counter",
+                         "Events the scripts appended to the streams.");
+    ngx_booking_out(o, "booking_events_total %llu\n",
+                    (unsigned long long) __atomic_load_n(
+                        &m->effects[NGX_BOOKING_EFFECT_EVENTS],
+                        __ATOMIC_RELAXED));
 
     ngx_booking_out_head(o, "booking_redis_unreplicated_total", "counter",
                          "Writes fewer replicas had in time than "

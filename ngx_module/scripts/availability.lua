@@ -22,7 +22,7 @@ end
 local slot = R.slot
 
 if slot == 0 then
-    return { 'ok', R.type, 0, R.capacity, R.used }
+    return effects({ 'ok', R.type, 0, R.capacity, R.used })
 end
 
 if A_FROM == '' or A_TO == '' then
@@ -44,4 +44,4 @@ for _, p in ipairs(read_counters(s0, s1)) do
     a[#a + 1] = bytes_of(p)
 end
 
-return a
+return effects(a)

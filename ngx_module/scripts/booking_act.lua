@@ -133,4 +133,4 @@ else
     return err(404, 'not_found', 'no such route')
 end
 
-return tuple(200, rand, b, R.slot)
+return effects(tuple(200, rand, b, R.slot))

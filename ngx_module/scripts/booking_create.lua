@@ -33,7 +33,7 @@ if A_SCOPE ~= '' then
         end
         local a = cjson.decode(prev[2])
         a[T_REPLAYED] = 1
-        return a
+        return effects(a)
     end
 end
 
@@ -108,7 +108,7 @@ if R.slot == 0 then
     end
     local free = R.capacity - R.used
     if qty > free then
-        return { 'unavailable', R.capacity, 0, free }
+        return effects({ 'unavailable', R.capacity, 0, free })
     end
     redis.call('HINCRBY', K_R, 'used', qty)
     score = FOREVER
@@ -173,8 +173,8 @@ else
     local parts = read_counters(s0, s1)
     if not shift_counters(parts, qty, R.capacity) then
         -- the worker finds the runs with too few units free, in C
-        return { 'unavailable', R.capacity, R.slot, digits(s0 * R.slot),
-                 qty, joined(parts) }
+        return effects({ 'unavailable', R.capacity, R.slot,
+                         digits(s0 * R.slot), qty, joined(parts) })
     end
 
     b.start, b['end'], b.buffer = s, e, buffer
@@ -229,4 +229,4 @@ if A_SCOPE ~= '' then
     redis.call('EXPIRE', K_I, IDEM_TTL)
 end
 
-return answer
+return effects(answer)

@@ -27,7 +27,7 @@ end
 local out = { 'ok', R.slot, name }
 
 if R.slot == 0 then
-    return out
+    return effects(out)
 end
 
 local most = tonumber(A_MAX_EVENTS)
@@ -35,7 +35,7 @@ local since = t - 30 * 86400
 local rands = redis.call('ZRANGEBYSCORE', K_A, '(' .. digits(since), '+inf',
                          'LIMIT', 0, 2 * most)
 if #rands == 0 then
-    return out
+    return effects(out)
 end
 
 local n = 0
@@ -58,4 +58,4 @@ for i, v in ipairs(redis.call('HMGET', K_B, unpack(rands))) do
     end
 end
 
-return out
+return effects(out)

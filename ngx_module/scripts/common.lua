@@ -42,12 +42,33 @@ local function digits(v)
     return v
 end
 
+-- What a script did besides its answer, for booking_status: holds it
+-- expired, events it appended.  Scripts return their answer through
+-- effects(), which adds a last element "FX <expired> <events>" when
+-- either is not 0; the worker counts it and takes it off before reading
+-- the answer (ngx_booking_store.c).  An answer that is a status (AGAIN)
+-- becomes {AGAIN, FX}.
+local fx_expired, fx_events = 0, 0
+
+local function effects(answer)
+    if fx_expired + fx_events == 0 or type(answer) ~= 'table' then
+        return answer
+    end
+    local fx = redis.status_reply('FX ' .. fx_expired .. ' ' .. fx_events)
+    fx_expired, fx_events = 0, 0
+    if answer.ok then
+        return { answer, fx }
+    end
+    answer[#answer + 1] = fx
+    return answer
+end
+
 local function err(status, code, message, field)
-    return { 'err', status, code, message, field or '' }
+    return effects({ 'err', status, code, message, field or '' })
 end
 
 local function again()
-    return redis.status_reply('AGAIN')
+    return effects(redis.status_reply('AGAIN'))
 end
 
 -- Redis's clock, the one every nginx host shares: seconds, then the
@@ -166,12 +187,14 @@ local function booking_event(name, rand, b)
     f[#f + 1], f[#f + 2] = 'rev', digits(tonumber(b.rev) or 1)
     f[#f + 1], f[#f + 2] = 'at', rfc3339(tonumber(b.updated_at))
     redis.call('XADD', K_E, 'MAXLEN', '~', A_EVENTS, '*', unpack(f))
+    fx_events = fx_events + 1
 end
 
 local function resource_event(name, typ, t)
     if A_EVENTS ~= '' then
         redis.call('XADD', K_E, 'MAXLEN', '~', A_EVENTS, '*', 'event', name,
                    'resource', RID, 'type', typ, 'at', rfc3339(t))
+        fx_events = fx_events + 1
     end
 end
 
@@ -447,6 +470,7 @@ local function sweep(R, t)
             next_rev(b)
             store_booking(rand, b)
             booking_event('booking.expired', rand, b)
+            fx_expired = fx_expired + 1
         end
         redis.call('ZREM', K_H, rand)
     end

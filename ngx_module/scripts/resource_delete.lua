@@ -31,4 +31,4 @@ redis.call('UNLINK', K_R, K_B, K_C, K_K, K_H, K_A)
 redis.call('ZREM', K_D, RID)
 resource_event('resource.deleted', R.type, t)
 
-return { 'ok', R.type }
+return effects({ 'ok', R.type })

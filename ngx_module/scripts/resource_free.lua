@@ -11,7 +11,7 @@
 
 local R = load_resource()
 if not R then
-    return {}
+    return effects({})
 end
 
 local function doc()
@@ -23,11 +23,11 @@ if not sweep(R, now()) then
 end
 
 if R.slot == 0 then
-    return { doc(), R.capacity - R.used }
+    return effects({ doc(), R.capacity - R.used })
 end
 
 if A_FROM == '' then
-    return { doc(), -1 }
+    return effects({ doc(), -1 })
 end
 
 local s0 = math.floor(tonumber(A_FROM) / R.slot)
@@ -35,7 +35,7 @@ local s1 = math.ceil(tonumber(A_TO) / R.slot)
 local free = math.max(R.capacity - max_in(read_counters(s0, s1)), 0)
 
 if free < tonumber(A_QUANTITY) then
-    return { '', free }
+    return effects({ '', free })
 end
 
-return { doc(), free }
+return effects({ doc(), free })

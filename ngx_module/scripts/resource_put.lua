@@ -26,7 +26,7 @@ if not R then
                'created_at', digits(t), 'updated_at', digits(t),
                'due', digits(FOREVER), 'lat', A_LAT, 'lon', A_LON)
     resource_event('resource.created', typ, t)
-    return { 'ok', 1, doc, digits(t), digits(t), '' }
+    return effects({ 'ok', 1, doc, digits(t), digits(t), '' })
 end
 
 if not sweep(R, t) then
@@ -66,4 +66,4 @@ redis.call('HSET', K_R, 'doc', doc, 'type', typ, 'slot', A_SLOT,
            'lon', A_LON)
 resource_event('resource.replaced', typ, t)
 
-return { 'ok', 0, doc, R.created_at, digits(t), R.type }
+return effects({ 'ok', 0, doc, R.created_at, digits(t), R.type })

@@ -10,11 +10,11 @@
 local R = load_resource()
 if not R then
     redis.call('ZREM', K_D, RID)
-    return { 'ok' }
+    return effects({ 'ok' })
 end
 
 if not sweep(R, now()) then
     return again()
 end
 
-return { 'ok' }
+return effects({ 'ok' })

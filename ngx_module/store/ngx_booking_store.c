@@ -35,6 +35,8 @@ static ngx_int_t ngx_booking_store_tryagain(ngx_booking_call_t *call);
 static void ngx_booking_store_retry(ngx_event_t *ev);
 static void ngx_booking_store_reply(void *data, ngx_int_t rc,
     redisReply *reply);
+static redisReply *ngx_booking_store_effects(redisReply *reply,
+    redisReply *view);
 static void ngx_booking_store_done(ngx_booking_call_t *call);
 static ngx_int_t ngx_booking_store_busy(ngx_booking_call_t *call,
     redisReply *reply);
@@ -166,6 +168,8 @@ ngx_booking_store_reply(void *data, ngx_int_t rc, redisReply *reply)
 {
     ngx_booking_call_t *call = data;
 
+    redisReply  view;
+
     call->cmd = NULL;
 
     if (call->elapsed != NULL) {
@@ -191,6 +195,8 @@ ngx_booking_store_reply(void *data, ngx_int_t rc, redisReply *reply)
         call->rc = NGX_BOOKING_STORE_LOST;
         goto done;
     }
+
+    reply = ngx_booking_store_effects(reply, &view);
 
     if (reply->type == REDIS_REPLY_ERROR) {
         switch (ngx_booking_store_redirect(call, reply)) {
@@ -272,6 +278,62 @@ ngx_booking_store_done(ngx_booking_call_t *call)
     }
 
     call->handler(call);
+}
+
+
+/*
+ * A script that expired holds or appended events says how many in a last
+ * element, "FX <expired> <events>" (common.lua's effects()): they are
+ * counted, and the answer is read without it, through a copy of the
+ * array that is one shorter (the reply itself is freed as it came).
+ */
+static redisReply *
+ngx_booking_store_effects(redisReply *reply, redisReply *view)
+{
+    u_char      *p, *last, *sp;
+    ngx_int_t    expired, events;
+    redisReply  *fx;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
+        return reply;
+    }
+
+    fx = reply->element[reply->elements - 1];
+
+    if (fx->type != REDIS_REPLY_STATUS || fx->len < 5
+        || ngx_strncmp(fx->str, "FX ", 3) != 0)
+    {
+        return reply;
+    }
+
+    p = (u_char *) fx->str + 3;
+    last = (u_char *) fx->str + fx->len;
+    sp = ngx_strlchr(p, last, ' ');
+
+    if (sp == NULL) {
+        return reply;
+    }
+
+    expired = ngx_atoi(p, sp - p);
+    events = ngx_atoi(sp + 1, last - sp - 1);
+
+    if (expired == NGX_ERROR || events == NGX_ERROR) {
+        return reply;
+    }
+
+    ngx_booking_metrics_count(NGX_BOOKING_EFFECT_EXPIRED, expired);
+    ngx_booking_metrics_count(NGX_BOOKING_EFFECT_EVENTS, events);
+
+    /* {AGAIN, FX}: the status it was */
+    if (reply->elements == 2 && reply->element[0]->type == REDIS_REPLY_STATUS)
+    {
+        return reply->element[0];
+    }
+
+    *view = *reply;
+    view->elements--;
+
+    return view;
 }
 
 
