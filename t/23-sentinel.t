@@ -33,7 +33,8 @@ my $t = BookingTest->new(
     workers => 2,
     booking_redis => '',
     http => default_http() . $S->directive
-        . "booking_redis_replicas $REPLICAS timeout=500ms;\n",
+        . "booking_redis_replicas $REPLICAS timeout=500ms;\n"
+        . "booking_events on;\nbooking_type flash slot=1h hold=1s;\n",
     server => BookingTest::default_server() . "location = /metrics { booking_status; }\n",
 );
 my $MPORT = $t->redis_port;
@@ -166,6 +167,32 @@ is $taken->{status}, 409, 'what was taken before the failover is still taken'
     or diag $taken->{body};
 diag grep { /booking:/ } split /^/, $t->error_log
     if grep { !$_ } Test::More->builder->summary;
+
+# the events went with the bookings: each booking answered 201 has its one
+# booking.confirmed on the new master; and the sweeper works there
+sub events_of {
+    my ($rid) = @_;
+    my $xs = BookingTest::resp_command($NEW, 5, 'XRANGE',
+        sprintf('bk:{s%02x}:events', BookingKeys::shard($rid)), '-', '+');
+    return map { +{ @{ $_->[1] } } } @{ ref $xs eq 'ARRAY' ? $xs : [] };
+}
+if ($REPLICAS) {
+    my %confirmed;
+    $confirmed{ $_->{booking} }++ for grep { $_->{event} eq 'booking.confirmed' } events_of('car1');
+    is_deeply [ grep { ($confirmed{$_} // 0) != 1 } @ids ], [],
+        'every booking answered 201 has its one booking.confirmed event on the new master';
+}
+is $t->req(PUT => '/admin/resources/flash1', body => { type => 'flash' })->{status}, 201,
+    'PUT flash1 on the new master';
+my $fh = book($t, 'u1', { resource => 'flash1', start => iso($start), end => iso($start + 3600),
+                          hold => JSON::PP::true });
+my $expired_seen;
+for (1 .. 60) {
+    last if $expired_seen = grep { $_->{event} eq 'booking.expired'
+                                   && $_->{booking} eq ($fh->{json}{id} // '') } events_of('flash1');
+    sleep 0.1;
+}
+ok $expired_seen, 'a hold made after the failover expires by the sweeper, with its event';
 
 # every worker follows the new master; the first to follow it counts it
 my $metrics = $t->req(GET => '/metrics')->{body} // '';
