@@ -126,4 +126,8 @@ Open http://127.0.0.1:$port/ for the demo page, or try:
        -d '{"type":"ride","capacity":3,"title":"Quimper to Nantes"}' \\
        http://127.0.0.1:$port/admin/resources/ride-quimper-nantes
   curl -s http://127.0.0.1:$port/booking_status
+
+Every change is an event on one of 64 Redis Streams (README, "Events"):
+  for s in \$(redis-cli -p $redis_port --scan --pattern 'bk:*:events'); do
+      redis-cli -p $redis_port XRANGE "\$s" - + COUNT 3; done
 MSG
