@@ -52,6 +52,13 @@ static ngx_booking_metrics_t   ngx_booking_metrics_private;
 ngx_booking_metrics_t  *ngx_booking_metrics = &ngx_booking_metrics_private;
 
 
+static uint64_t
+ngx_booking_load(volatile uint64_t *counter)
+{
+    return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
+
+
 /*
  * A monotonic clock read now, not nginx's cached time: round trips are
  * mostly under a millisecond.
@@ -165,7 +172,7 @@ ngx_booking_metrics_failover(uint64_t master)
 {
     uint64_t  old;
 
-    old = __atomic_load_n(&ngx_booking_metrics->master, __ATOMIC_RELAXED);
+    old = ngx_booking_load(&ngx_booking_metrics->master);
 
     if (old != master
         && __atomic_compare_exchange_n(&ngx_booking_metrics->master, &old,
@@ -285,6 +292,16 @@ ngx_booking_out_head(ngx_booking_text_out_t *o, const char *name,
 }
 
 
+/* a family of one sample, without labels */
+static void
+ngx_booking_out_one(ngx_booking_text_out_t *o, const char *name,
+    const char *type, const char *help, uint64_t value)
+{
+    ngx_booking_out_head(o, name, type, help);
+    ngx_booking_out(o, "%s %llu\n", name, (unsigned long long) value);
+}
+
+
 static void
 ngx_booking_out_requests(ngx_booking_text_out_t *o, ngx_booking_metrics_t *m)
 {
@@ -299,7 +316,7 @@ ngx_booking_out_requests(ngx_booking_text_out_t *o, ngx_booking_metrics_t *m)
 
     for (op = 0; op < NGX_BOOKING_METRIC_OPS; op++) {
         for (c = 0; c < NGX_BOOKING_METRIC_CODES; c++) {
-            n = __atomic_load_n(&m->requests[op][c], __ATOMIC_RELAXED);
+            n = ngx_booking_load(&m->requests[op][c]);
             if (n == 0) {
                 continue;
             }
@@ -337,14 +354,14 @@ ngx_booking_out_redis(ngx_booking_text_out_t *o, ngx_booking_metrics_t *m)
     total = 0;
 
     for (i = 0; i < NGX_BOOKING_METRIC_BUCKETS; i++) {
-        total += __atomic_load_n(&m->redis[i], __ATOMIC_RELAXED);
+        total += ngx_booking_load(&m->redis[i]);
         ngx_booking_out(o, "booking_redis_duration_seconds_bucket"
                         "{le=\"%s\"} %llu\n", ngx_booking_metric_le[i],
                         (unsigned long long) total);
     }
 
-    total += __atomic_load_n(&m->redis[i], __ATOMIC_RELAXED);
-    usec = __atomic_load_n(&m->redis_usec, __ATOMIC_RELAXED);
+    total += ngx_booking_load(&m->redis[i]);
+    usec = ngx_booking_load(&m->redis_usec);
 
     ngx_booking_out(o, "booking_redis_duration_seconds_bucket{le=\"+Inf\"} "
                     "%llu\nbooking_redis_duration_seconds_sum %llu.%06llu\n"
@@ -362,37 +379,29 @@ ngx_booking_out_redis(ngx_booking_text_out_t *o, ngx_booking_metrics_t *m)
     for (i = 0; i < NGX_BOOKING_ERR_KINDS; i++) {
         ngx_booking_out(o, "booking_redis_errors_total{kind=\"%s\"} %llu\n",
                         ngx_booking_metric_kinds[i], (unsigned long long)
-                        __atomic_load_n(&m->errors[i], __ATOMIC_RELAXED));
+                        ngx_booking_load(&m->errors[i]));
     }
 
-    ngx_booking_out_head(o, "booking_holds_expired_total", "counter",
-                         "Holds the scripts expired (the sweeper's, or any "
-                         "request's on the resource first).");
-    ngx_booking_out(o, "booking_holds_expired_total %llu\n",
-                    (unsigned long long) __atomic_load_n(
-                        &m->effects[NGX_BOOKING_EFFECT_EXPIRED],
-                        __ATOMIC_RELAXED));
+    ngx_booking_out_one(o, "booking_holds_expired_total", "counter",
+                        "Holds the scripts expired (the sweeper's, or any "
+                        "request's on the resource first).",
+                        ngx_booking_load(
+                            &m->effects[NGX_BOOKING_EFFECT_EXPIRED]));
 
-    ngx_booking_out_head(o, "booking_events_total", "counter",
-                         "Events the scripts appended to the streams.");
-    ngx_booking_out(o, "booking_events_total %llu\n",
-                    (unsigned long long) __atomic_load_n(
-                        &m->effects[NGX_BOOKING_EFFECT_EVENTS],
-                        __ATOMIC_RELAXED));
+    ngx_booking_out_one(o, "booking_events_total", "counter",
+                        "Events the scripts appended to the streams.",
+                        ngx_booking_load(
+                            &m->effects[NGX_BOOKING_EFFECT_EVENTS]));
 
-    ngx_booking_out_head(o, "booking_redis_unreplicated_total", "counter",
-                         "Writes fewer replicas had in time than "
-                         "booking_redis_replicas (answered 504).");
-    ngx_booking_out(o, "booking_redis_unreplicated_total %llu\n",
-                    (unsigned long long)
-                    __atomic_load_n(&m->unreplicated, __ATOMIC_RELAXED));
+    ngx_booking_out_one(o, "booking_redis_unreplicated_total", "counter",
+                        "Writes fewer replicas had in time than "
+                        "booking_redis_replicas (answered 504).",
+                        ngx_booking_load(&m->unreplicated));
 
-    ngx_booking_out_head(o, "booking_redis_cluster_refreshes_total", "counter",
-                         "CLUSTER SLOTS asked (per worker: one in flight, "
-                         "100 ms apart).");
-    ngx_booking_out(o, "booking_redis_cluster_refreshes_total %llu\n",
-                    (unsigned long long)
-                    __atomic_load_n(&m->refreshes, __ATOMIC_RELAXED));
+    ngx_booking_out_one(o, "booking_redis_cluster_refreshes_total", "counter",
+                        "CLUSTER SLOTS asked (per worker: one in flight, "
+                        "100 ms apart).",
+                        ngx_booking_load(&m->refreshes));
 }
 
 
@@ -409,16 +418,13 @@ ngx_booking_out_gauges(ngx_booking_text_out_t *o,
                     (unsigned long long) v->connecting,
                     (unsigned long long) v->down);
 
-    ngx_booking_out_head(o, "booking_redis_inflight", "gauge",
-                         "Commands awaiting a reply, all workers.");
-    ngx_booking_out(o, "booking_redis_inflight %llu\n",
-                    (unsigned long long) v->inflight);
+    ngx_booking_out_one(o, "booking_redis_inflight", "gauge",
+                        "Commands awaiting a reply, all workers.",
+                        v->inflight);
 
-    ngx_booking_out_head(o, "booking_redis_cluster_nodes", "gauge",
-                         "Redis Cluster masters met (the most any worker "
-                         "met).");
-    ngx_booking_out(o, "booking_redis_cluster_nodes %llu\n",
-                    (unsigned long long) v->nodes);
+    ngx_booking_out_one(o, "booking_redis_cluster_nodes", "gauge",
+                        "Redis Cluster masters met (the most any worker "
+                        "met).", v->nodes);
 
     ngx_booking_out_head(o, "booking_cache_requests_total", "counter",
                          "Micro-cache lookups, all workers.");
