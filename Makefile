@@ -15,8 +15,9 @@ PACKAGES   := nginx-core nginx-dev libhiredis-dev libpcre2-dev libssl-dev \
               libjansson-dev zlib1g-dev redis-server redis-tools \
               libcmocka-dev make gcc perl curl
 
-# what the tests need on top: a real browser for the demo page, promtool
-TEST_PACKAGES := chromium prometheus
+# what the tests need on top: a real browser for the demo page, promtool,
+# and an implementation of JWT that is not ours (t/39)
+TEST_PACKAGES := chromium prometheus python3-jwt python3-cryptography
 
 CC_OPT     := -g -O2 -fPIC -fstack-protector-strong -Wall -Wextra \
               -Wno-unused-parameter -Werror $(EXTRA_CC_OPT)
@@ -108,7 +109,8 @@ openapi-lint: test-deps
 CLUSTER_TESTS := t/10-resources.t t/11-availability.t t/30-bookings.t \
                  t/31-rules.t t/32-expiry.t t/33-access.t \
                  t/34-idempotency.t t/35-upkeep.t t/36-invariant.t \
-                 t/37-internal.t t/38-extend.t t/40-race.t t/60-listing.t t/61-cache.t \
+                 t/37-internal.t t/38-extend.t t/39-jwt.t t/40-race.t t/60-listing.t \
+                 t/61-cache.t \
                  t/62-calendar.t t/63-reads.t t/64-log-vars.t t/65-spans.t \
                  t/66-quota.t t/67-metrics.t t/68-events.t \
                  t/70-hostile.t t/72-bounds.t t/80-model.t

@@ -15,11 +15,28 @@
 #include <ngx_http.h>
 
 #include "ngx_booking_ops.h"
+#include "ngx_booking_jwt.h"
 
 
 #define NGX_BOOKING_API_OFF        0
 #define NGX_BOOKING_API_PUBLIC     1
 #define NGX_BOOKING_API_ADMIN      2
+
+#define NGX_BOOKING_JWT_OFF        0
+#define NGX_BOOKING_JWT_ON         1
+#define NGX_BOOKING_JWT_OPTIONAL   2
+
+
+/* booking_jwt_*: the keys, read when the configuration is */
+typedef struct {
+    ngx_booking_jwks_t         *keys;
+    ngx_str_t                   issuer;
+    ngx_str_t                   audience;
+    time_t                      leeway;
+    ngx_str_t                   user_claim;
+    ngx_str_t                   groups_claim;
+    ngx_booking_jwt_rules_t     rules;
+} ngx_booking_jwt_conf_t;
 
 
 /* the module's main configuration: each layer's part */
@@ -28,6 +45,7 @@ typedef struct {
     ngx_booking_store_conf_t    store;
     ngx_shm_zone_t             *cache_zone;
     int64_t                     cache_valid;
+    ngx_booking_jwt_conf_t      jwt;
 } ngx_booking_main_conf_t;
 
 
@@ -37,6 +55,7 @@ typedef struct {
     ngx_http_complex_value_t   *user;
     ngx_http_complex_value_t   *user_groups;
     ngx_flag_t                  anonymous;
+    ngx_uint_t                  jwt;         /* NGX_BOOKING_JWT_* */
 } ngx_booking_loc_conf_t;
 
 
@@ -78,8 +97,10 @@ typedef struct {
     ngx_booking_req_t           req;         /* what the operation sees */
     ngx_booking_cache_req_t     cache;
     void                       *nginx_error; /* nginx's own, made JSON */
+    const char                 *jwt_error;   /* why a token was refused */
     unsigned                    answered:1;  /* our own answer */
     unsigned                    cacheable:1;
+    unsigned                    bearer:1;    /* a 401 names Bearer */
 } ngx_booking_http_ctx_t;
 
 
@@ -91,6 +112,15 @@ ngx_int_t ngx_booking_http_init_filters(ngx_conf_t *cf);
 ngx_int_t ngx_booking_http_add_variables(ngx_conf_t *cf);
 
 void ngx_booking_http_op(ngx_booking_http_ctx_t *ctx, ngx_str_t *op);
+
+ngx_int_t ngx_booking_auth_bearer(ngx_http_request_t *r,
+    ngx_booking_http_ctx_t *ctx, ngx_booking_perr_t *err);
+ngx_int_t ngx_booking_auth_challenge(ngx_http_request_t *r,
+    ngx_booking_http_ctx_t *ctx);
+char *ngx_booking_auth_keys(ngx_conf_t *cf, ngx_booking_jwt_conf_t *jwt,
+    ngx_str_t *file);
+char *ngx_booking_auth_conf(ngx_conf_t *cf, ngx_booking_jwt_conf_t *jwt);
+void ngx_booking_auth_exit_process(void);
 
 ngx_int_t ngx_booking_status_handler(ngx_http_request_t *r);
 ngx_int_t ngx_booking_status_init(ngx_conf_t *cf);

@@ -55,6 +55,10 @@ static char *ngx_booking_cache(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_booking_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_booking_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_booking_jwt_keys(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_booking_jwt_claims(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_booking_connections_bounds(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_booking_database_bounds(ngx_conf_t *cf, void *post,
@@ -77,6 +81,13 @@ static void ngx_booking_exit_process(ngx_cycle_t *cycle);
 /* a billion events: far more than a Redis would hold in memory */
 static ngx_conf_num_bounds_t  ngx_booking_events_bounds = {
     ngx_conf_check_num_bounds, 1, 1000000000
+};
+
+static ngx_conf_enum_t  ngx_booking_jwt_modes[] = {
+    { ngx_string("off"), NGX_BOOKING_JWT_OFF },
+    { ngx_string("on"), NGX_BOOKING_JWT_ON },
+    { ngx_string("optional"), NGX_BOOKING_JWT_OPTIONAL },
+    { ngx_null_string, 0 }
 };
 
 static ngx_conf_post_handler_pt  ngx_booking_connections_post =
@@ -164,6 +175,48 @@ static ngx_command_t  ngx_booking_commands[] = {
       ngx_http_set_complex_value_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_booking_loc_conf_t, user_groups),
+      NULL },
+
+    { ngx_string("booking_jwt"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_booking_loc_conf_t, jwt),
+      &ngx_booking_jwt_modes },
+
+    { ngx_string("booking_jwt_keys"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_booking_jwt_keys,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("booking_jwt_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_booking_main_conf_t, jwt.issuer),
+      NULL },
+
+    { ngx_string("booking_jwt_audience"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_booking_main_conf_t, jwt.audience),
+      NULL },
+
+    { ngx_string("booking_jwt_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_booking_main_conf_t, jwt.leeway),
+      NULL },
+
+    { ngx_string("booking_jwt_claims"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_booking_jwt_claims,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("booking_secret_file"),
@@ -294,6 +347,7 @@ ngx_booking_create_main_conf(ngx_conf_t *cf)
     bmcf->ops.events_on = NGX_CONF_UNSET;
     bmcf->ops.events_max = NGX_CONF_UNSET;
     bmcf->cache_valid = NGX_CONF_UNSET;
+    bmcf->jwt.leeway = NGX_CONF_UNSET;
 
     ngx_booking_used = 0;
 
@@ -374,7 +428,7 @@ ngx_booking_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return NGX_CONF_OK;
+    return ngx_booking_auth_conf(cf, &bmcf->jwt);
 }
 
 
@@ -398,6 +452,7 @@ ngx_booking_create_loc_conf(ngx_conf_t *cf)
     blcf->user = NGX_CONF_UNSET_PTR;
     blcf->user_groups = NGX_CONF_UNSET_PTR;
     blcf->anonymous = NGX_CONF_UNSET;
+    blcf->jwt = NGX_CONF_UNSET_UINT;
 
     return blcf;
 }
@@ -409,9 +464,20 @@ ngx_booking_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_booking_loc_conf_t *prev = parent;
     ngx_booking_loc_conf_t *conf = child;
 
+    ngx_booking_main_conf_t  *bmcf;
+
     ngx_conf_merge_ptr_value(conf->user, prev->user, NULL);
     ngx_conf_merge_ptr_value(conf->user_groups, prev->user_groups, NULL);
     ngx_conf_merge_value(conf->anonymous, prev->anonymous, 0);
+    ngx_conf_merge_uint_value(conf->jwt, prev->jwt, NGX_BOOKING_JWT_OFF);
+
+    bmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_booking_module);
+
+    if (conf->jwt != NGX_BOOKING_JWT_OFF && bmcf->jwt.keys == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"booking_jwt\" needs \"booking_jwt_keys\"");
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -1234,6 +1300,65 @@ ngx_booking_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
+ngx_booking_jwt_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_booking_main_conf_t *bmcf = conf;
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    return ngx_booking_auth_keys(cf, &bmcf->jwt, &value[1]);
+}
+
+
+/* booking_jwt_claims user=<claim> [groups=<claim>] */
+static char *
+ngx_booking_jwt_claims(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_booking_main_conf_t *bmcf = conf;
+
+    ngx_str_t   *value, *field;
+    ngx_uint_t   i;
+
+    if (bmcf->jwt.user_claim.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "user=", 5) == 0) {
+            field = &bmcf->jwt.user_claim;
+            value[i].data += 5;
+            value[i].len -= 5;
+
+        } else if (ngx_strncmp(value[i].data, "groups=", 7) == 0) {
+            field = &bmcf->jwt.groups_claim;
+            value[i].data += 7;
+            value[i].len -= 7;
+
+        } else {
+            return "takes user=<claim> and groups=<claim>";
+        }
+
+        if (value[i].len == 0 || field->data != NULL) {
+            return "takes user=<claim> and groups=<claim>";
+        }
+
+        *field = value[i];
+    }
+
+    if (bmcf->jwt.user_claim.data == NULL) {
+        return "needs user=<claim>";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
 ngx_booking_connections_bounds(ngx_conf_t *cf, void *post, void *data)
 {
     ngx_uint_t  *np = data;
@@ -1454,6 +1579,7 @@ static void
 ngx_booking_exit_process(ngx_cycle_t *cycle)
 {
     ngx_booking_status_exit_process();
+    ngx_booking_auth_exit_process();
     ngx_booking_sweeper_exit_process();
     ngx_booking_store_exit_process(cycle);
 }

@@ -445,6 +445,7 @@ static ngx_int_t
 ngx_booking_caller(ngx_http_request_t *r, ngx_booking_http_ctx_t *ctx,
     ngx_booking_perr_t *err)
 {
+    ngx_int_t                rc;
     ngx_table_elt_t         *h;
     ngx_booking_caller_t    *who;
     ngx_booking_loc_conf_t  *blcf;
@@ -455,11 +456,20 @@ ngx_booking_caller(ngx_http_request_t *r, ngx_booking_http_ctx_t *ctx,
     ngx_str_set(&who->user, "");
     ngx_str_set(&who->groups, "");
 
-    if ((blcf->user != NULL
-         && ngx_http_complex_value(r, blcf->user, &who->user) != NGX_OK)
-        || (blcf->user_groups != NULL
-            && ngx_http_complex_value(r, blcf->user_groups, &who->groups)
-               != NGX_OK))
+    if (blcf->jwt != NGX_BOOKING_JWT_OFF) {
+        rc = ngx_booking_auth_bearer(r, ctx, err);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+    } else if ((blcf->user != NULL
+                && ngx_http_complex_value(r, blcf->user, &who->user)
+                   != NGX_OK)
+               || (blcf->user_groups != NULL
+                   && ngx_http_complex_value(r, blcf->user_groups,
+                                             &who->groups)
+                      != NGX_OK))
     {
         return NGX_ERROR;
     }
@@ -863,6 +873,12 @@ ngx_booking_send_body(ngx_http_request_t *r, ngx_uint_t status,
     ctx = ngx_http_get_module_ctx(r, ngx_http_booking_module);
     if (ctx != NULL) {
         ctx->answered = 1;
+
+        if (status == NGX_HTTP_UNAUTHORIZED && ctx->bearer
+            && ngx_booking_auth_challenge(r, ctx) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     r->headers_out.status = status;
