@@ -118,7 +118,7 @@ ngx_int_t ngx_booking_auth_bearer(ngx_http_request_t *r,
 ngx_int_t ngx_booking_auth_challenge(ngx_http_request_t *r,
     ngx_booking_http_ctx_t *ctx);
 char *ngx_booking_auth_keys(ngx_conf_t *cf, ngx_booking_jwt_conf_t *jwt,
-    ngx_str_t *file);
+    ngx_str_t *file, ngx_str_t *text);
 char *ngx_booking_auth_conf(ngx_conf_t *cf, ngx_booking_jwt_conf_t *jwt);
 void ngx_booking_auth_exit_process(void);
 

@@ -22,7 +22,7 @@
 #define NGX_BOOKING_JWT_GROUPS_MAX   4096
 
 /* the cache: entries per worker, and the groups an entry can keep */
-#define NGX_BOOKING_JWT_CACHE_SIZE   2048
+#define NGX_BOOKING_JWT_CACHE_SIZE   4096
 #define NGX_BOOKING_JWT_CACHED_GROUPS  256
 
 
@@ -74,8 +74,9 @@ ngx_booking_jwt_cache_t *ngx_booking_jwt_cache_create(size_t size);
 void ngx_booking_jwt_cache_free(ngx_booking_jwt_cache_t *cache);
 
 /*
- * A token seen before and still current: out gets what it said.  Keyed by
- * the SHA-256 of the whole token; one entry a bucket, the newest wins.
+ * A token seen before: out gets what it said (its times are for the caller
+ * to check again).  Keyed by the SHA-256 of the whole token, in sets of 4
+ * entries; the entry of a set least recently used makes room.
  */
 int ngx_booking_jwt_cache_get(ngx_booking_jwt_cache_t *cache,
     const u_char *token, size_t len, ngx_booking_jwt_t *out);

@@ -15,6 +15,9 @@
 
 
 #define NGX_BOOKING_FILE_MAX  4096
+
+/* the largest JWKS read */
+#define NGX_BOOKING_JWKS_FILE_MAX  (1024 * 1024)
 #define NGX_BOOKING_SECRET_LEN  32
 
 /* nginx -t names the directive of every mistake */
@@ -42,6 +45,8 @@ static ngx_addr_t *ngx_booking_conf_addr(ngx_conf_t *cf, ngx_str_t *url,
 static char *ngx_booking_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_booking_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_booking_conf_read(ngx_conf_t *cf, ngx_str_t *directive,
+    ngx_str_t *file, size_t max, ngx_str_t *text);
 static char *ngx_booking_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_booking_type_option(ngx_conf_t *cf, ngx_booking_type_t *t,
     ngx_str_t *opt);
@@ -698,11 +703,7 @@ ngx_booking_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
-    u_char           *buf;
-    ssize_t           n;
-    ngx_str_t        *value, *field, name;
-    ngx_file_t        file;
-    ngx_file_info_t   fi;
+    ngx_str_t  *value, *field, text;
 
     field = (ngx_str_t *) (p + cmd->offset);
 
@@ -711,83 +712,102 @@ ngx_booking_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     value = cf->args->elts;
-    name = value[1];
 
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+    if (ngx_booking_conf_read(cf, &cmd->name, &value[1], NGX_BOOKING_FILE_MAX,
+                              &text)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.name = name;
-    file.log = cf->log;
-
-    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (file.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"%V\" directive: " ngx_open_file_n
-                           " \"%V\" failed", &cmd->name, &name);
-        return NGX_CONF_ERROR;
-    }
-
-    buf = NULL;
-    n = 0;
-
-    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_fd_info_n " \"%V\" failed", &name);
-        goto failed;
-    }
-
-    if (ngx_file_size(&fi) > NGX_BOOKING_FILE_MAX) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" directive: \"%V\" is larger than %d bytes",
-                           &cmd->name, &name, NGX_BOOKING_FILE_MAX);
-        goto failed;
-    }
-
-    buf = ngx_pnalloc(cf->pool, NGX_BOOKING_FILE_MAX);
-    if (buf == NULL) {
-        goto failed;
-    }
-
-    n = ngx_read_file(&file, buf, NGX_BOOKING_FILE_MAX, 0);
-    if (n == NGX_ERROR) {
-        goto failed;
     }
 
     /* the trailing newline an editor adds is not part of the secret */
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'
-                     || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+    while (text.len > 0
+           && (text.data[text.len - 1] == '\n'
+               || text.data[text.len - 1] == '\r'
+               || text.data[text.len - 1] == ' '
+               || text.data[text.len - 1] == '\t'))
     {
-        n--;
+        text.len--;
     }
 
-    if (n == 0) {
+    if (text.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V\" directive: \"%V\" is empty",
-                           &cmd->name, &name);
-        goto failed;
+                           &cmd->name, &value[1]);
+        return NGX_CONF_ERROR;
     }
 
-    if (field == &((ngx_booking_main_conf_t *) conf)->ops.secret && n < 16) {
+    if (field == &((ngx_booking_main_conf_t *) conf)->ops.secret
+        && text.len < 16)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V\" directive: \"%V\" holds fewer than 16 bytes",
-                           &cmd->name, &name);
-        goto failed;
+                           &cmd->name, &value[1]);
+        return NGX_CONF_ERROR;
     }
 
-    ngx_close_file(file.fd);
-
-    field->data = buf;
-    field->len = n;
+    *field = text;
 
     return NGX_CONF_OK;
+}
 
-failed:
 
-    ngx_close_file(file.fd);
+/* a file named in nginx.conf, whole, when it is at most max bytes */
+static ngx_int_t
+ngx_booking_conf_read(ngx_conf_t *cf, ngx_str_t *directive, ngx_str_t *file,
+    size_t max, ngx_str_t *text)
+{
+    ssize_t           n;
+    ngx_str_t         name;
+    ngx_file_t        f;
+    ngx_file_info_t   fi;
 
-    return NGX_CONF_ERROR;
+    name = *file;
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&f, sizeof(ngx_file_t));
+    f.name = name;
+    f.log = cf->log;
+
+    f.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (f.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"%V\" directive: " ngx_open_file_n
+                           " \"%V\" failed", directive, &name);
+        return NGX_ERROR;
+    }
+
+    n = NGX_ERROR;
+
+    if (ngx_fd_info(f.fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", &name);
+
+    } else if ((size_t) ngx_file_size(&fi) > max) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" directive: \"%V\" is larger than %uz "
+                           "bytes", directive, &name, max);
+
+    } else {
+        text->data = ngx_pnalloc(cf->pool, ngx_file_size(&fi) + 1);
+
+        if (text->data != NULL) {
+            n = ngx_read_file(&f, text->data, ngx_file_size(&fi), 0);
+        }
+    }
+
+    ngx_close_file(f.fd);
+
+    if (n == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    text->len = n;
+
+    return NGX_OK;
 }
 
 
@@ -1304,11 +1324,22 @@ ngx_booking_jwt_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_booking_main_conf_t *bmcf = conf;
 
-    ngx_str_t  *value;
+    ngx_str_t  *value, text;
+
+    if (bmcf->jwt.keys != NULL) {
+        return "is duplicate";
+    }
 
     value = cf->args->elts;
 
-    return ngx_booking_auth_keys(cf, &bmcf->jwt, &value[1]);
+    if (ngx_booking_conf_read(cf, &cmd->name, &value[1],
+                              NGX_BOOKING_JWKS_FILE_MAX, &text)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_booking_auth_keys(cf, &bmcf->jwt, &value[1], &text);
 }
 
 

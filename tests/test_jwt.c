@@ -468,6 +468,24 @@ test_cache(void **state)
                                                sizeof(tok_es256) - 2, &got),
                      NGX_BOOKING_DECLINED);
 
+    /* a set of 4: the one least recently used makes room for a fifth */
+    ngx_booking_jwt_cache_put(cache, U(tok_hs256), &jwt);
+    ngx_booking_jwt_cache_put(cache, U(tok_ps384), &jwt);
+    ngx_booking_jwt_cache_put(cache, U(tok_es384), &jwt);
+    assert_int_equal(ngx_booking_jwt_cache_get(cache, U(tok_es256), &got),
+                     NGX_BOOKING_OK);
+    ngx_booking_jwt_cache_put(cache, U(tok_eddsa), &jwt);
+    assert_int_equal(ngx_booking_jwt_cache_get(cache, U(tok_hs256), &got),
+                     NGX_BOOKING_DECLINED);
+    assert_int_equal(ngx_booking_jwt_cache_get(cache, U(tok_es256), &got),
+                     NGX_BOOKING_OK);
+    assert_int_equal(ngx_booking_jwt_cache_get(cache, U(tok_ps384), &got),
+                     NGX_BOOKING_OK);
+    assert_int_equal(ngx_booking_jwt_cache_get(cache, U(tok_es384), &got),
+                     NGX_BOOKING_OK);
+    assert_int_equal(ngx_booking_jwt_cache_get(cache, U(tok_eddsa), &got),
+                     NGX_BOOKING_OK);
+
     /* more groups than an entry keeps: not cached */
     jwt.groups_len = NGX_BOOKING_JWT_CACHED_GROUPS + 1;
     ngx_booking_jwt_cache_put(cache, U(tok_rs256), &jwt);

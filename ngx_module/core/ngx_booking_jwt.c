@@ -41,6 +41,9 @@
 #define NGX_BOOKING_JWT_OCT_MIN   32
 #define NGX_BOOKING_JWT_RSA_MIN   2048
 
+/* the entries of one set of the cache */
+#define NGX_BOOKING_JWT_WAYS      4
+
 /* a NumericDate beyond this is not a time (and would overflow) */
 #define NGX_BOOKING_JWT_TIME_MAX  NGX_BOOKING_TIME_MAX
 
@@ -81,12 +84,13 @@ typedef struct {
     size_t             groups_len;
     char               user[NGX_BOOKING_USER_MAX + 1];
     char               groups[NGX_BOOKING_JWT_CACHED_GROUPS + 1];
-    unsigned           used:1;
+    uint64_t           used;        /* the cache's clock when last used */
 } ngx_booking_jwt_entry_t;
 
 
 struct ngx_booking_jwt_cache_s {
     size_t                    size;
+    uint64_t                  clock;
     ngx_booking_jwt_entry_t  *entries;
 };
 
@@ -1263,6 +1267,10 @@ ngx_booking_jwt_cache_create(size_t size)
 {
     ngx_booking_jwt_cache_t  *cache;
 
+    /* whole sets of NGX_BOOKING_JWT_WAYS */
+    size = (size + NGX_BOOKING_JWT_WAYS - 1) / NGX_BOOKING_JWT_WAYS
+           * NGX_BOOKING_JWT_WAYS;
+
     cache = calloc(1, sizeof(ngx_booking_jwt_cache_t));
     if (cache == NULL) {
         return NULL;
@@ -1290,8 +1298,9 @@ ngx_booking_jwt_cache_free(ngx_booking_jwt_cache_t *cache)
 }
 
 
+/* the set a token's digest falls in: its first entry */
 static ngx_booking_jwt_entry_t *
-ngx_booking_jwt_bucket(ngx_booking_jwt_cache_t *cache, const u_char *token,
+ngx_booking_jwt_set(ngx_booking_jwt_cache_t *cache, const u_char *token,
     size_t len, u_char *digest)
 {
     uint32_t  h;
@@ -1299,7 +1308,8 @@ ngx_booking_jwt_bucket(ngx_booking_jwt_cache_t *cache, const u_char *token,
     SHA256(token, len, digest);
     memcpy(&h, digest, sizeof(uint32_t));
 
-    return &cache->entries[h % cache->size];
+    return &cache->entries[h % (cache->size / NGX_BOOKING_JWT_WAYS)
+                           * NGX_BOOKING_JWT_WAYS];
 }
 
 
@@ -1308,13 +1318,22 @@ ngx_booking_jwt_cache_get(ngx_booking_jwt_cache_t *cache,
     const u_char *token, size_t len, ngx_booking_jwt_t *out)
 {
     u_char                    digest[SHA256_DIGEST_LENGTH];
+    size_t                    i;
     ngx_booking_jwt_entry_t  *e;
 
-    e = ngx_booking_jwt_bucket(cache, token, len, digest);
+    e = ngx_booking_jwt_set(cache, token, len, digest);
 
-    if (!e->used || memcmp(e->digest, digest, sizeof(digest)) != 0) {
+    for (i = 0; i < NGX_BOOKING_JWT_WAYS; i++, e++) {
+        if (e->used && memcmp(e->digest, digest, sizeof(digest)) == 0) {
+            break;
+        }
+    }
+
+    if (i == NGX_BOOKING_JWT_WAYS) {
         return NGX_BOOKING_DECLINED;
     }
+
+    e->used = ++cache->clock;
 
     out->exp = e->exp;
     out->nbf = e->nbf;
@@ -1328,26 +1347,35 @@ ngx_booking_jwt_cache_get(ngx_booking_jwt_cache_t *cache,
 }
 
 
+/* into its set, in place of the entry least recently used */
 void
 ngx_booking_jwt_cache_put(ngx_booking_jwt_cache_t *cache,
     const u_char *token, size_t len, const ngx_booking_jwt_t *jwt)
 {
     u_char                    digest[SHA256_DIGEST_LENGTH];
-    ngx_booking_jwt_entry_t  *e;
+    size_t                    i;
+    ngx_booking_jwt_entry_t  *e, *old;
 
     /* rare: a token of more groups than an entry keeps is not cached */
     if (jwt->groups_len > NGX_BOOKING_JWT_CACHED_GROUPS) {
         return;
     }
 
-    e = ngx_booking_jwt_bucket(cache, token, len, digest);
+    e = ngx_booking_jwt_set(cache, token, len, digest);
+    old = e;
 
-    memcpy(e->digest, digest, sizeof(digest));
-    e->exp = jwt->exp;
-    e->nbf = jwt->nbf;
-    e->user_len = jwt->user_len;
-    e->groups_len = jwt->groups_len;
-    memcpy(e->user, jwt->user, jwt->user_len + 1);
-    memcpy(e->groups, jwt->groups, jwt->groups_len + 1);
-    e->used = 1;
+    for (i = 0; i < NGX_BOOKING_JWT_WAYS; i++) {
+        if (e[i].used < old->used) {
+            old = &e[i];
+        }
+    }
+
+    memcpy(old->digest, digest, sizeof(digest));
+    old->exp = jwt->exp;
+    old->nbf = jwt->nbf;
+    old->user_len = jwt->user_len;
+    old->groups_len = jwt->groups_len;
+    memcpy(old->user, jwt->user, jwt->user_len + 1);
+    memcpy(old->groups, jwt->groups, jwt->groups_len + 1);
+    old->used = ++cache->clock;
 }

@@ -17,10 +17,6 @@
 #include "ngx_booking_http.h"
 
 
-/* the largest key file read */
-#define NGX_BOOKING_JWKS_FILE_MAX  (1024 * 1024)
-
-
 static ngx_int_t ngx_booking_auth_token(ngx_http_request_t *r,
     ngx_str_t *token);
 static void ngx_booking_auth_keys_free(void *data);
@@ -38,8 +34,9 @@ ngx_int_t
 ngx_booking_auth_bearer(ngx_http_request_t *r, ngx_booking_http_ctx_t *ctx,
     ngx_booking_perr_t *err)
 {
+    u_char                   *p;
     ngx_str_t                 token;
-    ngx_booking_jwt_t        *jwt;
+    ngx_booking_jwt_t         jwt;
     ngx_booking_caller_t     *who;
     ngx_booking_main_conf_t  *bmcf;
 
@@ -51,11 +48,6 @@ ngx_booking_auth_bearer(ngx_http_request_t *r, ngx_booking_http_ctx_t *ctx,
         return NGX_OK;
     }
 
-    jwt = ngx_palloc(r->pool, sizeof(ngx_booking_jwt_t));
-    if (jwt == NULL) {
-        return NGX_ERROR;
-    }
-
     if (ngx_booking_jwt_cache == NULL) {
         ngx_booking_jwt_cache =
                         ngx_booking_jwt_cache_create(NGX_BOOKING_JWT_CACHE_SIZE);
@@ -63,10 +55,10 @@ ngx_booking_auth_bearer(ngx_http_request_t *r, ngx_booking_http_ctx_t *ctx,
 
     if (ngx_booking_jwt_cache != NULL
         && ngx_booking_jwt_cache_get(ngx_booking_jwt_cache, token.data,
-                                     token.len, jwt)
+                                     token.len, &jwt)
            == NGX_BOOKING_OK)
     {
-        if (ngx_booking_jwt_current(jwt, &bmcf->jwt.rules, ngx_time())
+        if (ngx_booking_jwt_current(&jwt, &bmcf->jwt.rules, ngx_time())
             != NGX_BOOKING_OK)
         {
             goto refused;
@@ -74,7 +66,7 @@ ngx_booking_auth_bearer(ngx_http_request_t *r, ngx_booking_http_ctx_t *ctx,
 
     } else {
         if (ngx_booking_jwt_verify(bmcf->jwt.keys, &bmcf->jwt.rules,
-                                   token.data, token.len, ngx_time(), jwt)
+                                   token.data, token.len, ngx_time(), &jwt)
             != NGX_BOOKING_OK)
         {
             goto refused;
@@ -82,27 +74,35 @@ ngx_booking_auth_bearer(ngx_http_request_t *r, ngx_booking_http_ctx_t *ctx,
 
         if (ngx_booking_jwt_cache != NULL) {
             ngx_booking_jwt_cache_put(ngx_booking_jwt_cache, token.data,
-                                      token.len, jwt);
+                                      token.len, &jwt);
         }
     }
 
-    who->user.len = jwt->user_len;
-    who->user.data = (u_char *) jwt->user;
-    who->groups.len = jwt->groups_len;
-    who->groups.data = (u_char *) jwt->groups;
+    p = ngx_pnalloc(r->pool, jwt.user_len + jwt.groups_len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    who->user.data = p;
+    who->user.len = jwt.user_len;
+    p = ngx_cpymem(p, jwt.user, jwt.user_len);
+
+    who->groups.data = p;
+    who->groups.len = jwt.groups_len;
+    ngx_memcpy(p, jwt.groups, jwt.groups_len);
 
     return NGX_OK;
 
 refused:
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "booking: bearer token refused: %s", jwt->error);
+                  "booking: bearer token refused: %s", jwt.error);
 
-    ctx->jwt_error = jwt->error;
+    ctx->jwt_error = jwt.error;
 
     err->status = NGX_HTTP_UNAUTHORIZED;
     err->code = "unauthenticated";
-    err->message = jwt->error;
+    err->message = jwt.error;
     err->field = NULL;
 
     return NGX_DECLINED;
@@ -186,68 +186,19 @@ ngx_booking_auth_challenge(ngx_http_request_t *r, ngx_booking_http_ctx_t *ctx)
 }
 
 
-/* booking_jwt_keys: the JWKS, read and checked now, so nginx -t tells */
+/* booking_jwt_keys: the JWKS, checked now, so that nginx -t tells */
 char *
 ngx_booking_auth_keys(ngx_conf_t *cf, ngx_booking_jwt_conf_t *jwt,
-    ngx_str_t *file)
+    ngx_str_t *file, ngx_str_t *text)
 {
     char                 err[256];
-    u_char              *buf;
-    ssize_t              n;
-    ngx_str_t            name;
-    ngx_file_t           f;
-    ngx_file_info_t      fi;
     ngx_pool_cleanup_t  *cln;
 
-    if (jwt->keys != NULL) {
-        return "is duplicate";
-    }
-
-    name = *file;
-
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(&f, sizeof(ngx_file_t));
-    f.name = name;
-    f.log = cf->log;
-
-    f.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (f.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &name);
-        return NGX_CONF_ERROR;
-    }
-
-    n = NGX_ERROR;
-    buf = NULL;
-
-    if (ngx_fd_info(f.fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) > NGX_BOOKING_JWKS_FILE_MAX)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" cannot be read or is larger than %d bytes",
-                           &name, NGX_BOOKING_JWKS_FILE_MAX);
-
-    } else {
-        buf = ngx_pnalloc(cf->temp_pool, ngx_file_size(&fi) + 1);
-
-        if (buf != NULL) {
-            n = ngx_read_file(&f, buf, ngx_file_size(&fi), 0);
-        }
-    }
-
-    ngx_close_file(f.fd);
-
-    if (n == NGX_ERROR) {
-        return NGX_CONF_ERROR;
-    }
-
-    jwt->keys = ngx_booking_jwks_load(buf, n, err, sizeof(err));
+    jwt->keys = ngx_booking_jwks_load(text->data, text->len, err,
+                                      sizeof(err));
 
     if (jwt->keys == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": %s", &name, err);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": %s", file, err);
         return NGX_CONF_ERROR;
     }
 

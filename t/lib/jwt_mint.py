@@ -96,10 +96,18 @@ def keys(d):
             json.dump(content, f)
 
 
+LOADED = {}
+
+
 def signing_key(private, name, alg):
+    # loading a PEM checks the key, which for RSA costs far more than a
+    # signature: once a key
     if alg.startswith('HS'):
         return base64.urlsafe_b64decode(private[name] + '==')
-    return serialization.load_pem_private_key(private[name].encode(), None)
+    if name not in LOADED:
+        LOADED[name] = serialization.load_pem_private_key(
+            private[name].encode(), None)
+    return LOADED[name]
 
 
 def forged_hs(private, header, claims):

@@ -14,12 +14,17 @@
 BENCH_SECONDS ?= 10
 BENCH_ROUNDS  ?= 3
 
-.PHONY: bench bench-growth bench-memory bench-cluster
+.PHONY: bench bench-growth bench-memory bench-cluster bench-jwt
 
 bench: module
 	BENCH_SECONDS=$(BENCH_SECONDS) BENCH_ROUNDS=$(BENCH_ROUNDS) \
 	    perl tests/bench/bench.pl --all
 	BENCH_SECONDS=$(BENCH_SECONDS) perl tests/bench/cluster.pl
+	BENCH_SECONDS=$(BENCH_SECONDS) perl tests/bench/jwt.pl
+
+# holds with a bearer token (booking_jwt) beside holds with booking_user
+bench-jwt: module
+	BENCH_SECONDS=$(BENCH_SECONDS) perl tests/bench/jwt.pl
 
 # holds and listing pages, one Redis beside a 3-master cluster, one run
 bench-cluster: module

@@ -13,6 +13,10 @@
 --                                 request of the thread confirms it
 --   race RESOURCE START END       every request holds the same slot of one
 --                                 resource: the first get it, the rest 409
+--   jwt FILE PREFIX N T0 NSLOTS SLOT
+--                                 the holds of "hold", each with a bearer
+--                                 token drawn from FILE (one a line) in
+--                                 place of X-User-Id
 
 local threads = {}
 
@@ -22,7 +26,7 @@ function setup(thread)
 end
 
 local mode, prefix, n, from, to, t0, nslots, slot, resource, rstart, rend
-local fixed
+local fixed, tokens
 local queue, qhead, qtail = {}, 1, 0
 
 local function iso(t)
@@ -41,6 +45,13 @@ function init(args)
       t0, nslots, slot = tonumber(args[4]), tonumber(args[5]), tonumber(args[6])
    elseif mode == "race" then
       resource, rstart, rend = args[2], args[3], args[4]
+   elseif mode == "jwt" then
+      tokens = {}
+      for line in io.lines(args[2]) do
+         tokens[#tokens + 1] = line
+      end
+      prefix, n = args[3], tonumber(args[4])
+      t0, nslots, slot = tonumber(args[5]), tonumber(args[6]), tonumber(args[7])
    else
       fixed = wrk.format()
    end
@@ -51,10 +62,18 @@ local function user()
 end
 
 local function post(body, u)
-   return wrk.format("POST", "/api/bookings",
-                     { ["Host"] = wrk.headers["Host"],
-                       ["Content-Type"] = "application/json",
-                       ["X-User-Id"] = u }, body)
+   local h = { ["Host"] = wrk.headers["Host"],
+               ["Content-Type"] = "application/json" }
+   if tokens then
+      h["Authorization"] = "Bearer " .. tokens[math.random(1, #tokens)]
+   else
+      h["X-User-Id"] = u
+   end
+   -- the URL's path when it is a bookings path (/plain/bookings), else
+   -- /api/bookings
+   local path = string.match(wrk.path, "/bookings$") and wrk.path
+                or "/api/bookings"
+   return wrk.format("POST", path, h, body)
 end
 
 local function hold()
@@ -69,7 +88,7 @@ function request()
       return wrk.format("GET", string.format(
          "/api/resources/%s%012d/availability?from=%s&to=%s",
          prefix, math.random(0, n - 1), from, to))
-   elseif mode == "hold" then
+   elseif mode == "hold" or mode == "jwt" then
       return hold()
    elseif mode == "pair" then
       if qtail >= qhead then
