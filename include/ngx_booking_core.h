@@ -103,6 +103,8 @@ int ngx_booking_slot_aligned(int64_t t, int64_t slot);
 
 /* whether a type's slot is whole days: its instants are written as dates */
 int ngx_booking_day_slot(int64_t slot);
+int64_t ngx_booking_days_from_civil(int year, int month, int day);
+void ngx_booking_civil_from_days(int64_t z, int *year, int *month, int *day);
 
 /*
  * The body of a JSON string (no quotes) for the bytes s[0..n).  The quote

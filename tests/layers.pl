@@ -26,6 +26,7 @@ my %header = (
     'ngx_booking_contract.h' => 'core',
     'ngx_booking_metrics.h'  => 'core',
     'ngx_booking_jwt.h'      => 'core',
+    'ngx_booking_tz.h'       => 'core',
     'ngx_booking_reply.h'    => 'store',
     'ngx_booking_store.h'    => 'store',
     'ngx_booking_redis.h'    => 'store',

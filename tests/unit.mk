@@ -18,7 +18,8 @@ UNIT_LIBS = -lcmocka -lcrypto -ljansson -lhiredis
 UNIT_BINS = build/tests/test_core build/tests/test_token build/tests/test_ical \
             build/tests/test_route build/tests/test_replies \
             build/tests/test_keys build/tests/test_query \
-            build/tests/test_metrics build/tests/test_jwt
+            build/tests/test_metrics build/tests/test_jwt \
+            build/tests/test_tz
 
 .PHONY: unit
 

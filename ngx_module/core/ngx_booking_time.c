@@ -15,9 +15,6 @@
 
 static int ngx_booking_digits(const u_char *p, size_t n, int *value);
 static int ngx_booking_days_in_month(int year, int month);
-static int64_t ngx_booking_days_from_civil(int year, int month, int day);
-static void ngx_booking_civil_from_days(int64_t z, int *year, int *month,
-    int *day);
 static u_char *ngx_booking_put_digits(u_char *p, int value, int n);
 static int64_t ngx_booking_clamp_time(int64_t t);
 
@@ -397,7 +394,7 @@ ngx_booking_days_in_month(int year, int month)
  * plain division below is a floor division.
  */
 
-static int64_t
+int64_t
 ngx_booking_days_from_civil(int year, int month, int day)
 {
     int64_t  y, era, yoe, doy, doe;
@@ -414,7 +411,7 @@ ngx_booking_days_from_civil(int year, int month, int day)
 
 /* the inverse of the above for z >= 0 (1970-01-01 onwards) */
 
-static void
+void
 ngx_booking_civil_from_days(int64_t z, int *year, int *month, int *day)
 {
     int64_t  era, doe, yoe, doy, mp, y, m;
