@@ -15,6 +15,7 @@
 #include <ngx_core.h>
 
 #include "ngx_booking_core.h"
+#include "ngx_booking_tz.h"
 #include "ngx_booking_store.h"
 #include "ngx_booking_view.h"
 
@@ -39,8 +40,21 @@ typedef struct {
 } ngx_booking_type_t;
 
 
+/* booking_quota: a limit of a user's bookings in a calendar period */
+typedef struct {
+    ngx_str_t                   name;
+    ngx_uint_t                  hours;       /* 1: hours=, 0: count= */
+    int64_t                     limit;       /* bookings, or seconds */
+    int                         per;         /* NGX_BOOKING_PER_* */
+    ngx_array_t                *types;       /* ngx_str_t, NULL: all */
+    ngx_array_t                *groups;      /* ngx_str_t, NULL: everyone */
+    ngx_booking_tz_t           *tz;
+} ngx_booking_quota_conf_t;
+
+
 typedef struct {
     ngx_array_t                 types;       /* ngx_booking_type_t */
+    ngx_array_t                 quotas;      /* ngx_booking_quota_conf_t */
     ngx_str_t                  *rules;       /* one line per type, for Lua */
     ngx_str_t                   secret;
     ngx_regex_t                *id_regex;    /* NULL: the default pattern */
@@ -101,6 +115,7 @@ struct ngx_booking_req_s {
     void                       *data;        /* the http layer's */
     void                       *state;       /* the operation's */
     ngx_str_t                  *state_id;    /* its entry in an index */
+    void                       *claims;      /* its quota claims */
 };
 
 
@@ -186,7 +201,8 @@ ngx_int_t ngx_booking_unindex_type(ngx_booking_req_t *req, ngx_str_t *type,
 ngx_uint_t ngx_booking_quota_any(ngx_booking_ops_conf_t *conf);
 ngx_int_t ngx_booking_quota_claim(ngx_booking_req_t *req,
     ngx_booking_call_t *create, ngx_str_t *rid, ngx_str_t *score,
-    int64_t end);
+    int64_t start, int64_t end);
+void ngx_booking_quota_unclaim(ngx_booking_req_t *req);
 void ngx_booking_quota_release(ngx_booking_req_t *req, ngx_str_t *user,
     ngx_str_t *type, ngx_str_t *id);
 

@@ -73,6 +73,8 @@ ngx_int_t ngx_booking_json_done(ngx_booking_json_t *j, ngx_str_t *body);
 ngx_int_t ngx_booking_view_error(ngx_booking_answer_t *a, ngx_pool_t *pool,
     ngx_uint_t status, ngx_str_t *code, ngx_str_t *message,
     ngx_str_t *field);
+ngx_int_t ngx_booking_view_quota(ngx_booking_answer_t *a, ngx_pool_t *pool,
+    ngx_str_t *quota, int64_t period_start);
 ngx_int_t ngx_booking_view_fail(ngx_booking_answer_t *a, ngx_pool_t *pool,
     ngx_uint_t status, const char *code, const char *message,
     const char *field);

@@ -62,6 +62,15 @@ static char *ngx_booking_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_booking_jwt_keys(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_booking_quota(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_booking_quota_option(ngx_conf_t *cf,
+    ngx_booking_quota_conf_t *q, ngx_str_t *opt);
+static ngx_int_t ngx_booking_conf_name(ngx_str_t *name);
+static ngx_array_t *ngx_booking_conf_list(ngx_conf_t *cf, ngx_str_t *text);
+static ngx_int_t ngx_booking_quota_types(ngx_conf_t *cf,
+    ngx_booking_ops_conf_t *ops);
+static void ngx_booking_tz_cleanup(void *data);
 static char *ngx_booking_jwt_claims(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_booking_connections_bounds(ngx_conf_t *cf, void *post,
@@ -224,6 +233,13 @@ static ngx_command_t  ngx_booking_commands[] = {
       0,
       NULL },
 
+    { ngx_string("booking_quota"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_booking_quota,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("booking_secret_file"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_booking_file,
@@ -338,7 +354,10 @@ ngx_booking_create_main_conf(ngx_conf_t *cf)
 
     if (ngx_array_init(&bmcf->ops.types, cf->pool, 8,
                        sizeof(ngx_booking_type_t))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&bmcf->ops.quotas, cf->pool, 4,
+                          sizeof(ngx_booking_quota_conf_t))
+           != NGX_OK)
     {
         return NULL;
     }
@@ -375,7 +394,9 @@ ngx_booking_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_booking_rules(cf, &bmcf->ops) != NGX_OK) {
+    if (ngx_booking_rules(cf, &bmcf->ops) != NGX_OK
+        || ngx_booking_quota_types(cf, &bmcf->ops) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -827,17 +848,12 @@ ngx_booking_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "has a name that is not 1 to 32 characters";
     }
 
-    for (i = 0; i < value[1].len; i++) {
-        if (!((value[1].data[i] >= 'a' && value[1].data[i] <= 'z')
-              || (value[1].data[i] >= '0' && value[1].data[i] <= '9')
-              || value[1].data[i] == '_' || value[1].data[i] == '-'))
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               NGX_BOOKING_TYPE_ERR
-                               "invalid type name \"%V\": use a-z 0-9 _ -",
-                               &value[1]);
-            return NGX_CONF_ERROR;
-        }
+    if (ngx_booking_conf_name(&value[1]) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           NGX_BOOKING_TYPE_ERR
+                           "invalid type name \"%V\": use a-z 0-9 _ -",
+                           &value[1]);
+        return NGX_CONF_ERROR;
     }
 
     if (ngx_booking_find_type(&bmcf->ops, value[1].data, value[1].len) != NULL) {
@@ -1386,6 +1402,248 @@ ngx_booking_jwt_claims(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * booking_quota name count=N|hours=N per=day|week|month [types=a,b]
+ *               [groups=g,h] [tz=Area/City]
+ */
+static char *
+ngx_booking_quota(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_booking_main_conf_t *bmcf = conf;
+
+    char                      *rv;
+    ngx_str_t                 *value;
+    ngx_uint_t                 i;
+    ngx_booking_quota_conf_t  *q, *other;
+
+    value = cf->args->elts;
+    other = bmcf->ops.quotas.elts;
+
+    if (value[1].len == 0 || value[1].len > 32
+        || ngx_booking_conf_name(&value[1]) != NGX_OK)
+    {
+        return "needs a name of 1 to 32 of a-z 0-9 _ -";
+    }
+
+    for (i = 0; i < bmcf->ops.quotas.nelts; i++) {
+        if (other[i].name.len == value[1].len
+            && ngx_strncmp(other[i].name.data, value[1].data,
+                           value[1].len) == 0)
+        {
+            return "is duplicate";
+        }
+    }
+
+    q = ngx_array_push(&bmcf->ops.quotas);
+    if (q == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(q, sizeof(ngx_booking_quota_conf_t));
+    q->name = value[1];
+    q->limit = -1;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        rv = ngx_booking_quota_option(cf, q, &value[i]);
+
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    if (q->limit < 0 || q->per == 0) {
+        return "needs count= or hours=, and per=";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_booking_quota_option(ngx_conf_t *cf, ngx_booking_quota_conf_t *q,
+    ngx_str_t *opt)
+{
+    char                err[256];
+    u_char             *eq, name[NGX_BOOKING_TZ_NAME_MAX + 1];
+    ngx_int_t           n;
+    ngx_str_t           key, val;
+    ngx_pool_cleanup_t *cln;
+
+    eq = ngx_strlchr(opt->data, opt->data + opt->len, '=');
+
+    if (eq == NULL) {
+        return "takes count=, hours=, per=, types=, groups= and tz=";
+    }
+
+    key.data = opt->data;
+    key.len = eq - opt->data;
+    val.data = eq + 1;
+    val.len = opt->data + opt->len - val.data;
+
+    if ((key.len == 5 && ngx_strncmp(key.data, "count", 5) == 0)
+        || (key.len == 5 && ngx_strncmp(key.data, "hours", 5) == 0))
+    {
+        n = ngx_atoi(val.data, val.len);
+
+        if (q->limit >= 0 || n < 1 || n > 1000000) {
+            return "takes one of count= and hours=, from 1 to 1000000";
+        }
+
+        q->hours = (key.data[0] == 'h');
+        q->limit = q->hours ? n * 3600 : n;
+        return NGX_CONF_OK;
+    }
+
+    if (key.len == 3 && ngx_strncmp(key.data, "per", 3) == 0) {
+        q->per = (val.len == 3 && ngx_strncmp(val.data, "day", 3) == 0)
+                 ? NGX_BOOKING_PER_DAY
+                 : (val.len == 4 && ngx_strncmp(val.data, "week", 4) == 0)
+                 ? NGX_BOOKING_PER_WEEK
+                 : (val.len == 5 && ngx_strncmp(val.data, "month", 5) == 0)
+                 ? NGX_BOOKING_PER_MONTH : 0;
+
+        return q->per ? NGX_CONF_OK : "takes per=day, per=week or per=month";
+    }
+
+    if (key.len == 5 && ngx_strncmp(key.data, "types", 5) == 0) {
+        q->types = ngx_booking_conf_list(cf, &val);
+        return q->types ? NGX_CONF_OK : "takes types=<type>,<type>...";
+    }
+
+    if (key.len == 6 && ngx_strncmp(key.data, "groups", 6) == 0) {
+        q->groups = ngx_booking_conf_list(cf, &val);
+        return q->groups ? NGX_CONF_OK : "takes groups=<group>,<group>...";
+    }
+
+    if (key.len == 2 && ngx_strncmp(key.data, "tz", 2) == 0) {
+        if (q->tz != NULL || val.len == 0 || val.len > NGX_BOOKING_TZ_NAME_MAX)
+        {
+            return "takes one tz=<IANA time zone>";
+        }
+
+        q->tz = ngx_pcalloc(cf->pool, sizeof(ngx_booking_tz_t));
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+
+        if (q->tz == NULL || cln == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_cpystrn(name, val.data, val.len + 1);
+
+        if (ngx_booking_tz_load(q->tz, (char *) name, err, sizeof(err))
+            != NGX_BOOKING_OK)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"booking_quota\" directive: %s", err);
+            return NGX_CONF_ERROR;
+        }
+
+        cln->handler = ngx_booking_tz_cleanup;
+        cln->data = q->tz;
+
+        return NGX_CONF_OK;
+    }
+
+    return "takes count=, hours=, per=, types=, groups= and tz=";
+}
+
+
+/* the names of types and quotas: a-z 0-9 _ - */
+static ngx_int_t
+ngx_booking_conf_name(ngx_str_t *name)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < name->len; i++) {
+        if (!((name->data[i] >= 'a' && name->data[i] <= 'z')
+              || (name->data[i] >= '0' && name->data[i] <= '9')
+              || name->data[i] == '_' || name->data[i] == '-'))
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* a comma-separated list of names, none empty */
+static ngx_array_t *
+ngx_booking_conf_list(ngx_conf_t *cf, ngx_str_t *text)
+{
+    u_char       *p, *last, *comma;
+    ngx_str_t    *s;
+    ngx_array_t  *a;
+
+    a = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+    if (a == NULL) {
+        return NULL;
+    }
+
+    p = text->data;
+    last = text->data + text->len;
+
+    while (p <= last) {
+        comma = ngx_strlchr(p, last, ',');
+        comma = comma ? comma : last;
+
+        if (comma == p) {
+            return NULL;
+        }
+
+        s = ngx_array_push(a);
+        if (s == NULL) {
+            return NULL;
+        }
+
+        s->data = p;
+        s->len = comma - p;
+        p = comma + 1;
+    }
+
+    return a;
+}
+
+
+/* every type a quota names is a booking_type */
+static ngx_int_t
+ngx_booking_quota_types(ngx_conf_t *cf, ngx_booking_ops_conf_t *ops)
+{
+    ngx_str_t                 *t;
+    ngx_uint_t                 i, j;
+    ngx_booking_quota_conf_t  *q;
+
+    q = ops->quotas.elts;
+
+    for (i = 0; i < ops->quotas.nelts; i++) {
+        if (q[i].types == NULL) {
+            continue;
+        }
+
+        t = q[i].types->elts;
+
+        for (j = 0; j < q[i].types->nelts; j++) {
+            if (ngx_booking_find_type(ops, t[j].data, t[j].len) == NULL) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"booking_quota\" directive: quota "
+                                   "\"%V\" names type \"%V\", which no "
+                                   "booking_type defines", &q[i].name, &t[j]);
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_booking_tz_cleanup(void *data)
+{
+    ngx_booking_tz_free(data);
 }
 
 

@@ -268,7 +268,7 @@ ngx_booking_create_indexed(ngx_booking_req_t *req, ngx_booking_call_t *call,
 
     /* max_active: the index entry and the claim in one step */
     if (ngx_booking_create_counts(req, call)) {
-        return ngx_booking_quota_claim(req, call, rid, &score, end);
+        return ngx_booking_quota_claim(req, call, rid, &score, start, end);
     }
 
     zadd = ngx_booking_index_user(req, id, &score, ngx_booking_create_send);
@@ -401,6 +401,7 @@ ngx_booking_created(ngx_booking_call_t *call)
 
     if (req->state == call && ngx_booking_create_unmade(call)) {
         ngx_booking_unindex_user(req, req->state_id);
+        ngx_booking_quota_unclaim(req);
         ngx_booking_quota_release(req, &req->caller.user,
                        &call->args[NGX_BOOKING_BOOKING_CREATE_A_CLAIMED],
                        req->state_id);

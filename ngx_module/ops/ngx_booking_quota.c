@@ -33,12 +33,28 @@
 
 #define NGX_BOOKING_FOREVER  253402300799LL
 
+/* the most periods of quotas one booking is checked in */
+#define NGX_BOOKING_CHECKS_MAX  512
+
+/* a period's claims are kept this long after it ends */
+#define NGX_BOOKING_PERIOD_KEEP  86400
+
 /*
  * A claim whose booking is not there may be one whose booking is being
  * made (claimed, booking_create on its way): it is stale only this long
  * after it was made, well past any booking_create's time.
  */
 #define NGX_BOOKING_CLAIM_YOUNG  60
+
+
+/* one period of one quota that the booking falls in */
+typedef struct {
+    ngx_booking_quota_conf_t  *quota;
+    int64_t                    start;
+    int64_t                    next;
+    int64_t                    amount;
+    ngx_str_t                  key;
+} ngx_booking_check_t;
 
 
 typedef struct {
@@ -54,9 +70,11 @@ typedef struct {
     ngx_str_t            *stale;      /* those found no longer occupying */
     ngx_uint_t            nstale;
     ngx_uint_t            pending;
-    ngx_uint_t            verified;
     ngx_booking_call_t   *failed;
+    int64_t               start;
     int64_t               end;
+    ngx_array_t           checks;     /* ngx_booking_check_t */
+    u_char               *verified_which;
 } ngx_booking_quota_t;
 
 
@@ -67,6 +85,11 @@ typedef struct {
 
 
 static void ngx_booking_quota_typed(ngx_booking_call_t *call);
+static ngx_int_t ngx_booking_quota_periods(ngx_booking_quota_t *q);
+static ngx_uint_t ngx_booking_quota_applies(ngx_booking_quota_conf_t *qc,
+    ngx_str_t *type, ngx_str_t *groups);
+static ngx_int_t ngx_booking_quota_refused(ngx_booking_quota_t *q,
+    ngx_uint_t which);
 static ngx_int_t ngx_booking_quota_send(ngx_booking_quota_t *q);
 static void ngx_booking_quota_claimed(ngx_booking_call_t *call);
 static ngx_int_t ngx_booking_quota_verify(ngx_booking_quota_t *q);
@@ -95,7 +118,7 @@ ngx_booking_quota_any(ngx_booking_ops_conf_t *conf)
         }
     }
 
-    return 0;
+    return conf->quotas.nelts > 0;
 }
 
 
@@ -105,7 +128,7 @@ ngx_booking_quota_any(ngx_booking_ops_conf_t *conf)
  */
 ngx_int_t
 ngx_booking_quota_claim(ngx_booking_req_t *req, ngx_booking_call_t *create,
-    ngx_str_t *rid, ngx_str_t *score, int64_t end)
+    ngx_str_t *rid, ngx_str_t *score, int64_t start, int64_t end)
 {
     ngx_booking_call_t   *call;
     ngx_booking_quota_t  *q;
@@ -125,7 +148,16 @@ ngx_booking_quota_claim(ngx_booking_req_t *req, ngx_booking_call_t *create,
     q->create = create;
     q->rid = *rid;
     q->score = *score;
+    q->start = start;
     q->end = end;
+
+    if (ngx_array_init(&q->checks, req->pool, 4, sizeof(ngx_booking_check_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    req->claims = q;
 
     ngx_str_set(&call->args[0], "HMGET");
     ngx_str_set(&call->args[2], "type");
@@ -155,8 +187,22 @@ ngx_booking_quota_typed(ngx_booking_call_t *call)
                                         f->v[0].len);
     }
 
-    if (q->type != NULL && q->type->max_active) {
+    if (q->type != NULL && ngx_booking_quota_periods(q) != NGX_OK) {
+        ngx_booking_op_done(q->req, ngx_booking_op_fail(q->req,
+                                 NGX_BOOKING_UNPROCESSABLE, "invalid",
+                                 "the booking spans too many periods of "
+                                 "quotas", "end"));
+        return;
+    }
+
+    if (q->type != NULL && (q->type->max_active || q->checks.nelts)) {
         q->create->args[NGX_BOOKING_BOOKING_CREATE_A_CLAIMED] = q->type->name;
+    }
+
+    q->verified_which = ngx_pcalloc(q->req->pool, q->checks.nelts + 1);
+    if (q->verified_which == NULL) {
+        ngx_booking_op_done(q->req, NGX_ERROR);
+        return;
     }
 
     if (ngx_booking_num(q->req, &q->until,
@@ -171,20 +217,145 @@ ngx_booking_quota_typed(ngx_booking_call_t *call)
 }
 
 
+/*
+ * The periods of every quota that applies to this booking: each period
+ * it overlaps (a timeless one: the period of now, its created_at), with
+ * 1 for count= or its seconds in the period for hours=.
+ */
+static ngx_int_t
+ngx_booking_quota_periods(ngx_booking_quota_t *q)
+{
+    int64_t                    t, start, next, a, b;
+    ngx_uint_t                 i;
+    ngx_booking_req_t         *req;
+    ngx_booking_check_t       *c;
+    ngx_booking_quota_conf_t  *qc;
+    static ngx_booking_tz_t    utc;
+
+    req = q->req;
+    qc = req->conf->quotas.elts;
+
+    for (i = 0; i < req->conf->quotas.nelts; i++) {
+        if (!ngx_booking_quota_applies(&qc[i], &q->type->name,
+                                       &req->caller.groups)
+            || (q->start < 0 && qc[i].hours))
+        {
+            continue;
+        }
+
+        t = q->start >= 0 ? q->start : ngx_time();
+
+        do {
+            ngx_booking_tz_period(qc[i].tz ? qc[i].tz : &utc, qc[i].per, t,
+                                  &start, &next);
+
+            if (q->checks.nelts == NGX_BOOKING_CHECKS_MAX) {
+                return NGX_DECLINED;
+            }
+
+            c = ngx_array_push(&q->checks);
+            if (c == NULL) {
+                return NGX_ERROR;
+            }
+
+            a = ngx_max(start, q->start);
+            b = ngx_min(next, q->end);
+
+            c->quota = &qc[i];
+            c->start = start;
+            c->next = next;
+            c->amount = qc[i].hours ? b - a : 1;
+
+            c->key.data = ngx_pnalloc(req->pool, sizeof(NGX_BOOKING_KEY_P)
+                                      + req->caller.user.len + qc[i].name.len
+                                      + NGX_INT64_LEN);
+            if (c->key.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            c->key.len = ngx_sprintf(c->key.data, "bk:{u:%V}:p:%V:%L",
+                                     &req->caller.user, &qc[i].name, start)
+                         - c->key.data;
+
+            t = next;
+
+        } while (q->start >= 0 && t < q->end);
+    }
+
+    return NGX_OK;
+}
+
+
+/* the quota's types hold the type, and its groups one of the caller's */
+static ngx_uint_t
+ngx_booking_quota_applies(ngx_booking_quota_conf_t *qc, ngx_str_t *type,
+    ngx_str_t *groups)
+{
+    u_char      *p, *last, *comma, *s, *e;
+    ngx_str_t   *n;
+    ngx_uint_t   i, found;
+
+    if (qc->types != NULL) {
+        n = qc->types->elts;
+        found = 0;
+
+        for (i = 0; i < qc->types->nelts && !found; i++) {
+            found = (n[i].len == type->len
+                     && ngx_strncmp(n[i].data, type->data, type->len) == 0);
+        }
+
+        if (!found) {
+            return 0;
+        }
+    }
+
+    if (qc->groups == NULL) {
+        return 1;
+    }
+
+    /* the caller's groups: comma-separated, spaces around them ignored */
+    n = qc->groups->elts;
+    p = groups->data;
+    last = groups->data + groups->len;
+
+    while (p < last) {
+        comma = ngx_strlchr(p, last, ',');
+        comma = comma ? comma : last;
+
+        for (s = p; s < comma && *s == ' '; s++) { /* void */ }
+        for (e = comma; e > s && e[-1] == ' '; e--) { /* void */ }
+
+        for (i = 0; i < qc->groups->nelts; i++) {
+            if (n[i].len == (size_t) (e - s)
+                && ngx_strncmp(n[i].data, s, e - s) == 0)
+            {
+                return 1;
+            }
+        }
+
+        p = comma + 1;
+    }
+
+    return 0;
+}
+
+
 /* user_claim, with the stale claims found so far */
 static ngx_int_t
 ngx_booking_quota_send(ngx_booking_quota_t *q)
 {
-    ngx_str_t           *k, *a, none;
-    ngx_uint_t           i;
-    ngx_booking_req_t   *req;
-    ngx_booking_call_t  *call;
+    ngx_str_t            *k, *a, none;
+    ngx_uint_t            i;
+    ngx_booking_req_t    *req;
+    ngx_booking_call_t   *call;
+    ngx_booking_check_t  *c;
 
     req = q->req;
 
     call = ngx_booking_op_call(req, NGX_BOOKING_SCRIPT_USER_CLAIM,
-                               NGX_BOOKING_USER_CLAIM_NKEYS,
-                               NGX_BOOKING_USER_CLAIM_NARGS + q->nstale,
+                               NGX_BOOKING_USER_CLAIM_K_P + q->checks.nelts,
+                               NGX_BOOKING_USER_CLAIM_A_REST
+                               + 3 * q->checks.nelts + q->nstale,
                                NGX_BOOKING_R_FIELDS,
                                ngx_booking_quota_claimed);
     if (call == NULL) {
@@ -215,8 +386,33 @@ ngx_booking_quota_send(ngx_booking_quota_t *q)
     a[NGX_BOOKING_USER_CLAIM_A_SCORE] = q->score;
     a[NGX_BOOKING_USER_CLAIM_A_UNTIL] = q->until;
 
+    if (ngx_booking_num(req, &a[NGX_BOOKING_USER_CLAIM_A_CHECKS],
+                        (int64_t) q->checks.nelts)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    c = q->checks.elts;
+    a += NGX_BOOKING_USER_CLAIM_A_REST;
+
+    for (i = 0; i < q->checks.nelts; i++) {
+        k[NGX_BOOKING_USER_CLAIM_K_P + i] = c[i].key;
+
+        if (ngx_booking_num(req, &a[0], c[i].quota->limit) != NGX_OK
+            || ngx_booking_num(req, &a[1], c[i].amount) != NGX_OK
+            || ngx_booking_num(req, &a[2],
+                               c[i].next + NGX_BOOKING_PERIOD_KEEP)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        a += 3;
+    }
+
     for (i = 0; i < q->nstale; i++) {
-        a[NGX_BOOKING_USER_CLAIM_A_STALE + i] = q->stale[i];
+        a[i] = q->stale[i];
     }
 
     /* with booking_redis_replicas, WAITed on its node, in a Cluster */
@@ -232,6 +428,7 @@ ngx_booking_quota_claimed(ngx_booking_call_t *call)
 {
     ngx_booking_quota_t *q = call->data;
 
+    ngx_int_t              which;
     ngx_uint_t             i;
     ngx_booking_req_t     *req;
     ngx_booking_span_t    *id, *at;
@@ -259,16 +456,25 @@ ngx_booking_quota_claimed(ngx_booking_call_t *call)
         return;
     }
 
-    if (q->verified) {
-        ngx_booking_op_done(req, ngx_booking_op_fail(req,
-                                 NGX_HTTP_TOO_MANY_REQUESTS, "quota",
-                                 "this user already has max_active "
-                                 "bookings of this type", "resource"));
+    which = (f->n >= 2 && f->v[1].data != NULL)
+            ? ngx_atoi((u_char *) f->v[1].data, f->v[1].len) : NGX_ERROR;
+
+    if (which == NGX_ERROR || (ngx_uint_t) which > q->checks.nelts) {
+        ngx_booking_op_done(req, ngx_booking_op_unexpected(req));
         return;
     }
 
+    /* refused again where its claims were read already: it is full */
+    if (q->verified_which[which]) {
+        ngx_booking_op_done(req, ngx_booking_quota_refused(q, which));
+        return;
+    }
+
+    q->verified_which[which] = 1;
+    q->nstale = 0;
+
     /* the claims that counted and when, kept beyond the reply */
-    q->nheld = (f->n - 1) / 2;
+    q->nheld = (f->n - 2) / 2;
     q->held = ngx_palloc(req->pool, (q->nheld + 1) * sizeof(ngx_str_t));
     q->stale = ngx_palloc(req->pool, (q->nheld + 1) * sizeof(ngx_str_t));
     q->at = ngx_palloc(req->pool, (q->nheld + 1) * sizeof(int64_t));
@@ -279,8 +485,8 @@ ngx_booking_quota_claimed(ngx_booking_call_t *call)
     }
 
     for (i = 0; i < q->nheld; i++) {
-        id = &f->v[1 + 2 * i];
-        at = &f->v[2 + 2 * i];
+        id = &f->v[2 + 2 * i];
+        at = &f->v[3 + 2 * i];
 
         q->held[i].len = id->data ? id->len : 0;
         q->held[i].data = ngx_pnalloc(req->pool, q->held[i].len + 1);
@@ -300,9 +506,27 @@ ngx_booking_quota_claimed(ngx_booking_call_t *call)
         }
     }
 
-    q->verified = 1;
-
     ngx_booking_op_done(req, ngx_booking_quota_verify(q));
+}
+
+
+/* 429: max_active (which 0), or the quota and period of the which-th */
+static ngx_int_t
+ngx_booking_quota_refused(ngx_booking_quota_t *q, ngx_uint_t which)
+{
+    ngx_booking_check_t  *c;
+
+    if (which == 0) {
+        return ngx_booking_op_fail(q->req, NGX_HTTP_TOO_MANY_REQUESTS,
+                                   "quota", "this user already has "
+                                   "max_active bookings of this type",
+                                   "resource");
+    }
+
+    c = (ngx_booking_check_t *) q->checks.elts + which - 1;
+
+    return ngx_booking_view_quota(&q->req->answer, q->req->pool,
+                                  &c->quota->name, c->start);
 }
 
 
@@ -420,10 +644,9 @@ ngx_booking_quota_read(ngx_booking_call_t *call)
 
 /*
  * Held (and not expired: bookings_get shows an expired hold as such),
- * requested or confirmed, and not ended.  Read as Redis stored it, with
- * this worker's clock for the end: a claim kept a second too long is
- * harmless, one dropped too soon is not, and the end is long past when
- * the two clocks could disagree.
+ * requested or confirmed.  Ended or not: a quota's period counts the
+ * bookings that were, and max_active's claims end by themselves at the
+ * booking's end (user_claim).
  */
 static ngx_uint_t
 ngx_booking_quota_occupies(ngx_booking_rec_t *rec, int64_t now)
@@ -439,13 +662,52 @@ ngx_booking_quota_occupies(ngx_booking_rec_t *rec, int64_t now)
         return 0;
     }
 
-    return rec->end < 0 || rec->end + 60 > now;
+    return 1;
+}
+
+
+/*
+ * A booking refused or replayed after its claims were made: its claims on
+ * quotas' periods out again, not waited for (max_active's go with
+ * ngx_booking_quota_release).
+ */
+void
+ngx_booking_quota_unclaim(ngx_booking_req_t *req)
+{
+    ngx_uint_t            i;
+    ngx_booking_call_t   *call;
+    ngx_booking_quota_t  *q;
+    ngx_booking_check_t  *c;
+
+    q = req->claims;
+
+    if (q == NULL) {
+        return;
+    }
+
+    c = q->checks.elts;
+
+    for (i = 0; i < q->checks.nelts; i++) {
+        call = ngx_booking_op_call(req, -1, 0, 3, NGX_BOOKING_R_STATUS,
+                                   ngx_booking_quota_ignore);
+        if (call == NULL) {
+            return;
+        }
+
+        ngx_str_set(&call->args[0], "HDEL");
+        call->args[1] = c[i].key;
+        call->args[2] = *req->state_id;
+
+        (void) ngx_booking_store_call(call);
+    }
 }
 
 
 /*
  * After a cancel or a decline: the booking's claim out of its user's
- * count, not waited for (one lost counts until a refusal reads it).
+ * max_active count, not waited for (one lost counts until a refusal reads
+ * it).  Its claims on quotas' periods stay until a refusal reads them:
+ * who cancels may not be its user, whose groups chose the quotas.
  */
 void
 ngx_booking_quota_release(ngx_booking_req_t *req, ngx_str_t *user,

@@ -1,49 +1,101 @@
 #!lua
--- A user's booking in the user's index, and its claim on the type's
--- max_active, before the booking is made (both keys in the user's hash
--- slot; the booking is in the resource's: a step of its own after this).
--- KEYS U Q W (when each claim was made)
+-- A user's booking in the user's index, and its claims on the type's
+-- max_active and on the quotas of nginx.conf, before the booking is made
+-- (all keys in the user's hash slot; the booking is in the resource's: a
+-- step of its own after this).
+-- KEYS U Q W (when each claim was made) then P: one a quota's period
 -- ARGV id score (in U) max (the type's max_active, 0: none) until (when
---      the claim ends: the booking's end, or never) then the ids of
---      claims the worker found no longer occupying (from A_STALE on)
--- -> {'ok'} | {'quota', id, made at, id, made at...} (the claims that
---    count, for the worker to check against their bookings: one whose
---    booking is not there yet may be on its way, if it is young)
+--      the claim ends: the booking's end, or never) checks (how many P)
+--      then for each P: limit, amount (1, or the seconds of the booking
+--      in the period) and when the period's claims may go (EXPIREAT);
+--      then the ids of claims the worker found no longer occupying
+-- -> {'ok'} | {'quota', which (0: max_active, k: the k-th P), id, made
+--    at, id, made at...} (the claims that count, for the worker to check
+--    against their bookings: one whose booking is not there yet may be
+--    on its way, if it is young)
 --
--- The count and the claim are one atomic step, so that no two of one
--- user's requests can both take the last place.  A claim ends by itself
--- at its until; one whose booking stopped occupying sooner (cancelled,
--- declined, an expired hold) counts until the worker, refused, has read
--- it and sends it back as stale: never too few, so never over max_active.
+-- Every count and every claim are one atomic step, so that no two of one
+-- user's requests can both take the last place.  A max_active claim ends
+-- by itself at its until; a period's claims all go some time after the
+-- period.  One whose booking stopped occupying sooner (cancelled,
+-- declined, an expired hold) counts until the worker, refused, has read it
+-- and sends it back as stale: never too few, so never over a limit.
 
 local t = tonumber(redis.call('TIME')[1])
 local max = tonumber(A_MAX)
+local checks = tonumber(A_CHECKS)
 
-if max > 0 then
-    for i = A_STALE, #ARGV do
+-- the k-th period: its key and its three arguments
+local function check(k)
+    local a = A_REST + 3 * (k - 1)
+    return KEYS[K_P + k - 1], tonumber(ARGV[a]), tonumber(ARGV[a + 1]),
+           ARGV[a + 2]
+end
+
+local function refuse(which, ids, at)
+    local out = { 'quota', tostring(which) }
+    for i, id in ipairs(ids) do
+        out[#out + 1] = id
+        out[#out + 1] = at[i] or '0'
+    end
+    return out
+end
+
+for i = A_REST + 3 * checks, #ARGV do
+    if max > 0 then
         redis.call('ZREM', K_Q, ARGV[i])
         redis.call('HDEL', K_W, ARGV[i])
     end
+    for k = 1, checks do
+        redis.call('HDEL', (check(k)), ARGV[i])
+    end
+end
+
+if max > 0 then
     local ended = redis.call('ZRANGEBYSCORE', K_Q, '-inf', '(' .. t,
                              'LIMIT', 0, 64)
     for _, id in ipairs(ended) do
         redis.call('ZREM', K_Q, id)
         redis.call('HDEL', K_W, id)
     end
-    if not redis.call('ZSCORE', K_Q, A_ID) then
-        if redis.call('ZCARD', K_Q) >= max then
-            local ids = redis.call('ZRANGE', K_Q, 0, 255)
-            local at = redis.call('HMGET', K_W, unpack(ids))
-            local out = { 'quota' }
-            for i, id in ipairs(ids) do
-                out[#out + 1] = id
-                out[#out + 1] = at[i] or '0'
-            end
-            return out
-        end
-        redis.call('ZADD', K_Q, A_UNTIL, A_ID)
-        redis.call('HSET', K_W, A_ID, t)
+    if not redis.call('ZSCORE', K_Q, A_ID)
+       and redis.call('ZCARD', K_Q) >= max then
+        local ids = redis.call('ZRANGE', K_Q, 0, 255)
+        return refuse(0, ids, redis.call('HMGET', K_W, unpack(ids)))
     end
+end
+
+-- each period: what its claims sum to, and this one's amount on top
+for k = 1, checks do
+    local key, limit, amount = check(k)
+    if redis.call('HEXISTS', key, A_ID) == 0 then
+        local all = redis.call('HGETALL', key)
+        local sum = amount
+        for i = 2, #all, 2 do
+            sum = sum + tonumber(string.match(all[i], '^%d+'))
+        end
+        if sum > limit then
+            local ids, at = {}, {}
+            for i = 1, math.min(#all, 512), 2 do
+                ids[#ids + 1] = all[i]
+                at[#at + 1] = string.match(all[i + 1], ' (%d+)$')
+            end
+            return refuse(k, ids, at)
+        end
+    end
+end
+
+for k = 1, checks do
+    local key, limit, amount, expire = check(k)
+    if redis.call('HEXISTS', key, A_ID) == 0 then
+        redis.call('HSET', key, A_ID, amount .. ' ' .. t)
+        redis.call('EXPIREAT', key, expire)
+    end
+end
+
+if max > 0 and not redis.call('ZSCORE', K_Q, A_ID) then
+    redis.call('ZADD', K_Q, A_UNTIL, A_ID)
+    redis.call('HSET', K_W, A_ID, t)
 end
 
 redis.call('ZADD', K_U, A_SCORE, A_ID)

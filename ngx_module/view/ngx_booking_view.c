@@ -58,6 +58,34 @@ ngx_booking_view_error(ngx_booking_answer_t *a, ngx_pool_t *pool,
 }
 
 
+/* 429 of a booking_quota: which, and the period it is full in */
+ngx_int_t
+ngx_booking_view_quota(ngx_booking_answer_t *a, ngx_pool_t *pool,
+    ngx_str_t *quota, int64_t period_start)
+{
+    u_char              instant[NGX_BOOKING_INSTANT_LEN];
+    ngx_booking_json_t  j;
+
+    if (ngx_booking_json_init(&j, pool, 256) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_booking_format_instant(instant, period_start);
+
+    ngx_booking_json_lit(&j, "{\"error\":{\"code\":\"quota\","
+                             "\"message\":\"this user's quota is used up "
+                             "for this period\",\"quota\":");
+    ngx_booking_json_str(&j, quota->data, quota->len);
+    ngx_booking_json_lit(&j, ",\"period_start\":");
+    ngx_booking_json_str(&j, instant, NGX_BOOKING_INSTANT_LEN);
+    ngx_booking_json_lit(&j, "}}");
+
+    ngx_str_set(&a->code, "quota");
+
+    return ngx_booking_view_json(a, NGX_HTTP_TOO_MANY_REQUESTS, &j);
+}
+
+
 ngx_int_t
 ngx_booking_view_fail(ngx_booking_answer_t *a, ngx_pool_t *pool,
     ngx_uint_t status, const char *code, const char *message,
