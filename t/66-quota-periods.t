@@ -6,7 +6,7 @@
 # - count=3 per month on tools and gifts: the fourth tool of a month is
 #   429 quota, with the quota's name and the period's start; the next
 #   month has its own three; a timeless gift counts in the month it is
-#   made; a cancel gives its place back; admin locations' bookings and
+#   made; a cancel and an expired hold give their place back; admin locations' bookings and
 #   blocks are neither counted nor refused; other users have their own;
 # - hours=40 per week in Europe/Paris for members on desks: a week of
 #   5 x 8 h, then 30 min more is 429 with the week's Monday 00:00 Paris; a
@@ -35,14 +35,16 @@ my $t = BookingTest->new(workers => 4, http => <<'EOT');
 booking_type tool slot=1d hold=1d max=30d;
 booking_type desk slot=30m hold=5m max=1d;
 booking_type gift slot=none hold=1d;
+booking_type spot slot=1h hold=2s;
 booking_user $http_x_user_id;
 booking_user_groups $http_x_user_groups;
 booking_quota fair count=3 per=month types=tool,gift;
 booking_quota members hours=40 per=week types=desk groups=members tz=Europe/Paris;
+booking_quota daily count=1 per=day types=spot;
 EOT
 
 for my $r ((map { [ "t$_", 'tool' ] } 1 .. 45), (map { [ "d$_", 'desk' ] } 1 .. 3),
-           (map { [ "g$_", 'gift' ] } 1 .. 5)) {
+           (map { [ "g$_", 'gift' ] } 1 .. 5), [ 's1', 'spot' ], [ 's2', 'spot' ]) {
     $t->req(PUT => "/admin/resources/$r->[0]", body => { type => $r->[1], capacity => 100, owner => 'olga' })
         ->{status} == 201 or BAIL_OUT("PUT $r->[0]");
 }
@@ -98,6 +100,15 @@ quota_is(tool('cid', 't11', $M2 + 11 * $DAY), 'fair', $M2, 'the crossing one cou
 is book($t, 'dan', { resource => "g$_" })->{status}, 201, "dan: gift $_" for 1 .. 3;
 quota_is(book($t, 'dan', { resource => 'g4' }), 'fair', $M0, 'a fourth gift this month');
 is tool('dan', 't12', $M1 + 3 * $DAY)->{status}, 201, 'a tool next month is of another period';
+
+# an expired hold gives its place back (no request told the user's count)
+my $D1 = POSIX::floor($now / $DAY) * $DAY + 3 * $DAY;
+my $spot = sub { book($t, 'ida', { resource => $_[0], start => iso($D1 + 10 * 3600),
+                                   end => iso($D1 + 11 * 3600), hold => JSON::PP::true }) };
+is $spot->('s1')->{status}, 201, 'ida holds a spot (hold=2s)';
+quota_is($spot->('s2'), 'daily', $D1, 'a second spot that day, while the hold lives');
+Time::HiRes::sleep(3.2);
+is $spot->('s2')->{status}, 201, 'once the hold has expired, the second spot: 201';
 
 # ---------------------------------------------------------------- hours per week, Paris
 
