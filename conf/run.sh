@@ -94,7 +94,8 @@ for r in \
     'zoe-42 {"type":"car","capacity":1,"title":"Renault Zoe","owner":"host-bob","location":{"lat":48.3904,"lon":-4.4861}}' \
     'cowork-brest {"type":"desk","capacity":12,"title":"Coworking desks, Brest centre","location":{"lat":48.3897,"lon":-4.4862}}' \
     'ride-brest-rennes {"type":"ride","capacity":4,"title":"Brest to Rennes, Friday evening","owner":"driver-cy"}' \
-    'tomato-seeds {"type":"gift","capacity":20,"title":"Tomato seed packets"}'
+    'tomato-seeds {"type":"gift","capacity":20,"title":"Tomato seed packets"}' \
+    'fablab-laser {"type":"machine","capacity":1,"title":"Laser cutter, Brest fablab","owner":"fablab-brest","groups":["laser-trained"]}'
 do
     id=${r%% *}
     code=$(api PUT "/admin/resources/$id" "${r#* }")
@@ -126,6 +127,14 @@ Open http://127.0.0.1:$port/ for the demo page, or try:
        -d '{"type":"ride","capacity":3,"title":"Quimper to Nantes"}' \\
        http://127.0.0.1:$port/admin/resources/ride-quimper-nantes
   curl -s http://127.0.0.1:$port/booking_status
+
+Usage rights: the fablab's laser cutter is for its group laser-trained,
+and each user has 4 hours of machines a week (booking_quota). Without the
+group: 403; with it: 201; 4 more hours that week: 429 quota.
+  curl -s -X POST -H 'X-User-Id: ann' -H 'X-User-Groups: laser-trained' \
+       -H 'Content-Type: application/json' \
+       -d '{"resource":"fablab-laser","start":"${from}T08:00:00Z","end":"${from}T12:00:00Z"}' \
+       http://127.0.0.1:$port/api/bookings
 
 Every change is an event on one of 64 Redis Streams (README, "Events"):
   for s in \$(redis-cli -p $redis_port --scan --pattern 'bk:*:events'); do

@@ -1,5 +1,6 @@
 # The demo page (conf/html) in a real headless Chromium: it lists, opens a
-# resource's calendar, holds, shows the countdown and confirms.  The
+# resource's calendar, holds, shows the countdown and confirms; a machine
+# reserved to a group shows so, is refused outside it and held inside.  The
 # screenshot is kept in build/artifacts/demo.png.
 use strict;
 use utf8;
@@ -21,7 +22,9 @@ my $t = BookingTest->new(
     http => q{
         booking_type room slot=1d hold=15m min=1d max=30d horizon=365d;
         booking_type gift slot=none hold=1d;
+        booking_type machine slot=30m hold=10m max=4h;
         booking_user $http_x_user_id;
+        booking_user_groups $http_x_user_groups;
         booking_cache zone=demo:4m valid=1s;
     },
     server => qq{
@@ -40,6 +43,10 @@ for my $i (1 .. 3) {
                               title => "Loft $i" });
     is($r->{status}, 201, "loft-$i created");
 }
+
+is($t->req('PUT', '/admin/resources/fablab-laser',
+           body => { type => 'machine', capacity => 1, title => 'Laser cutter',
+                     groups => ['laser-trained'] })->{status}, 201, 'a laser cutter for the laser-trained');
 
 mkdir "$root/build/artifacts";
 my $shot = "$root/build/artifacts/demo.png";
@@ -65,10 +72,16 @@ is($seen->{status}, '', 'no error was shown');
 is_deeply($seen->{external}, [], 'nothing was loaded from outside');
 ok(-s $shot, 'a screenshot was saved');
 is($seen->{styled}, 'rgb(29, 36, 51)', 'the stylesheet applies (header colour)');
+is($seen->{reserved}, 'reserved to laser-trained', 'the listing shows the machine reserved to its group');
+is($seen->{refused}, 'this resource is reserved to its groups',
+   'holding it outside the group shows the refusal');
+like($seen->{member} // '', qr/^fablab-laser\.[A-Za-z0-9_-]{16}: held$/,
+     'in the group, the hold is made');
 
 my $r = $t->req('GET', '/api/bookings', headers => { 'X-User-Id' => 'demo-user' });
-is(scalar @{ $r->{json}{items} || [] }, 1, 'the API shows the one booking made');
-is($r->{json}{items}[0]{status}, 'confirmed', '... confirmed');
+is_deeply([ sort map { "$_->{resource} $_->{status}" } @{ $r->{json}{items} || [] } ],
+          [ 'fablab-laser held', 'loft-1 confirmed' ],
+          'the API shows the two bookings made: the loft confirmed, the laser held');
 
 is_deeply([$t->check_error_log], [], 'no crash in the error log');
 

@@ -18,7 +18,8 @@ function say(text) {
 }
 
 async function api(method, path, body) {
-  const headers = { 'X-User-Id': $('user').value };
+  const headers = { 'X-User-Id': $('user').value,
+                    'X-User-Groups': $('groups').value };
   if (token) headers['Booking-Token'] = token;
   // revalidate every read (If-None-Match, 304): a page that just booked
   // must not show what the browser cached a second ago
@@ -63,7 +64,15 @@ async function list(ev) {
       open.textContent = 'Open';
       open.dataset.id = item.id;
       open.addEventListener('click', () => show(item));
-      li.append(title, free, open);
+      li.append(title, free);
+      if (item.groups && item.groups.length) {
+        // usage rights: only these groups (and the owner) may book it
+        const only = document.createElement('div');
+        only.className = 'groups';
+        only.textContent = 'reserved to ' + item.groups.join(', ');
+        li.append(only);
+      }
+      li.append(open);
       ul.append(li);
     }
   } catch (e) {

@@ -1,5 +1,6 @@
 // Drives conf/html in a real headless Chromium (Debian's): lists rooms,
-// opens one, holds it, sees the countdown, confirms it.  Prints one JSON
+// opens one, holds it, sees the countdown, confirms it; then finds a
+// machine reserved to a group, is refused it, and holds it as a member.  Prints one JSON
 // line of what it saw; saves a screenshot.
 //
 //   node tests/browser/demo.mjs http://127.0.0.1:PORT/ screenshot.png
@@ -46,6 +47,22 @@ try {
   seen.taken = await page.$$eval('#calendar span.taken', (els) => els.length);
   seen.status = await page.textContent('#status');
   seen.styled = await page.$eval('header', (e) => getComputedStyle(e).backgroundColor);
+
+  // usage rights: a fablab machine reserved to a group
+  await page.selectOption('#type', 'machine');
+  await page.click('#list');
+  await page.waitForSelector('#items li .groups');
+  seen.reserved = await page.textContent('#items li .groups');
+  await page.click('#items li button');
+  await page.waitForSelector('#calendar span');
+  await page.click('#hold');
+  await page.waitForFunction(() => document.getElementById('status').textContent !== '');
+  seen.refused = await page.textContent('#status');
+  await page.fill('#groups', 'laser-trained');
+  await page.click('#hold');
+  await page.waitForFunction(() => /^fablab-laser\..*: held$/.test(document.getElementById('booking-line').textContent));
+  seen.member = await page.textContent('#booking-line');
+
   seen.external = external;
 
   if (shot) await page.screenshot({ path: shot, fullPage: true });
