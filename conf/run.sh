@@ -131,9 +131,9 @@ Open http://127.0.0.1:$port/ for the demo page, or try:
 Usage rights: the fablab's laser cutter is for its group laser-trained,
 and each user has 4 hours of machines a week (booking_quota). Without the
 group: 403; with it: 201; 4 more hours that week: 429 quota.
-  curl -s -X POST -H 'X-User-Id: ann' -H 'X-User-Groups: laser-trained' \
-       -H 'Content-Type: application/json' \
-       -d '{"resource":"fablab-laser","start":"${from}T08:00:00Z","end":"${from}T12:00:00Z"}' \
+  curl -s -X POST -H 'X-User-Id: ann' -H 'X-User-Groups: laser-trained' \\
+       -H 'Content-Type: application/json' \\
+       -d '{"resource":"fablab-laser","start":"${from}T08:00:00Z","end":"${from}T12:00:00Z"}' \\
        http://127.0.0.1:$port/api/bookings
 
 Every change is an event on one of 64 Redis Streams (README, "Events"):
