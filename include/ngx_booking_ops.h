@@ -203,6 +203,7 @@ ngx_int_t ngx_booking_quota_claim(ngx_booking_req_t *req,
     ngx_booking_call_t *create, ngx_str_t *rid, ngx_str_t *score,
     int64_t start, int64_t end);
 void ngx_booking_quota_unclaim(ngx_booking_req_t *req);
+ngx_int_t ngx_booking_quota_answer(ngx_booking_req_t *req);
 void ngx_booking_quota_release(ngx_booking_req_t *req, ngx_str_t *user,
     ngx_str_t *type, ngx_str_t *id);
 

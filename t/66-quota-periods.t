@@ -6,7 +6,8 @@
 # - count=3 per month on tools and gifts: the fourth tool of a month is
 #   429 quota, with the quota's name and the period's start; the next
 #   month has its own three; a timeless gift counts in the month it is
-#   made; a cancel and an expired hold give their place back; admin locations' bookings and
+#   made; a cancel and an expired hold give their place back; the retry
+#   of a booking made, with its Idempotency-Key, is replayed, not 429; admin locations' bookings and
 #   blocks are neither counted nor refused; other users have their own;
 # - hours=40 per week in Europe/Paris for members on desks: a week of
 #   5 x 8 h, then 30 min more is 429 with the week's Monday 00:00 Paris; a
@@ -89,6 +90,17 @@ quota_is(tool('ann', 't6', $M1 + 14 * $DAY), 'fair', $M1, 'ann still has her thr
 is act($t, 'ann', $ann[0]{json}{id}, 'cancel')->{status}, 200, 'ann cancels one';
 is tool('ann', 't6', $M1 + 14 * $DAY)->{status}, 201, 'and may book another that month';
 quota_is(tool('ann', 't7', $M1 + 15 * $DAY), 'fair', $M1, 'but not one more');
+
+# the retry of a booking made, with its Idempotency-Key, gets its first
+# answer even with the quota full; a new request with a new key is 429
+my $idem = sub { tool('kim', "t$_[0]", $M1 + $_[0] * $DAY, headers => { 'Idempotency-Key' => "kim-key-$_[1]-0123456789" }) };
+my @kim = map { $idem->($_, $_) } 1 .. 3;
+is join(' ', map { $_->{status} } @kim), '201 201 201', 'kim books 3 tools, each with an Idempotency-Key';
+my $again = $idem->(3, 3);
+is $again->{status}, 201, 'the third again, with its key, once the quota is full: 201';
+is $again->{json}{id}, $kim[2]{json}{id}, '... the same booking';
+is $again->{headers}{'idempotent-replayed'}, 'true', '... replayed';
+quota_is($idem->(4, 4), 'fair', $M1, 'a fourth with a new key');
 
 # a booking that crosses into the next month counts in both
 is tool('cid', 't8', $M2 - $DAY, body => { end => date($M2 + $DAY) })->{status}, 201,

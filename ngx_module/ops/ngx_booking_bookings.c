@@ -409,6 +409,10 @@ ngx_booking_created(ngx_booking_call_t *call)
 
     rc = ngx_booking_op_check(req, call);
 
+    if (rc == NGX_OK) {
+        rc = ngx_booking_quota_answer(req);
+    }
+
     if (rc != NGX_DECLINED) {
         ngx_booking_op_done(req, rc);
         return;

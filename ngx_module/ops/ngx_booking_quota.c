@@ -75,6 +75,7 @@ typedef struct {
     int64_t               end;
     ngx_array_t           checks;     /* ngx_booking_check_t */
     u_char               *verified_which;
+    ngx_uint_t            refused;    /* 1 + which, when refused */
 } ngx_booking_quota_t;
 
 
@@ -464,8 +465,22 @@ ngx_booking_quota_claimed(ngx_booking_call_t *call)
         return;
     }
 
-    /* refused again where its claims were read already: it is full */
+    /*
+     * Refused again where its claims were read already: it is full.  The
+     * retry of a request that was made, with its Idempotency-Key, must
+     * get its first answer all the same: booking_create replays it, or
+     * refuses ("!") and ngx_booking_quota_answer words the refusal.
+     */
     if (q->verified_which[which]) {
+        q->refused = which + 1;
+
+        if (req->idempotency.len) {
+            ngx_str_set(&q->create->args[NGX_BOOKING_BOOKING_CREATE_A_CLAIMED],
+                        "!");
+            ngx_booking_op_done(req, ngx_booking_op_send(req, q->create));
+            return;
+        }
+
         ngx_booking_op_done(req, ngx_booking_quota_refused(q, which));
         return;
     }
@@ -507,6 +522,24 @@ ngx_booking_quota_claimed(ngx_booking_call_t *call)
     }
 
     ngx_booking_op_done(req, ngx_booking_quota_verify(q));
+}
+
+
+/* booking_create's 429 of a refused claim ("!"): the refusal's own words */
+ngx_int_t
+ngx_booking_quota_answer(ngx_booking_req_t *req)
+{
+    ngx_booking_quota_t  *q;
+
+    q = req->claims;
+
+    if (q == NULL || q->refused == 0
+        || req->answer.status != NGX_HTTP_TOO_MANY_REQUESTS)
+    {
+        return NGX_OK;
+    }
+
+    return ngx_booking_quota_refused(q, q->refused - 1);
 }
 
 

@@ -6,7 +6,8 @@
 -- ARGV rand user kind hold (1|0) start end ('' on timeless) quantity note
 --      admin (1|0) groups (the caller's, comma separated) scope (of the
 --      Idempotency-Key, '' without) fingerprint (of the body), claimed
---      (the type whose max_active the worker claimed, '' for none), events
+--      (the type whose max_active or quotas the worker claimed, '' for
+--      none, '!' when the claim was refused: a replay or 429), events
 --      (booking_events_maxlen of a stream, '' when off), then one rules
 --      line per type (from A_RULES on)
 -- -> tuple (201) | {'unavailable', capacity, slot, start, quantity,
@@ -35,6 +36,12 @@ if A_SCOPE ~= '' then
         a[T_REPLAYED] = 1
         return effects(a)
     end
+end
+
+-- a claim refused to a request with an Idempotency-Key: only a replay
+-- may answer it, else it is the quota's refusal (the worker words it)
+if A_CLAIMED == '!' then
+    return err(429, 'quota', 'a quota of this user is used up', 'resource')
 end
 
 if not sweep(R, t) then
