@@ -204,6 +204,9 @@ ngx_int_t ngx_booking_quota_claim(ngx_booking_req_t *req,
     int64_t start, int64_t end);
 void ngx_booking_quota_unclaim(ngx_booking_req_t *req);
 ngx_int_t ngx_booking_quota_answer(ngx_booking_req_t *req);
+void ngx_booking_quota_release_periods(ngx_booking_req_t *req,
+    ngx_str_t *user, ngx_str_t *type, ngx_str_t *id, int64_t start,
+    int64_t end, int64_t made);
 void ngx_booking_quota_release(ngx_booking_req_t *req, ngx_str_t *user,
     ngx_str_t *type, ngx_str_t *id);
 

@@ -9,12 +9,14 @@
 #   algorithm the key is not for (its kty, its curve, its own alg), an
 #   unknown kid (even when the signature is that of a known key), no kid
 #   with several keys, a key for encryption, a changed payload, no exp, an
-#   expired token, nbf or iat in the future, another issuer or audience,
+#   expired token, nbf or iat in the future, another issuer or audience
+#   (or any aud when booking_jwt_audience is not set),
 #   no sub, groups with a comma in a name, malformed tokens;
 # - the leeway lets exp, nbf and iat be 30 s off;
 # - on: booking_user (X-User-Id) is ignored, operations that need a user
 #   answer 401 with the bare Bearer challenge, reads stay open;
-#   optional: no token is a guest, a bad token is 401 all the same;
+#   optional: no token is a guest, a bad token is 401 all the same (on
+#   never takes a guest, even with booking_anonymous on);
 # - groups from an array or a comma-separated string open a resource of
 #   those groups, and none other;
 # - a token verified once (cached) is refused after its exp;
@@ -66,6 +68,7 @@ my $SERVER = <<'EOT';
 large_client_header_buffers 4 16k;
 location /api/ { booking_api; booking_jwt on; }
 location /opt/ { booking_api; booking_jwt optional; booking_anonymous on; }
+location /onanon/ { booking_api; booking_jwt on; booking_anonymous on; }
 location /plain/ { booking_api; }
 location /admin/ { booking_api admin; }
 EOT
@@ -212,6 +215,10 @@ is $r->{status}, 200, 'on: a read that needs no user is open without a token';
 refused($t->req(GET => '/api/resources/gift-1', headers => bearer('abc')), 'the token is malformed',
         'on: a bad token on an open read');
 
+$r = hold(undef, prefix => '/onanon/', hold => 1);
+BookingTest::error_is($r, 401, 'unauthenticated',
+                      name => 'on with booking_anonymous on: still no guest without a token');
+
 $r = hold(undef, prefix => '/opt/', headers => user_h('ann'));
 BookingTest::error_is($r, 401, 'unauthenticated', name => 'optional: no token is a guest, who may only hold');
 is challenge($r), 'Bearer realm="booking"', 'optional: the bare challenge';
@@ -267,6 +274,10 @@ $r = hold($nokid);
 is $r->{status}, 201, 'after a reload to a file of one key: a token without kid verifies';
 is $r->{json}{user}, 'solo', 'its user';
 refused(hold($good), "the token's key is unknown", 'a token naming a kid the new file lacks');
+my ($aud) = mint({ key => 'es256', alg => 'ES256', claims => { sub => 'solo', exp => int(time) + 600,
+                                                               aud => 'payments' } });
+refused(hold($aud), "the token's audience is not accepted",
+        'no booking_jwt_audience: a token meant for some audience (RFC 7519 4.1.3)');
 refused(hold($tokens[0]), "the token's key is unknown", 'the old HMAC key is gone after the reload');
 
 # ---------------------------------------------------------------- nginx -t

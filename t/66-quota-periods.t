@@ -37,15 +37,19 @@ booking_type tool slot=1d hold=1d max=30d;
 booking_type desk slot=30m hold=5m max=1d;
 booking_type gift slot=none hold=1d;
 booking_type spot slot=1h hold=2s;
+booking_type bulk slot=1h hold=2s max=2h;
 booking_user $http_x_user_id;
 booking_user_groups $http_x_user_groups;
 booking_quota fair count=3 per=month types=tool,gift;
 booking_quota members hours=40 per=week types=desk groups=members tz=Europe/Paris;
 booking_quota daily count=1 per=day types=spot;
+booking_quota big count=300 per=month types=bulk;
+booking_quota bulkday hours=100 per=day types=bulk groups=hourly;
 EOT
 
 for my $r ((map { [ "t$_", 'tool' ] } 1 .. 45), (map { [ "d$_", 'desk' ] } 1 .. 3),
-           (map { [ "g$_", 'gift' ] } 1 .. 5), [ 's1', 'spot' ], [ 's2', 'spot' ]) {
+           (map { [ "g$_", 'gift' ] } 1 .. 5), [ 's1', 'spot' ], [ 's2', 'spot' ],
+           [ 'b1', 'bulk' ]) {
     $t->req(PUT => "/admin/resources/$r->[0]", body => { type => $r->[1], capacity => 100, owner => 'olga' })
         ->{status} == 201 or BAIL_OUT("PUT $r->[0]");
 }
@@ -121,6 +125,38 @@ is $spot->('s1')->{status}, 201, 'ida holds a spot (hold=2s)';
 quota_is($spot->('s2'), 'daily', $D1, 'a second spot that day, while the hold lives');
 Time::HiRes::sleep(3.2);
 is $spot->('s2')->{status}, 201, 'once the hold has expired, the second spot: 201';
+
+# past the first 256 claims of a period: cancels give their places back at
+# once, expired holds when a refusal reads every claim
+my $B = $M1 + $DAY;
+my $bulk = sub {
+    my ($user, $i, %b) = @_;
+    return book($t, $user, { resource => 'b1', start => iso($B + $i * 3600), end => iso($B + ($i + 1) * 3600), %b });
+};
+my @lou = map { $bulk->('lou', $_) } 0 .. 299;
+is scalar(grep { $_->{status} == 201 } @lou), 300, 'lou books 300 hours of a month with count=300';
+is $bulk->('lou', 300)->{status}, 429, 'the 301st: 429';
+my $cancelled = 0;
+$cancelled += act($t, 'lou', $_->{json}{id}, 'cancel')->{status} == 200 for @lou[ 256 .. 299 ];
+is $cancelled, 44, 'lou cancels 44 of them';
+my $more = 0;
+$more += $bulk->('lou', 300 + $_)->{status} == 201 for 0 .. 43;
+is $more, 44, 'and books 44 more';
+is $bulk->('lou', 344)->{status}, 429, 'but not 45';
+my @mo = map { $bulk->('mo', $_, hold => JSON::PP::true) } 0 .. 299;
+is scalar(grep { $_->{status} == 201 } @mo), 300, 'mo holds 300 hours (hold=2s)';
+Time::HiRes::sleep(2.5);
+is $bulk->('mo', 300)->{status}, 201, 'once they have expired, the next: 201 (every claim read)';
+
+# what booking_create refuses anyway claims nothing
+my $hh = user_h('ned', 'X-User-Groups' => 'hourly');
+is $t->req(POST => '/api/bookings', body => { resource => 'b1', start => iso($B) }, headers => $hh)->{status},
+    400, 'a start without an end: 400';
+is $t->req(POST => '/api/bookings', body => { resource => 'b1', start => iso($B), end => iso($B + 5 * 3600) },
+           headers => $hh)->{status}, 422, 'longer than max: 422';
+is $t->req(POST => '/api/bookings', body => { resource => 'b1', start => iso($B + 60), end => iso($B + 3600) },
+           headers => $hh)->{status}, 422, 'not on a slot: 422';
+is_deeply $t->redis('KEYS', 'bk:{u:ned}:p:*'), [], '... and none of them left a claim';
 
 # ---------------------------------------------------------------- hours per week, Paris
 

@@ -308,7 +308,10 @@ test_claims(void **state)
 
     rules.audience = "shop";
     refused(T(tok_hs256), "the token's audience is not accepted");
+
+    /* an aud, and no audience of ours: meant for someone (RFC 7519 4.1.3) */
     rules.audience = NULL;
+    refused(T(tok_hs256), "the token's audience is not accepted");
 
     /* these carry neither iss nor aud */
     rules.issuer = NULL;

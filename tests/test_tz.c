@@ -119,7 +119,7 @@ test_names(void **state)
     ngx_booking_tz_t  tz;
     const char       *bad[] = { "", "../../etc/passwd", "/etc/localtime",
                                 "Europe/Nowhere", "Europe/Paris ",
-                                "Europe\\Paris" };
+                                "Europe\\Paris", "Europe", "America" };
 
     (void) state;
 

@@ -558,7 +558,11 @@ ngx_booking_jwk_load(json_t *jwk, ngx_booking_jwk_t *key, char *err,
     if (why != NULL) {
         snprintf(err, err_len, "key \"%s\": %s", kid ? kid : "", why);
         EVP_PKEY_free(key->pkey);
-        free(key->secret);
+
+        if (key->secret != NULL) {
+            OPENSSL_clear_free(key->secret, key->secret_len);
+        }
+
         key->pkey = NULL;
         key->secret = NULL;
         return NGX_BOOKING_ERROR;
@@ -1061,10 +1065,12 @@ ngx_booking_jwt_claims(json_t *claims, const ngx_booking_jwt_rules_t *rules,
         }
     }
 
-    if (rules->audience != NULL
-        && ngx_booking_jwt_audience(json_object_get(claims, "aud"),
-                                    rules->audience)
-           != NGX_BOOKING_OK)
+    /* RFC 7519 4.1.3: an aud that does not name us, or names anyone */
+    v = json_object_get(claims, "aud");
+
+    if ((rules->audience == NULL && v != NULL)
+        || (rules->audience != NULL
+            && ngx_booking_jwt_audience(v, rules->audience) != NGX_BOOKING_OK))
     {
         ngx_booking_jwt_fail(out, "the token's audience is not accepted");
         return NGX_BOOKING_DECLINED;

@@ -23,6 +23,7 @@
 
 
 static int ngx_booking_tz_name(const char *name);
+static int ngx_booking_tz_file(const char *path);
 static int32_t ngx_booking_tz_sample(int64_t t);
 static int ngx_booking_tz_scan(ngx_booking_tz_t *tz);
 static int ngx_booking_tz_add(ngx_booking_tz_t *tz, size_t *cap, int64_t at,
@@ -59,6 +60,26 @@ ngx_booking_tz_name(const char *name)
 }
 
 
+/* a file of tzdata (RFC 8536: "TZif" first), not a directory of zones */
+static int
+ngx_booking_tz_file(const char *path)
+{
+    char   magic[4];
+    FILE  *f;
+    int    ok;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        return NGX_BOOKING_ERROR;
+    }
+
+    ok = fread(magic, 1, 4, f) == 4 && memcmp(magic, "TZif", 4) == 0;
+    fclose(f);
+
+    return ok ? NGX_BOOKING_OK : NGX_BOOKING_ERROR;
+}
+
+
 int
 ngx_booking_tz_load(ngx_booking_tz_t *tz, const char *name, char *err,
     size_t err_len)
@@ -82,9 +103,9 @@ ngx_booking_tz_load(ngx_booking_tz_t *tz, const char *name, char *err,
     /* glibc takes a zone it cannot read for UTC: look first */
     snprintf(path, sizeof(path), NGX_BOOKING_TZ_DIR "%s", name);
 
-    if (access(path, R_OK) != 0) {
+    if (ngx_booking_tz_file(path) != NGX_BOOKING_OK) {
         snprintf(err, err_len, "no time zone \"%s\" in "
-                 NGX_BOOKING_TZ_DIR " (%s)", name, strerror(errno));
+                 NGX_BOOKING_TZ_DIR, name);
         return NGX_BOOKING_ERROR;
     }
 

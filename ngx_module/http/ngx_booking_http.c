@@ -457,6 +457,11 @@ ngx_booking_caller(ngx_http_request_t *r, ngx_booking_http_ctx_t *ctx,
     ngx_str_set(&who->groups, "");
 
     if (blcf->jwt != NGX_BOOKING_JWT_OFF) {
+        /* on: a token or nothing; optional: no token is a guest */
+        if (blcf->jwt == NGX_BOOKING_JWT_ON) {
+            ctx->req.caller.anonymous = 0;
+        }
+
         rc = ngx_booking_auth_bearer(r, ctx, err);
 
         if (rc != NGX_OK) {

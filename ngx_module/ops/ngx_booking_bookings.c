@@ -587,7 +587,7 @@ ngx_booking_acted(ngx_booking_call_t *call)
 }
 
 
-/* a booking that no longer occupies gives its max_active claim back */
+/* a booking that no longer occupies gives its claims back */
 static void
 ngx_booking_acted_release(ngx_booking_req_t *req, ngx_booking_rec_t *rec)
 {
@@ -609,6 +609,8 @@ ngx_booking_acted_release(ngx_booking_req_t *req, ngx_booking_rec_t *rec)
     id.len = rec->id.len;
 
     ngx_booking_quota_release(req, &user, &type, &id);
+    ngx_booking_quota_release_periods(req, &user, &type, &id, rec->start,
+                                      rec->end, rec->created_at);
 }
 
 

@@ -87,6 +87,9 @@ typedef struct {
 
 static void ngx_booking_quota_typed(ngx_booking_call_t *call);
 static ngx_int_t ngx_booking_quota_periods(ngx_booking_quota_t *q);
+static ngx_int_t ngx_booking_quota_add(ngx_booking_req_t *req,
+    ngx_array_t *checks, ngx_booking_quota_conf_t *qc, ngx_str_t *user,
+    int64_t start, int64_t end, int64_t made);
 static ngx_uint_t ngx_booking_quota_applies(ngx_booking_quota_conf_t *qc,
     ngx_str_t *type, ngx_str_t *groups);
 static ngx_int_t ngx_booking_quota_refused(ngx_booking_quota_t *q,
@@ -221,67 +224,99 @@ ngx_booking_quota_typed(ngx_booking_call_t *call)
 /*
  * The periods of every quota that applies to this booking: each period
  * it overlaps (a timeless one: the period of now, its created_at), with
- * 1 for count= or its seconds in the period for hours=.
+ * 1 for count= or its seconds in the period for hours=.  None for a
+ * booking that booking_create will refuse anyway (a start without an
+ * end, unaligned, backwards, longer than max): claims only cost then.
  */
 static ngx_int_t
 ngx_booking_quota_periods(ngx_booking_quota_t *q)
 {
-    int64_t                    t, start, next, a, b;
+    int64_t                    s, e, slot;
+    ngx_int_t                  rc;
     ngx_uint_t                 i;
     ngx_booking_req_t         *req;
-    ngx_booking_check_t       *c;
     ngx_booking_quota_conf_t  *qc;
-    static ngx_booking_tz_t    utc;
 
     req = q->req;
     qc = req->conf->quotas.elts;
+    s = q->start;
+    e = q->end;
+    slot = q->type->slot;
+
+    if ((s >= 0) != (e >= 0)
+        || (s >= 0 && (slot <= 0 || e <= s || s % slot || e % slot
+                       || (q->type->max > 0 && e - s > q->type->max))))
+    {
+        return NGX_OK;
+    }
 
     for (i = 0; i < req->conf->quotas.nelts; i++) {
         if (!ngx_booking_quota_applies(&qc[i], &q->type->name,
-                                       &req->caller.groups)
-            || (q->start < 0 && qc[i].hours))
+                                       &req->caller.groups))
         {
             continue;
         }
 
-        t = q->start >= 0 ? q->start : ngx_time();
-
-        do {
-            ngx_booking_tz_period(qc[i].tz ? qc[i].tz : &utc, qc[i].per, t,
-                                  &start, &next);
-
-            if (q->checks.nelts == NGX_BOOKING_CHECKS_MAX) {
-                return NGX_DECLINED;
-            }
-
-            c = ngx_array_push(&q->checks);
-            if (c == NULL) {
-                return NGX_ERROR;
-            }
-
-            a = ngx_max(start, q->start);
-            b = ngx_min(next, q->end);
-
-            c->quota = &qc[i];
-            c->start = start;
-            c->next = next;
-            c->amount = qc[i].hours ? b - a : 1;
-
-            c->key.data = ngx_pnalloc(req->pool, sizeof(NGX_BOOKING_KEY_P)
-                                      + req->caller.user.len + qc[i].name.len
-                                      + NGX_INT64_LEN);
-            if (c->key.data == NULL) {
-                return NGX_ERROR;
-            }
-
-            c->key.len = ngx_sprintf(c->key.data, "bk:{u:%V}:p:%V:%L",
-                                     &req->caller.user, &qc[i].name, start)
-                         - c->key.data;
-
-            t = next;
-
-        } while (q->start >= 0 && t < q->end);
+        rc = ngx_booking_quota_add(req, &q->checks, &qc[i],
+                                   &req->caller.user, s, e, ngx_time());
+        if (rc != NGX_OK) {
+            return rc;
+        }
     }
+
+    return NGX_OK;
+}
+
+
+/* the periods of one quota that [start, end) overlaps, into checks */
+static ngx_int_t
+ngx_booking_quota_add(ngx_booking_req_t *req, ngx_array_t *checks,
+    ngx_booking_quota_conf_t *qc, ngx_str_t *user, int64_t start,
+    int64_t end, int64_t made)
+{
+    int64_t                   t, ps, pn;
+    ngx_booking_check_t      *c;
+    static ngx_booking_tz_t   utc;
+
+    /* a timeless booking has no hours */
+    if (start < 0 && qc->hours) {
+        return NGX_OK;
+    }
+
+    t = start >= 0 ? start : made;
+
+    do {
+        ngx_booking_tz_period(qc->tz ? qc->tz : &utc, qc->per, t, &ps, &pn);
+
+        if (checks->nelts == NGX_BOOKING_CHECKS_MAX) {
+            return NGX_DECLINED;
+        }
+
+        c = ngx_array_push(checks);
+        if (c == NULL) {
+            return NGX_ERROR;
+        }
+
+        c->quota = qc;
+        c->start = ps;
+        c->next = pn;
+        c->amount = !qc->hours ? 1
+                    : ngx_min(pn, end) - ngx_max(ps, start);
+
+        c->key.data = ngx_pnalloc(req->pool, sizeof(NGX_BOOKING_KEY_P)
+                                  + user->len + qc->name.len
+                                  + NGX_INT64_LEN);
+        if (c->key.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        c->key.len = ngx_sprintf(c->key.data, "bk:{u:%V}:p:%V:%L", user,
+                                 &qc->name, ps)
+                     - c->key.data;
+
+        t = pn;
+
+    } while (start >= 0 && t < end);
 
     return NGX_OK;
 }
@@ -310,7 +345,7 @@ ngx_booking_quota_applies(ngx_booking_quota_conf_t *qc, ngx_str_t *type,
         }
     }
 
-    if (qc->groups == NULL) {
+    if (qc->groups == NULL || groups == NULL) {
         return 1;
     }
 
@@ -739,8 +774,7 @@ ngx_booking_quota_unclaim(ngx_booking_req_t *req)
 /*
  * After a cancel or a decline: the booking's claim out of its user's
  * max_active count, not waited for (one lost counts until a refusal reads
- * it).  Its claims on quotas' periods stay until a refusal reads them:
- * who cancels may not be its user, whose groups chose the quotas.
+ * it).
  */
 void
 ngx_booking_quota_release(ngx_booking_req_t *req, ngx_str_t *user,
@@ -756,6 +790,59 @@ ngx_booking_quota_release(ngx_booking_req_t *req, ngx_str_t *user,
 
     ngx_booking_quota_drop(req, "ZREM", "q", user, type, id);
     ngx_booking_quota_drop(req, "HDEL", "w", user, type, id);
+}
+
+
+/*
+ * After a cancel or a decline: the booking out of every period of every
+ * quota of its type, whatever groups its user was in (a field that is not
+ * there is nothing to HDEL), not waited for.  An expired hold has no
+ * request: its claims stay until a refusal reads them.
+ */
+void
+ngx_booking_quota_release_periods(ngx_booking_req_t *req, ngx_str_t *user,
+    ngx_str_t *type, ngx_str_t *id, int64_t start, int64_t end, int64_t made)
+{
+    ngx_uint_t                 i;
+    ngx_array_t                checks;
+    ngx_booking_call_t        *call;
+    ngx_booking_check_t       *c;
+    ngx_booking_quota_conf_t  *qc;
+
+    if (user->len == 0 || req->conf->quotas.nelts == 0
+        || ngx_array_init(&checks, req->pool, 4, sizeof(ngx_booking_check_t))
+           != NGX_OK)
+    {
+        return;
+    }
+
+    qc = req->conf->quotas.elts;
+
+    for (i = 0; i < req->conf->quotas.nelts; i++) {
+        if (ngx_booking_quota_applies(&qc[i], type, NULL)
+            && ngx_booking_quota_add(req, &checks, &qc[i], user, start, end,
+                                     made)
+               == NGX_ERROR)
+        {
+            return;
+        }
+    }
+
+    c = checks.elts;
+
+    for (i = 0; i < checks.nelts; i++) {
+        call = ngx_booking_op_call(req, -1, 0, 3, NGX_BOOKING_R_STATUS,
+                                   ngx_booking_quota_ignore);
+        if (call == NULL) {
+            return;
+        }
+
+        ngx_str_set(&call->args[0], "HDEL");
+        call->args[1] = c[i].key;
+        call->args[2] = *id;
+
+        (void) ngx_booking_store_call(call);
+    }
 }
 
 

@@ -72,11 +72,12 @@ for k = 1, checks do
         local all = redis.call('HGETALL', key)
         local sum = amount
         for i = 2, #all, 2 do
-            sum = sum + tonumber(string.match(all[i], '^%d+'))
+            sum = sum + (tonumber(string.match(all[i], '^%-?%d+')) or 0)
         end
         if sum > limit then
+            -- every claim: the stale ones may be anywhere among them
             local ids, at = {}, {}
-            for i = 1, math.min(#all, 512), 2 do
+            for i = 1, #all, 2 do
                 ids[#ids + 1] = all[i]
                 at[#at + 1] = string.match(all[i + 1], ' (%d+)$')
             end
