@@ -391,7 +391,7 @@ ngx_booking_quota_send(ngx_booking_quota_t *q)
     call = ngx_booking_op_call(req, NGX_BOOKING_SCRIPT_USER_CLAIM,
                                NGX_BOOKING_USER_CLAIM_K_P + q->checks.nelts,
                                NGX_BOOKING_USER_CLAIM_A_REST
-                               + 3 * q->checks.nelts + q->nstale,
+                               + 4 * q->checks.nelts + q->nstale,
                                NGX_BOOKING_R_FIELDS,
                                ngx_booking_quota_claimed);
     if (call == NULL) {
@@ -444,7 +444,14 @@ ngx_booking_quota_send(ngx_booking_quota_t *q)
             return NGX_ERROR;
         }
 
-        a += 3;
+        if (c[i].quota->hours) {
+            ngx_str_set(&a[3], "0");
+
+        } else {
+            ngx_str_set(&a[3], "1");
+        }
+
+        a += 4;
     }
 
     for (i = 0; i < q->nstale; i++) {

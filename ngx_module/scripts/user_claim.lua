@@ -7,7 +7,9 @@
 -- ARGV id score (in U) max (the type's max_active, 0: none) until (when
 --      the claim ends: the booking's end, or never) checks (how many P)
 --      then for each P: limit, amount (1, or the seconds of the booking
---      in the period) and when the period's claims may go (EXPIREAT);
+--      in the period), when the period's claims may go (EXPIREAT) and
+--      whether it counts bookings (1: its claims are counted, HLEN, not
+--      summed);
 --      then the ids of claims the worker found no longer occupying
 -- -> {'ok'} | {'quota', which (0: max_active, k: the k-th P), id, made
 --    at, id, made at...} (the claims that count, for the worker to check
@@ -25,11 +27,11 @@ local t = tonumber(redis.call('TIME')[1])
 local max = tonumber(A_MAX)
 local checks = tonumber(A_CHECKS)
 
--- the k-th period: its key and its three arguments
+-- the k-th period: its key and its four arguments
 local function check(k)
-    local a = A_REST + 3 * (k - 1)
+    local a = A_REST + 4 * (k - 1)
     return KEYS[K_P + k - 1], tonumber(ARGV[a]), tonumber(ARGV[a + 1]),
-           ARGV[a + 2]
+           ARGV[a + 2], ARGV[a + 3] == '1'
 end
 
 local function refuse(which, ids, at)
@@ -41,7 +43,7 @@ local function refuse(which, ids, at)
     return out
 end
 
-for i = A_REST + 3 * checks, #ARGV do
+for i = A_REST + 4 * checks, #ARGV do
     if max > 0 then
         redis.call('ZREM', K_Q, ARGV[i])
         redis.call('HDEL', K_W, ARGV[i])
@@ -67,14 +69,20 @@ end
 
 -- each period: what its claims sum to, and this one's amount on top
 for k = 1, checks do
-    local key, limit, amount = check(k)
+    local key, limit, amount, _, count = check(k)
     if redis.call('HEXISTS', key, A_ID) == 0 then
-        local all = redis.call('HGETALL', key)
-        local sum = amount
-        for i = 2, #all, 2 do
-            sum = sum + (tonumber(string.match(all[i], '^%-?%d+')) or 0)
+        local all, sum
+        if count then
+            sum = redis.call('HLEN', key) + 1
+        else
+            all = redis.call('HGETALL', key)
+            sum = amount
+            for i = 2, #all, 2 do
+                sum = sum + (tonumber(string.match(all[i], '^%-?%d+')) or 0)
+            end
         end
         if sum > limit then
+            all = all or redis.call('HGETALL', key)
             -- every claim: the stale ones may be anywhere among them
             local ids, at = {}, {}
             for i = 1, #all, 2 do

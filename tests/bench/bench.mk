@@ -37,7 +37,7 @@ bench-memory: module
 	perl tests/bench/bench.pl --memory
 
 # what each operation costs Redis, alone (INFO commandstats, sequential),
-# then again with booking_events on:
+# then again with booking_events on, then with a booking_quota:
 #   make bench-cost [COST_REQUESTS=500]
 COST_REQUESTS ?= 500
 
@@ -46,6 +46,7 @@ COST_REQUESTS ?= 500
 bench-cost: module
 	perl tests/bench/cost.pl --requests $(COST_REQUESTS)
 	perl tests/bench/cost.pl --requests $(COST_REQUESTS) --events
+	perl tests/bench/cost.pl --requests $(COST_REQUESTS) --quota
 
 # this module against an earlier revision's, in alternating rounds:
 #   make bench-compare BASE=<revision> [BENCH_ROUNDS=3] [BENCH_SECONDS=8]

@@ -8,9 +8,12 @@
 # quick and does not move with the machine's other work.
 #
 #   perl tests/bench/cost.pl [--requests 500] [--module path.so] [--events]
+#                            [--quota]
 #
 # --events: with booking_events on, each change also appends its event
 # (the sweeper's lease and due_list calls, a few a second, count too).
+# --quota: with a booking_quota on cars (count per month), each user's
+# booking also reads the resource's type and claims in the user's slot.
 
 use strict;
 use warnings;
@@ -23,13 +26,15 @@ use Time::HiRes qw(time);
 use BookingTest;
 use BookingRace ();
 
-my ($REQ, $N, $MODULE, $EVENTS) = (500, 1000, undef, 0);
+my ($REQ, $N, $MODULE, $EVENTS, $QUOTA) = (500, 1000, undef, 0, 0);
 GetOptions('requests=i' => \$REQ, 'resources=i' => \$N, 'module=s' => \$MODULE,
-           'events' => \$EVENTS)
-    or die "usage: $0 [--requests N] [--module path.so] [--events]\n";
+           'events' => \$EVENTS, 'quota' => \$QUOTA)
+    or die "usage: $0 [--requests N] [--module path.so] [--events] [--quota]\n";
 $ENV{BOOKING_MODULE} = $MODULE if $MODULE;
 
-my $t = BookingTest->new(workers => 1, http => <<'EOT' . ($EVENTS ? "booking_events on;\n" : ''));
+my $extra = ($EVENTS ? "booking_events on;\n" : '')
+    . ($QUOTA ? "booking_quota fair count=100000 per=month types=car;\n" : '');
+my $t = BookingTest->new(workers => 1, http => <<'EOT' . $extra);
 booking_type room  slot=1d hold=15m min=1d max=30d horizon=3650d;
 booking_type car   slot=1h hold=10m min=1h max=14d;
 booking_user $http_x_user_id;
