@@ -104,6 +104,8 @@ static ngx_int_t ngx_booking_quota_key(ngx_booking_req_t *req,
     const char *which, ngx_str_t *user, ngx_str_t *type, ngx_str_t *key);
 static void ngx_booking_quota_drop(ngx_booking_req_t *req, const char *cmd,
     const char *which, ngx_str_t *user, ngx_str_t *type, ngx_str_t *id);
+static void ngx_booking_quota_hdel(ngx_booking_req_t *req,
+    ngx_array_t *checks, ngx_str_t *id);
 static void ngx_booking_quota_ignore(ngx_booking_call_t *call);
 
 
@@ -749,10 +751,7 @@ ngx_booking_quota_occupies(ngx_booking_rec_t *rec, int64_t now)
 void
 ngx_booking_quota_unclaim(ngx_booking_req_t *req)
 {
-    ngx_uint_t            i;
-    ngx_booking_call_t   *call;
     ngx_booking_quota_t  *q;
-    ngx_booking_check_t  *c;
 
     q = req->claims;
 
@@ -760,21 +759,7 @@ ngx_booking_quota_unclaim(ngx_booking_req_t *req)
         return;
     }
 
-    c = q->checks.elts;
-
-    for (i = 0; i < q->checks.nelts; i++) {
-        call = ngx_booking_op_call(req, -1, 0, 3, NGX_BOOKING_R_STATUS,
-                                   ngx_booking_quota_ignore);
-        if (call == NULL) {
-            return;
-        }
-
-        ngx_str_set(&call->args[0], "HDEL");
-        call->args[1] = c[i].key;
-        call->args[2] = *req->state_id;
-
-        (void) ngx_booking_store_call(call);
-    }
+    ngx_booking_quota_hdel(req, &q->checks, req->state_id);
 }
 
 
@@ -812,8 +797,6 @@ ngx_booking_quota_release_periods(ngx_booking_req_t *req, ngx_str_t *user,
 {
     ngx_uint_t                 i;
     ngx_array_t                checks;
-    ngx_booking_call_t        *call;
-    ngx_booking_check_t       *c;
     ngx_booking_quota_conf_t  *qc;
 
     if (user->len == 0 || req->conf->quotas.nelts == 0
@@ -835,9 +818,22 @@ ngx_booking_quota_release_periods(ngx_booking_req_t *req, ngx_str_t *user,
         }
     }
 
-    c = checks.elts;
+    ngx_booking_quota_hdel(req, &checks, id);
+}
 
-    for (i = 0; i < checks.nelts; i++) {
+
+/* the booking id out of each period's claims, not waited for */
+static void
+ngx_booking_quota_hdel(ngx_booking_req_t *req, ngx_array_t *checks,
+    ngx_str_t *id)
+{
+    ngx_uint_t            i;
+    ngx_booking_call_t   *call;
+    ngx_booking_check_t  *c;
+
+    c = checks->elts;
+
+    for (i = 0; i < checks->nelts; i++) {
         call = ngx_booking_op_call(req, -1, 0, 3, NGX_BOOKING_R_STATUS,
                                    ngx_booking_quota_ignore);
         if (call == NULL) {
