@@ -262,6 +262,9 @@ void *ngx_booking_parse_resource(const u_char *body, size_t len,
 #define NGX_BOOKING_ROUTE_BOOKING       6   /* bookings/{id} */
 #define NGX_BOOKING_ROUTE_BOOKING_OP    7   /* bookings/{id}/{op} */
 #define NGX_BOOKING_ROUTE_NO_BOOKING    8   /* 404 "no such booking" */
+#define NGX_BOOKING_ROUTE_WAITLIST      9   /* waitlist */
+#define NGX_BOOKING_ROUTE_ENTRY         10  /* waitlist/{id} */
+#define NGX_BOOKING_ROUTE_NO_ENTRY      11  /* 404 "no such ... entry" */
 
 
 typedef struct {
@@ -447,6 +450,8 @@ typedef struct {
     int64_t                 expires_at;
     int64_t                 updated_at;
     int64_t                 slot;
+    int64_t                 position;       /* a waitlist entry's; -1 */
+    ngx_booking_span_t      booking;        /* its offer; "": none yet */
 } ngx_booking_rec_t;
 
 

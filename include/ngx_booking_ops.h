@@ -36,6 +36,7 @@ typedef struct {
     int64_t                     lead;
     int64_t                     horizon;     /* 0: no horizon */
     ngx_flag_t                  approval;
+    ngx_flag_t                  waitlist;
     ngx_uint_t                  max_active;  /* 0: no quota */
 } ngx_booking_type_t;
 
@@ -60,6 +61,7 @@ typedef struct {
     ngx_regex_t                *id_regex;    /* NULL: the default pattern */
     int64_t                     max_range;
     ngx_flag_t                  events_on;   /* booking_events */
+    ngx_flag_t                  waitlist;    /* a type has waitlist=on */
     ngx_int_t                   events_max;  /* booking_events_maxlen */
     ngx_str_t                   events;      /* a stream's, '' when off */
 } ngx_booking_ops_conf_t;
@@ -116,6 +118,7 @@ struct ngx_booking_req_s {
     void                       *state;       /* the operation's */
     ngx_str_t                  *state_id;    /* its entry in an index */
     void                       *claims;      /* its quota claims */
+    unsigned                    waiting:1;   /* POST /waitlist */
 };
 
 
@@ -134,6 +137,10 @@ ngx_int_t ngx_booking_create(ngx_booking_req_t *req);
 ngx_int_t ngx_booking_get(ngx_booking_req_t *req);
 ngx_int_t ngx_booking_act(ngx_booking_req_t *req);
 ngx_int_t ngx_booking_list(ngx_booking_req_t *req);
+ngx_int_t ngx_booking_waitlist_join(ngx_booking_req_t *req);
+ngx_int_t ngx_booking_waitlist_get(ngx_booking_req_t *req);
+ngx_int_t ngx_booking_waitlist_delete(ngx_booking_req_t *req);
+ngx_int_t ngx_booking_waitlist_list(ngx_booking_req_t *req);
 
 
 /* the sweeper of holds due, in every worker (ngx_booking_sweeper.c) */
@@ -177,7 +184,7 @@ ngx_int_t ngx_booking_resource_keys(ngx_booking_req_t *req, ngx_str_t *id,
 ngx_int_t ngx_booking_num(ngx_booking_req_t *req, ngx_str_t *s, int64_t n);
 ngx_int_t ngx_booking_split_id(ngx_str_t *id, ngx_str_t *rid, ngx_str_t *rand);
 
-extern const char *const  ngx_booking_keys_all[];   /* R B C K H A E D */
+extern const char *const  ngx_booking_keys_all[];   /* R ... D X V */
 
 
 /*
@@ -209,6 +216,8 @@ void ngx_booking_quota_release_periods(ngx_booking_req_t *req,
     int64_t end, int64_t made);
 void ngx_booking_quota_release(ngx_booking_req_t *req, ngx_str_t *user,
     ngx_str_t *type, ngx_str_t *id);
+void ngx_booking_release_claims(ngx_booking_req_t *req,
+    ngx_booking_rec_t *rec);
 
 
 /* reads without a script (ngx_booking_peek.c) */

@@ -90,6 +90,10 @@ ngx_int_t ngx_booking_view_one(ngx_booking_answer_t *a, ngx_pool_t *pool,
 ngx_int_t ngx_booking_view_bookings(ngx_booking_answer_t *a,
     ngx_pool_t *pool, ngx_booking_rec_t **recs, ngx_uint_t n,
     ngx_str_t *next);
+ngx_int_t ngx_booking_view_entry(ngx_booking_answer_t *a, ngx_pool_t *pool,
+    ngx_booking_rec_t *rec);
+ngx_int_t ngx_booking_view_entries(ngx_booking_answer_t *a,
+    ngx_pool_t *pool, ngx_booking_rec_t *recs, ngx_uint_t n);
 
 ngx_int_t ngx_booking_view_resource(ngx_booking_answer_t *a,
     ngx_pool_t *pool, ngx_uint_t status, ngx_booking_doc_t *doc);

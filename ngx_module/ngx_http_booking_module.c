@@ -879,6 +879,7 @@ ngx_booking_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     t->lead = -1;
     t->horizon = -1;
     t->approval = NGX_CONF_UNSET;
+    t->waitlist = NGX_CONF_UNSET;
     t->max_active = NGX_CONF_UNSET_UINT;
 
     for (i = 2; i < cf->args->nelts; i++) {
@@ -895,10 +896,11 @@ ngx_booking_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static char *
 ngx_booking_type_option(ngx_conf_t *cf, ngx_booking_type_t *t, ngx_str_t *opt)
 {
-    u_char     *eq;
-    int64_t     secs, *field;
-    ngx_int_t   n;
-    ngx_str_t   name, v;
+    u_char      *eq;
+    int64_t      secs, *field;
+    ngx_int_t    n;
+    ngx_str_t    name, v;
+    ngx_flag_t  *flag;
 
     eq = ngx_strlchr(opt->data, opt->data + opt->len, '=');
     if (eq == NULL) {
@@ -913,16 +915,20 @@ ngx_booking_type_option(ngx_conf_t *cf, ngx_booking_type_t *t, ngx_str_t *opt)
     v.data = eq + 1;
     v.len = opt->data + opt->len - v.data;
 
-    if (name.len == 8 && ngx_strncmp(name.data, "approval", 8) == 0) {
-        if (t->approval != NGX_CONF_UNSET) {
+    if ((name.len == 8 && ngx_strncmp(name.data, "approval", 8) == 0)
+        || (name.len == 8 && ngx_strncmp(name.data, "waitlist", 8) == 0))
+    {
+        flag = (name.data[0] == 'a') ? &t->approval : &t->waitlist;
+
+        if (*flag != NGX_CONF_UNSET) {
             goto duplicate;
         }
 
         if (v.len == 2 && ngx_strncmp(v.data, "on", 2) == 0) {
-            t->approval = 1;
+            *flag = 1;
 
         } else if (v.len == 3 && ngx_strncmp(v.data, "off", 3) == 0) {
-            t->approval = 0;
+            *flag = 0;
 
         } else {
             goto invalid;
@@ -1066,6 +1072,10 @@ ngx_booking_type_check(ngx_conf_t *cf, ngx_booking_type_t *t)
 
     if (t->approval == NGX_CONF_UNSET) {
         t->approval = 0;
+    }
+
+    if (t->waitlist == NGX_CONF_UNSET) {
+        t->waitlist = 0;
     }
 
     if (t->max_active == NGX_CONF_UNSET_UINT) {

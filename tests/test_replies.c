@@ -219,6 +219,17 @@ test_tuple(void **state)
         "$4\r\nheld\r\n$7\r\nbooking\r\n:1796342400\r\n:1796515200\r\n"
         ":2\r\n$3\r\nann\r\n:1796240000\r\n:1796240900\r\n$0\r\n\r\n"
         ":86400\r\n:0\r\n:1796240000\r\n";
+    /* a waitlist entry: the same tuple, with its position and booking */
+    static const char      entry[] =
+        "*18\r\n$2\r\nok\r\n:201\r\n$11\r\nroom-1.abcd\r\n$4\r\nroom\r\n"
+        "$7\r\nwaiting\r\n$7\r\nbooking\r\n:1796342400\r\n:1796515200\r\n"
+        ":2\r\n$3\r\nann\r\n:1796240000\r\n$0\r\n\r\n$0\r\n\r\n"
+        ":86400\r\n:0\r\n:1796240000\r\n:3\r\n$0\r\n\r\n";
+    static const char      entry_bad[] =
+        "*18\r\n$2\r\nok\r\n:201\r\n$11\r\nroom-1.abcd\r\n$4\r\nroom\r\n"
+        "$7\r\nwaiting\r\n$7\r\nbooking\r\n:1796342400\r\n:1796515200\r\n"
+        ":2\r\n$3\r\nann\r\n:1796240000\r\n$0\r\n\r\n$0\r\n\r\n"
+        ":86400\r\n:0\r\n:1796240000\r\n$2\r\nx3\r\n$0\r\n\r\n";
     static const char      refused[] =
         "*5\r\n$3\r\nerr\r\n:409\r\n$8\r\nconflict\r\n$3\r\nno!\r\n"
         "$4\r\ntype\r\n";
@@ -240,8 +251,20 @@ test_tuple(void **state)
     assert_int_equal(res.booking.expires_at, 1796240900);
     assert_int_equal(res.booking.note.len, 0);
     assert_int_equal(res.booking.slot, 86400);
+    assert_int_equal(res.booking.position, -1);
+    assert_int_equal(res.booking.booking.len, 0);
     freeReplyObject(r);
 
+    r = parse(entry, sizeof(entry) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_BOOKING, r, &res, alloc,
+                                        NULL), NGX_BOOKING_OK);
+    assert_int_equal(res.booking.position, 3);
+    assert_int_equal(res.booking.expires_at, -1);
+    freeReplyObject(r);
+
+    r = parse(entry_bad, sizeof(entry_bad) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_BOOKING, r, &res, alloc,
+                                        NULL), NGX_BOOKING_ERROR);
     r = parse(refused, sizeof(refused) - 1);
     assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_BOOKING, r, &res, alloc,
                                         NULL), NGX_BOOKING_OK);

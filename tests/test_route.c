@@ -89,12 +89,43 @@ test_bookings(void **state)
 }
 
 
+static void
+test_waitlist(void **state)
+{
+    ngx_booking_route_t  rt;
+
+    (void) state;
+
+    assert_int_equal(route("waitlist", &rt), NGX_BOOKING_ROUTE_WAITLIST);
+    assert_int_equal(route("/waitlist", &rt), NGX_BOOKING_ROUTE_WAITLIST);
+
+    assert_int_equal(route("waitlist/car.1.AAAAAAAAAAAAAAAA", &rt),
+                     NGX_BOOKING_ROUTE_ENTRY);
+    assert_int_equal(rt.id_len, 5);
+    assert_memory_equal(rt.id, "car.1", 5);
+    assert_int_equal(rt.rand_len, 16);
+    assert_int_equal(rt.booking_len, 22);
+    assert_null(rt.op);
+
+    /* an entry has no operations; a bad id is no entry, not a booking */
+    assert_int_equal(route("waitlist/r.AAAAAAAAAAAAAAAA/cancel", &rt),
+                     NGX_BOOKING_ROUTE_NONE);
+    assert_int_equal(route("waitlist/r.AAAA", &rt),
+                     NGX_BOOKING_ROUTE_NO_ENTRY);
+    assert_int_equal(route("waitlist/rAAAAAAAAAAAAAAAA", &rt),
+                     NGX_BOOKING_ROUTE_NO_ENTRY);
+    assert_int_equal(route("waitlist/", &rt), NGX_BOOKING_ROUTE_NONE);
+    assert_int_equal(route("waitlists", &rt), NGX_BOOKING_ROUTE_NONE);
+}
+
+
 int
 main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_resources),
         cmocka_unit_test(test_bookings),
+        cmocka_unit_test(test_waitlist),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,10 +29,13 @@ int
 ngx_booking_route_match(const u_char *path, size_t len,
     ngx_booking_route_t *rt)
 {
+    int             entry;
     size_t          n, i, seg_len[NGX_BOOKING_SEGMENTS_MAX];
     const u_char   *p, *last, *s, *seg[NGX_BOOKING_SEGMENTS_MAX];
 
     memset(rt, 0, sizeof(ngx_booking_route_t));
+
+    entry = 0;
 
     p = path;
     last = path + len;
@@ -95,11 +98,21 @@ ngx_booking_route_match(const u_char *path, size_t len,
         return rt->route = NGX_BOOKING_ROUTE_NONE;
     }
 
-    if (!ngx_booking_is(seg[0], seg_len[0], "bookings")) {
-        return rt->route = NGX_BOOKING_ROUTE_NONE;
-    }
+    if (ngx_booking_is(seg[0], seg_len[0], "waitlist")) {
+        if (n == 1) {
+            return rt->route = NGX_BOOKING_ROUTE_WAITLIST;
+        }
 
-    if (n == 1) {
+        if (n == 3) {
+            return rt->route = NGX_BOOKING_ROUTE_NONE;
+        }
+
+        entry = 1;
+
+    } else if (!ngx_booking_is(seg[0], seg_len[0], "bookings")) {
+        return rt->route = NGX_BOOKING_ROUTE_NONE;
+
+    } else if (n == 1) {
         return rt->route = NGX_BOOKING_ROUTE_BOOKINGS;
     }
 
@@ -128,7 +141,8 @@ ngx_booking_route_match(const u_char *path, size_t len,
     if (i == 0 || i == 1
         || !ngx_booking_rand_valid(seg[1] + i, seg_len[1] - i))
     {
-        return rt->route = NGX_BOOKING_ROUTE_NO_BOOKING;
+        return rt->route = entry ? NGX_BOOKING_ROUTE_NO_ENTRY
+                                 : NGX_BOOKING_ROUTE_NO_BOOKING;
     }
 
     rt->booking = seg[1];
@@ -137,6 +151,10 @@ ngx_booking_route_match(const u_char *path, size_t len,
     rt->id_len = i - 1;
     rt->rand = seg[1] + i;
     rt->rand_len = seg_len[1] - i;
+
+    if (entry) {
+        return rt->route = NGX_BOOKING_ROUTE_ENTRY;
+    }
 
     return rt->route = (n == 3) ? NGX_BOOKING_ROUTE_BOOKING_OP
                                 : NGX_BOOKING_ROUTE_BOOKING;

@@ -102,6 +102,18 @@ static ngx_booking_route_entry_t  ngx_booking_routes[] = {
     { NGX_BOOKING_ROUTE_BOOKING_OP, NGX_HTTP_POST, ngx_booking_act,
       "act", 0, 0, 1, 0 },
 
+    { NGX_BOOKING_ROUTE_WAITLIST, NGX_BOOKING_GET, ngx_booking_waitlist_list,
+      "waitlist", NGX_BOOKING_Q_RESOURCE, 0, 0, 0 },
+
+    { NGX_BOOKING_ROUTE_WAITLIST, NGX_HTTP_POST, ngx_booking_waitlist_join,
+      "waitlist", 0, 0, 1, 0 },
+
+    { NGX_BOOKING_ROUTE_ENTRY, NGX_BOOKING_GET, ngx_booking_waitlist_get,
+      "waitlist", 0, 0, 0, 0 },
+
+    { NGX_BOOKING_ROUTE_ENTRY, NGX_HTTP_DELETE, ngx_booking_waitlist_delete,
+      "waitlist", 0, 0, 0, 0 },
+
     { NGX_BOOKING_ROUTE_NONE, 0, NULL, NULL, 0, 0, 0, 0 }
 };
 
@@ -264,9 +276,13 @@ ngx_booking_route(ngx_http_request_t *r, ngx_booking_http_ctx_t *ctx)
                                  "no such route", NULL);
     }
 
-    if (rt.route == NGX_BOOKING_ROUTE_NO_BOOKING) {
+    if (rt.route == NGX_BOOKING_ROUTE_NO_BOOKING
+        || rt.route == NGX_BOOKING_ROUTE_NO_ENTRY)
+    {
         return ngx_booking_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-                                 "no such booking", NULL);
+                                 rt.route == NGX_BOOKING_ROUTE_NO_ENTRY
+                                 ? "no such waitlist entry"
+                                 : "no such booking", NULL);
     }
 
     for (e = ngx_booking_routes; e->op != NULL; e++) {
@@ -419,7 +435,9 @@ ngx_booking_path_ids(ngx_http_request_t *r, ngx_booking_http_ctx_t *ctx,
 
     if (ngx_booking_id_check(req->conf, &req->id, req->log) != NGX_OK) {
         return ngx_booking_http_err(err, NGX_HTTP_NOT_FOUND, "not_found",
-                                    "no such booking", NULL);
+                                    rt->route == NGX_BOOKING_ROUTE_ENTRY
+                                    ? "no such waitlist entry"
+                                    : "no such booking", NULL);
     }
 
     h = ngx_booking_header_in(r, "Booking-Token", 13);

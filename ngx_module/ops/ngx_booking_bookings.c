@@ -55,8 +55,6 @@ static void ngx_booking_create_send(ngx_booking_call_t *zadd);
 static ngx_uint_t ngx_booking_create_unmade(ngx_booking_call_t *call);
 static void ngx_booking_created(ngx_booking_call_t *call);
 static void ngx_booking_acted(ngx_booking_call_t *call);
-static void ngx_booking_acted_release(ngx_booking_req_t *req,
-    ngx_booking_rec_t *rec);
 static ngx_int_t ngx_booking_list_resource(ngx_booking_req_t *req,
     ngx_str_t *rid, ngx_str_t *cursor);
 static void ngx_booking_listed(ngx_booking_call_t *call);
@@ -83,9 +81,11 @@ static ngx_booking_rec_t *ngx_booking_rec_copy(ngx_booking_req_t *req,
     ngx_booking_rec_t *src);
 
 
+/* 0, 1; and "w", the hold flag of a waitlist entry */
 static ngx_str_t  ngx_booking_flag[] = {
     ngx_string("0"),
-    ngx_string("1")
+    ngx_string("1"),
+    ngx_string("w")
 };
 
 
@@ -109,7 +109,13 @@ ngx_booking_create(ngx_booking_req_t *req)
         return ngx_booking_op_perr(req, &perr);
     }
 
-    req->name = in.hold ? "hold" : "book";
+    if (req->waiting) {
+        /* an entry waits for the booking it names, never held itself */
+        in.hold = 2;
+
+    } else {
+        req->name = in.hold ? "hold" : "book";
+    }
 
     call = ngx_booking_op_call(req, NGX_BOOKING_SCRIPT_BOOKING_CREATE,
                                NGX_BOOKING_BOOKING_CREATE_NKEYS,
@@ -140,6 +146,12 @@ ngx_booking_create(ngx_booking_req_t *req)
     req->change.id = rid;
 
     /* a guest may only hold, and then keeps the token as its only key */
+    if (who->user.len == 0 && req->waiting) {
+        return ngx_booking_op_fail(req, NGX_HTTP_UNAUTHORIZED,
+                                   "unauthenticated",
+                                   "a user is needed to wait", NULL);
+    }
+
     if (who->user.len == 0 && !who->admin && !(who->anonymous && in.hold)) {
         return ngx_booking_op_fail(req, NGX_HTTP_UNAUTHORIZED,
                                    "unauthenticated",
@@ -179,7 +191,7 @@ ngx_booking_create(ngx_booking_req_t *req)
     a[NGX_BOOKING_BOOKING_CREATE_A_RAND].data = p;
     a[NGX_BOOKING_BOOKING_CREATE_A_RAND].len = NGX_BOOKING_RAND_LEN;
     a[NGX_BOOKING_BOOKING_CREATE_A_USER] = who->user;
-    a[NGX_BOOKING_BOOKING_CREATE_A_HOLD] = ngx_booking_flag[in.hold ? 1 : 0];
+    a[NGX_BOOKING_BOOKING_CREATE_A_HOLD] = ngx_booking_flag[in.hold];
     a[NGX_BOOKING_BOOKING_CREATE_A_ADMIN] = ngx_booking_flag[who->admin];
     a[NGX_BOOKING_BOOKING_CREATE_A_GROUPS] = who->groups;
     a[NGX_BOOKING_BOOKING_CREATE_A_SCOPE] = scope;
@@ -461,6 +473,12 @@ ngx_booking_created(ngx_booking_call_t *call)
     req->answer.token = token;
     req->answer.replayed = rec->replayed;
 
+    if (req->waiting) {
+        ngx_booking_op_done(req, ngx_booking_view_entry(&req->answer,
+                                                        req->pool, rec));
+        return;
+    }
+
     ngx_booking_op_done(req, ngx_booking_view_one(&req->answer, req->pool,
                                                   rec, &token));
 }
@@ -580,26 +598,27 @@ ngx_booking_acted(ngx_booking_call_t *call)
 
     req->change.changed = (req->verb.len != 0);
 
-    ngx_booking_acted_release(req, rec);
+    if ((rec->status.len == 9
+         && ngx_strncmp(rec->status.data, "cancelled", 9) == 0)
+        || (rec->status.len == 8
+            && ngx_strncmp(rec->status.data, "declined", 8) == 0))
+    {
+        ngx_booking_release_claims(req, rec);
+    }
 
     ngx_booking_op_done(req, ngx_booking_view_one(&req->answer, req->pool,
                                                   rec, NULL));
 }
 
 
-/* a booking that no longer occupies gives its claims back */
-static void
-ngx_booking_acted_release(ngx_booking_req_t *req, ngx_booking_rec_t *rec)
+/*
+ * A booking that no longer occupies (cancelled, declined), or a waitlist
+ * entry deleted, gives its claims back now, not when they are found stale.
+ */
+void
+ngx_booking_release_claims(ngx_booking_req_t *req, ngx_booking_rec_t *rec)
 {
     ngx_str_t  user, type, id;
-
-    if (!((rec->status.len == 9
-           && ngx_strncmp(rec->status.data, "cancelled", 9) == 0)
-          || (rec->status.len == 8
-              && ngx_strncmp(rec->status.data, "declined", 8) == 0)))
-    {
-        return;
-    }
 
     user.data = (u_char *) rec->user.data;
     user.len = rec->user.len;
@@ -983,8 +1002,9 @@ ngx_booking_mine_fetch(ngx_booking_req_t *req, ngx_booking_mine_t *m)
     ngx_booking_call_t  *call;
     ngx_booking_part_t  *part;
     ngx_booking_list_t  *l;
-    static const char   *rb[] = { NGX_BOOKING_KEY_R, NGX_BOOKING_KEY_B,
-                                  NULL };
+    static const char   *rbx[] = { NGX_BOOKING_KEY_R, NGX_BOOKING_KEY_B,
+                                   NGX_BOOKING_KEY_X, NGX_BOOKING_KEY_V,
+                                   NULL };
 
     m->entries = ngx_palloc(req->pool, NGX_BOOKING_LIST_SCAN
                                        * sizeof(ngx_str_t));
@@ -1058,7 +1078,7 @@ ngx_booking_mine_fetch(ngx_booking_req_t *req, ngx_booking_mine_t *m)
                                            NGX_BOOKING_R_RECS,
                                            ngx_booking_mine_recs);
                 if (call == NULL
-                    || ngx_booking_resource_keys(req, &rid, call->keys, rb)
+                    || ngx_booking_resource_keys(req, &rid, call->keys, rbx)
                        != NGX_OK)
                 {
                     return NGX_ERROR;
@@ -1257,6 +1277,13 @@ ngx_booking_list_keeps(ngx_booking_req_t *req, ngx_booking_rec_t *rec)
     ngx_booking_query_t  *q;
 
     q = &req->query;
+
+    /* the user's index holds waitlist entries too: their claims' ids */
+    if (rec->status.len == 7
+        && ngx_strncmp(rec->status.data, "waiting", 7) == 0)
+    {
+        return 0;
+    }
 
     if (q->status_len
         && (rec->status.len != q->status_len

@@ -12,12 +12,14 @@
 
 /*
  * every key a script of one resource is given, in the contract's order:
- * its own, then its shard's event stream and index of holds due
+ * its own, its shard's event stream and index of holds due, then its
+ * waitlist (which the scripts that free units serve)
  */
 const char *const  ngx_booking_keys_all[] = {
     NGX_BOOKING_KEY_R, NGX_BOOKING_KEY_B, NGX_BOOKING_KEY_C,
     NGX_BOOKING_KEY_K, NGX_BOOKING_KEY_H, NGX_BOOKING_KEY_A,
-    NGX_BOOKING_KEY_E, NGX_BOOKING_KEY_D, NULL
+    NGX_BOOKING_KEY_E, NGX_BOOKING_KEY_D, NGX_BOOKING_KEY_X,
+    NGX_BOOKING_KEY_V, NULL
 };
 
 
@@ -121,20 +123,23 @@ ngx_booking_rules(ngx_conf_t *cf, ngx_booking_ops_conf_t *conf)
 
     for (i = 0; i < conf->types.nelts; i++) {
         conf->rules[i].data = ngx_pnalloc(cf->pool,
-                                          t[i].name.len + 11 * NGX_INT64_LEN);
+                                          t[i].name.len + 12 * NGX_INT64_LEN);
         if (conf->rules[i].data == NULL) {
             return NGX_ERROR;
         }
 
         conf->rules[i].len = ngx_sprintf(conf->rules[i].data,
-                                         "%V %L %L %L %L %L %L %L %i %ui %L %L",
+                                         "%V %L %L %L %L %L %L %L %i %ui %L %L "
+                                         "%i",
                                          &t[i].name, t[i].slot, t[i].hold,
                                          t[i].min, t[i].max, t[i].buffer,
                                          t[i].lead, t[i].horizon,
                                          t[i].approval, t[i].max_active,
                                          ngx_booking_longest(conf, &t[i]),
-                                         t[i].hold_max)
+                                         t[i].hold_max, t[i].waitlist)
                              - conf->rules[i].data;
+
+        conf->waitlist |= t[i].waitlist;
     }
 
     return NGX_OK;

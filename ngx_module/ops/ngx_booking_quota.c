@@ -619,8 +619,10 @@ ngx_booking_quota_verify(ngx_booking_quota_t *q)
     ngx_booking_req_t         *req;
     ngx_booking_call_t        *call;
     ngx_booking_quota_part_t  *part;
-    static const char         *rb[] = { NGX_BOOKING_KEY_R, NGX_BOOKING_KEY_B,
-                                        NULL };
+    static const char         *rbx[] = { NGX_BOOKING_KEY_R,
+                                         NGX_BOOKING_KEY_B,
+                                         NGX_BOOKING_KEY_X,
+                                         NGX_BOOKING_KEY_V, NULL };
 
     req = q->req;
 
@@ -642,7 +644,7 @@ ngx_booking_quota_verify(ngx_booking_quota_t *q)
                                    NGX_BOOKING_R_RECS,
                                    ngx_booking_quota_read);
         if (part == NULL || call == NULL
-            || ngx_booking_resource_keys(req, &rid, call->keys, rb)
+            || ngx_booking_resource_keys(req, &rid, call->keys, rbx)
                != NGX_OK)
         {
             return NGX_ERROR;
@@ -721,7 +723,8 @@ ngx_booking_quota_read(ngx_booking_call_t *call)
 
 /*
  * Held (and not expired: bookings_get shows an expired hold as such),
- * requested or confirmed.  Ended or not: a quota's period counts the
+ * requested or confirmed; or a waitlist entry still waiting (its claims
+ * are its offer's, made before it joined).  Ended or not: a quota's period counts the
  * bookings that were, and max_active's claims end by themselves at the
  * booking's end (user_claim).
  */
@@ -734,7 +737,8 @@ ngx_booking_quota_occupies(ngx_booking_rec_t *rec, int64_t now)
 
     if (!((s->len == 4 && ngx_strncmp(s->data, "held", 4) == 0)
           || (s->len == 9 && ngx_strncmp(s->data, "requested", 9) == 0)
-          || (s->len == 9 && ngx_strncmp(s->data, "confirmed", 9) == 0)))
+          || (s->len == 9 && ngx_strncmp(s->data, "confirmed", 9) == 0)
+          || (s->len == 7 && ngx_strncmp(s->data, "waiting", 7) == 0)))
     {
         return 0;
     }

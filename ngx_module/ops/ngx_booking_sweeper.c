@@ -61,7 +61,8 @@ ngx_booking_sweeper_init_process(ngx_cycle_t *cycle,
     u_char                 *p;
     ngx_booking_sweeper_t  *sw;
 
-    if (!conf->events_on) {
+    /* offers from expired holds need no request either */
+    if (!conf->events_on && !conf->waitlist) {
         return NGX_OK;
     }
 

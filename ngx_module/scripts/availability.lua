@@ -1,6 +1,6 @@
 #!lua
 -- GET /resources/{id}/availability
--- KEYS R B C K H A E D (the last two: what a sweep writes)
+-- KEYS R B C K H A E D X V (E D X V: what a sweep writes)
 -- ARGV from, to (seconds, '' when absent), most slots one answer may hold,
 --      events (booking_events_maxlen of a stream, '' when off)
 -- -> {'ok', type, slot, capacity, start, slots, part...}   timed resources

@@ -1,6 +1,6 @@
 #!lua
 -- POST /bookings/{id}/confirm | cancel | approve | decline | extend
--- KEYS R B C K H A E D
+-- KEYS R B C K H A E D X V (its waitlist: served when units are freed)
 -- ARGV op rand user admin (1|0) token (1|0), events (booking_events_maxlen
 --      of a stream, '' when off), then one rules line per type (from
 --      A_RULES on)
@@ -84,6 +84,8 @@ elseif op == 'cancel' then
         release(R, rand, b, t)
         set('cancelled')
         redis.call('ZREM', K_H, rand)
+        offer_ended(R, rand, b, t)
+        serve(R, t)
     elseif st ~= 'cancelled' then
         return cannot()
     end
@@ -100,6 +102,8 @@ elseif op == 'decline' then
     if st == 'requested' then
         release(R, rand, b, t)
         set('declined')
+        offer_ended(R, rand, b, t)
+        serve(R, t)
     elseif st ~= 'declined' then
         return cannot()
     end

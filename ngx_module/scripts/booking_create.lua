@@ -1,21 +1,73 @@
 #!lua
--- POST /bookings
--- KEYS R B C K H A E D, I (the Idempotency-Key's answer; untouched
+-- POST /bookings, and POST /waitlist (hold "w"): an entry is checked as
+-- the booking it waits for, and made only when that booking would be
+-- refused for want of units
+-- KEYS R B C K H A E D X V, I (the Idempotency-Key's answer; untouched
 --      without one).  The user's index (U) has the user's hash tag: the worker
 --      writes the booking's id there first, a step of its own
--- ARGV rand user kind hold (1|0) start end ('' on timeless) quantity note
+-- ARGV rand user kind hold (1|0|w) start end ('' on timeless) quantity note
 --      admin (1|0) groups (the caller's, comma separated) scope (of the
 --      Idempotency-Key, '' without) fingerprint (of the body), claimed
 --      (the type whose max_active or quotas the worker claimed, '' for
 --      none, '!' when the claim was refused: a replay or 429), events
 --      (booking_events_maxlen of a stream, '' when off), then one rules
 --      line per type (from A_RULES on)
--- -> tuple (201) | {'unavailable', capacity, slot, start, quantity,
+-- -> tuple (201; an entry's, with its position, for "w")
+--    | {'unavailable', capacity, slot, start, quantity,
 --    counters of the range} | {'unavailable', capacity, 0, free} | AGAIN
 --    | err
 
 local rand, user, kind = A_RAND, A_USER, A_KIND
 local hold, qty, admin = A_HOLD == '1', tonumber(A_QUANTITY), A_ADMIN == '1'
+local wait = A_HOLD == 'w'
+
+-- The answer of a request with an Idempotency-Key is kept for a replay.
+local function answered(R, answer)
+    if A_SCOPE ~= '' then
+        redis.call('HSET', K_I, 'fp', A_FINGERPRINT, 'answer',
+                   cjson.encode(answer), 'inc', R.inc)
+        redis.call('EXPIRE', K_I, IDEM_TTL)
+    end
+    return effects(answer)
+end
+
+-- A waitlist entry, at the end of the line: one a user and range, and at
+-- most WAIT_MAX waiting.  Entries whose start passed are lapsed first,
+-- from the head of the line, so that a line nobody serves still moves.
+local function join(R, rand, w, t, rules)
+    local key = entry_key(w)
+    local had = redis.call('HGET', K_X, key)
+    if had then
+        local o = load_entry(R, had)
+        if o and (o.status == 'offered' or (o.status == 'waiting' and
+           not (o.start and tonumber(o.start) <= t))) then
+            return err(409, 'conflict', 'you already have an entry ' ..
+                       'for this range: ' .. booking_id(had), 'start')
+        end
+    end
+    if R.wl >= WAIT_MAX then
+        for _, r in ipairs(redis.call('ZRANGE', K_V, 0, WAIT_SCAN - 1)) do
+            local o = load_entry(R, r)
+            if o and o.start and tonumber(o.start) <= t then
+                lapse(R, r, o, t)
+            end
+        end
+        if R.wl >= WAIT_MAX then
+            return err(409, 'conflict', 'the waiting line is full',
+                       'resource')
+        end
+    end
+    w.status, w.hold, w.type, w.gen, w.inc = 'waiting', rules.hold, R.type,
+                                              R.gen, R.inc
+    w.created_at, w.updated_at, w.rev = t, t, 1
+    store_entry(rand, w)
+    redis.call('HSET', K_X, key, rand)
+    redis.call('ZADD', K_V, redis.call('HINCRBY', K_R, 'wseq', 1), rand)
+    redis.call('HINCRBY', K_R, 'wl', 1)
+    redis.call('ZADD', K_A, w.start and digits(w['end'] + w.buffer) or
+               digits(FOREVER), rand)
+    return answered(R, entry_tuple(201, R, rand, w, t))
+end
 
 local R = load_resource()
 if not R then
@@ -83,6 +135,16 @@ if R.groups ~= '' and not admin and (user == '' or user ~= R.owner) then
     end
 end
 
+if wait then
+    if not rules.waitlist then
+        return err(409, 'conflict', 'a ' .. R.type .. ' has no waitlist',
+                   'resource')
+    end
+    if kind == 'block' then
+        return err(422, 'invalid', 'a block never waits', 'kind')
+    end
+end
+
 if kind == 'block' then
     if not admin and (user == '' or user ~= R.owner) then
         return err(403, 'forbidden', 'only the owner of the resource or ' ..
@@ -114,6 +176,14 @@ if R.slot == 0 then
                    'give no start or end', A_START ~= '' and 'start' or 'end')
     end
     local free = R.capacity - R.used
+    if wait then
+        if qty <= free then
+            return err(409, 'conflict', 'the units are free now: book ' ..
+                       'them', 'quantity')
+        end
+        return join(R, rand, { kind = kind, quantity = qty, user = user }, t,
+                    rules)
+    end
     if qty > free then
         return effects({ 'unavailable', R.capacity, 0, free })
     end
@@ -178,6 +248,19 @@ else
     local s0, s1 = s / R.slot, (e + buffer) / R.slot
 
     local parts = read_counters(s0, s1)
+    if wait then
+        if s <= t then
+            return err(422, 'invalid', 'it has started: nothing to wait ' ..
+                       'for', 'start')
+        end
+        if max_in(parts) + qty <= R.capacity then
+            return err(409, 'conflict', 'the units are free now: book ' ..
+                       'them', 'start')
+        end
+        return join(R, rand, { kind = kind, quantity = qty, user = user,
+                               start = s, ['end'] = e, buffer = buffer }, t,
+                    rules)
+    end
     if not shift_counters(parts, qty, R.capacity) then
         -- the worker finds the runs with too few units free, in C
         return effects({ 'unavailable', R.capacity, R.slot,
@@ -228,12 +311,4 @@ booking_event(b.status == 'held' and 'booking.held' or
               b.status == 'requested' and 'booking.requested' or
               'booking.confirmed', rand, b)
 
-local answer = tuple(201, rand, b, R.slot)
-
-if A_SCOPE ~= '' then
-    redis.call('HSET', K_I, 'fp', A_FINGERPRINT, 'answer',
-               cjson.encode(answer), 'inc', R.inc)
-    redis.call('EXPIRE', K_I, IDEM_TTL)
-end
-
-return effects(answer)
+return answered(R, tuple(201, rand, b, R.slot))

@@ -1,6 +1,6 @@
 #!lua
 -- GET /resources/{id}/calendar.ics
--- KEYS R B C K H A E D (the last two: what a sweep writes)
+-- KEYS R B C K H A E D X V (E D X V: what a sweep writes)
 -- ARGV most events in one feed, events
 -- -> {'ok', slot, name, rand, start, end, kind, updated_at, ...} | AGAIN
 --    | err

@@ -101,7 +101,8 @@ end
 
 local function load_resource()
     local h = redis.call('HMGET', K_R, 'type', 'slot', 'capacity', 'used',
-                         'gen', 'owner', 'groups', 'created_at', 'inc', 'due')
+                         'gen', 'owner', 'groups', 'created_at', 'inc', 'due',
+                         'wl')
     if not h[1] then
         return nil
     end
@@ -110,13 +111,13 @@ local function load_resource()
     return { type = h[1], slot = h[2] + 0, capacity = h[3] + 0,
              used = h[4] + 0, gen = h[5], owner = h[6] or '',
              groups = h[7] or '', created_at = h[8], inc = h[9] or '',
-             due = h[10] and h[10] + 0 }
+             due = h[10] and h[10] + 0, wl = h[11] and h[11] + 0 or 0 }
 end
 
 -- A booking is one field of K_B: its record, a JSON object of strings
 -- (cjson writes no number but in "%.14g", which would round the stamps).
-local function load_booking(R, rand)
-    local v = redis.call('HGET', K_B, rand)
+local function load_record(key, R, rand)
+    local v = redis.call('HGET', key, rand)
     if not v then
         return nil
     end
@@ -125,6 +126,10 @@ local function load_booking(R, rand)
         return nil
     end
     return b
+end
+
+local function load_booking(R, rand)
+    return load_record(K_B, R, rand)
 end
 
 -- A field's text in the record: nil and '' are left out, numbers written
@@ -172,13 +177,11 @@ end
 -- makes the change, so that neither is ever without the other.
 -- A_EVENTS: the most entries one stream keeps (approximately), '' when
 -- booking_events is off.  Never a token, never a note.
-local function booking_event(name, rand, b)
-    if A_EVENTS == '' then
-        return
-    end
-    local f = { 'event', name, 'booking', booking_id(rand),
-                'resource', RID, 'type', b.type or '',
-                'status', b.status, 'user', b.user or '' }
+local function append_event(f, b)
+    f[#f + 1], f[#f + 2] = 'resource', RID
+    f[#f + 1], f[#f + 2] = 'type', b.type or ''
+    f[#f + 1], f[#f + 2] = 'status', b.status
+    f[#f + 1], f[#f + 2] = 'user', b.user or ''
     if b.start and b.start ~= '' then
         f[#f + 1], f[#f + 2] = 'start', rfc3339(tonumber(b.start))
         f[#f + 1], f[#f + 2] = 'end', rfc3339(tonumber(b['end']))
@@ -188,6 +191,12 @@ local function booking_event(name, rand, b)
     f[#f + 1], f[#f + 2] = 'at', rfc3339(tonumber(b.updated_at))
     redis.call('XADD', K_E, 'MAXLEN', '~', A_EVENTS, '*', unpack(f))
     fx_events = fx_events + 1
+end
+
+local function booking_event(name, rand, b)
+    if A_EVENTS ~= '' then
+        append_event({ 'event', name, 'booking', booking_id(rand) }, b)
+    end
 end
 
 local function resource_event(name, typ, t)
@@ -431,6 +440,7 @@ end
 local function release(R, rand, b, t)
     local n = 0
     if b.gen == R.gen then
+        R.freed = true
         local qty = tonumber(b.quantity)
         if R.slot == 0 then
             redis.call('HINCRBY', K_R, 'used', -qty)
@@ -444,6 +454,152 @@ local function release(R, rand, b, t)
     -- kept RETAIN from now, or from its end when that is sooner
     redis.call('ZADD', K_A, 'LT', digits(t), rand)
     return n
+end
+
+-- A new hold expiring at e: the sweep must look then, and the sweeper
+-- find the resource in its shard's index of what is due when.
+local function hold_due(R, e)
+    if not R.due or e < R.due then
+        R.due = e
+        redis.call('HSET', K_R, 'due', digits(e))
+        redis.call('ZADD', K_D, digits(e), RID)
+    end
+end
+
+-- ---------------------------------------------------------------- waitlist
+
+-- A waitlist entry is a field of K_X, its record a JSON object of strings:
+-- status (waiting, offered, lapsed), user, kind, start, end, buffer,
+-- quantity, hold (the type's when it joined), type, gen, inc, created_at,
+-- updated_at, rev, and offered ('1' once it got its hold).  Its offer is
+-- a booking of the same rand, so that the claims the worker made on the
+-- user's max_active and quotas before it joined (for that id) are the
+-- offer's: a hold made with no request of the user's can never exceed
+-- them.  K_V holds the waiting ones, by turn; the resource's "wl" counts
+-- them, so that a script that frees units looks at the line only when
+-- someone is in it.  "u:<user>:<start>:<end>" in K_X names the entry a
+-- user has for a range: one each.
+--
+-- Serving is bounded like the sweep: the first WAIT_SCAN of the line are
+-- looked at, each for one range of counters.
+local WAIT_SCAN = 32
+local WAIT_MAX = 1000
+
+local function load_entry(R, rand)
+    return load_record(K_X, R, rand)
+end
+
+local function store_entry(rand, w)
+    local rec = {}
+    for k, v in pairs(w) do
+        rec[k] = record_text(v)
+    end
+    redis.call('HSET', K_X, rand, cjson.encode(rec))
+end
+
+local function entry_key(w)
+    return 'u:' .. w.user .. ':' .. (w.start or '') .. ':' .. (w['end'] or '')
+end
+
+local function waitlist_event(name, rand, w)
+    if A_EVENTS ~= '' then
+        local f = { 'event', name, 'waitlist', booking_id(rand) }
+        if w.offered == '1' then
+            f[5], f[6] = 'booking', booking_id(rand)
+        end
+        append_event(f, w)
+    end
+end
+
+-- out of the line: a waiting entry leaves K_V, and the user's key for its
+-- range goes when it is this entry's (offered or lapsed: not deleted)
+local function leave_line(R, rand, w, keep_key)
+    if redis.call('ZREM', K_V, rand) == 1 then
+        redis.call('HINCRBY', K_R, 'wl', -1)
+        R.wl = R.wl - 1
+    end
+    if not keep_key and redis.call('HGET', K_X, entry_key(w)) == rand then
+        redis.call('HDEL', K_X, entry_key(w))
+    end
+end
+
+local function lapse(R, rand, w, t)
+    leave_line(R, rand, w)
+    w.status, w.updated_at = 'lapsed', t
+    w.rev = (tonumber(w.rev) or 1) + 1
+    store_entry(rand, w)
+    -- kept RETAIN from now, as an ended booking (prune drops both)
+    redis.call('ZADD', K_A, 'LT', digits(t), rand)
+    waitlist_event('waitlist.lapsed', rand, w)
+end
+
+-- The offer: a hold of the waiting user's own, made now, while the units
+-- that were just freed are still nobody else's.
+local function offer(R, rand, w, t)
+    local e = t + tonumber(w.hold)
+    local b = { status = 'held', kind = w.kind, start = w.start,
+                ['end'] = w['end'], buffer = w.buffer,
+                quantity = w.quantity, user = w.user, created_at = t,
+                updated_at = t, expires_at = e, gen = R.gen, inc = R.inc,
+                type = R.type, rev = 1, offer = '1' }
+    store_booking(rand, b)
+    redis.call('ZADD', K_H, digits(e), rand)
+    hold_due(R, e)
+    booking_event('booking.held', rand, b)
+    leave_line(R, rand, w, true)
+    w.status, w.updated_at, w.offered = 'offered', t, '1'
+    w.rev = (tonumber(w.rev) or 1) + 1
+    store_entry(rand, w)
+    waitlist_event('waitlist.offered', rand, w)
+end
+
+-- Takes the entry's units when they are free now: true if it did.
+local function take(R, w)
+    local qty = tonumber(w.quantity)
+    if R.slot == 0 then
+        if R.capacity - R.used < qty then
+            return false
+        end
+        redis.call('HINCRBY', K_R, 'used', qty)
+        R.used = R.used + qty
+        return true
+    end
+    local s0, s1 = occupied(w, R.slot)
+    return shift_counters(read_counters(s0, s1), qty, R.capacity)
+end
+
+-- First come, first served, when this script freed units: each waiting
+-- entry that fits now gets its offer; one whose start has passed, or made
+-- for counters that were since dropped (a new type or slot), lapses.
+local function serve(R, t)
+    if not R.freed or R.wl <= 0 then
+        return
+    end
+    R.freed = false
+    for _, rand in ipairs(redis.call('ZRANGE', K_V, 0, WAIT_SCAN - 1)) do
+        local w = load_entry(R, rand)
+        if not w or w.status ~= 'waiting' then
+            if redis.call('ZREM', K_V, rand) == 1 then
+                redis.call('HINCRBY', K_R, 'wl', -1)
+                R.wl = R.wl - 1
+            end
+        elseif w.gen ~= R.gen or (w.start and tonumber(w.start) <= t) then
+            lapse(R, rand, w, t)
+        elseif take(R, w) then
+            offer(R, rand, w, t)
+        end
+    end
+end
+
+-- A booking that stops occupying: when it was a waitlist offer, its entry
+-- lapses (the next in line is served by the caller).
+local function offer_ended(R, rand, b, t)
+    if b.offer == '1' then
+        local w = load_entry(R, rand)
+        if w and w.status == 'offered' then
+            lapse(R, rand, w, t)
+        end
+    end
 end
 
 -- Expired holds free their units now, before anything reads or checks
@@ -461,6 +617,7 @@ local function sweep(R, t)
     local budget = SWEEP_SLOTS
     for i, rand in ipairs(due) do
         if i > SWEEP_HOLDS or budget <= 0 then
+            serve(R, t)
             return false
         end
         local b = load_booking(R, rand)
@@ -471,6 +628,7 @@ local function sweep(R, t)
             store_booking(rand, b)
             booking_event('booking.expired', rand, b)
             fx_expired = fx_expired + 1
+            offer_ended(R, rand, b, t)
         end
         redis.call('ZREM', K_H, rand)
     end
@@ -484,17 +642,8 @@ local function sweep(R, t)
         redis.call('HSET', K_R, 'due', digits(FOREVER))
         redis.call('ZREM', K_D, RID)
     end
+    serve(R, t)
     return true
-end
-
--- A new hold expiring at e: the sweep must look then, and the sweeper
--- find the resource in its shard's index of what is due when.
-local function hold_due(R, e)
-    if not R.due or e < R.due then
-        R.due = e
-        redis.call('HSET', K_R, 'due', digits(e))
-        redis.call('ZADD', K_D, digits(e), RID)
-    end
 end
 
 -- Bookings and counter chunks gone RETAIN ago: writes drop them, a few at
@@ -505,6 +654,9 @@ local function prune(R, t)
     if #old > 0 then
         redis.call('HDEL', K_B, unpack(old))
         redis.call('ZREM', K_A, unpack(old))
+        if K_X then
+            redis.call('HDEL', K_X, unpack(old))
+        end
     end
     if R.slot > 0 then
         old = redis.call('ZRANGEBYSCORE', K_K, '-inf',
@@ -548,16 +700,18 @@ local function type_rules(name, first)
             -- only, so "+ 0" reads them as tonumber does, with one strtod
             -- where tonumber takes two
             local slot, hold, min, max, buffer, lead, horizon, approval,
-                  max_active, longest, hold_max = string.match(line,
+                  max_active, longest, hold_max, waitlist = string.match(line,
                 '^%D*(%d+)%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)' ..
-                '%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)', #prefix + 1)
-            if hold_max then
+                '%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)',
+                #prefix + 1)
+            if waitlist then
                 return { slot = slot + 0, hold = hold + 0, min = min + 0,
                          max = max + 0, buffer = buffer + 0,
                          lead = lead + 0, horizon = horizon + 0,
                          approval = approval + 0 == 1,
                          max_active = max_active + 0,
-                         longest = longest + 0, hold_max = hold_max + 0 }
+                         longest = longest + 0, hold_max = hold_max + 0,
+                         waitlist = waitlist + 0 == 1 }
             end
             local v = {}
             for n in string.gmatch(string.sub(line, #prefix + 1), '%d+') do
@@ -566,7 +720,8 @@ local function type_rules(name, first)
             return { slot = v[1], hold = v[2], min = v[3], max = v[4],
                      buffer = v[5], lead = v[6], horizon = v[7],
                      approval = v[8] == 1, max_active = v[9],
-                     longest = v[10], hold_max = v[11] }
+                     longest = v[10], hold_max = v[11],
+                     waitlist = v[12] == 1 }
         end
     end
     return nil
@@ -601,7 +756,32 @@ local function tuple(http, rand, b, slot)
                       created_at = b.created_at,
                       expires_at = b.status == 'held' and b.expires_at or '',
                       note = b.note or '', slot = slot, replayed = 0,
-                      updated_at = b.updated_at })
+                      updated_at = b.updated_at, position = '',
+                      booking = '' })
+end
+
+-- A waitlist entry as the contract's tuple: its place in line (1: the
+-- first) while it waits, and its offer once it got one.  One whose start
+-- passed is shown lapsed, as it is, before any script lapses it.
+local function entry_tuple(http, R, rand, w, t)
+    local status, position = w.status, ''
+    if status == 'waiting' then
+        if w.start and tonumber(w.start) <= t then
+            status = 'lapsed'
+        else
+            local rank = redis.call('ZRANK', K_V, rand)
+            position = rank and rank + 1 or ''
+        end
+    end
+    return tuple_of({ http = http, id = booking_id(rand), type = w.type,
+                      status = status, kind = w.kind or '',
+                      start = w.start or '', ['end'] = w['end'] or '',
+                      quantity = tonumber(w.quantity), user = w.user or '',
+                      created_at = w.created_at, expires_at = '',
+                      note = '', slot = R.slot, replayed = 0,
+                      updated_at = w.updated_at, position = position,
+                      booking = w.offered == '1' and booking_id(rand) or ''
+                    })
 end
 
 -- A hold read after its expires_at is shown as what it already is, even by

@@ -1,6 +1,6 @@
 #!lua
 -- DELETE /resources/{id}
--- KEYS R B C K H A E D
+-- KEYS R B C K H A E D X V
 -- ARGV events (booking_events_maxlen of a stream, '' when off), then one
 --      rules line per type (from A_RULES on)
 -- -> {'ok', type it had} | AGAIN | err
@@ -27,7 +27,7 @@ if in_use(R, t) then
                'not ended')
 end
 
-redis.call('UNLINK', K_R, K_B, K_C, K_K, K_H, K_A)
+redis.call('UNLINK', K_R, K_B, K_C, K_K, K_H, K_A, K_X, K_V)
 redis.call('ZREM', K_D, RID)
 resource_event('resource.deleted', R.type, t)
 

@@ -1,7 +1,7 @@
 #!lua
 -- One candidate of a listing page (GET /resources?type=...), sent for the
 -- candidates of a page in one pipelined batch.
--- KEYS R B C K H A E D (the last two: what a sweep writes)
+-- KEYS R B C K H A E D X V (E D X V: what a sweep writes)
 -- ARGV from, to (seconds; '' without a range), quantity, events
 -- -> {doc, free}: free is the fewest free units over the range, the free
 --    stock of a timeless resource, or -1 when neither applies;

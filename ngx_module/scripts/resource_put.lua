@@ -1,6 +1,6 @@
 #!lua
 -- PUT /resources/{id}
--- KEYS R B C K H A E D
+-- KEYS R B C K H A E D X V
 -- ARGV doc type slot capacity owner groups lat lon events
 --      (booking_events_maxlen of a stream, '' when off), then one rules
 --      line per type (from A_RULES on)
@@ -47,6 +47,8 @@ if R.type ~= typ or R.slot ~= slot then
     drop_counters()
     gen = stamp(t, us)
     redis.call('HSET', K_R, 'used', 0)
+    -- the waiting line waited for counters that are gone: it lapses
+    R.gen, R.freed = gen, true
 elseif cap < R.capacity then
     local used
     if slot == 0 then
@@ -65,5 +67,12 @@ redis.call('HSET', K_R, 'doc', doc, 'type', typ, 'slot', A_SLOT,
            'groups', A_GROUPS, 'updated_at', digits(t), 'lat', A_LAT,
            'lon', A_LON)
 resource_event('resource.replaced', typ, t)
+
+-- a raised capacity frees units: the waiting line has them first
+if cap > R.capacity then
+    R.freed = true
+end
+R.capacity, R.slot = cap, slot
+serve(R, t)
 
 return effects({ 'ok', 0, doc, R.created_at, digits(t), R.type })

@@ -1,6 +1,6 @@
 #!lua
 -- The sweeper's call on a resource its shard's index says is due
--- KEYS R B C K H A E D
+-- KEYS R B C K H A E D X V
 -- ARGV events (booking_events_maxlen of a stream, '' when off)
 -- -> {'ok'} | AGAIN
 --

@@ -436,8 +436,13 @@ ngx_booking_tuple(const redisReply *r, ngx_booking_rec_t *rec)
                                 NGX_BOOKING_T_EXPIRES_AT,
                                 NGX_BOOKING_T_UPDATED_AT };
 
-    if (!ngx_booking_is_ok(r, NGX_BOOKING_T_N)
-        || r->elements != NGX_BOOKING_T_N)
+    /*
+     * position and booking came with the waitlist: an Idempotency-Key's
+     * answer stored before it (kept a day) has neither
+     */
+    if (!ngx_booking_is_ok(r, NGX_BOOKING_T_POSITION)
+        || (r->elements != NGX_BOOKING_T_N
+            && r->elements != NGX_BOOKING_T_POSITION))
     {
         return NGX_BOOKING_ERROR;
     }
@@ -503,8 +508,26 @@ ngx_booking_tuple(const redisReply *r, ngx_booking_rec_t *rec)
     rec->kind = ngx_booking_span(e[NGX_BOOKING_T_KIND]);
     rec->user = ngx_booking_span(e[NGX_BOOKING_T_USER]);
     rec->note = ngx_booking_span(e[NGX_BOOKING_T_NOTE]);
+    rec->position = -1;
 
-    return NGX_BOOKING_OK;
+    if (r->elements == NGX_BOOKING_T_POSITION) {
+        return NGX_BOOKING_OK;
+    }
+
+    if (!ngx_booking_is_str(e[NGX_BOOKING_T_BOOKING])) {
+        return NGX_BOOKING_ERROR;
+    }
+
+    rec->booking = ngx_booking_span(e[NGX_BOOKING_T_BOOKING]);
+
+    /* a waitlist entry's place in line: "" for a booking */
+    if (ngx_booking_is_str(e[NGX_BOOKING_T_POSITION])
+        && e[NGX_BOOKING_T_POSITION]->len == 0)
+    {
+        return NGX_BOOKING_OK;
+    }
+
+    return ngx_booking_int(e[NGX_BOOKING_T_POSITION], &rec->position);
 }
 
 

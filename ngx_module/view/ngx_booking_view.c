@@ -17,6 +17,12 @@ static ngx_int_t ngx_booking_view_json(ngx_booking_answer_t *a,
     ngx_uint_t status, ngx_booking_json_t *j);
 static void ngx_booking_ical_line(ngx_booking_json_t *j, const char *name,
     int64_t t, ngx_uint_t date);
+static void ngx_booking_view_head(ngx_booking_json_t *j,
+    ngx_booking_rec_t *rec);
+static void ngx_booking_view_range(ngx_booking_json_t *j,
+    ngx_booking_rec_t *rec);
+static void ngx_booking_view_entry_json(ngx_booking_json_t *j,
+    ngx_booking_rec_t *rec);
 
 
 static ngx_int_t
@@ -223,24 +229,26 @@ ngx_booking_view_conflict(ngx_booking_answer_t *a, ngx_pool_t *pool,
 
 
 /* a booking, as the spec writes it; fields that do not apply are left out */
-void
-ngx_booking_view_booking(ngx_booking_json_t *j, ngx_booking_rec_t *rec,
-    ngx_str_t *token)
+/* what a booking and a waitlist entry begin with: id, resource, type */
+static void
+ngx_booking_view_head(ngx_booking_json_t *j, ngx_booking_rec_t *rec)
 {
-    ngx_uint_t  date;
-
-    date = ngx_booking_day_slot(rec->slot);
-
     ngx_booking_json_lit(j, "{\"id\":");
     ngx_booking_json_span(j, &rec->id);
     ngx_booking_json_lit(j, ",\"resource\":");
     ngx_booking_json_span(j, &rec->resource);
     ngx_booking_json_lit(j, ",\"type\":");
     ngx_booking_json_span(j, &rec->type);
-    ngx_booking_json_lit(j, ",\"status\":");
-    ngx_booking_json_span(j, &rec->status);
-    ngx_booking_json_lit(j, ",\"kind\":");
-    ngx_booking_json_span(j, &rec->kind);
+}
+
+
+/* start and end, when they apply: plain dates for day slots */
+static void
+ngx_booking_view_range(ngx_booking_json_t *j, ngx_booking_rec_t *rec)
+{
+    ngx_uint_t  date;
+
+    date = ngx_booking_day_slot(rec->slot);
 
     if (rec->start >= 0) {
         ngx_booking_json_lit(j, ",\"start\":");
@@ -251,6 +259,19 @@ ngx_booking_view_booking(ngx_booking_json_t *j, ngx_booking_rec_t *rec,
         ngx_booking_json_lit(j, ",\"end\":");
         ngx_booking_json_time(j, rec->end, date);
     }
+}
+
+
+void
+ngx_booking_view_booking(ngx_booking_json_t *j, ngx_booking_rec_t *rec,
+    ngx_str_t *token)
+{
+    ngx_booking_view_head(j, rec);
+    ngx_booking_json_lit(j, ",\"status\":");
+    ngx_booking_json_span(j, &rec->status);
+    ngx_booking_json_lit(j, ",\"kind\":");
+    ngx_booking_json_span(j, &rec->kind);
+    ngx_booking_view_range(j, rec);
 
     ngx_booking_json_lit(j, ",\"quantity\":");
     ngx_booking_json_int(j, rec->quantity);
@@ -298,6 +319,86 @@ ngx_booking_view_one(ngx_booking_answer_t *a, ngx_pool_t *pool,
     ngx_booking_view_booking(&j, rec, token);
 
     return ngx_booking_view_json(a, rec->http, &j);
+}
+
+
+/*
+ * A waitlist entry: the booking it waits for, its status (waiting,
+ * offered, lapsed), its place in line while it waits, and the booking it
+ * was offered once it was.
+ */
+static void
+ngx_booking_view_entry_json(ngx_booking_json_t *j, ngx_booking_rec_t *rec)
+{
+    ngx_booking_view_head(j, rec);
+    ngx_booking_view_range(j, rec);
+
+    ngx_booking_json_lit(j, ",\"quantity\":");
+    ngx_booking_json_int(j, rec->quantity);
+    ngx_booking_json_lit(j, ",\"user\":");
+    ngx_booking_json_span(j, &rec->user);
+    ngx_booking_json_lit(j, ",\"status\":");
+    ngx_booking_json_span(j, &rec->status);
+
+    if (rec->position > 0) {
+        ngx_booking_json_lit(j, ",\"position\":");
+        ngx_booking_json_int(j, rec->position);
+    }
+
+    if (rec->booking.len) {
+        ngx_booking_json_lit(j, ",\"booking\":");
+        ngx_booking_json_span(j, &rec->booking);
+    }
+
+    ngx_booking_json_lit(j, ",\"created_at\":");
+    ngx_booking_json_time(j, rec->created_at, 0);
+    ngx_booking_json_lit(j, ",\"updated_at\":");
+    ngx_booking_json_time(j, rec->updated_at, 0);
+    ngx_booking_json_lit(j, "}");
+}
+
+
+ngx_int_t
+ngx_booking_view_entry(ngx_booking_answer_t *a, ngx_pool_t *pool,
+    ngx_booking_rec_t *rec)
+{
+    ngx_booking_json_t  j;
+
+    if (ngx_booking_json_init(&j, pool, 512) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_booking_view_entry_json(&j, rec);
+
+    return ngx_booking_view_json(a, rec->http, &j);
+}
+
+
+/* {"items":[...]}: a resource's waiting line, in order */
+ngx_int_t
+ngx_booking_view_entries(ngx_booking_answer_t *a, ngx_pool_t *pool,
+    ngx_booking_rec_t *recs, ngx_uint_t n)
+{
+    ngx_uint_t          i;
+    ngx_booking_json_t  j;
+
+    if (ngx_booking_json_init(&j, pool, 1024) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_booking_json_lit(&j, "{\"items\":[");
+
+    for (i = 0; i < n; i++) {
+        if (i > 0) {
+            ngx_booking_json_lit(&j, ",");
+        }
+
+        ngx_booking_view_entry_json(&j, &recs[i]);
+    }
+
+    ngx_booking_json_lit(&j, "]}");
+
+    return ngx_booking_view_json(a, NGX_HTTP_OK, &j);
 }
 
 
