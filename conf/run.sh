@@ -35,7 +35,16 @@ stop() {
 }
 
 api() {
-    # method path [json]: the demo's admin calls, answered or not
+    # method path [json [user]]: the demo's calls, answered or not; a
+    # user's are made as a member of the fablab's laser-trained
+    set -- "$1" "$2" "${3:-}" "${4:-}"
+    if [ -n "$4" ]; then
+        curl -s -o /dev/null -w '%{http_code}' -X "$1" \
+             -H 'Content-Type: application/json' --data "$3" \
+             -H "X-User-Id: $4" -H 'X-User-Groups: laser-trained' \
+             "http://127.0.0.1:$port$2"
+        return
+    fi
     curl -s -o /dev/null -w '%{http_code}' -X "$1" \
          -H 'Content-Type: application/json' ${3:+--data "$3"} \
          "http://127.0.0.1:$port$2"
@@ -108,6 +117,13 @@ done
 from=$(date -u -d tomorrow +%Y-%m-%d)
 to=$(date -u -d '+8 days' +%Y-%m-%d)
 
+# a waiting line: the laser cutter is booked tomorrow 10:00-11:00 (what
+# the demo page asks for), and a member waits for it; on a second run,
+# the booking and the entry are there already (409)
+laser="{\"resource\":\"fablab-laser\",\"start\":\"${from}T10:00:00Z\",\"end\":\"${from}T11:00:00Z\"}"
+api POST /api/bookings "$laser" member-ann > /dev/null
+api POST /api/waitlist "$laser" member-bob > /dev/null
+
 cat <<MSG
 
 ngx_booking is running: nginx on 127.0.0.1:$port, Redis on 127.0.0.1:$redis_port
@@ -133,8 +149,18 @@ and each user has 4 hours of machines a week (booking_quota). Without the
 group: 403; with it: 201; 4 more hours that week: 429 quota.
   curl -s -X POST -H 'X-User-Id: ann' -H 'X-User-Groups: laser-trained' \\
        -H 'Content-Type: application/json' \\
-       -d '{"resource":"fablab-laser","start":"${from}T08:00:00Z","end":"${from}T12:00:00Z"}' \\
+       -d '{"resource":"fablab-laser","start":"${from}T13:00:00Z","end":"${from}T17:00:00Z"}' \\
        http://127.0.0.1:$port/api/bookings
+
+A waiting line (waitlist=on): the laser is taken tomorrow 10:00-11:00 and
+member-bob waits for it. Wait too, see the line as the fablab, and watch
+member-ann's cancel offer it to member-bob at once (a hold of his own):
+  curl -s -X POST -H 'X-User-Id: carl' -H 'X-User-Groups: laser-trained' \\
+       -H 'Content-Type: application/json' -d '$laser' \\
+       http://127.0.0.1:$port/api/waitlist
+  curl -s -H 'X-User-Id: fablab-brest' \\
+       'http://127.0.0.1:$port/api/waitlist?resource=fablab-laser'
+  curl -s -H 'X-User-Id: member-ann' http://127.0.0.1:$port/api/bookings
 
 Every change is an event on one of 64 Redis Streams (README, "Events"):
   for s in \$(redis-cli -p $redis_port --scan --pattern 'bk:*:events'); do

@@ -1,7 +1,8 @@
 # The demo page (conf/html) in a real headless Chromium: it lists, opens a
 # resource's calendar, holds, shows the countdown and confirms; a machine
-# reserved to a group shows so, is refused outside it and held inside.  The
-# screenshot is kept in build/artifacts/demo.png.
+# reserved to a group shows so, is refused outside it and held inside;
+# another member finds it taken, waits in line, and is offered it when the
+# hold is cancelled.  The screenshot is kept in build/artifacts/demo.png.
 use strict;
 use utf8;
 use warnings;
@@ -22,7 +23,7 @@ my $t = BookingTest->new(
     http => q{
         booking_type room slot=1d hold=15m min=1d max=30d horizon=365d;
         booking_type gift slot=none hold=1d;
-        booking_type machine slot=30m hold=10m max=4h;
+        booking_type machine slot=30m hold=10m max=4h waitlist=on;
         booking_user $http_x_user_id;
         booking_user_groups $http_x_user_groups;
         booking_cache zone=demo:4m valid=1s;
@@ -78,10 +79,19 @@ is($seen->{refused}, 'this resource is reserved to its groups',
 like($seen->{member} // '', qr/^fablab-laser\.[A-Za-z0-9_-]{16}: held$/,
      'in the group, the hold is made');
 
+like($seen->{line} // '', qr/^Taken\. Wait in line/, 'the laser taken, the page offers the line');
+is($seen->{waiting}, 'Waiting: number 1 in line', 'waiting, first in line');
+like($seen->{offered} // '', qr/^Your turn: fablab-laser\.[A-Za-z0-9_-]{16} is held for you$/,
+     'the hold cancelled, the one waiting is offered it');
+like($seen->{offer} // '', qr/^fablab-laser\.[A-Za-z0-9_-]{16}: held$/, '... and sees the hold');
+
 my $r = $t->req('GET', '/api/bookings', headers => { 'X-User-Id' => 'demo-user' });
 is_deeply([ sort map { "$_->{resource} $_->{status}" } @{ $r->{json}{items} || [] } ],
-          [ 'fablab-laser held', 'loft-1 confirmed' ],
-          'the API shows the two bookings made: the loft confirmed, the laser held');
+          [ 'fablab-laser cancelled', 'loft-1 confirmed' ],
+          'the API shows the bookings made: the loft confirmed, the laser cancelled');
+$r = $t->req('GET', '/api/bookings', headers => { 'X-User-Id' => 'demo-friend' });
+is_deeply([ map { "$_->{resource} $_->{status}" } @{ $r->{json}{items} || [] } ],
+          [ 'fablab-laser held' ], "and the friend's: the laser offered, held");
 
 is_deeply([$t->check_error_log], [], 'no crash in the error log');
 

@@ -7,6 +7,10 @@ let current = null;   // the resource shown
 let booking = null;   // the hold made
 let token = null;
 let timer = null;
+let wanted = null;    // what a refused hold asked for: the waitlist's body
+let entry = null;     // the waitlist entry made
+let entryUser = null;
+let poller = null;
 
 function day(offset) {
   const d = new Date(Date.now() + offset * 86400000);
@@ -17,8 +21,8 @@ function say(text) {
   $('status').textContent = text || '';
 }
 
-async function api(method, path, body) {
-  const headers = { 'X-User-Id': $('user').value,
+async function api(method, path, body, user) {
+  const headers = { 'X-User-Id': user || $('user').value,
                     'X-User-Groups': $('groups').value };
   if (token) headers['Booking-Token'] = token;
   // revalidate every read (If-None-Match, 304): a page that just booked
@@ -31,7 +35,9 @@ async function api(method, path, body) {
   const res = await fetch('/api' + path, init);
   const json = res.status === 204 ? null : await res.json();
   if (!res.ok) {
-    throw new Error(json && json.error ? json.error.message : res.statusText);
+    const e = new Error(json && json.error ? json.error.message : res.statusText);
+    e.code = json && json.error ? json.error.code : '';
+    throw e;
   }
   return json;
 }
@@ -148,6 +154,54 @@ async function hold() {
     render();
   } catch (e) {
     say(e.message);
+    if (e.code === 'unavailable') {
+      // taken: a type with waitlist=on lets the user wait for it
+      delete body.hold;
+      wanted = body;
+      $('line').hidden = false;
+      $('wait').hidden = false;
+      $('line-text').textContent =
+        'Taken. Wait in line: when it is freed, the first in line gets it.';
+    }
+  }
+}
+
+function showEntry() {
+  $('wait').hidden = true;
+  $('line-text').textContent =
+    entry.status === 'waiting' ? 'Waiting: number ' + entry.position + ' in line'
+    : entry.status === 'offered' ? 'Your turn: ' + entry.booking + ' is held for you'
+    : 'Lapsed: the offer was not taken';
+}
+
+// the entry is its user's: read as them, whoever the page says now
+async function poll() {
+  try {
+    entry = await api('GET', '/waitlist/' + encodeURIComponent(entry.id), undefined, entryUser);
+    showEntry();
+    if (entry.status === 'offered') {
+      clearInterval(poller);
+      poller = null;
+      $('user').value = entryUser;
+      token = null;
+      booking = await api('GET', '/bookings/' + encodeURIComponent(entry.booking));
+      render();
+    }
+  } catch (e) {
+    say(e.message);
+  }
+}
+
+async function wait() {
+  say('');
+  try {
+    entryUser = $('user').value;
+    entry = await api('POST', '/waitlist', wanted);
+    showEntry();
+    if (poller) clearInterval(poller);
+    poller = setInterval(poll, 1000);
+  } catch (e) {
+    say(e.message);
   }
 }
 
@@ -167,5 +221,6 @@ $('from').value = day(1);
 $('to').value = day(3);
 $('search').addEventListener('submit', list);
 $('hold').addEventListener('click', hold);
+$('wait').addEventListener('click', wait);
 $('confirm').addEventListener('click', () => act('confirm'));
 $('cancel').addEventListener('click', () => act('cancel'));

@@ -1,6 +1,7 @@
 // Drives conf/html in a real headless Chromium (Debian's): lists rooms,
 // opens one, holds it, sees the countdown, confirms it; then finds a
-// machine reserved to a group, is refused it, and holds it as a member.  Prints one JSON
+// machine reserved to a group, is refused it, and holds it as a member;
+// another member waits in line for it and is offered it.  Prints one JSON
 // line of what it saw; saves a screenshot.
 //
 //   node tests/browser/demo.mjs http://127.0.0.1:PORT/ screenshot.png
@@ -62,6 +63,23 @@ try {
   await page.click('#hold');
   await page.waitForFunction(() => /^fablab-laser\..*: held$/.test(document.getElementById('booking-line').textContent));
   seen.member = await page.textContent('#booking-line');
+
+  // the waiting line: another member finds it taken and waits; the hold is
+  // cancelled, and the one waiting is offered it
+  await page.fill('#user', 'demo-friend');
+  await page.click('#hold');
+  await page.waitForSelector('#wait');
+  seen.line = await page.textContent('#line-text');
+  await page.click('#wait');
+  await page.waitForFunction(() => /^Waiting: /.test(document.getElementById('line-text').textContent));
+  seen.waiting = await page.textContent('#line-text');
+  await page.fill('#user', 'demo-user');
+  await page.click('#cancel');
+  await page.waitForFunction(() => /^Your turn: /.test(document.getElementById('line-text').textContent));
+  seen.offered = await page.textContent('#line-text');
+  await page.waitForFunction(() => /: held$/.test(document.getElementById('booking-line').textContent)
+                                   && document.getElementById('user').value === 'demo-friend');
+  seen.offer = await page.textContent('#booking-line');
 
   seen.external = external;
 
