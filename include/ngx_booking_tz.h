@@ -49,4 +49,39 @@ void ngx_booking_tz_period(const ngx_booking_tz_t *tz, int per, int64_t t,
     int64_t *start, int64_t *next);
 
 
+/*
+ * Recurring bookings (SPEC §6): the occurrences of one booking's range,
+ * every interval days, weeks or months of the zone's wall clock, so that
+ * 18:00 stays 18:00 across daylight-saving changes; monthly keeps the day
+ * of the month and skips the months without it (a skipped month makes no
+ * occurrence and counts for nothing).  count occurrences, or those whose
+ * local start date is until or before (a day number, days since
+ * 1970-01-01).
+ */
+#define NGX_BOOKING_FREQ_DAILY      1
+#define NGX_BOOKING_FREQ_WEEKLY     2
+#define NGX_BOOKING_FREQ_MONTHLY    3
+
+#define NGX_BOOKING_REPEAT_MAX      1000   /* repeat_max can be no more */
+#define NGX_BOOKING_INTERVAL_MAX    1000
+
+typedef struct {
+    int         freq;
+    int64_t     interval;       /* 1 to NGX_BOOKING_INTERVAL_MAX */
+    int64_t     count;          /* 0: until */
+    int64_t     until;          /* a local day; with count 0 only */
+} ngx_booking_repeat_t;
+
+/*
+ * Writes the n occurrences of [start, end) (instants) into starts[] and
+ * ends[], the first being [start, end) itself.  NGX_BOOKING_DECLINED
+ * when there would be more than max, or none; NGX_BOOKING_ERROR for a
+ * rule that cannot be (an interval or count out of bounds, a range that
+ * ends before it starts).
+ */
+int ngx_booking_repeat_expand(const ngx_booking_tz_t *tz,
+    const ngx_booking_repeat_t *r, int64_t start, int64_t end, size_t max,
+    int64_t *starts, int64_t *ends, size_t *n);
+
+
 #endif /* _NGX_BOOKING_TZ_H_INCLUDED_ */

@@ -136,6 +136,114 @@ test_names(void **state)
 }
 
 
+/* the occurrences of one range: n of them, each [s, e) */
+typedef struct {
+    const char  *zone;
+    int          freq;
+    int64_t      interval;
+    int64_t      count;
+    int64_t      until;
+    int64_t      start;
+    int64_t      end;
+    size_t       max;
+    int          rc;
+    size_t       n;
+    int64_t      s[4];
+    int64_t      e[4];
+} repeat_case_t;
+
+
+static void
+test_repeat(void **state)
+{
+    size_t                i, j, n;
+    int64_t               s[64], e[64];
+    char                  err[128];
+    ngx_booking_tz_t      tz;
+    ngx_booking_repeat_t  r;
+    static const repeat_case_t  cases[] = {
+        /* Thursdays 18:00 in Paris, across the change of 2027-03-28 */
+        { "Europe/Paris", NGX_BOOKING_FREQ_WEEKLY, 1, 4, 0,
+          1805389200, 1805389200 + 3600, 52, NGX_BOOKING_OK, 4,
+          { 1805389200, 1805994000, 1806595200, 1807200000 },
+          { 1805392800, 1805997600, 1806598800, 1807203600 } },
+        /* 09:00 in New York, the day after the change of 2027-11-07 */
+        { "America/New_York", NGX_BOOKING_FREQ_DAILY, 1, 2, 0,
+          1825506000, 1825506000 + 3600, 52, NGX_BOOKING_OK, 2,
+          { 1825506000, 1825596000 }, { 1825509600, 1825599600 } },
+        /* 18:00 in Sydney, over the end of its summer time (2027-04-04) */
+        { "Australia/Sydney", NGX_BOOKING_FREQ_WEEKLY, 1, 2, 0,
+          1806217200, 1806217200 + 1800, 52, NGX_BOOKING_OK, 2,
+          { 1806217200, 1806825600 }, { 1806219000, 1806827400 } },
+        /*
+         * 02:30-03:00 in Paris: the night that half hour does not exist,
+         * both ends are 03:00 (an empty range, which a booking refuses)
+         */
+        { "Europe/Paris", NGX_BOOKING_FREQ_DAILY, 1, 3, 0,
+          1806111000, 1806111000 + 1800, 52, NGX_BOOKING_OK, 3,
+          { 1806111000, 1806195600, 1806280200 },
+          { 1806112800, 1806195600, 1806282000 } },
+        /* the 31st, monthly: January, March, May, July */
+        { "UTC", NGX_BOOKING_FREQ_MONTHLY, 1, 4, 0,
+          1801353600, 1801357200, 52, NGX_BOOKING_OK, 4,
+          { 1801353600, 1806451200, 1811721600, 1816992000 },
+          { 1801357200, 1806454800, 1811725200, 1816995600 } },
+        /* February 29th, every 12 months: the next is four years on */
+        { "UTC", NGX_BOOKING_FREQ_MONTHLY, 12, 2, 0,
+          1835395200, 1835398800, 52, NGX_BOOKING_OK, 2,
+          { 1835395200, 1961625600 }, { 1835398800, 1961629200 } },
+        /* every other Monday until 2027-02-01 inclusive: 3 */
+        { "UTC", NGX_BOOKING_FREQ_WEEKLY, 2, 0, 20850,
+          1799020800, 1799024400, 52, NGX_BOOKING_OK, 3,
+          { 1799020800, 1800230400, 1801440000 },
+          { 1799024400, 1800234000, 1801443600 } },
+        /* more than max: refused, not cut */
+        { "UTC", NGX_BOOKING_FREQ_DAILY, 1, 60, 0,
+          1799020800, 1799024400, 52, NGX_BOOKING_DECLINED, 0, { 0 }, { 0 } },
+        { "UTC", NGX_BOOKING_FREQ_DAILY, 1, 0, 20850 + 100,
+          1799020800, 1799024400, 52, NGX_BOOKING_DECLINED, 0, { 0 }, { 0 } },
+        /* until before the start: nothing */
+        { "UTC", NGX_BOOKING_FREQ_DAILY, 1, 0, 20800,
+          1799020800, 1799024400, 52, NGX_BOOKING_DECLINED, 0, { 0 }, { 0 } },
+        /* a rule that cannot be */
+        { "UTC", NGX_BOOKING_FREQ_DAILY, 0, 3, 0,
+          1799020800, 1799024400, 52, NGX_BOOKING_ERROR, 0, { 0 }, { 0 } },
+        { "UTC", 9, 1, 3, 0,
+          1799020800, 1799024400, 52, NGX_BOOKING_ERROR, 0, { 0 }, { 0 } },
+        { "UTC", NGX_BOOKING_FREQ_DAILY, 1, 3, 0,
+          1799024400, 1799020800, 52, NGX_BOOKING_ERROR, 0, { 0 }, { 0 } },
+    };
+
+    (void) state;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(ngx_booking_tz_load(&tz, cases[i].zone, err,
+                                             sizeof(err)), NGX_BOOKING_OK);
+
+        r.freq = cases[i].freq;
+        r.interval = cases[i].interval;
+        r.count = cases[i].count;
+        r.until = cases[i].until;
+
+        assert_int_equal(ngx_booking_repeat_expand(&tz, &r, cases[i].start,
+                                                   cases[i].end, cases[i].max,
+                                                   s, e, &n),
+                         cases[i].rc);
+
+        if (cases[i].rc == NGX_BOOKING_OK) {
+            assert_int_equal(n, cases[i].n);
+
+            for (j = 0; j < n; j++) {
+                assert_int_equal(s[j], cases[i].s[j]);
+                assert_int_equal(e[j], cases[i].e[j]);
+            }
+        }
+
+        ngx_booking_tz_free(&tz);
+    }
+}
+
+
 int
 main(void)
 {
@@ -143,6 +251,7 @@ main(void)
         cmocka_unit_test(test_periods),
         cmocka_unit_test(test_offsets),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_repeat),
     };
 
     unsetenv("TZ");
