@@ -79,6 +79,11 @@ typedef struct {
  * rule that cannot be (an interval or count out of bounds, a range that
  * ends before it starts).
  */
+/* a body's "repeat" object (jansson's), checked: NGX_BOOKING_OK or err */
+struct json_t;
+int ngx_booking_parse_repeat(struct json_t *v, ngx_booking_repeat_t *r,
+    ngx_booking_perr_t *err);
+
 int ngx_booking_repeat_expand(const ngx_booking_tz_t *tz,
     const ngx_booking_repeat_t *r, int64_t start, int64_t end, size_t max,
     int64_t *starts, int64_t *ends, size_t *n);

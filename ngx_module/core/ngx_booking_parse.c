@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "ngx_booking_core.h"
+#include "ngx_booking_tz.h"
 
 
 #define NGX_BOOKING_TITLE_MAX      1024
@@ -33,6 +34,10 @@ static int ngx_booking_groups(json_t *v, ngx_booking_perr_t *err);
 
 static const char  *ngx_booking_booking_fields[] = {
     "resource", "start", "end", "quantity", "hold", "kind", "note", NULL
+};
+
+static const char  *ngx_booking_repeat_fields[] = {
+    "freq", "interval", "count", "until", NULL
 };
 
 static const char  *ngx_booking_resource_fields[] = {
@@ -464,6 +469,103 @@ ngx_booking_groups(json_t *v, ngx_booking_perr_t *err)
             return NGX_BOOKING_ERROR;
         }
     }
+
+    return NGX_BOOKING_OK;
+}
+
+
+/*
+ * A booking's "repeat" (SPEC §6): {"freq":"daily|weekly|monthly",
+ * "interval":1, "count":N | "until":"YYYY-MM-DD"}; until is a date of the
+ * type's zone, kept as its day number.  Its own errors name the field as
+ * "repeat.<name>".
+ */
+int
+ngx_booking_parse_repeat(json_t *v, ngx_booking_repeat_t *r,
+    ngx_booking_perr_t *err)
+{
+    json_t                 *f, *count, *until;
+    const char             *s;
+    ngx_booking_instant_t   in;
+
+    memset(r, 0, sizeof(ngx_booking_repeat_t));
+    r->interval = 1;
+
+    if (!json_is_object(v)) {
+        ngx_booking_perr(NULL, err, 400, "bad_request",
+                         "repeat must be an object", "repeat");
+        return NGX_BOOKING_ERROR;
+    }
+
+    if (ngx_booking_only(v, ngx_booking_repeat_fields, err)
+        != NGX_BOOKING_OK)
+    {
+        return NGX_BOOKING_ERROR;
+    }
+
+    f = json_object_get(v, "freq");
+    s = json_is_string(f) ? json_string_value(f) : "";
+
+    r->freq = (strcmp(s, "daily") == 0) ? NGX_BOOKING_FREQ_DAILY
+              : (strcmp(s, "weekly") == 0) ? NGX_BOOKING_FREQ_WEEKLY
+              : (strcmp(s, "monthly") == 0) ? NGX_BOOKING_FREQ_MONTHLY : 0;
+
+    if (r->freq == 0 || json_string_length(f) != strlen(s)) {
+        ngx_booking_perr(NULL, err, 422, "invalid",
+                         "freq is daily, weekly or monthly", "repeat.freq");
+        return NGX_BOOKING_ERROR;
+    }
+
+    f = json_object_get(v, "interval");
+
+    if (f != NULL) {
+        if (!json_is_integer(f) || json_integer_value(f) < 1
+            || json_integer_value(f) > NGX_BOOKING_INTERVAL_MAX)
+        {
+            ngx_booking_perr(NULL, err, 422, "invalid",
+                             "interval is a whole number from 1 to 1000",
+                             "repeat.interval");
+            return NGX_BOOKING_ERROR;
+        }
+
+        r->interval = json_integer_value(f);
+    }
+
+    count = json_object_get(v, "count");
+    until = json_object_get(v, "until");
+
+    if ((count == NULL) == (until == NULL)) {
+        ngx_booking_perr(NULL, err, 422, "invalid",
+                         "one of count and until is needed", "repeat");
+        return NGX_BOOKING_ERROR;
+    }
+
+    if (count != NULL) {
+        if (!json_is_integer(count) || json_integer_value(count) < 1
+            || json_integer_value(count) > NGX_BOOKING_REPEAT_MAX)
+        {
+            ngx_booking_perr(NULL, err, 422, "invalid",
+                             "count is a whole number from 1 to 1000",
+                             "repeat.count");
+            return NGX_BOOKING_ERROR;
+        }
+
+        r->count = json_integer_value(count);
+        return NGX_BOOKING_OK;
+    }
+
+    if (!json_is_string(until)
+        || json_string_length(until) != NGX_BOOKING_DATE_LEN
+        || ngx_booking_parse_instant((const u_char *) json_string_value(until),
+                                     NGX_BOOKING_DATE_LEN, &in)
+           != NGX_BOOKING_OK)
+    {
+        ngx_booking_perr(NULL, err, 400, "bad_request",
+                         "until is a date, YYYY-MM-DD", "repeat.until");
+        return NGX_BOOKING_ERROR;
+    }
+
+    r->until = in.t / 86400;
 
     return NGX_BOOKING_OK;
 }
