@@ -111,6 +111,10 @@ BookingTest::error_is(wait_in('bob', { resource => 'c1', %range }), 409, 'confli
          name => 'a second entry of bob for the same range');
 BookingTest::error_is(wait_in('dora', { resource => 'c1', start => iso($H + 7200), end => iso($H + 10800) }),
          409, 'conflict', name => 'waiting for units free now');
+BookingTest::error_is(wait_in('dora', { resource => 'c1', %range, hold => JSON::PP::true }), 422,
+                      'invalid', field => 'hold', name => 'an entry is not held');
+BookingTest::error_is(wait_in('dora', { resource => 'c1', %range, note => 'x' }), 422,
+                      'invalid', field => 'note', name => 'an entry has no note');
 BookingTest::error_is(wait_in(undef, { resource => 'c1', %range }), 401, 'unauthenticated',
          name => 'a guest may not wait');
 BookingTest::error_is(wait_in('dora', { resource => 'nope', %range }), 404, 'not_found',

@@ -110,7 +110,13 @@ ngx_booking_create(ngx_booking_req_t *req)
     }
 
     if (req->waiting) {
-        /* an entry waits for the booking it names, never held itself */
+        /* an entry waits for a booking: it is not held, and has no note */
+        if (in.hold || in.note_len) {
+            json_decref(root);
+            return ngx_booking_op_fail(req, 422, "invalid", "unknown field",
+                                       in.hold ? "hold" : "note");
+        }
+
         in.hold = 2;
 
     } else {
