@@ -43,6 +43,7 @@ EOT
 my $t = BookingTest->new(workers => 4, http => $HTTP);
 
 for my $r ([ 'c1', 'car', 1 ], [ 'c2', 'car', 1 ], [ 'c3', 'car', 1 ], [ 'c4', 'car', 1 ],
+           [ 'c5', 'car', 1 ], [ 'c6', 'car', 1 ],
            [ 'v1', 'van', 1 ], [ 'k1', 'bike', 1 ], [ 'p1', 'pass', 1 ], [ 'p2', 'pass', 1 ],
            [ 'p3', 'pass', 1 ], [ 'x1', 'box', 1 ], [ 'r1', 'room', 1 ]) {
     $t->req(PUT => "/admin/resources/$r->[0]",
@@ -288,6 +289,44 @@ is scalar @{ line('olga', 'c1')->{json}{items} }, 0, 'the line of c1 is empty';
     is act($t, 'ann', $ah->{id}, 'cancel')->{status}, 200, 'ann cancels';
     is entry('bob', $x->{json}{id})->{json}{status}, 'lapsed', '... bob is offered nothing';
     is get_booking($t, 'bob', $x->{json}{id})->{status}, 404, '... no booking was made';
+    my $mine = $t->req(GET => '/api/bookings', headers => user_h('bob'));
+    ok !(grep { $_->{id} eq $x->{json}{id} } @{ $mine->{json}{items} }),
+        "bob's bookings do not show the lapsed entry";
+}
+
+# ---------------------------------------------------------------- a long line
+
+# 40 users wait each for another hour: the last in line is served when
+# its hour is freed, whatever is in line before it
+{
+    my @ids;
+    for my $i (0 .. 39) {
+        my %r = (start => iso($H + 24 * 3600 + $i * 3600), end => iso($H + 25 * 3600 + $i * 3600));
+        my $a = book($t, 'ann', { resource => 'c5', %r });
+        push @ids, $a->{json}{id};
+        my $w = wait_in("u$i", { resource => 'c5', %r });
+        $w->{json}{position} == $i + 1 or diag "u$i waits at $w->{json}{position}";
+        push @ids, $w->{json}{id};
+    }
+    is act($t, 'ann', $ids[78], 'cancel')->{status}, 200, 'ann cancels her 40th hour';
+    is entry('u39', $ids[79])->{json}{status}, 'offered', 'u39, 40th in line, is offered it';
+    my %r39 = (start => iso($H + 63 * 3600), end => iso($H + 64 * 3600));
+    BookingTest::error_is(book($t, 'mallory', { resource => 'c5', %r39 }), 409, 'unavailable',
+                          name => '... and nobody else can book it');
+    is entry('u0', $ids[1])->{json}{position}, 1, 'u0 still waits, first';
+}
+
+# a line of 200 is full; it is tended when full, so entries lapsed leave it
+{
+    my %r = (start => iso($H + 3600), end => iso($H + 7200));
+    is book($t, 'ann', { resource => 'c6', %r })->{status}, 201, 'ann books c6';
+    my $n = 0;
+    for my $i (1 .. 200) {
+        $n++ if wait_in("v$i", { resource => 'c6', %r })->{status} == 201;
+    }
+    is $n, 200, '200 users wait for c6';
+    BookingTest::error_is(wait_in('v201', { resource => 'c6', %r }), 409, 'conflict',
+                          name => 'the 201st: the line is full');
 }
 
 # ---------------------------------------------------------------- races

@@ -32,8 +32,8 @@ local function answered(R, answer)
 end
 
 -- A waitlist entry, at the end of the line: one a user and range, and at
--- most WAIT_MAX waiting.  Entries whose start passed are lapsed first,
--- from the head of the line, so that a line nobody serves still moves.
+-- most WAIT_MAX waiting.  A full line is tended first (entries whose
+-- start passed lapse), so that a line nobody serves still moves.
 local function join(R, rand, w, t, rules)
     local key = entry_key(w)
     local had = redis.call('HGET', K_X, key)
@@ -46,12 +46,7 @@ local function join(R, rand, w, t, rules)
         end
     end
     if R.wl >= WAIT_MAX then
-        for _, r in ipairs(redis.call('ZRANGE', K_V, 0, WAIT_SCAN - 1)) do
-            local o = load_entry(R, r)
-            if o and o.start and tonumber(o.start) <= t then
-                lapse(R, r, o, t)
-            end
-        end
+        tend_line(R, t)
         if R.wl >= WAIT_MAX then
             return err(409, 'conflict', 'the waiting line is full',
                        'resource')

@@ -28,7 +28,8 @@ for i, v in ipairs(redis.call('HMGET', K_B, unpack(rands))) do
         out[#out + 1] = tuple(200, rands[i], as_of(b, t), R.slot)
     elseif not b and R.wl > 0 then
         local w = load_entry(R, rands[i])
-        if w and w.status == 'waiting' and sees(R, w, A_USER, A_ADMIN) then
+        if w and w.status == 'waiting' and tonumber(w.start or t + 1) > t
+           and sees(R, w, A_USER, A_ADMIN) then
             out[#out + 1] = entry_tuple(200, R, rands[i], w, t)
         else
             out[#out + 1] = ''

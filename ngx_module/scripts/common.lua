@@ -440,15 +440,17 @@ end
 local function release(R, rand, b, t)
     local n = 0
     if b.gen == R.gen then
-        R.freed = true
         local qty = tonumber(b.quantity)
+        R.freed = R.freed or {}
         if R.slot == 0 then
             redis.call('HINCRBY', K_R, 'used', -qty)
             R.used = R.used - qty
+            R.freed.all = true
         else
             local s0, s1 = occupied(b, R.slot)
             shift_counters(read_counters(s0, s1), -qty)
             n = s1 - s0
+            R.freed[#R.freed + 1] = { s0 * R.slot, s1 * R.slot }
         end
     end
     -- kept RETAIN from now, or from its end when that is sooner
@@ -480,10 +482,11 @@ end
 -- someone is in it.  "u:<user>:<start>:<end>" in K_X names the entry a
 -- user has for a range: one each.
 --
--- Serving is bounded like the sweep: the first WAIT_SCAN of the line are
--- looked at, each for one range of counters.
-local WAIT_SCAN = 32
-local WAIT_MAX = 1000
+-- Serving is bounded like the sweep: the whole line (at most WAIT_MAX
+-- waiting) is read at once, and only the entries whose range meets a
+-- range freed are tried, each for its range of counters, up to
+-- SWEEP_SLOTS slots in all.
+local WAIT_MAX = 200
 
 local function load_entry(R, rand)
     return load_record(K_X, R, rand)
@@ -568,26 +571,79 @@ local function take(R, w)
     return shift_counters(read_counters(s0, s1), qty, R.capacity)
 end
 
--- First come, first served, when this script freed units: each waiting
--- entry that fits now gets its offer; one whose start has passed, or made
--- for counters that were since dropped (a new type or slot), lapses.
-local function serve(R, t)
-    if not R.freed or R.wl <= 0 then
+-- Whether the entry's range (buffer included) meets a range freed: only
+-- those can fit now where they did not before.
+local function meets(freed, w)
+    if freed.all or not w.start then
+        return true
+    end
+    local s, e = tonumber(w.start), tonumber(w['end']) + tonumber(w.buffer)
+    for _, f in ipairs(freed) do
+        if s < f[2] and e > f[1] then
+            return true
+        end
+    end
+    return false
+end
+
+-- The line, in order, read at once: entries gone or no longer waiting
+-- leave it; one whose start has passed, or made for counters that were
+-- since dropped (a new type or slot), lapses; and when units were freed
+-- (freed: the ranges, or all), each entry that fits now gets its offer,
+-- first come, first served.
+local function tend_line(R, t, freed)
+    local line = redis.call('ZRANGE', K_V, 0, WAIT_MAX - 1)
+    if #line == 0 then
         return
     end
-    R.freed = false
-    for _, rand in ipairs(redis.call('ZRANGE', K_V, 0, WAIT_SCAN - 1)) do
-        local w = load_entry(R, rand)
-        if not w or w.status ~= 'waiting' then
+    local recs = redis.call('HMGET', K_X, unpack(line))
+    local budget = SWEEP_SLOTS
+    for i, rand in ipairs(line) do
+        local w = recs[i] and cjson.decode(recs[i])
+        if not w or w.inc ~= R.inc or w.status ~= 'waiting' then
             if redis.call('ZREM', K_V, rand) == 1 then
                 redis.call('HINCRBY', K_R, 'wl', -1)
                 R.wl = R.wl - 1
             end
         elseif w.gen ~= R.gen or (w.start and tonumber(w.start) <= t) then
             lapse(R, rand, w, t)
-        elseif take(R, w) then
-            offer(R, rand, w, t)
+        elseif freed and budget > 0 and meets(freed, w) then
+            if w.start then
+                budget = budget - (tonumber(w['end']) + tonumber(w.buffer)
+                                   - tonumber(w.start)) / R.slot
+            end
+            if take(R, w) then
+                offer(R, rand, w, t)
+            end
         end
+    end
+end
+
+-- First come, first served, when this script freed units.
+local function serve(R, t)
+    local freed = R.freed
+    if not freed or R.wl <= 0 then
+        return
+    end
+    R.freed = nil
+    tend_line(R, t, freed)
+end
+
+-- Entries gone RETAIN ago (with their bookings, by the same rands), and
+-- the user's key for the range where it is still theirs (an offer kept).
+local function prune_entries(rands)
+    local gone = {}
+    for i, v in ipairs(redis.call('HMGET', K_X, unpack(rands))) do
+        if v then
+            local key = entry_key(cjson.decode(v))
+            if redis.call('HGET', K_X, key) == rands[i] then
+                gone[#gone + 1] = key
+            end
+            gone[#gone + 1] = rands[i]
+        end
+    end
+    if #gone > 0 then
+        redis.call('HDEL', K_X, unpack(gone))
     end
 end
 
@@ -655,7 +711,7 @@ local function prune(R, t)
         redis.call('HDEL', K_B, unpack(old))
         redis.call('ZREM', K_A, unpack(old))
         if K_X then
-            redis.call('HDEL', K_X, unpack(old))
+            prune_entries(old)
         end
     end
     if R.slot > 0 then

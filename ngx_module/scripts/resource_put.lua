@@ -48,7 +48,7 @@ if R.type ~= typ or R.slot ~= slot then
     gen = stamp(t, us)
     redis.call('HSET', K_R, 'used', 0)
     -- the waiting line waited for counters that are gone: it lapses
-    R.gen, R.freed = gen, true
+    R.gen, R.freed = gen, { all = true }
 elseif cap < R.capacity then
     local used
     if slot == 0 then
@@ -70,7 +70,7 @@ resource_event('resource.replaced', typ, t)
 
 -- a raised capacity frees units: the waiting line has them first
 if cap > R.capacity then
-    R.freed = true
+    R.freed = { all = true }
 end
 R.capacity, R.slot = cap, slot
 serve(R, t)
