@@ -89,4 +89,44 @@ int ngx_booking_repeat_expand(const ngx_booking_tz_t *tz,
     int64_t *starts, int64_t *ends, size_t *n);
 
 
+/*
+ * Opening hours of a resource (SPEC §6): weekly intervals of the local
+ * day, Monday first, in minutes (an end of 1440 is midnight after), and
+ * closed dates (local day numbers, in order).  Days with no interval are
+ * closed.
+ */
+#define NGX_BOOKING_HOURS_DAY_MAX   8       /* intervals of one day */
+#define NGX_BOOKING_CLOSED_MAX      366     /* closed dates */
+
+typedef struct {
+    uint16_t    open[7][NGX_BOOKING_HOURS_DAY_MAX][2];
+    uint8_t     n[7];
+    size_t      nclosed;
+    int64_t     closed[NGX_BOOKING_CLOSED_MAX];
+} ngx_booking_hours_t;
+
+/* a resource's "hours" object (jansson's), checked: NGX_BOOKING_OK or err */
+int ngx_booking_parse_hours(struct json_t *v, ngx_booking_hours_t *h,
+    ngx_booking_perr_t *err);
+
+/* whether every interval starts and ends on a slot boundary of the type */
+int ngx_booking_hours_fit(const ngx_booking_hours_t *h, int64_t slot);
+
+/*
+ * Whether [s, e) lies within one open interval of the zone's wall clock:
+ * NGX_BOOKING_OK; 1 when s does not (outside hours, or a closed date),
+ * 2 when s does and e goes past the interval's end.
+ */
+int ngx_booking_hours_open(const ngx_booking_hours_t *h,
+    const ngx_booking_tz_t *tz, int64_t s, int64_t e);
+
+/*
+ * The closed time within [from, to) as ranges in order, merged: at most
+ * max of them (NGX_BOOKING_DECLINED past that).
+ */
+int ngx_booking_hours_closed(const ngx_booking_hours_t *h,
+    const ngx_booking_tz_t *tz, int64_t from, int64_t to, int64_t *starts,
+    int64_t *ends, size_t max, size_t *n);
+
+
 #endif /* _NGX_BOOKING_TZ_H_INCLUDED_ */

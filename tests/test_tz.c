@@ -17,6 +17,8 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include <jansson.h>
+
 #include "ngx_booking_tz.h"
 
 
@@ -244,6 +246,95 @@ test_repeat(void **state)
 }
 
 
+static void
+test_hours(void **state)
+{
+    size_t               i, n;
+    json_t              *v;
+    int64_t              s[16], e[16];
+    char                 text[128];
+    ngx_booking_tz_t     tz;
+    ngx_booking_perr_t   err;
+    ngx_booking_hours_t  h;
+    static const char   *bad[] = {
+        "{\"mon\":[\"08:00-12:00\",\"11:00-13:00\"]}",
+        "{\"mon\":[\"24:00-25:00\"]}",
+        "{\"mon\":[\"08:00-08:00\"]}",
+        "{\"mon\":[\"8:00-12:00\"]}",
+        "{\"mon\":[\"08:60-12:00\"]}",
+        "{\"mo\":[\"08:00-12:00\"]}",
+        "{\"mon\":\"08:00-12:00\"}",
+        "{\"closed\":[\"2027-02-30\"]}",
+        "{\"closed\":[\"2027-03-29T00:00:00Z\"]}",
+        "{\"mon\":[\"00:00-01:00\",\"01:00-02:00\",\"02:00-03:00\","
+        "\"03:00-04:00\",\"04:00-05:00\",\"05:00-06:00\",\"06:00-07:00\","
+        "\"07:00-08:00\",\"08:00-09:00\"]}",
+        "[]",
+    };
+
+    (void) state;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        v = json_loads(bad[i], 0, NULL);
+        assert_non_null(v);
+        assert_int_equal(ngx_booking_parse_hours(v, &h, &err),
+                         NGX_BOOKING_ERROR);
+        json_decref(v);
+    }
+
+    v = json_loads("{\"mon\":[\"14:00-18:00\",\"08:00-12:00\"],"
+                   "\"tue\":[\"08:00-18:00\"],"
+                   "\"closed\":[\"2027-03-29\",\"2027-03-29\"]}", 0, NULL);
+    assert_int_equal(ngx_booking_parse_hours(v, &h, &err), NGX_BOOKING_OK);
+    json_decref(v);
+
+    assert_int_equal(h.n[0], 2);
+    assert_int_equal(h.open[0][0][0], 480);
+    assert_int_equal(h.nclosed, 1);
+
+    assert_int_equal(ngx_booking_hours_fit(&h, 1800), NGX_BOOKING_OK);
+    assert_int_equal(ngx_booking_hours_fit(&h, 7200), NGX_BOOKING_OK);
+    assert_int_equal(ngx_booking_hours_fit(&h, 10800), NGX_BOOKING_DECLINED);
+    assert_int_equal(ngx_booking_hours_fit(&h, 86400), NGX_BOOKING_DECLINED);
+
+    assert_int_equal(ngx_booking_tz_load(&tz, "Europe/Paris", text,
+                                         sizeof(text)), NGX_BOOKING_OK);
+
+    /* Monday 2027-03-22, Paris: 09:00-11:00 in, 11:00-13:00 past noon */
+    assert_int_equal(ngx_booking_hours_open(&h, &tz, 1805702400, 1805709600),
+                     NGX_BOOKING_OK);
+    assert_int_equal(ngx_booking_hours_open(&h, &tz, 1805709600, 1805716800),
+                     2);
+    assert_int_equal(ngx_booking_hours_open(&h, &tz, 1805716800, 1805720400),
+                     1);
+    /* Monday 2027-03-29 is closed; a Wednesday has no hours */
+    assert_int_equal(ngx_booking_hours_open(&h, &tz, 1806300000, 1806303600),
+                     1);
+    assert_int_equal(ngx_booking_hours_open(&h, &tz, 1805842800 + 36000,
+                                            1805842800 + 39600), 1);
+
+    /* Monday 00:00 to Wednesday 00:00: four closed runs */
+    assert_int_equal(ngx_booking_hours_closed(&h, &tz, 1805670000, 1805842800,
+                                              s, e, 16, &n), NGX_BOOKING_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(s[0], 1805670000);
+    assert_int_equal(e[0], 1805698800);
+    assert_int_equal(s[1], 1805713200);
+    assert_int_equal(e[1], 1805720400);
+    assert_int_equal(s[2], 1805734800);
+    assert_int_equal(e[2], 1805785200);
+    assert_int_equal(s[3], 1805821200);
+    assert_int_equal(e[3], 1805842800);
+
+    /* too many for the room given */
+    assert_int_equal(ngx_booking_hours_closed(&h, &tz, 1805670000, 1805842800,
+                                              s, e, 3, &n),
+                     NGX_BOOKING_DECLINED);
+
+    ngx_booking_tz_free(&tz);
+}
+
+
 int
 main(void)
 {
@@ -252,6 +343,7 @@ main(void)
         cmocka_unit_test(test_offsets),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_repeat),
+        cmocka_unit_test(test_hours),
     };
 
     unsetenv("TZ");

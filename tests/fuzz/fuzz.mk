@@ -10,7 +10,7 @@
 #                                 a plain main under ASan/UBSan (gcc): part
 #                                 of make test
 
-FUZZ_TARGETS  = time text ical runs body route reply jwt repeat
+FUZZ_TARGETS  = time text ical runs body route reply jwt repeat hours
 FUZZ_SECONDS ?= 60
 FUZZ_SRCS     = $(UNIT_SRCS)
 FUZZ_LIBS     = -lcrypto -ljansson -lhiredis
