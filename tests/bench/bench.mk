@@ -37,7 +37,8 @@ bench-memory: module
 	perl tests/bench/bench.pl --memory
 
 # what each operation costs Redis, alone (INFO commandstats, sequential),
-# then again with booking_events on, then with a booking_quota:
+# then again with booking_events on, with a booking_quota, and with a
+# waitlist (joining a line; a cancel that offers the units freed):
 #   make bench-cost [COST_REQUESTS=500]
 COST_REQUESTS ?= 500
 
@@ -47,6 +48,7 @@ bench-cost: module
 	perl tests/bench/cost.pl --requests $(COST_REQUESTS)
 	perl tests/bench/cost.pl --requests $(COST_REQUESTS) --events
 	perl tests/bench/cost.pl --requests $(COST_REQUESTS) --quota
+	perl tests/bench/cost.pl --requests $(COST_REQUESTS) --waitlist
 
 # this module against an earlier revision's, in alternating rounds:
 #   make bench-compare BASE=<revision> [BENCH_ROUNDS=3] [BENCH_SECONDS=8]

@@ -26,19 +26,21 @@ use Time::HiRes qw(time);
 use BookingTest;
 use BookingRace ();
 
-my ($REQ, $N, $MODULE, $EVENTS, $QUOTA) = (500, 1000, undef, 0, 0);
+my ($REQ, $N, $MODULE, $EVENTS, $QUOTA, $WAIT) = (500, 1000, undef, 0, 0, 0);
 GetOptions('requests=i' => \$REQ, 'resources=i' => \$N, 'module=s' => \$MODULE,
-           'events' => \$EVENTS, 'quota' => \$QUOTA)
-    or die "usage: $0 [--requests N] [--module path.so] [--events] [--quota]\n";
+           'events' => \$EVENTS, 'quota' => \$QUOTA, 'waitlist' => \$WAIT)
+    or die "usage: $0 [--requests N] [--module path.so] [--events] [--quota] [--waitlist]\n";
 $ENV{BOOKING_MODULE} = $MODULE if $MODULE;
 
 my $extra = ($EVENTS ? "booking_events on;\n" : '')
     . ($QUOTA ? "booking_quota fair count=100000 per=month types=car;\n" : '');
-my $t = BookingTest->new(workers => 1, http => <<'EOT' . $extra);
+my $types = <<'EOT';
 booking_type room  slot=1d hold=15m min=1d max=30d horizon=3650d;
-booking_type car   slot=1h hold=10m min=1h max=14d;
+booking_type car   slot=1h hold=10m min=1h max=14d@WAIT@;
 booking_user $http_x_user_id;
 EOT
+$types =~ s/\@WAIT\@/$WAIT ? ' waitlist=on' : ''/e;
+my $t = BookingTest->new(workers => 1, http => $types . $extra);
 
 my $c = BookingRace::Conn->new($t->port);
 my $now = time;
@@ -94,6 +96,30 @@ my @OPS = (
         [ GET => '/api/resources?type=car&limit=20&from=' . iso($H0) . '&to='
                  . iso($H0 + $D), { 'X-User-Id' => 'u1' } ] } ],
 );
+
+# --waitlist: joining a line (the range taken by a block and a hold of
+# the same hours), and the cancel of such a hold, which offers its units
+# to the one waiting in the same script
+sub taken_spec {
+    my $h = hold_spec();
+    $h->[3] =~ s/,"hold":true/,"hold":true,"quantity":2/;
+    my $r = $c->request(@$h);
+    $h->[3] =~ s/,"hold":true,"quantity":2//;
+    return ($h, $r);
+}
+push @OPS, (
+    [ 'waitlist join', sub {
+        my ($h) = taken_spec();
+        my $body = $h->[3];
+        [ POST => '/api/waitlist', { 'X-User-Id' => 'w' . $k, 'Content-Type' => 'application/json' },
+          $body ] } ],
+    [ 'cancel, offered to the one waiting', sub {
+        my ($h, $r) = taken_spec();
+        my $body = $h->[3];
+        $c->request(POST => '/api/waitlist', { 'X-User-Id' => 'w' . $k,
+                                               'Content-Type' => 'application/json' }, $body);
+        [ POST => "/api/bookings/$r->{json}{id}/cancel", { 'X-User-Id' => $h->[2]{'X-User-Id'} } ] } ],
+) if $WAIT;
 
 # the requests, from $CLIENTS keep-alive connections at once: what Redis
 # does per request does not change, and a busy Redis is measured as it
