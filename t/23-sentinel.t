@@ -6,7 +6,8 @@
 # nginx starts before the sentinels: no master known is 503 at once; once
 # they run, the module finds the master and books; the master SIGKILLed
 # while bookings go on, a replica promoted: followed without a reload,
-# within 2 s of the promotion, no booking answered 201 lost or doubled.
+# within 2 s of the promotion, no booking answered 201 lost or doubled;
+# a waiting line made before the failover is served on the new master.
 
 use strict;
 use warnings;
@@ -34,7 +35,8 @@ my $t = BookingTest->new(
     booking_redis => '',
     http => default_http() . $S->directive
         . "booking_redis_replicas $REPLICAS timeout=500ms;\n"
-        . "booking_events on;\nbooking_type flash slot=1h hold=1s;\n",
+        . "booking_events on;\nbooking_type flash slot=1h hold=1s;\n"
+        . "booking_type line slot=1h hold=1s waitlist=on;\n",
     server => BookingTest::default_server() . "location = /metrics { booking_status; }\n",
 );
 my $MPORT = $t->redis_port;
@@ -71,6 +73,16 @@ for my $k (0 .. 4) {
 }
 is book($t, 'u2', { resource => 'car1', start => iso($start), end => iso($start + 3600) })->{status},
    409, 'taken is taken';
+
+# a waiting line made before the failover
+my %hour = (start => iso($start), end => iso($start + 3600));
+is $t->req(PUT => '/admin/resources/line1', body => { type => 'line', capacity => 1 })->{status},
+   201, 'PUT line1, a type with waitlist=on';
+my $lb = book($t, 'u1', { resource => 'line1', %hour });
+is $lb->{status}, 201, 'u1 books line1';
+my $le = $t->req(POST => '/api/waitlist', body => { resource => 'line1', %hour },
+                 headers => user_h('u2'));
+is $le->{status}, 201, 'u2 waits for it';
 
 # ------------------------------------------------------------ the master killed
 
@@ -193,6 +205,24 @@ for (1 .. 60) {
     sleep 0.1;
 }
 ok $expired_seen, 'a hold made after the failover expires by the sweeper, with its event';
+
+# the line went over too: the cancel offers the hour to u2, and the offer,
+# left to expire, lapses by the sweeper of the new master
+if ($REPLICAS) {
+    my $id = $le->{json}{id} // '';
+    my $e = $t->req(GET => "/api/waitlist/$id", headers => user_h('u2'));
+    is $e->{json}{status} // '', 'waiting', "u2's entry is on the new master, waiting";
+    is act($t, 'u1', $lb->{json}{id}, 'cancel')->{status}, 200, 'u1 cancels there';
+    is $t->req(GET => "/api/waitlist/$id", headers => user_h('u2'))->{json}{status} // '',
+        'offered', '... and u2 is offered the hour';
+    my $lapsed;
+    for (1 .. 60) {
+        last if ($lapsed = $t->req(GET => "/api/waitlist/$id", headers => user_h('u2'))
+                 ->{json}{status} // '') eq 'lapsed';
+        sleep 0.1;
+    }
+    is $lapsed, 'lapsed', '... which, not confirmed, lapses by the sweeper';
+}
 
 # every worker follows the new master; the first to follow it counts it
 my $metrics = $t->req(GET => '/metrics')->{body} // '';
