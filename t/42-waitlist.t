@@ -185,7 +185,10 @@ BookingTest::error_is(book($t, 'dora', { resource => 'c1', %range }), 409, 'unav
         "bob's bookings show the offer";
 }
 
-# bob lets it expire: carl gets it with no request on c1
+# bob lets it expire: his entry is lapsed from the hold's expires_at on,
+# and carl gets it with no request on c1
+wait_redis_time($t, epoch($offer->{json}{expires_at}) + 0.05);
+is entry('bob', $bid)->{json}{status}, 'lapsed', "at the offer's expires_at bob's entry reads lapsed";
 $g = until_status('carl', $cid, 'offered', 8);
 is $g->{json}{status}, 'offered', "bob's offer expired: carl's entry is offered, by the sweeper";
 is entry('bob', $bid)->{json}{status}, 'lapsed', "bob's entry lapsed";

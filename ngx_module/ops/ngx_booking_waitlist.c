@@ -85,8 +85,9 @@ ngx_booking_waitlist_call(ngx_booking_req_t *req, const char *op,
 {
     ngx_str_t           *a;
     ngx_booking_call_t  *call;
-    static const char   *rxv[] = { NGX_BOOKING_KEY_R, NGX_BOOKING_KEY_X,
-                                   NGX_BOOKING_KEY_V, NULL };
+    static const char   *rxv[] = { NGX_BOOKING_KEY_R, NGX_BOOKING_KEY_B,
+                                   NGX_BOOKING_KEY_X, NGX_BOOKING_KEY_V,
+                                   NULL };
 
     if (req->caller.user.len == 0 && !req->caller.admin) {
         return ngx_booking_op_fail(req, NGX_HTTP_UNAUTHORIZED,

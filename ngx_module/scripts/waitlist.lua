@@ -1,6 +1,6 @@
 #!lua
 -- GET /waitlist/{id}, DELETE /waitlist/{id}, GET /waitlist?resource=
--- KEYS R X V
+-- KEYS R B X V
 -- ARGV op (get, delete, list) rand ('' for list) user admin (1|0)
 --      limit (list: the most entries answered)
 -- -> get, delete: the entry's tuple (as it was) | list: {'ok', '',
@@ -48,6 +48,13 @@ local mine = user ~= '' and user == w.user
 if op == 'get' then
     if not (admin or mine or (user ~= '' and user == R.owner)) then
         return err(404, 'not_found', 'no such waitlist entry')
+    end
+    -- an offer whose hold expired lapsed then, before the sweep says so
+    if w.status == 'offered' then
+        local b = load_booking(R, rand)
+        if b and as_of(b, t).status == 'expired' then
+            w.status, w.updated_at = 'lapsed', b.expires_at
+        end
     end
     return entry_tuple(200, R, rand, w, t)
 end
