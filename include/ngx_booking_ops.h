@@ -22,6 +22,7 @@
 
 #define NGX_BOOKING_CALLER_GROUPS_MAX  4096      /* bytes */
 #define NGX_BOOKING_IDEM_MAX       255
+#define NGX_BOOKING_TYPE_NAME_MAX  32        /* bytes of a type's name */
 
 
 typedef struct {
@@ -38,6 +39,7 @@ typedef struct {
     ngx_flag_t                  approval;
     ngx_flag_t                  waitlist;
     ngx_uint_t                  max_active;  /* 0: no quota */
+    ngx_booking_tz_t           *tz;          /* opening hours'; NULL: UTC */
 } ngx_booking_type_t;
 
 
@@ -62,6 +64,7 @@ typedef struct {
     int64_t                     max_range;
     ngx_flag_t                  events_on;   /* booking_events */
     ngx_flag_t                  waitlist;    /* a type has waitlist=on */
+    ngx_flag_t                  zones;       /* a type has tz= */
     ngx_int_t                   events_max;  /* booking_events_maxlen */
     ngx_str_t                   events;      /* a stream's, '' when off */
 } ngx_booking_ops_conf_t;

@@ -71,6 +71,8 @@ static ngx_array_t *ngx_booking_conf_list(ngx_conf_t *cf, ngx_str_t *text);
 static ngx_int_t ngx_booking_quota_types(ngx_conf_t *cf,
     ngx_booking_ops_conf_t *ops);
 static void ngx_booking_tz_cleanup(void *data);
+static char *ngx_booking_type_tz(ngx_conf_t *cf, ngx_booking_type_t *t,
+    ngx_str_t *v);
 static char *ngx_booking_jwt_claims(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_booking_connections_bounds(ngx_conf_t *cf, void *post,
@@ -844,7 +846,7 @@ ngx_booking_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (value[1].len == 0 || value[1].len > 32) {
+    if (value[1].len == 0 || value[1].len > NGX_BOOKING_TYPE_NAME_MAX) {
         return "has a name that is not 1 to 32 characters";
     }
 
@@ -949,6 +951,14 @@ ngx_booking_type_option(ngx_conf_t *cf, ngx_booking_type_t *t, ngx_str_t *opt)
 
         t->max_active = n;
         return NGX_CONF_OK;
+    }
+
+    if (name.len == 2 && ngx_strncmp(name.data, "tz", 2) == 0) {
+        if (t->tz != NULL) {
+            goto duplicate;
+        }
+
+        return ngx_booking_type_tz(cf, t, &v);
     }
 
     if (name.len == 4 && ngx_strncmp(name.data, "slot", 4) == 0) {
@@ -1647,6 +1657,46 @@ ngx_booking_quota_types(ngx_conf_t *cf, ngx_booking_ops_conf_t *ops)
     }
 
     return NGX_OK;
+}
+
+
+/* a type's zone, read from the system's tzdata now: opening hours' clock */
+static char *
+ngx_booking_type_tz(ngx_conf_t *cf, ngx_booking_type_t *t, ngx_str_t *v)
+{
+    char                 err[128];
+    u_char               name[NGX_BOOKING_TZ_NAME_MAX + 1];
+    ngx_pool_cleanup_t  *cln;
+
+    if (v->len == 0 || v->len > NGX_BOOKING_TZ_NAME_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           NGX_BOOKING_TYPE_ERR
+                           "invalid tz \"%V\" of type \"%V\"", v, &t->name);
+        return NGX_CONF_ERROR;
+    }
+
+    t->tz = ngx_pcalloc(cf->pool, sizeof(ngx_booking_tz_t));
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+
+    if (t->tz == NULL || cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_cpystrn(name, v->data, v->len + 1);
+
+    if (ngx_booking_tz_load(t->tz, (char *) name, err, sizeof(err))
+        != NGX_BOOKING_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           NGX_BOOKING_TYPE_ERR "type \"%V\": %s",
+                           &t->name, err);
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_booking_tz_cleanup;
+    cln->data = t->tz;
+
+    return NGX_CONF_OK;
 }
 
 

@@ -42,6 +42,7 @@ static const char  *ngx_booking_repeat_fields[] = {
 
 static const char  *ngx_booking_resource_fields[] = {
     "type", "capacity", "title", "owner", "location", "attributes", "groups",
+    "hours",
     NULL
 };
 

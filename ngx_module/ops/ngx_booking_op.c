@@ -140,6 +140,7 @@ ngx_booking_rules(ngx_conf_t *cf, ngx_booking_ops_conf_t *conf)
                              - conf->rules[i].data;
 
         conf->waitlist |= t[i].waitlist;
+        conf->zones |= (t[i].tz != NULL);
     }
 
     return NGX_OK;

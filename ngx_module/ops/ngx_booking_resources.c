@@ -23,6 +23,7 @@ typedef struct {
     ngx_str_t             groups;     /* comma separated, for the scripts */
     ngx_str_t             lat;        /* "" without a location */
     ngx_str_t             lon;
+    ngx_str_t             hours;      /* for the scripts; "" without */
 } ngx_booking_resource_t;
 
 
@@ -60,6 +61,8 @@ typedef struct {
 } ngx_booking_avread_t;
 
 
+static ngx_int_t ngx_booking_resource_hours(ngx_booking_req_t *req,
+    json_t *root, ngx_booking_resource_t *res);
 static ngx_int_t ngx_booking_resource_doc(ngx_booking_req_t *req,
     json_t *root, ngx_booking_resource_t *res);
 static ngx_int_t ngx_booking_resource_access(ngx_booking_req_t *req,
@@ -118,9 +121,16 @@ ngx_booking_resource_put(ngx_booking_req_t *req)
                   != NGX_OK)
     {
         rc = NGX_ERROR;
+
+    } else {
+        rc = ngx_booking_resource_hours(req, root, &res);
     }
 
     json_decref(root);
+
+    if (rc == NGX_DONE) {
+        return NGX_OK;
+    }
 
     if (rc == NGX_DECLINED) {
         return ngx_booking_op_fail(req, NGX_BOOKING_UNPROCESSABLE, "invalid",
@@ -160,6 +170,7 @@ ngx_booking_resource_put(ngx_booking_req_t *req)
     call->args[NGX_BOOKING_RESOURCE_PUT_A_GROUPS] = res.groups;
     call->args[NGX_BOOKING_RESOURCE_PUT_A_LAT] = res.lat;
     call->args[NGX_BOOKING_RESOURCE_PUT_A_LON] = res.lon;
+    call->args[NGX_BOOKING_RESOURCE_PUT_A_HOURS] = res.hours;
     call->args[NGX_BOOKING_RESOURCE_PUT_A_EVENTS] = req->conf->events;
 
     return ngx_booking_op_send(req, call);
@@ -214,7 +225,8 @@ ngx_booking_resource_doc(ngx_booking_req_t *req, json_t *root,
     ngx_uint_t          i;
     ngx_booking_json_t  j;
     static const char  *fields[] = { "title", "owner", "location",
-                                     "attributes", "groups", NULL };
+                                     "attributes", "groups", "hours",
+                                     NULL };
 
     if (ngx_booking_json_init(&j, req->pool, 256) != NGX_OK) {
         return NGX_ERROR;
@@ -247,6 +259,79 @@ ngx_booking_resource_doc(ngx_booking_req_t *req, json_t *root,
 
     res->doc.data = j.start;
     res->doc.len = j.pos - j.start;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Opening hours, checked and made the scripts' compact form: " D:F-T"
+ * for each interval (D the weekday, Monday 0; F and T minutes of the
+ * local day), then " xN" for each closed date (its day number), and a
+ * last space, so that a script finds a date with one plain find.
+ * NGX_DONE with the answer set when they are refused.
+ */
+static ngx_int_t
+ngx_booking_resource_hours(ngx_booking_req_t *req, json_t *root,
+    ngx_booking_resource_t *res)
+{
+    u_char               *p;
+    size_t                i;
+    json_t               *v;
+    ngx_uint_t            d;
+    ngx_booking_perr_t    perr;
+    ngx_booking_hours_t  *h;
+
+    ngx_str_set(&res->hours, "");
+
+    v = json_object_get(root, "hours");
+    if (v == NULL) {
+        return NGX_OK;
+    }
+
+    h = ngx_palloc(req->pool, sizeof(ngx_booking_hours_t));
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_booking_parse_hours(v, h, &perr) != NGX_BOOKING_OK) {
+        return ngx_booking_op_perr(req, &perr) == NGX_OK ? NGX_DONE
+                                                         : NGX_ERROR;
+    }
+
+    if (res->type->slot == 0 || ngx_booking_hours_fit(h, res->type->slot)
+                                != NGX_BOOKING_OK)
+    {
+        return ngx_booking_op_fail(req, NGX_BOOKING_UNPROCESSABLE, "invalid",
+                                   res->type->slot
+                                   ? "opening hours must fall on the "
+                                     "type's slot boundaries"
+                                   : "a timeless type has no opening hours",
+                                   "hours") == NGX_OK ? NGX_DONE : NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(req->pool, 7 * NGX_BOOKING_HOURS_DAY_MAX * 12
+                               + h->nclosed * (NGX_INT64_LEN + 2) + 2);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    res->hours.data = p;
+
+    for (d = 0; d < 7; d++) {
+        for (i = 0; i < h->n[d]; i++) {
+            p = ngx_sprintf(p, " %ui:%ui-%ui", d,
+                            (ngx_uint_t) h->open[d][i][0],
+                            (ngx_uint_t) h->open[d][i][1]);
+        }
+    }
+
+    for (i = 0; i < h->nclosed; i++) {
+        p = ngx_sprintf(p, " x%L", h->closed[i]);
+    }
+
+    *p++ = ' ';
+    res->hours.len = p - res->hours.data;
 
     return NGX_OK;
 }

@@ -9,7 +9,9 @@
 --      admin (1|0) groups (the caller's, comma separated) scope (of the
 --      Idempotency-Key, '' without) fingerprint (of the body), claimed
 --      (the type whose max_active or quotas the worker claimed, '' for
---      none, '!' when the claim was refused: a replay or 429), events
+--      none, '!' when the claim was refused: a replay or 429), zones
+--      (for each type with a tz: " <type>:<offset at start>:<offset at
+--      end>", the seconds its clock is ahead of UTC then), events
 --      (booking_events_maxlen of a stream, '' when off), then one rules
 --      line per type (from A_RULES on)
 -- -> tuple (201; an entry's, with its position, for "w")
@@ -62,6 +64,33 @@ local function join(R, rand, w, t, rules)
     redis.call('ZADD', K_A, w.start and digits(w['end'] + w.buffer) or
                digits(FOREVER), rand)
     return answered(R, entry_tuple(201, R, rand, w, t))
+end
+
+-- Opening hours (the resource's "hours", in the compact form PUT wrote:
+-- " D:F-T" an interval of weekday D, Monday 0, in minutes of the local
+-- day, " xN" a closed day): the range must lie within one interval of
+-- the type's clock.  nil, or the field that is outside.
+local function outside_hours(R, s, e)
+    local zs, ze
+    local at = string.find(A_ZONES, ' ' .. R.type .. ':', 1, true)
+    if at then
+        zs, ze = string.match(A_ZONES, '^(%-?%d+):(%-?%d+)', at + #R.type + 2)
+    end
+    local ls, le = s + (zs or 0), e + (ze or 0)
+    local day = math.floor(ls / 86400)
+    if string.find(R.hours, ' x' .. string.format('%d', day) .. ' ', 1,
+                   true) then
+        return 'start'
+    end
+    local wd = (day + 3) % 7
+    local ms = (ls - day * 86400) / 60
+    local me = math.ceil((le - day * 86400) / 60)
+    for d, f, to in string.gmatch(R.hours, ' (%d):(%d+)%-(%d+)') do
+        if d + 0 == wd and ms >= f + 0 and ms < to + 0 then
+            return me > to + 0 and 'end' or nil
+        end
+    end
+    return 'start'
 end
 
 local R = load_resource()
@@ -227,6 +256,13 @@ else
         if rules.horizon > 0 and s > t + rules.horizon then
             return err(422, 'invalid', 'starts later than the ' ..
                        rules.horizon .. 's ahead allowed (horizon)', 'start')
+        end
+        if R.hours ~= '' then
+            local field = outside_hours(R, s, e)
+            if field then
+                return err(422, 'invalid', 'outside the opening hours',
+                           field)
+            end
         end
     end
 

@@ -102,7 +102,7 @@ end
 local function load_resource()
     local h = redis.call('HMGET', K_R, 'type', 'slot', 'capacity', 'used',
                          'gen', 'owner', 'groups', 'created_at', 'inc', 'due',
-                         'wl')
+                         'wl', 'hours')
     if not h[1] then
         return nil
     end
@@ -111,7 +111,8 @@ local function load_resource()
     return { type = h[1], slot = h[2] + 0, capacity = h[3] + 0,
              used = h[4] + 0, gen = h[5], owner = h[6] or '',
              groups = h[7] or '', created_at = h[8], inc = h[9] or '',
-             due = h[10] and h[10] + 0, wl = h[11] and h[11] + 0 or 0 }
+             due = h[10] and h[10] + 0, wl = h[11] and h[11] + 0 or 0,
+             hours = h[12] or '' }
 end
 
 -- A booking is one field of K_B: its record, a JSON object of strings

@@ -1,7 +1,8 @@
 #!lua
 -- PUT /resources/{id}
 -- KEYS R B C K H A E D X V
--- ARGV doc type slot capacity owner groups lat lon events
+-- ARGV doc type slot capacity owner groups lat lon hours (the opening
+--      hours' compact form, '' without) events
 --      (booking_events_maxlen of a stream, '' when off), then one rules
 --      line per type (from A_RULES on)
 -- -> {'ok', created (1|0), doc, created_at, updated_at, type it had ('')}
@@ -24,7 +25,8 @@ if not R then
                'capacity', A_CAPACITY, 'used', 0, 'gen', stamp(t, us),
                'inc', stamp(t, us), 'owner', A_OWNER, 'groups', A_GROUPS,
                'created_at', digits(t), 'updated_at', digits(t),
-               'due', digits(FOREVER), 'lat', A_LAT, 'lon', A_LON)
+               'due', digits(FOREVER), 'lat', A_LAT, 'lon', A_LON,
+               'hours', A_HOURS)
     resource_event('resource.created', typ, t)
     return effects({ 'ok', 1, doc, digits(t), digits(t), '' })
 end
@@ -65,7 +67,7 @@ end
 redis.call('HSET', K_R, 'doc', doc, 'type', typ, 'slot', A_SLOT,
            'capacity', A_CAPACITY, 'gen', gen, 'owner', A_OWNER,
            'groups', A_GROUPS, 'updated_at', digits(t), 'lat', A_LAT,
-           'lon', A_LON)
+           'lon', A_LON, 'hours', A_HOURS)
 resource_event('resource.replaced', typ, t)
 
 -- a raised capacity frees units: the waiting line has them first
