@@ -207,6 +207,11 @@ typedef struct {
 } ngx_booking_perr_t;
 
 
+/* sets *err; answers NGX_BOOKING_ERROR, for "return ...(err, ...)" */
+int ngx_booking_perr_set(ngx_booking_perr_t *err, int status,
+    const char *code, const char *message, const char *field);
+
+
 typedef struct {
     const u_char   *resource;
     size_t          resource_len;

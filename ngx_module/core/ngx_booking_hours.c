@@ -28,19 +28,6 @@ static const char  *ngx_booking_weekdays[] = {
 };
 
 
-static int
-ngx_booking_hours_err(ngx_booking_perr_t *err, int status, const char *code,
-    const char *message, const char *field)
-{
-    err->status = status;
-    err->code = code;
-    err->message = message;
-    err->field = field;
-
-    return NGX_BOOKING_ERROR;
-}
-
-
 static int64_t
 ngx_booking_hours_floor(int64_t a, int64_t b)
 {
@@ -210,17 +197,17 @@ ngx_booking_parse_hours(json_t *v, ngx_booking_hours_t *h,
     memset(h, 0, sizeof(ngx_booking_hours_t));
 
     if (!json_is_object(v)) {
-        return ngx_booking_hours_err(err, 400, "bad_request",
-                                     "hours must be an object", "hours");
+        return ngx_booking_perr_set(err, 400, "bad_request",
+                                    "hours must be an object", "hours");
     }
 
     json_object_foreach(v, key, f) {
         if (strcmp(key, "closed") == 0) {
             if (ngx_booking_hours_closed_dates(f, h) != NGX_BOOKING_OK) {
-                return ngx_booking_hours_err(err, 422, "invalid",
-                                             "closed is a list of at most "
-                                             "366 dates, YYYY-MM-DD",
-                                             "hours.closed");
+                return ngx_booking_perr_set(err, 422, "invalid",
+                                            "closed is a list of at most "
+                                            "366 dates, YYYY-MM-DD",
+                                            "hours.closed");
             }
 
             continue;
@@ -233,16 +220,16 @@ ngx_booking_parse_hours(json_t *v, ngx_booking_hours_t *h,
         }
 
         if (d == 7) {
-            return ngx_booking_hours_err(err, 422, "invalid",
-                                         "hours has mon to sun and closed",
-                                         "hours");
+            return ngx_booking_perr_set(err, 422, "invalid",
+                                        "hours has mon to sun and closed",
+                                        "hours");
         }
 
         if (ngx_booking_hours_day(f, h, d) != NGX_BOOKING_OK) {
-            return ngx_booking_hours_err(err, 422, "invalid",
-                                         "a day is a list of at most 8 "
-                                         "intervals \"HH:MM-HH:MM\" that do "
-                                         "not overlap", "hours");
+            return ngx_booking_perr_set(err, 422, "invalid",
+                                        "a day is a list of at most 8 "
+                                        "intervals \"HH:MM-HH:MM\" that do "
+                                        "not overlap", "hours");
         }
     }
 

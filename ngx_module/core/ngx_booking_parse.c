@@ -47,14 +47,24 @@ static const char  *ngx_booking_resource_fields[] = {
 };
 
 
-static void *
-ngx_booking_perr(json_t *root, ngx_booking_perr_t *err, int status,
-    const char *code, const char *message, const char *field)
+int
+ngx_booking_perr_set(ngx_booking_perr_t *err, int status, const char *code,
+    const char *message, const char *field)
 {
     err->status = status;
     err->code = code;
     err->message = message;
     err->field = field;
+
+    return NGX_BOOKING_ERROR;
+}
+
+
+static void *
+ngx_booking_perr(json_t *root, ngx_booking_perr_t *err, int status,
+    const char *code, const char *message, const char *field)
+{
+    (void) ngx_booking_perr_set(err, status, code, message, field);
 
     json_decref(root);
 

@@ -47,8 +47,6 @@ static int ngx_booking_q_instant(const u_char *v, size_t len, int64_t *t,
     const char *name, ngx_booking_perr_t *err);
 static int ngx_booking_q_number(const u_char *v, size_t len, int64_t min,
     int64_t max, int64_t *n);
-static int ngx_booking_q_fail(ngx_booking_perr_t *err, int status,
-    const char *code, const char *message, const char *field);
 static int ngx_booking_q_known(const u_char *args, size_t len,
     unsigned allowed, ngx_booking_perr_t *err);
 
@@ -107,15 +105,15 @@ ngx_booking_query_parse(const u_char *args, size_t len, unsigned allowed,
         if (rc < 0) {
             if (a->bit == NGX_BOOKING_Q_RESOURCE) {
                 /* no such resource can exist */
-                return ngx_booking_q_fail(err, 404, "not_found",
-                                          "no such resource", "resource");
+                return ngx_booking_perr_set(err, 404, "not_found",
+                                            "no such resource", "resource");
             }
 
-            return ngx_booking_q_fail(err, 400, "bad_request",
-                                      a->bit == NGX_BOOKING_Q_CURSOR
-                                      ? "bad or stale cursor"
-                                      : "the argument cannot be read",
-                                      a->name);
+            return ngx_booking_perr_set(err, 400, "bad_request",
+                                        a->bit == NGX_BOOKING_Q_CURSOR
+                                        ? "bad or stale cursor"
+                                        : "the argument cannot be read",
+                                        a->name);
         }
 
         buf[vlen] = '\0';
@@ -128,15 +126,15 @@ ngx_booking_query_parse(const u_char *args, size_t len, unsigned allowed,
     }
 
     if ((q->set & NGX_BOOKING_Q_RADIUS) && !(q->set & NGX_BOOKING_Q_NEAR)) {
-        return ngx_booking_q_fail(err, 400, "bad_request",
-                                  "radius needs near", "radius");
+        return ngx_booking_perr_set(err, 400, "bad_request",
+                                    "radius needs near", "radius");
     }
 
     if ((q->set & NGX_BOOKING_Q_FROM) && (q->set & NGX_BOOKING_Q_TO)
         && q->to <= q->from)
     {
-        return ngx_booking_q_fail(err, 422, "invalid",
-                                  "to must be after from", "to");
+        return ngx_booking_perr_set(err, 422, "invalid",
+                                    "to must be after from", "to");
     }
 
     return NGX_BOOKING_OK;
@@ -186,8 +184,8 @@ ngx_booking_q_known(const u_char *args, size_t len, unsigned allowed,
             memcpy(err->text, pair, klen);
             err->text[klen] = '\0';
 
-            return ngx_booking_q_fail(err, 400, "bad_request",
-                                      "unknown query argument", err->text);
+            return ngx_booking_perr_set(err, 400, "bad_request",
+                                        "unknown query argument", err->text);
         }
     }
 
@@ -218,8 +216,8 @@ ngx_booking_q_instant(const u_char *v, size_t len, int64_t *t,
     ngx_booking_instant_t  in;
 
     if (ngx_booking_parse_instant(v, len, &in) != NGX_BOOKING_OK) {
-        return ngx_booking_q_fail(err, 400, "bad_request",
-                                  "not an RFC 3339 date or date-time", name);
+        return ngx_booking_perr_set(err, 400, "bad_request",
+                                    "not an RFC 3339 date or date-time", name);
     }
 
     *t = in.t;
@@ -252,14 +250,14 @@ ngx_booking_q_quantity(const u_char *v, size_t len, ngx_booking_query_t *q,
         return NGX_BOOKING_OK;
 
     case NGX_BOOKING_ERROR:
-        return ngx_booking_q_fail(err, 400, "bad_request",
-                                  "quantity must be a whole number",
-                                  "quantity");
+        return ngx_booking_perr_set(err, 400, "bad_request",
+                                    "quantity must be a whole number",
+                                    "quantity");
 
     default:
-        return ngx_booking_q_fail(err, 422, "invalid",
-                                  "quantity must be 1 to 1000000",
-                                  "quantity");
+        return ngx_booking_perr_set(err, 422, "invalid",
+                                    "quantity must be 1 to 1000000",
+                                    "quantity");
     }
 }
 
@@ -307,17 +305,17 @@ ngx_booking_q_near(const u_char *v, size_t len, ngx_booking_query_t *q,
     if (!(q->lat >= -NGX_BOOKING_LAT_MAX && q->lat <= NGX_BOOKING_LAT_MAX
           && q->lon >= -NGX_BOOKING_LON_MAX && q->lon <= NGX_BOOKING_LON_MAX))
     {
-        return ngx_booking_q_fail(err, 422, "invalid",
-                                  "near must be within +-85.05112878 and "
-                                  "+-180 degrees", "near");
+        return ngx_booking_perr_set(err, 422, "invalid",
+                                    "near must be within +-85.05112878 and "
+                                    "+-180 degrees", "near");
     }
 
     return NGX_BOOKING_OK;
 
 bad:
 
-    return ngx_booking_q_fail(err, 400, "bad_request",
-                              "near is lat,lon in degrees", "near");
+    return ngx_booking_perr_set(err, 400, "bad_request",
+                                "near is lat,lon in degrees", "near");
 }
 
 
@@ -332,14 +330,14 @@ ngx_booking_q_radius(const u_char *v, size_t len, ngx_booking_query_t *q,
         return NGX_BOOKING_OK;
 
     case NGX_BOOKING_ERROR:
-        return ngx_booking_q_fail(err, 400, "bad_request",
-                                  "radius is a whole number of meters",
-                                  "radius");
+        return ngx_booking_perr_set(err, 400, "bad_request",
+                                    "radius is a whole number of meters",
+                                    "radius");
 
     default:
-        return ngx_booking_q_fail(err, 422, "invalid",
-                                  "radius must be 1 to 1000000 meters",
-                                  "radius");
+        return ngx_booking_perr_set(err, 422, "invalid",
+                                    "radius must be 1 to 1000000 meters",
+                                    "radius");
     }
 }
 
@@ -355,12 +353,12 @@ ngx_booking_q_limit(const u_char *v, size_t len, ngx_booking_query_t *q,
         return NGX_BOOKING_OK;
 
     case NGX_BOOKING_ERROR:
-        return ngx_booking_q_fail(err, 400, "bad_request",
-                                  "limit must be a number", "limit");
+        return ngx_booking_perr_set(err, 400, "bad_request",
+                                    "limit must be a number", "limit");
 
     default:
-        return ngx_booking_q_fail(err, 422, "invalid",
-                                  "limit must be 1 to 100", "limit");
+        return ngx_booking_perr_set(err, 422, "invalid",
+                                    "limit must be 1 to 100", "limit");
     }
 }
 
@@ -380,8 +378,8 @@ ngx_booking_q_cursor(const u_char *v, size_t len, ngx_booking_query_t *q,
     }
 
     if (len == 0) {
-        return ngx_booking_q_fail(err, 400, "bad_request",
-                                  "bad or stale cursor", "cursor");
+        return ngx_booking_perr_set(err, 400, "bad_request",
+                                    "bad or stale cursor", "cursor");
     }
 
     memcpy(q->cursor, v, len);
@@ -418,8 +416,8 @@ ngx_booking_q_status(const u_char *v, size_t len, ngx_booking_query_t *q,
         }
     }
 
-    return ngx_booking_q_fail(err, 422, "invalid", "no such status",
-                              "status");
+    return ngx_booking_perr_set(err, 422, "invalid", "no such status",
+                                "status");
 }
 
 
@@ -452,19 +450,6 @@ ngx_booking_q_number(const u_char *v, size_t len, int64_t min, int64_t max,
     *n = x;
 
     return NGX_BOOKING_OK;
-}
-
-
-static int
-ngx_booking_q_fail(ngx_booking_perr_t *err, int status, const char *code,
-    const char *message, const char *field)
-{
-    err->status = status;
-    err->code = code;
-    err->message = message;
-    err->field = field;
-
-    return NGX_BOOKING_ERROR;
 }
 
 
