@@ -56,6 +56,7 @@ typedef struct {
     int64_t     start;
     int64_t     end;
     int64_t     units;
+    int         closed;         /* outside opening hours: units 0 */
 } ngx_booking_run_t;
 
 
@@ -155,11 +156,20 @@ size_t ngx_booking_runs(const u_char *counters, size_t n, int64_t start,
  * n * NGX_BOOKING_RUN_JSON_LEN bytes.  Returns the end of what it wrote.
  */
 #define NGX_BOOKING_RUN_JSON_LEN                                             \
-    (sizeof(",{\"start\":\"\",\"end\":\"\",\"units\":}") - 1                \
+    (sizeof(",{\"start\":\"\",\"end\":\"\",\"units\":,\"closed\":true}") - 1  \
      + 2 * NGX_BOOKING_INSTANT_LEN + sizeof("-9223372036854775808") - 1)
 
 u_char *ngx_booking_runs_json(u_char *p, const ngx_booking_run_t *runs,
     size_t n, int date);
+
+/*
+ * The runs cut by closed time (ranges in order, apart): what falls in one
+ * is a run of 0 units, closed, merged with the closed runs beside it.
+ * out has room for n + 2 * nclosed runs.  Returns how many it wrote.
+ */
+size_t ngx_booking_runs_close(const ngx_booking_run_t *in, size_t n,
+    const int64_t *cs, const int64_t *ce, size_t nclosed,
+    ngx_booking_run_t *out);
 
 
 /*

@@ -228,6 +228,7 @@ typedef struct {
     ngx_uint_t                  found;
     ngx_str_t                   type;
     ngx_str_t                   doc;         /* when asked for */
+    ngx_str_t                   hours;       /* compact; empty: none */
     int64_t                     slot;
     int64_t                     capacity;
     int64_t                     used;

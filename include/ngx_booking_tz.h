@@ -109,6 +109,13 @@ typedef struct {
 int ngx_booking_parse_hours(struct json_t *v, ngx_booking_hours_t *h,
     ngx_booking_perr_t *err);
 
+/*
+ * The compact form the scripts read (" D:F-T" an interval, " xN" a closed
+ * day), back: NGX_BOOKING_ERROR for anything else.
+ */
+int ngx_booking_hours_unpack(const u_char *p, size_t len,
+    ngx_booking_hours_t *h);
+
 /* whether every interval starts and ends on a slot boundary of the type */
 int ngx_booking_hours_fit(const ngx_booking_hours_t *h, int64_t slot);
 

@@ -97,9 +97,16 @@ ngx_int_t ngx_booking_view_entries(ngx_booking_answer_t *a,
 
 ngx_int_t ngx_booking_view_resource(ngx_booking_answer_t *a,
     ngx_pool_t *pool, ngx_uint_t status, ngx_booking_doc_t *doc);
+/* the closed time of a range (opening hours), in order: nothing if n 0 */
+typedef struct {
+    size_t                      n;
+    int64_t                    *start;
+    int64_t                    *end;
+} ngx_booking_closed_t;
+
 ngx_int_t ngx_booking_view_availability(ngx_booking_answer_t *a,
     ngx_pool_t *pool, ngx_str_t *id, ngx_str_t *slot_text,
-    ngx_booking_avail_t *av, u_char *counters);
+    ngx_booking_avail_t *av, u_char *counters, ngx_booking_closed_t *closed);
 ngx_int_t ngx_booking_view_listing(ngx_booking_answer_t *a,
     ngx_pool_t *pool, ngx_booking_item_t *items, ngx_uint_t n,
     ngx_str_t *next);

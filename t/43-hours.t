@@ -60,6 +60,31 @@ BookingTest::error_is(try('d1', '2027-01-12T07:00:00Z', '2027-01-12T08:00:00Z'),
 is try('d1', '2027-01-12T20:00:00Z', '2027-01-12T21:00:00Z', admin => 1, body => { kind => 'block' })
     ->{status}, 201, "an admin's block is not held to the hours";
 
+# availability: closed time as runs of 0 units, "closed":true, on the
+# Paris clock; ann's 08:00-09:00 takes one of the 5 desks
+{
+    my $a = $t->req(GET => '/api/resources/d1/availability?from=2027-01-11T00:00:00Z&to=2027-01-12T00:00:00Z');
+    is $a->{status}, 200, 'availability of Monday 2027-01-11';
+    is_deeply [ map { join ' ', $_->{start}, $_->{end}, $_->{units}, $_->{closed} ? 'closed' : 'open' }
+                @{ $a->{json}{free} } ],
+              [ '2027-01-11T00:00:00Z 2027-01-11T07:00:00Z 0 closed',
+                '2027-01-11T07:00:00Z 2027-01-11T08:00:00Z 4 open',
+                '2027-01-11T08:00:00Z 2027-01-11T11:00:00Z 5 open',
+                '2027-01-11T11:00:00Z 2027-01-11T13:00:00Z 0 closed',
+                '2027-01-11T13:00:00Z 2027-01-11T17:00:00Z 5 open',
+                '2027-01-11T17:00:00Z 2027-01-12T00:00:00Z 0 closed' ],
+              '... closed before 08:00, from noon to 14:00 and after 18:00 Paris, open between'
+        or diag $a->{body};
+    my $c = $t->req(GET => '/api/resources/d1/availability?from=2027-01-17T00:00:00Z&to=2027-01-20T00:00:00Z');
+    is_deeply [ map { [ $_->{start}, $_->{end}, $_->{closed} ? 1 : 0 ] } @{ $c->{json}{free} } ],
+              [ [ '2027-01-17T00:00:00Z', '2027-01-20T00:00:00Z', 1 ] ],
+              'Sunday to Tuesday around the closed Monday 2027-01-18: one closed run'
+        or diag $c->{body};
+    my $s = $t->req(GET => '/api/resources/d1/availability?from=2027-06-14T00:00:00Z&to=2027-06-14T08:00:00Z');
+    is $s->{json}{free}[1]{start}, '2027-06-14T06:00:00Z', 'in June the desks open at 06:00Z (08:00 Paris)'
+        or diag $s->{body};
+}
+
 # a type with no tz: the hours are UTC's
 is $t->req(PUT => '/admin/resources/h1', body => { type => 'hall', hours => { mon => [ '08:00-12:00' ] } })
     ->{status}, 201, 'PUT a hall (no tz) with hours';

@@ -326,6 +326,60 @@ test_hours(void **state)
     assert_int_equal(s[3], 1805821200);
     assert_int_equal(e[3], 1805842800);
 
+    /* the compact form the scripts read, back: the same closed runs */
+    {
+        ngx_booking_hours_t  back;
+        static const char    compact[] = " 0:480-720 0:840-1080 1:480-1080"
+                                         " x20906 ";
+
+        assert_int_equal(ngx_booking_hours_unpack((const u_char *) compact,
+                                                  sizeof(compact) - 1,
+                                                  &back), NGX_BOOKING_OK);
+        assert_int_equal(back.n[0], 2);
+        assert_int_equal(back.nclosed, 1);
+        assert_int_equal(back.closed[0], 20906);
+        assert_int_equal(ngx_booking_hours_unpack((const u_char *) " 7:1-2 ",
+                                                  7, &back),
+                         NGX_BOOKING_ERROR);
+        assert_int_equal(ngx_booking_hours_unpack((const u_char *) " 0:9-2 ",
+                                                  7, &back),
+                         NGX_BOOKING_ERROR);
+        assert_int_equal(ngx_booking_hours_unpack((const u_char *) " 0:1-2x",
+                                                  7, &back),
+                         NGX_BOOKING_ERROR);
+    }
+
+    /* runs cut by closed time: closed pieces of 0 units, merged */
+    {
+        ngx_booking_run_t    in[2], out[8];
+        static const int64_t cs[] = { 0, 50, 90 }, ce[] = { 10, 70, 200 };
+
+        in[0].start = 0;
+        in[0].end = 60;
+        in[0].units = 3;
+        in[0].closed = 0;
+        in[1].start = 60;
+        in[1].end = 100;
+        in[1].units = 1;
+        in[1].closed = 0;
+
+        assert_int_equal(ngx_booking_runs_close(in, 2, cs, ce, 3, out), 5);
+        assert_int_equal(out[0].end, 10);
+        assert_true(out[0].closed);
+        assert_int_equal(out[1].start, 10);
+        assert_int_equal(out[1].end, 50);
+        assert_int_equal(out[1].units, 3);
+        assert_int_equal(out[2].start, 50);
+        assert_int_equal(out[2].end, 70);
+        assert_true(out[2].closed && out[2].units == 0);
+        assert_int_equal(out[3].start, 70);
+        assert_int_equal(out[3].end, 90);
+        assert_int_equal(out[3].units, 1);
+        assert_int_equal(out[4].start, 90);
+        assert_int_equal(out[4].end, 100);
+        assert_true(out[4].closed);
+    }
+
     /* too many for the room given */
     assert_int_equal(ngx_booking_hours_closed(&h, &tz, 1805670000, 1805842800,
                                               s, e, 3, &n),

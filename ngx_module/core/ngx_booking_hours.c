@@ -21,6 +21,8 @@ static int ngx_booking_day_cmp(const void *a, const void *b);
 static int ngx_booking_hours_is_closed(const ngx_booking_hours_t *h,
     int64_t day);
 static int64_t ngx_booking_hours_floor(int64_t a, int64_t b);
+static int ngx_booking_hours_num(const u_char **p, const u_char *last,
+    int64_t *v);
 
 
 static const char  *ngx_booking_weekdays[] = {
@@ -359,6 +361,79 @@ ngx_booking_hours_closed(const ngx_booking_hours_t *h,
         starts[*n] = a;
         ends[*n] = to;
         (*n)++;
+    }
+
+    return NGX_BOOKING_OK;
+}
+
+
+/* a whole number of at most 18 digits at *p, and p moved past it */
+static int
+ngx_booking_hours_num(const u_char **p, const u_char *last, int64_t *v)
+{
+    size_t   n;
+    int64_t  x;
+
+    for (x = 0, n = 0; *p < last && **p >= '0' && **p <= '9'; (*p)++, n++) {
+        if (n == 18) {
+            return NGX_BOOKING_ERROR;
+        }
+
+        x = x * 10 + (**p - '0');
+    }
+
+    *v = x;
+
+    return n ? NGX_BOOKING_OK : NGX_BOOKING_ERROR;
+}
+
+
+int
+ngx_booking_hours_unpack(const u_char *p, size_t len, ngx_booking_hours_t *h)
+{
+    int64_t        d, from, to, day;
+    const u_char  *last;
+
+    memset(h, 0, sizeof(ngx_booking_hours_t));
+
+    last = p + len;
+
+    while (p < last) {
+        if (*p++ != ' ') {
+            return NGX_BOOKING_ERROR;
+        }
+
+        if (p == last) {
+            break;
+        }
+
+        if (*p == 'x') {
+            p++;
+
+            if (ngx_booking_hours_num(&p, last, &day) != NGX_BOOKING_OK
+                || h->nclosed == NGX_BOOKING_CLOSED_MAX)
+            {
+                return NGX_BOOKING_ERROR;
+            }
+
+            h->closed[h->nclosed++] = day;
+            continue;
+        }
+
+        if (ngx_booking_hours_num(&p, last, &d) != NGX_BOOKING_OK
+            || d > 6 || p == last || *p++ != ':'
+            || ngx_booking_hours_num(&p, last, &from) != NGX_BOOKING_OK
+            || p == last || *p++ != '-'
+            || ngx_booking_hours_num(&p, last, &to) != NGX_BOOKING_OK
+            || from >= to || to > 1440
+            || h->n[d] == NGX_BOOKING_HOURS_DAY_MAX)
+        {
+            return NGX_BOOKING_ERROR;
+        }
+
+        h->open[d][h->n[d]][0] = (uint16_t) from;
+        h->open[d][h->n[d]][1] = (uint16_t) to;
+        h->n[d]++;
     }
 
     return NGX_BOOKING_OK;

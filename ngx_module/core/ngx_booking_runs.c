@@ -72,6 +72,7 @@ ngx_booking_runs(const u_char *counters, size_t n, int64_t start,
 
                 runs[nruns].start = t;
                 runs[nruns].units = avail;
+                runs[nruns].closed = 0;
                 nruns++;
             }
         }
@@ -131,10 +132,68 @@ ngx_booking_runs_json(u_char *p, const ngx_booking_run_t *runs, size_t n,
         p += sizeof("\",\"units\":") - 1;
 
         p = ngx_booking_put_int(p, runs[i].units);
+
+        if (runs[i].closed) {
+            memcpy(p, ",\"closed\":true", sizeof(",\"closed\":true") - 1);
+            p += sizeof(",\"closed\":true") - 1;
+        }
+
         *p++ = '}';
     }
 
     return p;
+}
+
+
+size_t
+ngx_booking_runs_close(const ngx_booking_run_t *in, size_t n,
+    const int64_t *cs, const int64_t *ce, size_t nclosed,
+    ngx_booking_run_t *out)
+{
+    int      closed;
+    size_t   i, c, k;
+    int64_t  at, e, units;
+
+    k = 0;
+    c = 0;
+
+    for (i = 0; i < n; i++) {
+        at = in[i].start;
+
+        while (at < in[i].end) {
+            while (c < nclosed && ce[c] <= at) {
+                c++;
+            }
+
+            closed = (c < nclosed && cs[c] <= at);
+
+            if (closed) {
+                e = (ce[c] < in[i].end) ? ce[c] : in[i].end;
+                units = 0;
+
+            } else {
+                e = (c < nclosed && cs[c] < in[i].end) ? cs[c] : in[i].end;
+                units = in[i].units;
+            }
+
+            if (k > 0 && out[k - 1].end == at && out[k - 1].closed == closed
+                && out[k - 1].units == units)
+            {
+                out[k - 1].end = e;
+
+            } else {
+                out[k].start = at;
+                out[k].end = e;
+                out[k].units = units;
+                out[k].closed = closed;
+                k++;
+            }
+
+            at = e;
+        }
+    }
+
+    return k;
 }
 
 

@@ -24,7 +24,7 @@
 
 
 static const char *const  ngx_booking_peek_fields[] = {
-    "type", "slot", "capacity", "used", "due", "doc"
+    "type", "slot", "capacity", "used", "due", "hours", "doc"
 };
 
 
@@ -36,7 +36,7 @@ ngx_booking_peek_resource(ngx_booking_req_t *req, ngx_str_t *id,
     ngx_booking_call_t  *call;
     static const char   *r[] = { NGX_BOOKING_KEY_R, NULL };
 
-    n = doc ? 6 : 5;
+    n = doc ? 7 : 6;
 
     call = ngx_booking_op_call(req, -1, 0, 2 + n, NGX_BOOKING_R_FIELDS,
                                handler);
@@ -187,14 +187,24 @@ ngx_booking_peek_parse(ngx_booking_req_t *req, ngx_booking_fields_t *f,
 
     ngx_memcpy(p->type.data, v[0].data, v[0].len);
 
-    if (f->n > 5 && v[5].data != NULL) {
-        p->doc.len = v[5].len;
-        p->doc.data = ngx_pnalloc(req->pool, v[5].len);
+    if (f->n > 5 && v[5].data != NULL && v[5].len) {
+        p->hours.len = v[5].len;
+        p->hours.data = ngx_pnalloc(req->pool, v[5].len);
+        if (p->hours.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(p->hours.data, v[5].data, v[5].len);
+    }
+
+    if (f->n > 6 && v[6].data != NULL) {
+        p->doc.len = v[6].len;
+        p->doc.data = ngx_pnalloc(req->pool, v[6].len);
         if (p->doc.data == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memcpy(p->doc.data, v[5].data, v[5].len);
+        ngx_memcpy(p->doc.data, v[6].data, v[6].len);
     }
 
     return NGX_OK;

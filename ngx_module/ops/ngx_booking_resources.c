@@ -81,6 +81,9 @@ static void ngx_booking_availability_peeked(ngx_booking_call_t *call);
 static ngx_int_t ngx_booking_availability_decide(ngx_booking_req_t *req,
     ngx_booking_avread_t *st);
 static ngx_int_t ngx_booking_availability_script(ngx_booking_req_t *req);
+static ngx_int_t ngx_booking_availability_closed(ngx_booking_req_t *req,
+    ngx_booking_type_t *t, ngx_booking_avail_t *av,
+    ngx_booking_closed_t *closed);
 static ngx_int_t ngx_booking_availability_answer(ngx_booking_req_t *req,
     ngx_booking_avail_t *av, u_char *counters);
 static void ngx_booking_calendar_read(ngx_booking_call_t *call);
@@ -639,6 +642,9 @@ ngx_booking_availability(ngx_booking_req_t *req)
     st->now = -1;
     total = 0;
 
+    /* the answer reads the opening hours the peek brought */
+    req->state = st;
+
     if ((q->set & NGX_BOOKING_Q_FROM) && (q->set & NGX_BOOKING_Q_TO)
         && q->from >= 0 && q->to > q->from)
     {
@@ -934,16 +940,88 @@ static ngx_int_t
 ngx_booking_availability_answer(ngx_booking_req_t *req,
     ngx_booking_avail_t *av, u_char *counters)
 {
-    ngx_str_t           *text;
-    ngx_booking_type_t  *t;
+    ngx_str_t             *text;
+    ngx_booking_type_t    *t;
+    ngx_booking_closed_t   closed;
 
     /* the slot as nginx.conf writes it, while the type still has that slot */
     t = ngx_booking_find_type(req->conf, (u_char *) av->type.data,
                               av->type.len);
     text = (t != NULL && t->slot == av->slot) ? &t->slot_text : NULL;
 
+    if (ngx_booking_availability_closed(req, t, av, &closed) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_booking_view_availability(&req->answer, req->pool, &req->id,
-                                         text, av, counters);
+                                         text, av, counters, &closed);
+}
+
+
+/*
+ * The closed time of the range read, from the opening hours the resource
+ * was read with (the peek, which comes first on both paths), on its
+ * type's clock.
+ */
+static ngx_int_t
+ngx_booking_availability_closed(ngx_booking_req_t *req,
+    ngx_booking_type_t *t, ngx_booking_avail_t *av,
+    ngx_booking_closed_t *closed)
+{
+    int64_t                from, to;
+    size_t                 max;
+    ngx_booking_tz_t       utc;
+    ngx_booking_hours_t   *h;
+    ngx_booking_avread_t  *st;
+
+    ngx_memzero(closed, sizeof(ngx_booking_closed_t));
+
+    st = req->state;
+
+    if (st == NULL || st->peek.hours.len == 0 || av->slot == 0) {
+        return NGX_OK;
+    }
+
+    h = ngx_palloc(req->pool, sizeof(ngx_booking_hours_t));
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_booking_hours_unpack(st->peek.hours.data, st->peek.hours.len, h)
+        != NGX_BOOKING_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, req->log, 0,
+                      "booking: resource \"%V\" has opening hours it "
+                      "cannot read", &req->id);
+        return NGX_OK;
+    }
+
+    /* a UTC zone: no change, no table */
+    ngx_memzero(&utc, sizeof(ngx_booking_tz_t));
+
+    from = av->start;
+    to = av->start + (int64_t) av->n * av->slot;
+
+    /* at most 9 closed runs a day (8 intervals) */
+    max = (size_t) ((to - from) / 86400 + 2) * (NGX_BOOKING_HOURS_DAY_MAX + 1);
+
+    closed->start = ngx_palloc(req->pool, 2 * max * sizeof(int64_t));
+    if (closed->start == NULL) {
+        return NGX_ERROR;
+    }
+
+    closed->end = closed->start + max;
+
+    if (ngx_booking_hours_closed(h, (t != NULL && t->tz != NULL) ? t->tz
+                                                                 : &utc,
+                                 from, to, closed->start, closed->end, max,
+                                 &closed->n)
+        != NGX_BOOKING_OK)
+    {
+        closed->n = 0;
+    }
+
+    return NGX_OK;
 }
 
 

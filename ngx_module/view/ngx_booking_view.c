@@ -468,11 +468,11 @@ ngx_booking_view_resource(ngx_booking_answer_t *a, ngx_pool_t *pool,
 ngx_int_t
 ngx_booking_view_availability(ngx_booking_answer_t *a, ngx_pool_t *pool,
     ngx_str_t *id, ngx_str_t *slot_text, ngx_booking_avail_t *av,
-    u_char *counters)
+    u_char *counters, ngx_booking_closed_t *closed)
 {
     size_t               nruns;
     ngx_uint_t           date;
-    ngx_booking_run_t   *runs;
+    ngx_booking_run_t   *runs, *cut;
     ngx_booking_json_t   j;
 
     if (ngx_booking_json_init(&j, pool, 512) != NGX_OK) {
@@ -512,6 +512,18 @@ ngx_booking_view_availability(ngx_booking_answer_t *a, ngx_pool_t *pool,
 
     nruns = ngx_booking_runs(counters, av->n, av->start, av->slot,
                              av->capacity, runs);
+
+    if (closed != NULL && closed->n) {
+        cut = ngx_palloc(pool, (nruns + 2 * closed->n)
+                               * sizeof(ngx_booking_run_t));
+        if (cut == NULL) {
+            return NGX_ERROR;
+        }
+
+        nruns = ngx_booking_runs_close(runs, nruns, closed->start,
+                                       closed->end, closed->n, cut);
+        runs = cut;
+    }
 
     ngx_booking_json_lit(&j, ",\"from\":");
     ngx_booking_json_time(&j, av->start, date);
