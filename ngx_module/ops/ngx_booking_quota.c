@@ -724,9 +724,9 @@ ngx_booking_quota_read(ngx_booking_call_t *call)
 /*
  * Held (and not expired: bookings_get shows an expired hold as such),
  * requested or confirmed; or a waitlist entry still waiting (its claims
- * are its offer's, made before it joined).  Ended or not: a quota's period counts the
- * bookings that were, and max_active's claims end by themselves at the
- * booking's end (user_claim).
+ * are its offer's, made before it joined).  Ended or not: a quota's
+ * period counts the bookings that were, and max_active's claims end by
+ * themselves at the booking's end (user_claim).
  */
 static ngx_uint_t
 ngx_booking_quota_occupies(ngx_booking_rec_t *rec, int64_t now)

@@ -110,13 +110,9 @@ ngx_booking_waitlist_call(ngx_booking_req_t *req, const char *op,
     a[NGX_BOOKING_WAITLIST_A_RAND] = req->rand;
     a[NGX_BOOKING_WAITLIST_A_USER] = req->caller.user;
     ngx_str_set(&a[NGX_BOOKING_WAITLIST_A_LIMIT], NGX_BOOKING_WAITLIST_MAX);
-
-    if (req->caller.admin) {
-        ngx_str_set(&a[NGX_BOOKING_WAITLIST_A_ADMIN], "1");
-
-    } else {
-        ngx_str_set(&a[NGX_BOOKING_WAITLIST_A_ADMIN], "0");
-    }
+    a[NGX_BOOKING_WAITLIST_A_ADMIN].data = (u_char *) (req->caller.admin
+                                                       ? "1" : "0");
+    a[NGX_BOOKING_WAITLIST_A_ADMIN].len = 1;
 
     return ngx_booking_op_send(req, call);
 }
@@ -165,7 +161,8 @@ ngx_booking_waitlist_deleted(ngx_booking_call_t *call)
     /* a waiting entry's claims were its own; an offer's are its booking's */
     rec = &call->result.booking;
 
-    if (rec->status.len == 7 && ngx_strncmp(rec->status.data, "waiting", 7) == 0)
+    if (rec->status.len == 7
+        && ngx_strncmp(rec->status.data, "waiting", 7) == 0)
     {
         ngx_booking_release_claims(req, rec);
     }
