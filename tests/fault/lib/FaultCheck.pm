@@ -54,14 +54,15 @@ sub run {
                 my ($at) = $line =~ /"t":"([\d.]+)"/;
                 my ($st) = $line =~ /"status":(\d+)/;
                 my ($er) = $line =~ /"err":"(\w+)"/;
-                $rec = { t => $at // 0, status => $st // 0, seq => 0, op => 'avail' };
+                my ($dt) = $line =~ /"dt":"([\d.]+)"/;
+                $rec = { t => $at // 0, dt => $dt // 0, status => $st // 0, seq => 0, op => 'avail' };
                 $rec->{err} = $er if $er;
             } else {
                 $rec = eval { $JSON->decode($line) } or do {
                     $problem->(undef, "$file:$lines: not JSON");
                     next;
                 };
-                delete @$rec{qw(dt reused msg body hold qty start end rid)};
+                delete @$rec{qw(reused msg body hold qty start end rid)};
             }
             if ($o{during} && defined $rec->{status}) {
                 my $at = $rec->{t} - ($o{t0} // 0);
@@ -70,7 +71,10 @@ sub run {
             }
             if ($rec->{err} || ($rec->{status} // 0) == 503 || ($rec->{status} // 0) == 504) {
                 my $at = $rec->{t} - ($o{t0} // 0);
-                $r{bad_first} = $at if !defined $r{bad_first} || $at < $r{bad_first};
+                # the first error by when it was answered: a request sent
+                # just before the fault and caught in it rightly fails
+                my $end = $at + ($rec->{dt} // 0);
+                $r{bad_first} = $end if !defined $r{bad_first} || $end < $r{bad_first};
                 $r{bad_last} = $at if !defined $r{bad_last} || $at > $r{bad_last};
             }
             next if $rec->{op} eq 'avail';
