@@ -233,6 +233,8 @@ typedef struct {
     int64_t         end;
     int64_t         quantity;
     int             hold;
+    void           *repeat;         /* the JSON of "repeat"; NULL: none */
+    int             skip;           /* skip_conflicts */
 } ngx_booking_breq_t;
 
 
@@ -280,6 +282,9 @@ void *ngx_booking_parse_resource(const u_char *body, size_t len,
 #define NGX_BOOKING_ROUTE_WAITLIST      9   /* waitlist */
 #define NGX_BOOKING_ROUTE_ENTRY         10  /* waitlist/{id} */
 #define NGX_BOOKING_ROUTE_NO_ENTRY      11  /* 404 "no such ... entry" */
+#define NGX_BOOKING_ROUTE_GROUP         12  /* groups/{id} */
+#define NGX_BOOKING_ROUTE_GROUP_OP      13  /* groups/{id}/{op} */
+#define NGX_BOOKING_ROUTE_NO_GROUP      14  /* 404 "no such group" */
 
 
 typedef struct {
@@ -467,6 +472,7 @@ typedef struct {
     int64_t                 slot;
     int64_t                 position;       /* a waitlist entry's; -1 */
     ngx_booking_span_t      booking;        /* its offer; "": none yet */
+    ngx_booking_span_t      group;          /* its group's rand; "": none */
 } ngx_booking_rec_t;
 
 
@@ -536,6 +542,25 @@ typedef struct {
 } ngx_booking_page_t;
 
 
+/*
+ * A group of bookings (a series): made, read or changed as a whole.  A
+ * refused one has code, message and field; listed is the occurrences
+ * refused, "<start> <end> <code> <message>\n" each (skipped ones on 2xx).
+ */
+typedef struct {
+    int                     http;
+    int                     replayed;
+    ngx_booking_span_t      rand;
+    ngx_booking_span_t      kind;
+    ngx_booking_span_t      code;
+    ngx_booking_span_t      message;
+    ngx_booking_span_t      field;
+    ngx_booking_span_t      listed;
+    int64_t                 slot;
+    ngx_booking_page_t      items;
+} ngx_booking_group_t;
+
+
 /* ids in order, with their distances (-1 without one) or scores */
 typedef struct {
     size_t                  n;
@@ -568,6 +593,7 @@ typedef struct {
 #define NGX_BOOKING_R_SCORED      14    /* [id, score, id, score...] */
 #define NGX_BOOKING_R_STATUS      15    /* +OK, :n, anything */
 #define NGX_BOOKING_R_FIELDS      16    /* [string or nil...] */
+#define NGX_BOOKING_R_GROUP       17    /* {'group', http, rand, ...} */
 
 
 typedef struct {
@@ -582,6 +608,7 @@ typedef struct {
     ngx_booking_page_t       page;
     ngx_booking_ids_t        ids;
     ngx_booking_fields_t     fields;
+    ngx_booking_group_t      group;
     const void              *raw;       /* the store's: the reply itself */
 } ngx_booking_result_t;
 

@@ -39,6 +39,7 @@ typedef struct {
     ngx_flag_t                  approval;
     ngx_flag_t                  waitlist;
     ngx_uint_t                  max_active;  /* 0: no quota */
+    ngx_uint_t                  repeat_max;  /* occurrences of a series */
     ngx_booking_tz_t           *tz;          /* opening hours'; NULL: UTC */
 } ngx_booking_type_t;
 
@@ -125,6 +126,18 @@ struct ngx_booking_req_s {
 };
 
 
+/* a POST /bookings as read and checked, for the script that makes it */
+typedef struct {
+    ngx_booking_breq_t          in;          /* in.repeat: &repeat, or NULL */
+    ngx_booking_repeat_t        repeat;
+    ngx_str_t                   rid;
+    ngx_str_t                   kind;
+    ngx_str_t                   note;
+    ngx_str_t                   scope;       /* of the Idempotency-Key */
+    ngx_str_t                   fp;          /* the body's fingerprint */
+} ngx_booking_ask_t;
+
+
 /*
  * Every operation: NGX_OK (the answer is ready), NGX_DONE (finish() will
  * be called once it is, never from inside this call) or NGX_ERROR (no
@@ -144,6 +157,11 @@ ngx_int_t ngx_booking_waitlist_join(ngx_booking_req_t *req);
 ngx_int_t ngx_booking_waitlist_get(ngx_booking_req_t *req);
 ngx_int_t ngx_booking_waitlist_delete(ngx_booking_req_t *req);
 ngx_int_t ngx_booking_waitlist_list(ngx_booking_req_t *req);
+ngx_int_t ngx_booking_group_get(ngx_booking_req_t *req);
+ngx_int_t ngx_booking_group_act(ngx_booking_req_t *req);
+
+/* POST /bookings with "repeat" (ngx_booking_groups.c) */
+ngx_int_t ngx_booking_series(ngx_booking_req_t *req, ngx_booking_ask_t *ask);
 
 
 /* the sweeper of holds due, in every worker (ngx_booking_sweeper.c) */

@@ -85,6 +85,8 @@ ngx_int_t ngx_booking_view_conflict(ngx_booking_answer_t *a,
 
 void ngx_booking_view_booking(ngx_booking_json_t *j, ngx_booking_rec_t *rec,
     ngx_str_t *token);
+ngx_int_t ngx_booking_view_group(ngx_booking_answer_t *a, ngx_pool_t *pool,
+    ngx_booking_group_t *g, ngx_str_t *rid, ngx_str_t *token);
 ngx_int_t ngx_booking_view_one(ngx_booking_answer_t *a, ngx_pool_t *pool,
     ngx_booking_rec_t *rec, ngx_str_t *token);
 ngx_int_t ngx_booking_view_bookings(ngx_booking_answer_t *a,

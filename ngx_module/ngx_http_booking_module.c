@@ -883,6 +883,7 @@ ngx_booking_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     t->approval = NGX_CONF_UNSET;
     t->waitlist = NGX_CONF_UNSET;
     t->max_active = NGX_CONF_UNSET_UINT;
+    t->repeat_max = NGX_CONF_UNSET_UINT;
 
     for (i = 2; i < cf->args->nelts; i++) {
         rv = ngx_booking_type_option(cf, t, &value[i]);
@@ -950,6 +951,21 @@ ngx_booking_type_option(ngx_conf_t *cf, ngx_booking_type_t *t, ngx_str_t *opt)
         }
 
         t->max_active = n;
+        return NGX_CONF_OK;
+    }
+
+    /* occurrences of one series: each is checked and counted in one step */
+    if (name.len == 10 && ngx_strncmp(name.data, "repeat_max", 10) == 0) {
+        if (t->repeat_max != NGX_CONF_UNSET_UINT) {
+            goto duplicate;
+        }
+
+        n = ngx_atoi(v.data, v.len);
+        if (n < 1 || n > NGX_BOOKING_REPEAT_MAX) {
+            goto invalid;
+        }
+
+        t->repeat_max = n;
         return NGX_CONF_OK;
     }
 
@@ -1086,6 +1102,10 @@ ngx_booking_type_check(ngx_conf_t *cf, ngx_booking_type_t *t)
 
     if (t->waitlist == NGX_CONF_UNSET) {
         t->waitlist = 0;
+    }
+
+    if (t->repeat_max == NGX_CONF_UNSET_UINT) {
+        t->repeat_max = NGX_BOOKING_REPEAT_DEFAULT;
     }
 
     if (t->max_active == NGX_CONF_UNSET_UINT) {

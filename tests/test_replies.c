@@ -470,6 +470,75 @@ test_type_it_had(void **state)
 }
 
 
+/* a group: its header, then its bookings as tuples; or why it was not */
+static void
+test_group(void **state)
+{
+    redisReply            *r;
+    ngx_booking_result_t   res;
+    static const char      made[] =
+        "*12\r\n$5\r\ngroup\r\n:201\r\n$16\r\nAAAAAAAAAAAAAAAA\r\n"
+        "$6\r\nseries\r\n:0\r\n$0\r\n\r\n$0\r\n\r\n$0\r\n\r\n"
+        "$36\r\n1796342400 1796346000 unavailable x\n\r\n:3600\r\n"
+        "*19\r\n$2\r\nok\r\n:201\r\n$11\r\nroom-1.abcd\r\n$4\r\nroom\r\n"
+        "$9\r\nconfirmed\r\n$7\r\nbooking\r\n:1796342400\r\n:1796346000\r\n"
+        ":1\r\n$3\r\nann\r\n:1796240000\r\n$0\r\n\r\n$0\r\n\r\n"
+        ":3600\r\n:0\r\n:1796240000\r\n$0\r\n\r\n$0\r\n\r\n"
+        "$16\r\nAAAAAAAAAAAAAAAA\r\n"
+        "*19\r\n$2\r\nok\r\n:201\r\n$11\r\nroom-1.abce\r\n$4\r\nroom\r\n"
+        "$9\r\nconfirmed\r\n$7\r\nbooking\r\n:1796947200\r\n:1796950800\r\n"
+        ":1\r\n$3\r\nann\r\n:1796240000\r\n$0\r\n\r\n$0\r\n\r\n"
+        ":3600\r\n:0\r\n:1796240000\r\n$0\r\n\r\n$0\r\n\r\n"
+        "$16\r\nAAAAAAAAAAAAAAAA\r\n";
+    static const char      refused[] =
+        "*10\r\n$5\r\ngroup\r\n:409\r\n$16\r\nAAAAAAAAAAAAAAAA\r\n"
+        "$6\r\nseries\r\n:0\r\n$11\r\nunavailable\r\n$2\r\nno\r\n"
+        "$0\r\n\r\n$0\r\n\r\n:3600\r\n";
+    /* a refusal with bookings, an answer with a code: neither can be */
+    static const char      mixed[] =
+        "*10\r\n$5\r\ngroup\r\n:201\r\n$16\r\nAAAAAAAAAAAAAAAA\r\n"
+        "$6\r\nseries\r\n:0\r\n$11\r\nunavailable\r\n$2\r\nno\r\n"
+        "$0\r\n\r\n$0\r\n\r\n:3600\r\n";
+    static const char      bad_rand[] =
+        "*10\r\n$5\r\ngroup\r\n:200\r\n$4\r\nA!AA\r\n"
+        "$6\r\nseries\r\n:0\r\n$0\r\n\r\n$0\r\n\r\n"
+        "$0\r\n\r\n$0\r\n\r\n:3600\r\n";
+
+    (void) state;
+
+    r = parse(made, sizeof(made) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_GROUP, r, &res, alloc,
+                                        NULL), NGX_BOOKING_OK);
+    assert_int_equal(res.kind, NGX_BOOKING_R_GROUP);
+    assert_int_equal(res.group.http, 201);
+    assert_int_equal(res.group.slot, 3600);
+    assert_int_equal(res.group.items.n, 2);
+    assert_int_equal(res.group.items.recs[1].start, 1796947200);
+    assert_int_equal(res.group.items.recs[0].group.len, 16);
+    assert_int_equal(res.group.listed.len, 36);
+    test_free(res.group.items.recs);
+    freeReplyObject(r);
+
+    r = parse(refused, sizeof(refused) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_GROUP, r, &res, alloc,
+                                        NULL), NGX_BOOKING_OK);
+    assert_int_equal(res.group.http, 409);
+    assert_int_equal(res.group.items.n, 0);
+    assert_memory_equal(res.group.code.data, "unavailable", 11);
+    freeReplyObject(r);
+
+    r = parse(mixed, sizeof(mixed) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_GROUP, r, &res, alloc,
+                                        NULL), NGX_BOOKING_ERROR);
+    freeReplyObject(r);
+
+    r = parse(bad_rand, sizeof(bad_rand) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_GROUP, r, &res, alloc,
+                                        NULL), NGX_BOOKING_ERROR);
+    freeReplyObject(r);
+}
+
+
 int
 main(void)
 {
@@ -483,6 +552,7 @@ main(void)
         cmocka_unit_test(test_tuple),
         cmocka_unit_test(test_conflict),
         cmocka_unit_test(test_type_it_had),
+        cmocka_unit_test(test_group),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

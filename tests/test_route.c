@@ -119,6 +119,39 @@ test_waitlist(void **state)
 }
 
 
+static void
+test_groups(void **state)
+{
+    ngx_booking_route_t  rt;
+
+    (void) state;
+
+    assert_int_equal(route("groups/car.1.AAAAAAAAAAAAAAAA", &rt),
+                     NGX_BOOKING_ROUTE_GROUP);
+    assert_int_equal(rt.id_len, 5);
+    assert_memory_equal(rt.id, "car.1", 5);
+    assert_int_equal(rt.booking_len, 22);
+    assert_null(rt.op);
+
+    assert_int_equal(route("groups/r.AAAAAAAAAAAAAAAA/confirm", &rt),
+                     NGX_BOOKING_ROUTE_GROUP_OP);
+    assert_int_equal(rt.op_len, 7);
+    assert_int_equal(route("groups/r.AAAAAAAAAAAAAAAA/cancel", &rt),
+                     NGX_BOOKING_ROUTE_GROUP_OP);
+
+    /* a group is confirmed or cancelled whole: nothing else */
+    assert_int_equal(route("groups/r.AAAAAAAAAAAAAAAA/extend", &rt),
+                     NGX_BOOKING_ROUTE_NONE);
+    assert_int_equal(route("groups/r.AAAAAAAAAAAAAAAA/approve", &rt),
+                     NGX_BOOKING_ROUTE_NONE);
+    assert_int_equal(route("groups/r.AAAA", &rt), NGX_BOOKING_ROUTE_NO_GROUP);
+    assert_int_equal(route("groups/r.AAAA/cancel", &rt),
+                     NGX_BOOKING_ROUTE_NO_GROUP);
+    assert_int_equal(route("groups", &rt), NGX_BOOKING_ROUTE_NONE);
+    assert_int_equal(route("groups/", &rt), NGX_BOOKING_ROUTE_NONE);
+}
+
+
 int
 main(void)
 {
@@ -126,6 +159,7 @@ main(void)
         cmocka_unit_test(test_resources),
         cmocka_unit_test(test_bookings),
         cmocka_unit_test(test_waitlist),
+        cmocka_unit_test(test_groups),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -33,7 +33,8 @@ static int ngx_booking_groups(json_t *v, ngx_booking_perr_t *err);
 
 
 static const char  *ngx_booking_booking_fields[] = {
-    "resource", "start", "end", "quantity", "hold", "kind", "note", NULL
+    "resource", "start", "end", "quantity", "hold", "kind", "note",
+    "repeat", "skip_conflicts", NULL
 };
 
 static const char  *ngx_booking_repeat_fields[] = {
@@ -245,6 +246,26 @@ ngx_booking_parse_booking(const u_char *body, size_t len,
 
         b->note = (const u_char *) json_string_value(v);
         b->note_len = json_string_length(v);
+    }
+
+    /* a series: read by ngx_booking_parse_repeat, with the type's zone */
+    b->repeat = json_object_get(root, "repeat");
+
+    v = json_object_get(root, "skip_conflicts");
+    if (v != NULL) {
+        if (!json_is_boolean(v)) {
+            return ngx_booking_perr(root, err, 400, "bad_request",
+                                    "skip_conflicts must be true or false",
+                                    "skip_conflicts");
+        }
+
+        if (b->repeat == NULL) {
+            return ngx_booking_perr(root, err, 422, "invalid",
+                                    "skip_conflicts goes with repeat",
+                                    "skip_conflicts");
+        }
+
+        b->skip = json_is_true(v);
     }
 
     return root;

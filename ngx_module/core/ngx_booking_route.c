@@ -109,6 +109,17 @@ ngx_booking_route_match(const u_char *path, size_t len,
 
         entry = 1;
 
+    } else if (ngx_booking_is(seg[0], seg_len[0], "groups")) {
+        /* a group is confirmed or cancelled as a whole, nothing else */
+        if (n == 1
+            || (n == 3 && !ngx_booking_is(seg[2], seg_len[2], "confirm")
+                && !ngx_booking_is(seg[2], seg_len[2], "cancel")))
+        {
+            return rt->route = NGX_BOOKING_ROUTE_NONE;
+        }
+
+        entry = 2;
+
     } else if (!ngx_booking_is(seg[0], seg_len[0], "bookings")) {
         return rt->route = NGX_BOOKING_ROUTE_NONE;
 
@@ -141,8 +152,9 @@ ngx_booking_route_match(const u_char *path, size_t len,
     if (i == 0 || i == 1
         || !ngx_booking_rand_valid(seg[1] + i, seg_len[1] - i))
     {
-        return rt->route = entry ? NGX_BOOKING_ROUTE_NO_ENTRY
-                                 : NGX_BOOKING_ROUTE_NO_BOOKING;
+        return rt->route = (entry == 2) ? NGX_BOOKING_ROUTE_NO_GROUP
+                           : entry ? NGX_BOOKING_ROUTE_NO_ENTRY
+                                   : NGX_BOOKING_ROUTE_NO_BOOKING;
     }
 
     rt->booking = seg[1];
@@ -151,6 +163,11 @@ ngx_booking_route_match(const u_char *path, size_t len,
     rt->id_len = i - 1;
     rt->rand = seg[1] + i;
     rt->rand_len = seg_len[1] - i;
+
+    if (entry == 2) {
+        return rt->route = (n == 3) ? NGX_BOOKING_ROUTE_GROUP_OP
+                                    : NGX_BOOKING_ROUTE_GROUP;
+    }
 
     if (entry) {
         return rt->route = NGX_BOOKING_ROUTE_ENTRY;

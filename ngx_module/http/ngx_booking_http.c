@@ -26,6 +26,7 @@ static ngx_int_t ngx_booking_caller(ngx_http_request_t *r,
 static ngx_int_t ngx_booking_http_err(ngx_booking_perr_t *err,
     ngx_uint_t status, const char *code, const char *message,
     const char *field);
+static const char *ngx_booking_no_such(ngx_int_t route);
 static ngx_int_t ngx_booking_printable(ngx_str_t *s);
 static ngx_int_t ngx_booking_json_content_type(ngx_http_request_t *r);
 static void ngx_booking_body_handler(ngx_http_request_t *r);
@@ -113,6 +114,12 @@ static ngx_booking_route_entry_t  ngx_booking_routes[] = {
 
     { NGX_BOOKING_ROUTE_ENTRY, NGX_HTTP_DELETE, ngx_booking_waitlist_delete,
       "waitlist", 0, 0, 0, 0 },
+
+    { NGX_BOOKING_ROUTE_GROUP, NGX_BOOKING_GET, ngx_booking_group_get,
+      "group", 0, 0, 0, 0 },
+
+    { NGX_BOOKING_ROUTE_GROUP_OP, NGX_HTTP_POST, ngx_booking_group_act,
+      "group", 0, 0, 1, 0 },
 
     { NGX_BOOKING_ROUTE_NONE, 0, NULL, NULL, 0, 0, 0, 0 }
 };
@@ -277,12 +284,11 @@ ngx_booking_route(ngx_http_request_t *r, ngx_booking_http_ctx_t *ctx)
     }
 
     if (rt.route == NGX_BOOKING_ROUTE_NO_BOOKING
-        || rt.route == NGX_BOOKING_ROUTE_NO_ENTRY)
+        || rt.route == NGX_BOOKING_ROUTE_NO_ENTRY
+        || rt.route == NGX_BOOKING_ROUTE_NO_GROUP)
     {
         return ngx_booking_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-                                 rt.route == NGX_BOOKING_ROUTE_NO_ENTRY
-                                 ? "no such waitlist entry"
-                                 : "no such booking", NULL);
+                                 ngx_booking_no_such(rt.route), NULL);
     }
 
     for (e = ngx_booking_routes; e->op != NULL; e++) {
@@ -435,9 +441,7 @@ ngx_booking_path_ids(ngx_http_request_t *r, ngx_booking_http_ctx_t *ctx,
 
     if (ngx_booking_id_check(req->conf, &req->id, req->log) != NGX_OK) {
         return ngx_booking_http_err(err, NGX_HTTP_NOT_FOUND, "not_found",
-                                    rt->route == NGX_BOOKING_ROUTE_ENTRY
-                                    ? "no such waitlist entry"
-                                    : "no such booking", NULL);
+                                    ngx_booking_no_such(rt->route), NULL);
     }
 
     h = ngx_booking_header_in(r, "Booking-Token", 13);
@@ -531,6 +535,27 @@ ngx_booking_http_err(ngx_booking_perr_t *err, ngx_uint_t status,
 
 
 /* no control characters in what ends up in Redis and JSON */
+/* what a well-formed path names but its id cannot be */
+static const char *
+ngx_booking_no_such(ngx_int_t route)
+{
+    switch (route) {
+
+    case NGX_BOOKING_ROUTE_ENTRY:
+    case NGX_BOOKING_ROUTE_NO_ENTRY:
+        return "no such waitlist entry";
+
+    case NGX_BOOKING_ROUTE_GROUP:
+    case NGX_BOOKING_ROUTE_GROUP_OP:
+    case NGX_BOOKING_ROUTE_NO_GROUP:
+        return "no such group";
+
+    default:
+        return "no such booking";
+    }
+}
+
+
 static ngx_int_t
 ngx_booking_printable(ngx_str_t *s)
 {

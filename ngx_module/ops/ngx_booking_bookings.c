@@ -47,6 +47,10 @@ typedef struct {
 
 
 static ngx_int_t ngx_booking_scope(ngx_booking_req_t *req, ngx_str_t *scope);
+static ngx_int_t ngx_booking_create_read(ngx_booking_req_t *req,
+    ngx_booking_ask_t *ask);
+static ngx_int_t ngx_booking_create_refuse(ngx_booking_req_t *req,
+    ngx_int_t rc);
 static ngx_int_t ngx_booking_create_indexed(ngx_booking_req_t *req,
     ngx_booking_call_t *call, ngx_str_t *rid, int64_t start, int64_t end);
 static ngx_uint_t ngx_booking_create_counts(ngx_booking_req_t *req,
@@ -94,35 +98,28 @@ static ngx_str_t  ngx_booking_flag[] = {
 ngx_int_t
 ngx_booking_create(ngx_booking_req_t *req)
 {
-    u_char                *p, fbuf[3 * NGX_INT64_LEN + 16];
-    json_t                *root;
-    ngx_str_t             *k, *a, scope, fp, rid;
+    u_char                *p;
+    ngx_int_t              rc;
+    ngx_str_t             *k, *a;
     ngx_uint_t             i;
+    ngx_booking_ask_t     *ask;
     ngx_booking_call_t    *call;
-    ngx_booking_breq_t     in;
-    ngx_booking_perr_t     perr;
     ngx_booking_caller_t  *who;
 
     who = &req->caller;
 
-    root = ngx_booking_parse_booking(req->body.data, req->body.len, &in,
-                                     &perr);
-    if (root == NULL) {
-        return ngx_booking_op_perr(req, &perr);
+    ask = ngx_pcalloc(req->pool, sizeof(ngx_booking_ask_t));
+    if (ask == NULL) {
+        return NGX_ERROR;
     }
 
-    if (req->waiting) {
-        /* an entry waits for a booking: it is not held, and has no note */
-        if (in.hold || in.note_len) {
-            json_decref(root);
-            return ngx_booking_op_fail(req, 422, "invalid", "unknown field",
-                                       in.hold ? "hold" : "note");
-        }
+    rc = ngx_booking_create_read(req, ask);
+    if (rc != NGX_OK) {
+        return (rc == NGX_DECLINED) ? NGX_OK : NGX_ERROR;
+    }
 
-        in.hold = 2;
-
-    } else {
-        req->name = in.hold ? "hold" : "book";
+    if (ask->in.repeat != NULL) {
+        return ngx_booking_series(req, ask);
     }
 
     call = ngx_booking_op_call(req, NGX_BOOKING_SCRIPT_BOOKING_CREATE,
@@ -130,66 +127,15 @@ ngx_booking_create(ngx_booking_req_t *req)
                                NGX_BOOKING_BOOKING_CREATE_NARGS
                                + req->conf->types.nelts,
                                NGX_BOOKING_R_BOOKING, ngx_booking_created);
-    k = call ? call->keys : NULL;
-    a = call ? call->args : NULL;
-
-    /* the strings die with the JSON: the call keeps copies */
-    if (call == NULL
-        || ngx_booking_copy(req, &rid, in.resource, in.resource_len)
-           != NGX_OK
-        || ngx_booking_copy(req, &a[NGX_BOOKING_BOOKING_CREATE_A_KIND],
-                            in.kind, in.kind_len)
-           != NGX_OK
-        || ngx_booking_copy(req, &a[NGX_BOOKING_BOOKING_CREATE_A_NOTE],
-                            in.note, in.note_len)
-           != NGX_OK)
-    {
-        json_decref(root);
+    if (call == NULL) {
         return NGX_ERROR;
     }
 
-    json_decref(root);
+    k = call->keys;
+    a = call->args;
 
-    /* $booking_resource, made or refused */
-    req->change.id = rid;
-
-    /* a guest may only hold, and then keeps the token as its only key */
-    if (who->user.len == 0 && req->waiting) {
-        return ngx_booking_op_fail(req, NGX_HTTP_UNAUTHORIZED,
-                                   "unauthenticated",
-                                   "a user is needed to wait", NULL);
-    }
-
-    if (who->user.len == 0 && !who->admin && !(who->anonymous && in.hold)) {
-        return ngx_booking_op_fail(req, NGX_HTTP_UNAUTHORIZED,
-                                   "unauthenticated",
-                                   who->anonymous ? "guests may only hold"
-                                                  : "a user is needed",
-                                   NULL);
-    }
-
-    if (ngx_booking_id_check(req->conf, &rid, req->log) != NGX_OK) {
-        return ngx_booking_op_fail(req, NGX_HTTP_NOT_FOUND, "not_found",
-                                   "no such resource", "resource");
-    }
-
-    if (ngx_booking_scope(req, &scope) != NGX_OK) {
-        return req->answer.status ? NGX_OK : NGX_ERROR;
-    }
-
-    /* the fields that make two bodies "the same", normalized */
-    fp.len = rid.len + a[NGX_BOOKING_BOOKING_CREATE_A_KIND].len
-             + a[NGX_BOOKING_BOOKING_CREATE_A_NOTE].len + sizeof(fbuf);
-    fp.data = ngx_pnalloc(req->pool, fp.len);
-    if (fp.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    fp.len = ngx_sprintf(fp.data, "%V\n%L\n%L\n%L\n%ui\n%V\n%V", &rid,
-                         in.start, in.end, in.quantity, (ngx_uint_t) in.hold,
-                         &a[NGX_BOOKING_BOOKING_CREATE_A_KIND],
-                         &a[NGX_BOOKING_BOOKING_CREATE_A_NOTE])
-             - fp.data;
+    a[NGX_BOOKING_BOOKING_CREATE_A_KIND] = ask->kind;
+    a[NGX_BOOKING_BOOKING_CREATE_A_NOTE] = ask->note;
 
     p = ngx_pnalloc(req->pool, NGX_BOOKING_RAND_LEN);
     if (p == NULL || ngx_booking_random_id(p) != NGX_BOOKING_OK) {
@@ -199,31 +145,31 @@ ngx_booking_create(ngx_booking_req_t *req)
     a[NGX_BOOKING_BOOKING_CREATE_A_RAND].data = p;
     a[NGX_BOOKING_BOOKING_CREATE_A_RAND].len = NGX_BOOKING_RAND_LEN;
     a[NGX_BOOKING_BOOKING_CREATE_A_USER] = who->user;
-    a[NGX_BOOKING_BOOKING_CREATE_A_HOLD] = ngx_booking_flag[in.hold];
+    a[NGX_BOOKING_BOOKING_CREATE_A_HOLD] = ngx_booking_flag[ask->in.hold];
     a[NGX_BOOKING_BOOKING_CREATE_A_ADMIN] = ngx_booking_flag[who->admin];
     a[NGX_BOOKING_BOOKING_CREATE_A_GROUPS] = who->groups;
-    a[NGX_BOOKING_BOOKING_CREATE_A_SCOPE] = scope;
-    a[NGX_BOOKING_BOOKING_CREATE_A_FINGERPRINT] = fp;
+    a[NGX_BOOKING_BOOKING_CREATE_A_SCOPE] = ask->scope;
+    a[NGX_BOOKING_BOOKING_CREATE_A_FINGERPRINT] = ask->fp;
     ngx_str_set(&a[NGX_BOOKING_BOOKING_CREATE_A_CLAIMED], "");
     a[NGX_BOOKING_BOOKING_CREATE_A_EVENTS] = req->conf->events;
 
     if (ngx_booking_create_zones(req, &a[NGX_BOOKING_BOOKING_CREATE_A_ZONES],
-                                 in.start, in.end)
+                                 ask->in.start, ask->in.end)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    if ((in.start >= 0
+    if ((ask->in.start >= 0
          && ngx_booking_num(req, &a[NGX_BOOKING_BOOKING_CREATE_A_START],
-                            in.start)
+                            ask->in.start)
             != NGX_OK)
-        || (in.end >= 0
+        || (ask->in.end >= 0
             && ngx_booking_num(req, &a[NGX_BOOKING_BOOKING_CREATE_A_END],
-                               in.end)
+                               ask->in.end)
                != NGX_OK)
         || ngx_booking_num(req, &a[NGX_BOOKING_BOOKING_CREATE_A_QUANTITY],
-                           in.quantity)
+                           ask->in.quantity)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -234,28 +180,167 @@ ngx_booking_create(ngx_booking_req_t *req)
     }
 
     /* R B C K H A, the Idempotency-Key's answer */
-    k[NGX_BOOKING_BOOKING_CREATE_K_I].len = ngx_booking_rkey_len(rid.len,
+    k[NGX_BOOKING_BOOKING_CREATE_K_I].len = ngx_booking_rkey_len(ask->rid.len,
                                                 NGX_BOOKING_KEY_I)
-                                            + scope.len;
+                                            + ask->scope.len;
     k[NGX_BOOKING_BOOKING_CREATE_K_I].data = ngx_pnalloc(req->pool,
                                   k[NGX_BOOKING_BOOKING_CREATE_K_I].len);
 
     if (k[NGX_BOOKING_BOOKING_CREATE_K_I].data == NULL
-        || ngx_booking_resource_keys(req, &rid, k, ngx_booking_keys_all)
+        || ngx_booking_resource_keys(req, &ask->rid, k, ngx_booking_keys_all)
            != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    p = ngx_booking_rkey(k[NGX_BOOKING_BOOKING_CREATE_K_I].data, rid.data,
-                         rid.len, NGX_BOOKING_KEY_I);
-    ngx_memcpy(p, scope.data, scope.len);
+    p = ngx_booking_rkey(k[NGX_BOOKING_BOOKING_CREATE_K_I].data,
+                         ask->rid.data, ask->rid.len, NGX_BOOKING_KEY_I);
+    ngx_memcpy(p, ask->scope.data, ask->scope.len);
 
     if (who->user.len == 0) {
         return ngx_booking_op_send(req, call);
     }
 
-    return ngx_booking_create_indexed(req, call, &rid, in.start, in.end);
+    return ngx_booking_create_indexed(req, call, &ask->rid, ask->in.start,
+                                      ask->in.end);
+}
+
+
+/*
+ * The body of POST /bookings read and checked, with what every booking
+ * script needs of it: the strings copied (they die with the JSON), the
+ * Idempotency-Key's scope and the fingerprint of the body.  NGX_DECLINED
+ * with the answer set when the request is refused.
+ */
+static ngx_int_t
+ngx_booking_create_read(ngx_booking_req_t *req, ngx_booking_ask_t *ask)
+{
+    u_char                *p;
+    json_t                *root;
+    ngx_booking_perr_t     perr;
+    ngx_booking_breq_t    *in;
+    ngx_booking_repeat_t  *rep;
+    ngx_booking_caller_t  *who;
+
+    who = &req->caller;
+    in = &ask->in;
+    rep = &ask->repeat;
+
+    root = ngx_booking_parse_booking(req->body.data, req->body.len, in,
+                                     &perr);
+    if (root == NULL) {
+        return ngx_booking_create_refuse(req, ngx_booking_op_perr(req,
+                                                                  &perr));
+    }
+
+    if (req->waiting) {
+        /* an entry waits for a booking: it is not held, has no note */
+        if (in->hold || in->note_len || in->repeat) {
+            json_decref(root);
+            return ngx_booking_create_refuse(req,
+                       ngx_booking_op_fail(req, 422, "invalid",
+                                           "unknown field",
+                                           in->hold ? "hold"
+                                           : in->note_len ? "note"
+                                                          : "repeat"));
+        }
+
+        in->hold = 2;
+
+    } else {
+        req->name = in->repeat ? "series" : in->hold ? "hold" : "book";
+    }
+
+    if (in->repeat != NULL
+        && ngx_booking_parse_repeat(in->repeat, rep, &perr) != NGX_BOOKING_OK)
+    {
+        json_decref(root);
+        return ngx_booking_create_refuse(req, ngx_booking_op_perr(req,
+                                                                  &perr));
+    }
+
+    if (ngx_booking_copy(req, &ask->rid, in->resource, in->resource_len)
+        != NGX_OK
+        || ngx_booking_copy(req, &ask->kind, in->kind, in->kind_len)
+           != NGX_OK
+        || ngx_booking_copy(req, &ask->note, in->note, in->note_len)
+           != NGX_OK)
+    {
+        json_decref(root);
+        return NGX_ERROR;
+    }
+
+    json_decref(root);
+
+    /* the JSON is gone: only whether there was a repeat is left */
+    in->repeat = in->repeat ? rep : NULL;
+
+    /* $booking_resource, made or refused */
+    req->change.id = ask->rid;
+
+    /* a guest may only hold, and then keeps the token as its only key */
+    if (who->user.len == 0 && req->waiting) {
+        return ngx_booking_create_refuse(req,
+                   ngx_booking_op_fail(req, NGX_HTTP_UNAUTHORIZED,
+                                       "unauthenticated",
+                                       "a user is needed to wait", NULL));
+    }
+
+    if (who->user.len == 0 && !who->admin && !(who->anonymous && in->hold)) {
+        return ngx_booking_create_refuse(req,
+                   ngx_booking_op_fail(req, NGX_HTTP_UNAUTHORIZED,
+                                       "unauthenticated",
+                                       who->anonymous ? "guests may only hold"
+                                                      : "a user is needed",
+                                       NULL));
+    }
+
+    if (in->repeat != NULL && (in->start < 0 || in->end < 0)) {
+        return ngx_booking_create_refuse(req,
+                   ngx_booking_op_fail(req, NGX_HTTP_BAD_REQUEST,
+                                       "bad_request",
+                                       "start and end are required",
+                                       in->start < 0 ? "start" : "end"));
+    }
+
+    if (ngx_booking_id_check(req->conf, &ask->rid, req->log) != NGX_OK) {
+        return ngx_booking_create_refuse(req,
+                   ngx_booking_op_fail(req, NGX_HTTP_NOT_FOUND, "not_found",
+                                       "no such resource", "resource"));
+    }
+
+    if (ngx_booking_scope(req, &ask->scope) != NGX_OK) {
+        return req->answer.status ? NGX_DECLINED : NGX_ERROR;
+    }
+
+    /* the fields that make two bodies "the same", normalized */
+    ask->fp.len = ask->rid.len + ask->kind.len + ask->note.len
+                  + 9 * NGX_INT64_LEN + 32;
+    ask->fp.data = ngx_pnalloc(req->pool, ask->fp.len);
+    if (ask->fp.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(ask->fp.data, "%V\n%L\n%L\n%L\n%ui\n%V\n%V", &ask->rid,
+                    in->start, in->end, in->quantity, (ngx_uint_t) in->hold,
+                    &ask->kind, &ask->note);
+
+    if (in->repeat != NULL) {
+        p = ngx_sprintf(p, "\n%d %L %L %L %d", rep->freq, rep->interval,
+                        rep->count, rep->until, in->skip);
+    }
+
+    ask->fp.len = p - ask->fp.data;
+
+    return NGX_OK;
+}
+
+
+/* NGX_DECLINED once the refusal is the answer, the error when it is not */
+static ngx_int_t
+ngx_booking_create_refuse(ngx_booking_req_t *req, ngx_int_t rc)
+{
+    return (rc == NGX_OK && req->answer.status) ? NGX_DECLINED : rc;
 }
 
 

@@ -52,6 +52,12 @@ if not allowed then
     return err(404, 'not_found', 'no such booking')
 end
 
+-- a group changes as a whole or not at all
+if b.group then
+    return err(409, 'conflict', 'this booking belongs to the group ' ..
+               booking_id(b.group) .. ': act on the group')
+end
+
 local st = b.status
 
 local function set(status, event)

@@ -23,16 +23,6 @@ local rand, user, kind = A_RAND, A_USER, A_KIND
 local hold, qty, admin = A_HOLD == '1', tonumber(A_QUANTITY), A_ADMIN == '1'
 local wait = A_HOLD == 'w'
 
--- The answer of a request with an Idempotency-Key is kept for a replay.
-local function answered(R, answer)
-    if A_SCOPE ~= '' then
-        redis.call('HSET', K_I, 'fp', A_FINGERPRINT, 'answer',
-                   cjson.encode(answer), 'inc', R.inc)
-        redis.call('EXPIRE', K_I, IDEM_TTL)
-    end
-    return effects(answer)
-end
-
 -- A waitlist entry, at the end of the line: one a user and range, and at
 -- most WAIT_MAX waiting.  A full line is tended first (entries whose
 -- start passed lapse), so that a line nobody serves still moves.
@@ -66,31 +56,15 @@ local function join(R, rand, w, t, rules)
     return answered(R, entry_tuple(201, R, rand, w, t))
 end
 
--- Opening hours (the resource's "hours", in the compact form PUT wrote:
--- " D:F-T" an interval of weekday D, Monday 0, in minutes of the local
--- day, " xN" a closed day): the range must lie within one interval of
--- the type's clock.  nil, or the field that is outside.
-local function outside_hours(R, s, e)
-    local zs, ze
-    local at = string.find(A_ZONES, ' ' .. R.type .. ':', 1, true)
+-- the type's clock at s and at e (A_ZONES: " <type>:<offset>:<offset>")
+local function zone_of(typ)
+    local at = string.find(A_ZONES, ' ' .. typ .. ':', 1, true)
     if at then
-        zs, ze = string.match(A_ZONES, '^(%-?%d+):(%-?%d+)', at + #R.type + 2)
+        local zs, ze = string.match(A_ZONES, '^(%-?%d+):(%-?%d+)',
+                                    at + #typ + 2)
+        return zs + 0, ze + 0
     end
-    local ls, le = s + (zs or 0), e + (ze or 0)
-    local day = math.floor(ls / 86400)
-    if string.find(R.hours, ' x' .. string.format('%d', day) .. ' ', 1,
-                   true) then
-        return 'start'
-    end
-    local wd = (day + 3) % 7
-    local ms = (ls - day * 86400) / 60
-    local me = math.ceil((le - day * 86400) / 60)
-    for d, f, to in string.gmatch(R.hours, ' (%d):(%d+)%-(%d+)') do
-        if d + 0 == wd and ms >= f + 0 and ms < to + 0 then
-            return me > to + 0 and 'end' or nil
-        end
-    end
-    return 'start'
+    return 0, 0
 end
 
 local R = load_resource()
@@ -101,17 +75,9 @@ end
 local t, us = now()
 
 -- a replay answers what the first request got, whatever happened since
-if A_SCOPE ~= '' then
-    local prev = redis.call('HMGET', K_I, 'fp', 'answer', 'inc')
-    if prev[1] and prev[3] == R.inc then
-        if prev[1] ~= A_FINGERPRINT then
-            return err(422, 'invalid', 'this Idempotency-Key was used ' ..
-                       'with another body', 'Idempotency-Key')
-        end
-        local a = cjson.decode(prev[2])
-        a[T_REPLAYED] = 1
-        return effects(a)
-    end
+local replay = replayed(R)
+if replay then
+    return replay
 end
 
 -- a claim refused to a request with an Idempotency-Key: only a replay
@@ -141,22 +107,8 @@ if A_CLAIMED ~= '' and A_CLAIMED ~= R.type then
                'send the booking again', 'resource')
 end
 
--- a guest is in no group, and is nobody's owner
-if R.groups ~= '' and not admin and (user == '' or user ~= R.owner) then
-    local ok = false
-    for g in string.gmatch(A_GROUPS, '[^,]+') do
-        -- "staff, members": HTTP lists put spaces after their commas
-        g = string.match(g, '^%s*(.-)%s*$')
-        if g ~= '' and
-           string.find(',' .. R.groups .. ',', ',' .. g .. ',', 1, true) then
-            ok = true
-            break
-        end
-    end
-    if not ok then
-        return err(403, 'forbidden', 'this resource is reserved to its ' ..
-                   'groups')
-    end
+if not admitted(R, admin, user) then
+    return err(403, 'forbidden', 'this resource is reserved to its groups')
 end
 
 if wait then
@@ -224,51 +176,9 @@ else
     end
 
     local s, e = tonumber(A_START), tonumber(A_END)
-    if s % R.slot ~= 0 then
-        return err(422, 'invalid', 'start is not on a slot boundary',
-                   'start')
-    end
-    if e % R.slot ~= 0 then
-        return err(422, 'invalid', 'end is not on a slot boundary', 'end')
-    end
-    if e <= s then
-        return err(422, 'invalid', 'end must be after start', 'end')
-    end
-
-    -- an owner's block is not held to the rules made for guests
-    if kind ~= 'block' then
-        if e - s < rules.min then
-            return err(422, 'invalid', 'shorter than the least length ' ..
-                       'of ' .. rules.min .. 's (min)', 'end')
-        end
-        if rules.max > 0 and e - s > rules.max then
-            return err(422, 'invalid', 'longer than the most length ' ..
-                       'of ' .. rules.max .. 's (max)', 'end')
-        end
-        if rules.lead > 0 then
-            if s < t + rules.lead then
-                return err(422, 'invalid', 'starts sooner than the ' ..
-                           rules.lead .. 's of notice asked (lead)', 'start')
-            end
-        elseif s < math.floor(t / R.slot) * R.slot then
-            return err(422, 'invalid', 'starts in the past', 'start')
-        end
-        if rules.horizon > 0 and s > t + rules.horizon then
-            return err(422, 'invalid', 'starts later than the ' ..
-                       rules.horizon .. 's ahead allowed (horizon)', 'start')
-        end
-        if R.hours ~= '' then
-            local field = outside_hours(R, s, e)
-            if field then
-                return err(422, 'invalid', 'outside the opening hours',
-                           field)
-            end
-        end
-    end
-
-    if e - s > rules.longest then
-        return err(422, 'invalid', 'longer than the longest booking of ' ..
-                   rules.longest .. 's a ' .. R.type .. ' may have', 'end')
+    local field, why = range_refusal(R, rules, kind, s, e, t, zone_of(R.type))
+    if field then
+        return err(422, 'invalid', why, field)
     end
 
     -- the buffer after the end must be free too (cleaning, handover), up

@@ -814,7 +814,7 @@ local function tuple(http, rand, b, slot)
                       expires_at = b.status == 'held' and b.expires_at or '',
                       note = b.note or '', slot = slot, replayed = 0,
                       updated_at = b.updated_at, position = '',
-                      booking = '' })
+                      booking = '', group = b.group or '' })
 end
 
 -- A waitlist entry as the contract's tuple: its place in line (1: the
@@ -837,8 +837,8 @@ local function entry_tuple(http, R, rand, w, t)
                       created_at = w.created_at, expires_at = '',
                       note = '', slot = R.slot, replayed = 0,
                       updated_at = w.updated_at, position = position,
-                      booking = w.offered == '1' and booking_id(rand) or ''
-                    })
+                      booking = w.offered == '1' and booking_id(rand) or '',
+                      group = '' })
 end
 
 -- A hold read after its expires_at is shown as what it already is, even by
@@ -855,4 +855,123 @@ end
 local function sees(R, b, user, admin)
     return admin == '1' or (user ~= '' and (user == b.user or
                                              user == R.owner))
+end
+
+-- The answer of a request with an Idempotency-Key is kept for a replay.
+local function answered(R, answer)
+    if A_SCOPE ~= '' then
+        redis.call('HSET', K_I, 'fp', A_FINGERPRINT, 'answer',
+                   cjson.encode(answer), 'inc', R.inc)
+        redis.call('EXPIRE', K_I, IDEM_TTL)
+    end
+    return effects(answer)
+end
+
+-- What the first request with this Idempotency-Key got, whatever happened
+-- since; an error when the key came with another body; nil: a first one.
+local function replayed(R)
+    if A_SCOPE == '' then
+        return nil
+    end
+    local prev = redis.call('HMGET', K_I, 'fp', 'answer', 'inc')
+    if not prev[1] or prev[3] ~= R.inc then
+        return nil
+    end
+    if prev[1] ~= A_FINGERPRINT then
+        return err(422, 'invalid', 'this Idempotency-Key was used ' ..
+                   'with another body', 'Idempotency-Key')
+    end
+    local a = cjson.decode(prev[2])
+    -- a group's answer: {'group', http, rand, kind, replayed, ...}
+    a[a[1] == 'group' and 5 or T_REPLAYED] = 1
+    return effects(a)
+end
+
+-- May the caller book this resource: a resource with groups admits their
+-- members, its owner and admins (a guest is in no group, and is nobody's
+-- owner)
+local function admitted(R, admin, user)
+    if R.groups == '' or admin or (user ~= '' and user == R.owner) then
+        return true
+    end
+    for g in string.gmatch(A_GROUPS, '[^,]+') do
+        -- "staff, members": HTTP lists put spaces after their commas
+        g = string.match(g, '^%s*(.-)%s*$')
+        if g ~= '' and
+           string.find(',' .. R.groups .. ',', ',' .. g .. ',', 1, true) then
+            return true
+        end
+    end
+    return false
+end
+
+-- Opening hours (the resource's "hours", in the compact form PUT wrote:
+-- " D:F-T" an interval of weekday D, Monday 0, in minutes of the local
+-- day, " xN" a closed day): the range must lie within one interval of
+-- the type's clock (zs, ze: its offset from UTC at s and at e).  nil, or
+-- the field that is outside.
+local function outside_hours(R, s, e, zs, ze)
+    local ls, le = s + zs, e + ze
+    local day = math.floor(ls / 86400)
+    if string.find(R.hours, ' x' .. string.format('%d', day) .. ' ', 1,
+                   true) then
+        return 'start'
+    end
+    local wd = (day + 3) % 7
+    local ms = (ls - day * 86400) / 60
+    local me = math.ceil((le - day * 86400) / 60)
+    for d, f, to in string.gmatch(R.hours, ' (%d):(%d+)%-(%d+)') do
+        if d + 0 == wd and ms >= f + 0 and ms < to + 0 then
+            return me > to + 0 and 'end' or nil
+        end
+    end
+    return 'start'
+end
+
+-- Why [s, e) may not be booked as kind under the type's rules at t: the
+-- field and the words of a 422, or nil.  An owner's block is not held to
+-- the rules made for guests.
+local function range_refusal(R, rules, kind, s, e, t, zs, ze)
+    if s % R.slot ~= 0 then
+        return 'start', 'start is not on a slot boundary'
+    end
+    if e % R.slot ~= 0 then
+        return 'end', 'end is not on a slot boundary'
+    end
+    if e <= s then
+        return 'end', 'end must be after start'
+    end
+    if kind ~= 'block' then
+        if e - s < rules.min then
+            return 'end', 'shorter than the least length of ' ..
+                   rules.min .. 's (min)'
+        end
+        if rules.max > 0 and e - s > rules.max then
+            return 'end', 'longer than the most length of ' ..
+                   rules.max .. 's (max)'
+        end
+        if rules.lead > 0 then
+            if s < t + rules.lead then
+                return 'start', 'starts sooner than the ' .. rules.lead ..
+                       's of notice asked (lead)'
+            end
+        elseif s < math.floor(t / R.slot) * R.slot then
+            return 'start', 'starts in the past'
+        end
+        if rules.horizon > 0 and s > t + rules.horizon then
+            return 'start', 'starts later than the ' .. rules.horizon ..
+                   's ahead allowed (horizon)'
+        end
+        if R.hours ~= '' then
+            local field = outside_hours(R, s, e, zs, ze)
+            if field then
+                return field, 'outside the opening hours'
+            end
+        end
+    end
+    if e - s > rules.longest then
+        return 'end', 'longer than the longest booking of ' ..
+               rules.longest .. 's a ' .. R.type .. ' may have'
+    end
+    return nil
 end

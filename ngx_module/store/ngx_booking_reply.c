@@ -40,6 +40,8 @@ static int ngx_booking_put(const redisReply *r, ngx_booking_result_t *res);
 static int ngx_booking_get(const redisReply *r, ngx_booking_result_t *res);
 static int ngx_booking_fields(const redisReply *r, ngx_booking_fields_t *f,
     ngx_booking_alloc_pt alloc, void *ctx);
+static int ngx_booking_group(const redisReply *r, ngx_booking_group_t *g,
+    ngx_booking_alloc_pt alloc, void *ctx);
 static int ngx_booking_free(const redisReply *r, ngx_booking_result_t *res);
 static int ngx_booking_calendar(const redisReply *r,
     ngx_booking_result_t *res, ngx_booking_alloc_pt alloc, void *ctx);
@@ -375,6 +377,9 @@ ngx_booking_decode(int expect, const struct redisReply *r,
     case NGX_BOOKING_R_FIELDS:
         return ngx_booking_fields(r, &res->fields, alloc, ctx);
 
+    case NGX_BOOKING_R_GROUP:
+        return ngx_booking_group(r, &res->group, alloc, ctx);
+
     default:
         return NGX_BOOKING_ERROR;
     }
@@ -437,11 +442,12 @@ ngx_booking_tuple(const redisReply *r, ngx_booking_rec_t *rec)
                                 NGX_BOOKING_T_UPDATED_AT };
 
     /*
-     * position and booking came with the waitlist: an Idempotency-Key's
-     * answer stored before it (kept a day) has neither
+     * position and booking came with the waitlist, group with series: an
+     * Idempotency-Key's answer stored before them (kept a day) lacks them
      */
     if (!ngx_booking_is_ok(r, NGX_BOOKING_T_POSITION)
         || (r->elements != NGX_BOOKING_T_N
+            && r->elements != NGX_BOOKING_T_GROUP
             && r->elements != NGX_BOOKING_T_POSITION))
     {
         return NGX_BOOKING_ERROR;
@@ -519,6 +525,14 @@ ngx_booking_tuple(const redisReply *r, ngx_booking_rec_t *rec)
     }
 
     rec->booking = ngx_booking_span(e[NGX_BOOKING_T_BOOKING]);
+
+    if (r->elements == NGX_BOOKING_T_N) {
+        if (!ngx_booking_is_str(e[NGX_BOOKING_T_GROUP])) {
+            return NGX_BOOKING_ERROR;
+        }
+
+        rec->group = ngx_booking_span(e[NGX_BOOKING_T_GROUP]);
+    }
 
     /* a waitlist entry's place in line: "" for a booking */
     if (ngx_booking_is_str(e[NGX_BOOKING_T_POSITION])
@@ -876,6 +890,63 @@ ngx_booking_recs(const redisReply *r, size_t first, ngx_booking_page_t *page,
     }
 
     return NGX_BOOKING_OK;
+}
+
+
+/*
+ * {'group', http, rand, kind, replayed, code, message, field, listed,
+ * slot, tuple...}: the bookings of a group, or why it was refused
+ */
+static int
+ngx_booking_group(const redisReply *r, ngx_booking_group_t *g,
+    ngx_booking_alloc_pt alloc, void *ctx)
+{
+    size_t        i;
+    redisReply  **e;
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 10
+        || !ngx_booking_is_str(r->element[0]) || r->element[0]->len != 5
+        || memcmp(r->element[0]->str, "group", 5) != 0)
+    {
+        return NGX_BOOKING_ERROR;
+    }
+
+    e = r->element;
+
+    if (!ngx_booking_is_int(e[1]) || e[1]->integer < 200
+        || e[1]->integer > 499 || !ngx_booking_is_int(e[4])
+        || ngx_booking_int(e[9], &g->slot) != NGX_BOOKING_OK)
+    {
+        return NGX_BOOKING_ERROR;
+    }
+
+    for (i = 2; i < 9; i++) {
+        if (i != 4 && !ngx_booking_is_str(e[i])) {
+            return NGX_BOOKING_ERROR;
+        }
+    }
+
+    if (!ngx_booking_rand_valid((const u_char *) e[2]->str, e[2]->len)) {
+        return NGX_BOOKING_ERROR;
+    }
+
+    g->http = (int) e[1]->integer;
+    g->replayed = e[4]->integer != 0;
+    g->rand = ngx_booking_span(e[2]);
+    g->kind = ngx_booking_span(e[3]);
+    g->code = ngx_booking_span(e[5]);
+    g->message = ngx_booking_span(e[6]);
+    g->field = ngx_booking_span(e[7]);
+    g->listed = ngx_booking_span(e[8]);
+
+    /* a refusal has a code and no bookings; an answer bookings, no code */
+    if ((g->http >= 300) != (g->code.len != 0)
+        || (g->http >= 300 && r->elements != 10))
+    {
+        return NGX_BOOKING_ERROR;
+    }
+
+    return ngx_booking_recs(r, 10, &g->items, alloc, ctx);
 }
 
 

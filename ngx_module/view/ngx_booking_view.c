@@ -23,6 +23,10 @@ static void ngx_booking_view_range(ngx_booking_json_t *j,
     ngx_booking_rec_t *rec);
 static void ngx_booking_view_entry_json(ngx_booking_json_t *j,
     ngx_booking_rec_t *rec);
+static void ngx_booking_view_gid(ngx_booking_json_t *j,
+    ngx_booking_span_t *rid, ngx_booking_span_t *rand);
+static void ngx_booking_view_listed(ngx_booking_json_t *j,
+    ngx_booking_span_t *listed, int64_t slot);
 
 
 static ngx_int_t
@@ -228,6 +232,27 @@ ngx_booking_view_conflict(ngx_booking_answer_t *a, ngx_pool_t *pool,
 }
 
 
+/* a group's id: "<resource>.<rand>", as a booking's */
+static void
+ngx_booking_view_gid(ngx_booking_json_t *j, ngx_booking_span_t *rid,
+    ngx_booking_span_t *rand)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(j->pool, rid->len + 1 + rand->len);
+    if (p == NULL) {
+        j->failed = 1;
+        return;
+    }
+
+    ngx_memcpy(p, rid->data, rid->len);
+    p[rid->len] = '.';
+    ngx_memcpy(p + rid->len + 1, rand->data, rand->len);
+
+    ngx_booking_json_str(j, p, rid->len + 1 + rand->len);
+}
+
+
 /* a booking, as the spec writes it; fields that do not apply are left out */
 /* what a booking and a waitlist entry begin with: id, resource, type */
 static void
@@ -294,6 +319,11 @@ ngx_booking_view_booking(ngx_booking_json_t *j, ngx_booking_rec_t *rec,
     if (rec->note.len) {
         ngx_booking_json_lit(j, ",\"note\":");
         ngx_booking_json_span(j, &rec->note);
+    }
+
+    if (rec->group.len) {
+        ngx_booking_json_lit(j, ",\"group\":");
+        ngx_booking_view_gid(j, &rec->resource, &rec->group);
     }
 
     /* the one answer that carries it: the POST that made the hold */
@@ -690,4 +720,176 @@ ngx_booking_ical_line(ngx_booking_json_t *j, const char *name, int64_t t,
 
     ngx_booking_json_raw(j, out, p - out);
     ngx_booking_json_lit(j, "\r\n");
+}
+
+
+/*
+ * The occurrences a group refused, "<start> <end> <code> <message>\n"
+ * each as the script wrote them: [{"start","end","code","message"}...]
+ */
+static void
+ngx_booking_view_listed(ngx_booking_json_t *j, ngx_booking_span_t *listed,
+    int64_t slot)
+{
+    u_char        *p, *last, *eol, *sp[3];
+    int64_t        t[2];
+    ngx_uint_t     k, n;
+    ngx_uint_t     date;
+
+    date = ngx_booking_day_slot(slot);
+    p = (u_char *) listed->data;
+    last = p + listed->len;
+
+    ngx_booking_json_lit(j, "[");
+
+    for (n = 0; p < last; p = eol + 1) {
+        eol = ngx_strlchr(p, last, '\n');
+        if (eol == NULL) {
+            eol = last;
+        }
+
+        /* the three spaces after start, end and code */
+        for (k = 0; k < 3; k++) {
+            sp[k] = ngx_strlchr(k ? sp[k - 1] + 1 : p, eol, ' ');
+            if (sp[k] == NULL) {
+                break;
+            }
+        }
+
+        if (k < 3) {
+            continue;
+        }
+
+        t[0] = ngx_atoof(p, sp[0] - p);
+        t[1] = ngx_atoof(sp[0] + 1, sp[1] - sp[0] - 1);
+
+        if (t[0] < 0 || t[1] < 0) {
+            continue;
+        }
+
+        if (n++) {
+            ngx_booking_json_lit(j, ",");
+        }
+
+        ngx_booking_json_lit(j, "{\"start\":");
+        ngx_booking_json_time(j, t[0], date);
+        ngx_booking_json_lit(j, ",\"end\":");
+        ngx_booking_json_time(j, t[1], date);
+        ngx_booking_json_lit(j, ",\"code\":");
+        ngx_booking_json_str(j, sp[1] + 1, sp[2] - sp[1] - 1);
+        ngx_booking_json_lit(j, ",\"message\":");
+        ngx_booking_json_str(j, sp[2] + 1, eol - sp[2] - 1);
+        ngx_booking_json_lit(j, "}");
+    }
+
+    ngx_booking_json_lit(j, "]");
+}
+
+
+/*
+ * A group: its id, kind and the status its bookings share ("mixed" when
+ * they differ), the bookings, the occurrences skipped, the token of a
+ * hold; or, refused, the error with every occurrence that did not fit.
+ */
+ngx_int_t
+ngx_booking_view_group(ngx_booking_answer_t *a, ngx_pool_t *pool,
+    ngx_booking_group_t *g, ngx_str_t *rid, ngx_str_t *token)
+{
+    ngx_str_t            code;
+    ngx_uint_t           i;
+    ngx_booking_span_t   id, *status;
+    ngx_booking_rec_t   *rec;
+    ngx_booking_json_t   j;
+
+    if (ngx_booking_json_init(&j, pool, 1024) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (g->http >= 300) {
+        code.data = (u_char *) g->code.data;
+        code.len = g->code.len;
+
+        a->code.data = ngx_pstrdup(pool, &code);
+        a->code.len = code.len;
+
+        if (a->code.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_booking_json_lit(&j, "{\"error\":{\"code\":");
+        ngx_booking_json_span(&j, &g->code);
+        ngx_booking_json_lit(&j, ",\"message\":");
+        ngx_booking_json_span(&j, &g->message);
+
+        if (g->field.len) {
+            ngx_booking_json_lit(&j, ",\"field\":");
+            ngx_booking_json_span(&j, &g->field);
+        }
+
+        ngx_booking_json_lit(&j, ",\"conflicts\":");
+        ngx_booking_view_listed(&j, &g->listed, g->slot);
+        ngx_booking_json_lit(&j, "}}");
+
+        return ngx_booking_view_json(a, g->http, &j);
+    }
+
+    rec = g->items.recs;
+    status = NULL;
+
+    for (i = 0; i < g->items.n; i++) {
+        if (status == NULL) {
+            status = &rec[i].status;
+
+        } else if (status->len != rec[i].status.len
+                   || ngx_strncmp(status->data, rec[i].status.data,
+                                  status->len) != 0)
+        {
+            break;
+        }
+    }
+
+    id.data = rid->data;
+    id.len = rid->len;
+
+    ngx_booking_json_lit(&j, "{\"group\":");
+    ngx_booking_view_gid(&j, &id, &g->rand);
+    ngx_booking_json_lit(&j, ",\"kind\":");
+    ngx_booking_json_span(&j, &g->kind);
+    ngx_booking_json_lit(&j, ",\"status\":");
+
+    if (status == NULL) {
+        ngx_booking_json_lit(&j, "\"empty\"");
+
+    } else if (i < g->items.n) {
+        ngx_booking_json_lit(&j, "\"mixed\"");
+
+    } else {
+        ngx_booking_json_span(&j, status);
+    }
+
+    ngx_booking_json_lit(&j, ",\"bookings\":[");
+
+    for (i = 0; i < g->items.n; i++) {
+        if (i) {
+            ngx_booking_json_lit(&j, ",");
+        }
+
+        ngx_booking_view_booking(&j, &rec[i], NULL);
+    }
+
+    ngx_booking_json_lit(&j, "]");
+
+    if (g->listed.len) {
+        ngx_booking_json_lit(&j, ",\"skipped\":");
+        ngx_booking_view_listed(&j, &g->listed, g->slot);
+    }
+
+    if (token != NULL && token->len) {
+        ngx_booking_json_lit(&j, ",\"token\":");
+        ngx_booking_json_str(&j, token->data, token->len);
+    }
+
+    ngx_booking_json_lit(&j, "}");
+
+    return ngx_booking_view_json(a, g->http, &j);
 }

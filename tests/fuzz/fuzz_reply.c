@@ -67,7 +67,7 @@ check(const redisReply *r)
     ngx_booking_run_t     *runs;
     ngx_booking_result_t   res;
 
-    for (expect = NGX_BOOKING_R_BOOKING; expect <= NGX_BOOKING_R_FIELDS;
+    for (expect = NGX_BOOKING_R_BOOKING; expect <= NGX_BOOKING_R_GROUP;
          expect++)
     {
         list = NULL;
@@ -175,7 +175,16 @@ check(const redisReply *r)
         case NGX_BOOKING_R_SCORED:
             for (i = 0; i < res.ids.n; i++) {
                 span(&res.ids.ids[i]);
-                sink += (size_t) res.ids.values[i];
+                sink += (res.ids.values[i] > 0);
+            }
+            break;
+
+        case NGX_BOOKING_R_GROUP:
+            span(&res.group.rand);
+            span(&res.group.listed);
+            for (i = 0; i < res.group.items.n; i++) {
+                span(&res.group.items.recs[i].id);
+                span(&res.group.items.recs[i].group);
             }
             break;
 
