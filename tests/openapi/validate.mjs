@@ -36,7 +36,10 @@ const validators = new Map();
 function validator(schema) {
   const key = schema.$ref ?? JSON.stringify(schema);
   if (!validators.has(key)) {
-    validators.set(key, ajv.compile(schema.$ref ? { $ref: 'api' + schema.$ref } : schema));
+    // an inline schema (a oneOf of answers) refers to the document's own
+    // components: through the schema ajv was given them in
+    const inline = JSON.parse(JSON.stringify(schema).replace(/"\$ref":"#\//g, '"$ref":"api#/'));
+    validators.set(key, ajv.compile(schema.$ref ? { $ref: 'api' + schema.$ref } : inline));
   }
   return validators.get(key);
 }
