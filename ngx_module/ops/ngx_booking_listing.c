@@ -99,6 +99,8 @@ static int ngx_booking_candidate_cmp(const void *one, const void *two);
 static ngx_int_t ngx_booking_listing_check(ngx_booking_req_t *req,
     ngx_booking_listing_t *ls, ngx_uint_t found);
 static void ngx_booking_listing_peeked(ngx_booking_call_t *call);
+static ngx_uint_t ngx_booking_listing_closed(ngx_booking_listing_t *ls,
+    ngx_booking_peek_t *p);
 static ngx_int_t ngx_booking_listing_judge(ngx_booking_req_t *req,
     ngx_booking_listing_t *ls);
 static ngx_int_t ngx_booking_listing_scripts(ngx_booking_req_t *req,
@@ -751,6 +753,32 @@ ngx_booking_listing_peeked(ngx_booking_call_t *call)
 }
 
 
+/*
+ * A resource closed over some of the range (its opening hours) has no
+ * unit free there, as its availability shows: the listing leaves it out.
+ */
+static ngx_uint_t
+ngx_booking_listing_closed(ngx_booking_listing_t *ls, ngx_booking_peek_t *p)
+{
+    ngx_booking_tz_t      utc;
+    ngx_booking_hours_t   h;
+
+    if (ls->from < 0 || p->hours.len == 0
+        || ngx_booking_hours_unpack(p->hours.data, p->hours.len, &h)
+           != NGX_BOOKING_OK)
+    {
+        return 0;
+    }
+
+    /* a UTC zone: no change, no table */
+    ngx_memzero(&utc, sizeof(ngx_booking_tz_t));
+
+    return ngx_booking_hours_open(&h, ls->type->tz ? ls->type->tz : &utc,
+                                  ls->from, ls->to)
+           != NGX_BOOKING_OK;
+}
+
+
 /* each candidate of the batch from what was read, or left to the script */
 static ngx_int_t
 ngx_booking_listing_judge(ngx_booking_req_t *req, ngx_booking_listing_t *ls)
@@ -795,7 +823,8 @@ ngx_booking_listing_judge(ngx_booking_req_t *req, ngx_booking_listing_t *ls)
         } else {
             c->free = ngx_max(p->capacity - c->most, 0);
 
-            if (c->free < ls->quantity) {
+            if (c->free < ls->quantity || ngx_booking_listing_closed(ls, p))
+            {
                 continue;
             }
         }
@@ -900,7 +929,9 @@ ngx_booking_listing_item(ngx_booking_call_t *call)
     } else if (call->result.kind != NGX_BOOKING_R_FREE) {
         ls->failure = NGX_BOOKING_STORE_FAILED;
 
-    } else if (!f->gone && f->doc.len) {
+    } else if (!f->gone && f->doc.len
+               && !(f->free >= 0 && ngx_booking_listing_closed(ls, &c->peek)))
+    {
         c->doc.len = f->doc.len;
         c->doc.data = ngx_pnalloc(req->pool, c->doc.len);
 

@@ -79,9 +79,10 @@ ngx_booking_id_check(ngx_booking_ops_conf_t *conf, ngx_str_t *id,
 
 
 /*
- * The most seconds a booking of the type may span, blocks included: its
- * max, else booking_max_range, and never more slots than one script may
- * check and write in a few milliseconds.
+ * The most seconds any booking of the type may span, an owner's block
+ * too: booking_max_range, and never more slots than one script may check
+ * and write in a few milliseconds.  A booking's max is a rule of its own,
+ * which blocks skip.
  */
 int64_t
 ngx_booking_longest(ngx_booking_ops_conf_t *conf, ngx_booking_type_t *t)
@@ -94,10 +95,6 @@ ngx_booking_longest(ngx_booking_ops_conf_t *conf, ngx_booking_type_t *t)
 
     longest = ngx_min(conf->max_range,
                       (int64_t) NGX_BOOKING_BOOK_SLOTS_MAX * t->slot);
-
-    if (t->max != 0) {
-        longest = ngx_min(longest, t->max);
-    }
 
     return longest / t->slot * t->slot;
 }
