@@ -543,9 +543,10 @@ typedef struct {
 
 
 /*
- * A group of bookings (a series): made, read or changed as a whole.  A
- * refused one has code, message and field; listed is the occurrences
- * refused, "<start> <end> <code> <message>\n" each (skipped ones on 2xx).
+ * A group of bookings (a series, items): made, read or changed as a
+ * whole.  A refused one has code, message and field; listed is what was
+ * refused, the script's JSON array ("" for none): the occurrences skipped
+ * on 2xx, the occurrences or items in conflict otherwise.
  */
 typedef struct {
     int                     http;

@@ -479,7 +479,7 @@ test_group(void **state)
     static const char      made[] =
         "*12\r\n$5\r\ngroup\r\n:201\r\n$16\r\nAAAAAAAAAAAAAAAA\r\n"
         "$6\r\nseries\r\n:0\r\n$0\r\n\r\n$0\r\n\r\n$0\r\n\r\n"
-        "$36\r\n1796342400 1796346000 unavailable x\n\r\n:3600\r\n"
+        "$14\r\n[{\"code\":\"x\"}]\r\n:3600\r\n"
         "*19\r\n$2\r\nok\r\n:201\r\n$11\r\nroom-1.abcd\r\n$4\r\nroom\r\n"
         "$9\r\nconfirmed\r\n$7\r\nbooking\r\n:1796342400\r\n:1796346000\r\n"
         ":1\r\n$3\r\nann\r\n:1796240000\r\n$0\r\n\r\n$0\r\n\r\n"
@@ -499,6 +499,10 @@ test_group(void **state)
         "*10\r\n$5\r\ngroup\r\n:201\r\n$16\r\nAAAAAAAAAAAAAAAA\r\n"
         "$6\r\nseries\r\n:0\r\n$11\r\nunavailable\r\n$2\r\nno\r\n"
         "$0\r\n\r\n$0\r\n\r\n:3600\r\n";
+    static const char      bad_listed[] =
+        "*10\r\n$5\r\ngroup\r\n:200\r\n$16\r\nAAAAAAAAAAAAAAAA\r\n"
+        "$6\r\nseries\r\n:0\r\n$0\r\n\r\n$0\r\n\r\n"
+        "$0\r\n\r\n$5\r\n{}, 1\r\n:3600\r\n";
     static const char      bad_rand[] =
         "*10\r\n$5\r\ngroup\r\n:200\r\n$4\r\nA!AA\r\n"
         "$6\r\nseries\r\n:0\r\n$0\r\n\r\n$0\r\n\r\n"
@@ -515,7 +519,7 @@ test_group(void **state)
     assert_int_equal(res.group.items.n, 2);
     assert_int_equal(res.group.items.recs[1].start, 1796947200);
     assert_int_equal(res.group.items.recs[0].group.len, 16);
-    assert_int_equal(res.group.listed.len, 36);
+    assert_int_equal(res.group.listed.len, 14);
     test_free(res.group.items.recs);
     freeReplyObject(r);
 
@@ -528,6 +532,11 @@ test_group(void **state)
     freeReplyObject(r);
 
     r = parse(mixed, sizeof(mixed) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_GROUP, r, &res, alloc,
+                                        NULL), NGX_BOOKING_ERROR);
+    freeReplyObject(r);
+
+    r = parse(bad_listed, sizeof(bad_listed) - 1);
     assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_GROUP, r, &res, alloc,
                                         NULL), NGX_BOOKING_ERROR);
     freeReplyObject(r);

@@ -174,6 +174,15 @@ local function rfc3339(s)
                          sec % 60)
 end
 
+-- An instant as the API writes it: a plain date for day slots.
+local function instant_text(s, slot)
+    local v = rfc3339(s)
+    if slot > 0 and slot % 86400 == 0 then
+        return string.sub(v, 1, 10)
+    end
+    return v
+end
+
 -- The change's event, appended to the shard's stream by the script that
 -- makes the change, so that neither is ever without the other.
 -- A_EVENTS: the most entries one stream keeps (approximately), '' when

@@ -13,8 +13,8 @@
 --      <offset at end>" for each occurrence, or "!<repeat_max>" when
 --      there are more) events, then one rules line per type
 -- -> {'group', http, rand, 'series', replayed, code, message, field,
---    listed ("<start> <end> <code> <message>\n" for each occurrence
---    refused: skipped on 201, the conflicts on 409 and 422), slot,
+--    listed (the occurrences refused, a JSON array of {start, end, code,
+--    message}: skipped on 201, the conflicts on 409 and 422), slot,
 --    tuple...}
 --    | AGAIN | err
 
@@ -146,12 +146,14 @@ for _, o in ipairs(list) do
         fits = fits + 1
     end
     if o.code then
-        refused[#refused + 1] = string.format(INT .. ' ' .. INT .. ' %s %s\n',
-                                              o.s, o.e, o.code, o.why)
+        refused[#refused + 1] = cjson.encode({
+            start = instant_text(o.s, R.slot),
+            ['end'] = instant_text(o.e, R.slot), code = o.code,
+            message = o.why })
     end
 end
 
-local listed = table.concat(refused)
+local listed = #refused > 0 and '[' .. table.concat(refused, ',') .. ']' or ''
 
 if fits == 0 or (#refused > 0 and not skip) then
     if invalid and not skip then

@@ -939,8 +939,14 @@ ngx_booking_group(const redisReply *r, ngx_booking_group_t *g,
     g->field = ngx_booking_span(e[7]);
     g->listed = ngx_booking_span(e[8]);
 
-    /* a refusal has a code and no bookings; an answer bookings, no code */
-    if ((g->http >= 300) != (g->code.len != 0)
+    /*
+     * a refusal has a code and no bookings; an answer bookings, no code;
+     * listed is the script's JSON array, written into the answer as it is
+     */
+    if ((g->listed.len
+         && (g->listed.len < 2 || g->listed.data[0] != '['
+             || g->listed.data[g->listed.len - 1] != ']'))
+        || (g->http >= 300) != (g->code.len != 0)
         || (g->http >= 300 && r->elements != 10))
     {
         return NGX_BOOKING_ERROR;

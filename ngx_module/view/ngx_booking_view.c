@@ -25,8 +25,6 @@ static void ngx_booking_view_entry_json(ngx_booking_json_t *j,
     ngx_booking_rec_t *rec);
 static void ngx_booking_view_gid(ngx_booking_json_t *j,
     ngx_booking_span_t *rid, ngx_booking_span_t *rand);
-static void ngx_booking_view_listed(ngx_booking_json_t *j,
-    ngx_booking_span_t *listed, int64_t slot);
 
 
 static ngx_int_t
@@ -724,69 +722,6 @@ ngx_booking_ical_line(ngx_booking_json_t *j, const char *name, int64_t t,
 
 
 /*
- * The occurrences a group refused, "<start> <end> <code> <message>\n"
- * each as the script wrote them: [{"start","end","code","message"}...]
- */
-static void
-ngx_booking_view_listed(ngx_booking_json_t *j, ngx_booking_span_t *listed,
-    int64_t slot)
-{
-    u_char        *p, *last, *eol, *sp[3];
-    int64_t        t[2];
-    ngx_uint_t     k, n;
-    ngx_uint_t     date;
-
-    date = ngx_booking_day_slot(slot);
-    p = (u_char *) listed->data;
-    last = p + listed->len;
-
-    ngx_booking_json_lit(j, "[");
-
-    for (n = 0; p < last; p = eol + 1) {
-        eol = ngx_strlchr(p, last, '\n');
-        if (eol == NULL) {
-            eol = last;
-        }
-
-        /* the three spaces after start, end and code */
-        for (k = 0; k < 3; k++) {
-            sp[k] = ngx_strlchr(k ? sp[k - 1] + 1 : p, eol, ' ');
-            if (sp[k] == NULL) {
-                break;
-            }
-        }
-
-        if (k < 3) {
-            continue;
-        }
-
-        t[0] = ngx_atoof(p, sp[0] - p);
-        t[1] = ngx_atoof(sp[0] + 1, sp[1] - sp[0] - 1);
-
-        if (t[0] < 0 || t[1] < 0) {
-            continue;
-        }
-
-        if (n++) {
-            ngx_booking_json_lit(j, ",");
-        }
-
-        ngx_booking_json_lit(j, "{\"start\":");
-        ngx_booking_json_time(j, t[0], date);
-        ngx_booking_json_lit(j, ",\"end\":");
-        ngx_booking_json_time(j, t[1], date);
-        ngx_booking_json_lit(j, ",\"code\":");
-        ngx_booking_json_str(j, sp[1] + 1, sp[2] - sp[1] - 1);
-        ngx_booking_json_lit(j, ",\"message\":");
-        ngx_booking_json_str(j, sp[2] + 1, eol - sp[2] - 1);
-        ngx_booking_json_lit(j, "}");
-    }
-
-    ngx_booking_json_lit(j, "]");
-}
-
-
-/*
  * A group: its id, kind and the status its bookings share ("mixed" when
  * they differ), the bookings, the occurrences skipped, the token of a
  * hold; or, refused, the error with every occurrence that did not fit.
@@ -826,8 +761,13 @@ ngx_booking_view_group(ngx_booking_answer_t *a, ngx_pool_t *pool,
             ngx_booking_json_span(&j, &g->field);
         }
 
-        ngx_booking_json_lit(&j, ",\"conflicts\":");
-        ngx_booking_view_listed(&j, &g->listed, g->slot);
+        /* the script's own JSON: the occurrences or items refused */
+        if (g->listed.len) {
+            ngx_booking_json_lit(&j, ",\"conflicts\":");
+            ngx_booking_json_raw(&j, (u_char *) g->listed.data,
+                                 g->listed.len);
+        }
+
         ngx_booking_json_lit(&j, "}}");
 
         return ngx_booking_view_json(a, g->http, &j);
@@ -881,7 +821,7 @@ ngx_booking_view_group(ngx_booking_answer_t *a, ngx_pool_t *pool,
 
     if (g->listed.len) {
         ngx_booking_json_lit(&j, ",\"skipped\":");
-        ngx_booking_view_listed(&j, &g->listed, g->slot);
+        ngx_booking_json_raw(&j, (u_char *) g->listed.data, g->listed.len);
     }
 
     if (token != NULL && token->len) {
