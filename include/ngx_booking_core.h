@@ -222,6 +222,18 @@ int ngx_booking_perr_set(ngx_booking_perr_t *err, int status,
     const char *code, const char *message, const char *field);
 
 
+/* an item of a group: a resource, its range, its units */
+#define NGX_BOOKING_ITEMS_MAX     16
+
+typedef struct {
+    const u_char   *resource;
+    size_t          resource_len;
+    int64_t         start;          /* -1: not given */
+    int64_t         end;
+    int64_t         quantity;
+} ngx_booking_ireq_t;
+
+
 typedef struct {
     const u_char   *resource;
     size_t          resource_len;
@@ -235,6 +247,8 @@ typedef struct {
     int             hold;
     void           *repeat;         /* the JSON of "repeat"; NULL: none */
     int             skip;           /* skip_conflicts */
+    size_t          nitems;         /* a group's items; 0: one booking */
+    ngx_booking_ireq_t  items[NGX_BOOKING_ITEMS_MAX];
 } ngx_booking_breq_t;
 
 
@@ -472,7 +486,7 @@ typedef struct {
     int64_t                 slot;
     int64_t                 position;       /* a waitlist entry's; -1 */
     ngx_booking_span_t      booking;        /* its offer; "": none yet */
-    ngx_booking_span_t      group;          /* its group's rand; "": none */
+    ngx_booking_span_t      group;          /* its group's id; "": none */
 } ngx_booking_rec_t;
 
 

@@ -66,6 +66,7 @@ typedef struct {
     ngx_flag_t                  events_on;   /* booking_events */
     ngx_flag_t                  waitlist;    /* a type has waitlist=on */
     ngx_flag_t                  zones;       /* a type has tz= */
+    ngx_flag_t                  cluster;     /* booking_redis_cluster */
     ngx_int_t                   events_max;  /* booking_events_maxlen */
     ngx_str_t                   events;      /* a stream's, '' when off */
 } ngx_booking_ops_conf_t;
@@ -131,6 +132,7 @@ typedef struct {
     ngx_booking_breq_t          in;          /* in.repeat: &repeat, or NULL */
     ngx_booking_repeat_t        repeat;
     ngx_str_t                   rid;
+    ngx_str_t                  *rids;        /* each item's, with items */
     ngx_str_t                   kind;
     ngx_str_t                   note;
     ngx_str_t                   scope;       /* of the Idempotency-Key */
@@ -162,6 +164,11 @@ ngx_int_t ngx_booking_group_act(ngx_booking_req_t *req);
 
 /* POST /bookings with "repeat" (ngx_booking_groups.c) */
 ngx_int_t ngx_booking_series(ngx_booking_req_t *req, ngx_booking_ask_t *ask);
+/* each type's clock at start and end, for opening hours (bookings.c) */
+ngx_int_t ngx_booking_zones(ngx_booking_req_t *req, ngx_str_t *zones,
+    int64_t start, int64_t end);
+/* POST /bookings with "items" (ngx_booking_groups.c) */
+ngx_int_t ngx_booking_items(ngx_booking_req_t *req, ngx_booking_ask_t *ask);
 
 
 /* the sweeper of holds due, in every worker (ngx_booking_sweeper.c) */

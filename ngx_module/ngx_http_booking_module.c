@@ -396,6 +396,8 @@ ngx_booking_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    bmcf->ops.cluster = (bmcf->store.nseeds > 0);
+
     if (ngx_booking_rules(cf, &bmcf->ops) != NGX_OK
         || ngx_booking_quota_types(cf, &bmcf->ops) != NGX_OK)
     {

@@ -30,11 +30,20 @@ static int ngx_booking_time_field(json_t *root, const char *name,
 static int ngx_booking_location(json_t *v, ngx_booking_rreq_t *res,
     ngx_booking_perr_t *err);
 static int ngx_booking_groups(json_t *v, ngx_booking_perr_t *err);
+static int ngx_booking_part(json_t *o, const u_char **resource,
+    size_t *resource_len, int64_t *start, int64_t *end, int64_t *quantity,
+    ngx_booking_perr_t *err);
+static int ngx_booking_items(json_t *root, json_t *v, ngx_booking_breq_t *b,
+    ngx_booking_perr_t *err);
 
 
 static const char  *ngx_booking_booking_fields[] = {
     "resource", "start", "end", "quantity", "hold", "kind", "note",
-    "repeat", "skip_conflicts", NULL
+    "repeat", "skip_conflicts", "items", NULL
+};
+
+static const char  *ngx_booking_item_fields[] = {
+    "resource", "start", "end", "quantity", NULL
 };
 
 static const char  *ngx_booking_repeat_fields[] = {
@@ -138,6 +147,7 @@ void *
 ngx_booking_parse_booking(const u_char *body, size_t len,
     ngx_booking_breq_t *b, ngx_booking_perr_t *err)
 {
+    int      rc;
     json_t  *root, *v;
 
     memset(b, 0, sizeof(ngx_booking_breq_t));
@@ -160,46 +170,19 @@ ngx_booking_parse_booking(const u_char *body, size_t len,
         return NULL;
     }
 
-    v = json_object_get(root, "resource");
-    if (!json_is_string(v)) {
-        return ngx_booking_perr(root, err, 400, "bad_request",
-                                v ? "resource must be a string"
-                                  : "resource is required",
-                                "resource");
+    v = json_object_get(root, "items");
+
+    if (v != NULL) {
+        rc = ngx_booking_items(root, v, b, err);
+
+    } else {
+        rc = ngx_booking_part(root, &b->resource, &b->resource_len, &b->start,
+                              &b->end, &b->quantity, err);
     }
 
-    b->resource = (const u_char *) json_string_value(v);
-    b->resource_len = json_string_length(v);
-
-    if (ngx_booking_time_field(root, "start", &b->start, err)
-        != NGX_BOOKING_OK
-        || ngx_booking_time_field(root, "end", &b->end, err)
-           != NGX_BOOKING_OK)
-    {
+    if (rc != NGX_BOOKING_OK) {
         json_decref(root);
         return NULL;
-    }
-
-    if (b->start >= 0 && b->end >= 0 && b->end <= b->start) {
-        return ngx_booking_perr(root, err, 422, "invalid",
-                                "end must be after start", "end");
-    }
-
-    v = json_object_get(root, "quantity");
-    if (v != NULL) {
-        if (!json_is_integer(v)) {
-            return ngx_booking_perr(root, err, 400, "bad_request",
-                                    "quantity must be an integer",
-                                    "quantity");
-        }
-
-        b->quantity = json_integer_value(v);
-
-        if (b->quantity < 1 || b->quantity > NGX_BOOKING_CAPACITY_MAX) {
-            return ngx_booking_perr(root, err, 422, "invalid",
-                                    "quantity must be at least 1 and at "
-                                    "most the capacity", "quantity");
-        }
     }
 
     v = json_object_get(root, "hold");
@@ -501,6 +484,129 @@ ngx_booking_groups(json_t *v, ngx_booking_perr_t *err)
             return NGX_BOOKING_ERROR;
         }
     }
+
+    return NGX_BOOKING_OK;
+}
+
+
+/* what a booking, or an item of a group, books: resource, range, units */
+static int
+ngx_booking_part(json_t *o, const u_char **resource, size_t *resource_len,
+    int64_t *start, int64_t *end, int64_t *quantity, ngx_booking_perr_t *err)
+{
+    json_t  *v;
+
+    *quantity = 1;
+    *start = -1;
+    *end = -1;
+
+    v = json_object_get(o, "resource");
+    if (!json_is_string(v)) {
+        return ngx_booking_perr_set(err, 400, "bad_request",
+                                    v ? "resource must be a string"
+                                      : "resource is required",
+                                    "resource");
+    }
+
+    *resource = (const u_char *) json_string_value(v);
+    *resource_len = json_string_length(v);
+
+    if (ngx_booking_time_field(o, "start", start, err) != NGX_BOOKING_OK
+        || ngx_booking_time_field(o, "end", end, err) != NGX_BOOKING_OK)
+    {
+        return NGX_BOOKING_ERROR;
+    }
+
+    if (*start >= 0 && *end >= 0 && *end <= *start) {
+        return ngx_booking_perr_set(err, 422, "invalid",
+                                    "end must be after start", "end");
+    }
+
+    v = json_object_get(o, "quantity");
+    if (v == NULL) {
+        return NGX_BOOKING_OK;
+    }
+
+    if (!json_is_integer(v)) {
+        return ngx_booking_perr_set(err, 400, "bad_request",
+                                    "quantity must be an integer",
+                                    "quantity");
+    }
+
+    *quantity = json_integer_value(v);
+
+    if (*quantity < 1 || *quantity > NGX_BOOKING_CAPACITY_MAX) {
+        return ngx_booking_perr_set(err, 422, "invalid",
+                                    "quantity must be at least 1 and at "
+                                    "most the capacity", "quantity");
+    }
+
+    return NGX_BOOKING_OK;
+}
+
+
+/*
+ * "items" (SPEC §6): 2 to 16 objects of resource, start, end, quantity,
+ * booked all or none; the body's hold, kind and note apply to each.  An
+ * item's error names the field "items", its words the item's field.
+ */
+static int
+ngx_booking_items(json_t *root, json_t *v, ngx_booking_breq_t *b,
+    ngx_booking_perr_t *err)
+{
+    size_t               i;
+    json_t              *o;
+    ngx_booking_ireq_t  *p;
+    static const char   *alone[] = { "resource", "start", "end", "quantity",
+                                     "repeat", NULL };
+
+    for (i = 0; alone[i] != NULL; i++) {
+        if (json_object_get(root, alone[i]) != NULL) {
+            return ngx_booking_perr_set(err, 422, "invalid",
+                                        "with items, each item has its own "
+                                        "resource, start, end and quantity; "
+                                        "and a group does not repeat",
+                                        alone[i]);
+        }
+    }
+
+    if (!json_is_array(v)) {
+        return ngx_booking_perr_set(err, 400, "bad_request",
+                                    "items must be an array", "items");
+    }
+
+    if (json_array_size(v) < 2
+        || json_array_size(v) > NGX_BOOKING_ITEMS_MAX)
+    {
+        return ngx_booking_perr_set(err, 422, "invalid",
+                                    "a group has 2 to 16 items", "items");
+    }
+
+    for (i = 0; i < json_array_size(v); i++) {
+        o = json_array_get(v, i);
+        p = &b->items[i];
+
+        if (!json_is_object(o)) {
+            return ngx_booking_perr_set(err, 400, "bad_request",
+                                        "an item must be an object", "items");
+        }
+
+        if (ngx_booking_only(o, ngx_booking_item_fields, err)
+            != NGX_BOOKING_OK
+            || ngx_booking_part(o, &p->resource, &p->resource_len, &p->start,
+                                &p->end, &p->quantity, err)
+               != NGX_BOOKING_OK)
+        {
+            err->field = "items";
+            return NGX_BOOKING_ERROR;
+        }
+    }
+
+    b->nitems = json_array_size(v);
+
+    /* the first item's resource names the group's */
+    b->resource = b->items[0].resource;
+    b->resource_len = b->items[0].resource_len;
 
     return NGX_BOOKING_OK;
 }

@@ -51,13 +51,13 @@ static ngx_int_t ngx_booking_create_read(ngx_booking_req_t *req,
     ngx_booking_ask_t *ask);
 static ngx_int_t ngx_booking_create_refuse(ngx_booking_req_t *req,
     ngx_int_t rc);
+static ngx_int_t ngx_booking_create_items(ngx_booking_req_t *req,
+    ngx_booking_ask_t *ask);
 static ngx_int_t ngx_booking_create_indexed(ngx_booking_req_t *req,
     ngx_booking_call_t *call, ngx_str_t *rid, int64_t start, int64_t end);
 static ngx_uint_t ngx_booking_create_counts(ngx_booking_req_t *req,
     ngx_booking_call_t *call);
 static void ngx_booking_create_send(ngx_booking_call_t *zadd);
-static ngx_int_t ngx_booking_create_zones(ngx_booking_req_t *req,
-    ngx_str_t *zones, int64_t start, int64_t end);
 static ngx_uint_t ngx_booking_create_unmade(ngx_booking_call_t *call);
 static void ngx_booking_created(ngx_booking_call_t *call);
 static void ngx_booking_acted(ngx_booking_call_t *call);
@@ -122,6 +122,10 @@ ngx_booking_create(ngx_booking_req_t *req)
         return ngx_booking_series(req, ask);
     }
 
+    if (ask->in.nitems) {
+        return ngx_booking_items(req, ask);
+    }
+
     call = ngx_booking_op_call(req, NGX_BOOKING_SCRIPT_BOOKING_CREATE,
                                NGX_BOOKING_BOOKING_CREATE_NKEYS,
                                NGX_BOOKING_BOOKING_CREATE_NARGS
@@ -153,8 +157,8 @@ ngx_booking_create(ngx_booking_req_t *req)
     ngx_str_set(&a[NGX_BOOKING_BOOKING_CREATE_A_CLAIMED], "");
     a[NGX_BOOKING_BOOKING_CREATE_A_EVENTS] = req->conf->events;
 
-    if (ngx_booking_create_zones(req, &a[NGX_BOOKING_BOOKING_CREATE_A_ZONES],
-                                 ask->in.start, ask->in.end)
+    if (ngx_booking_zones(req, &a[NGX_BOOKING_BOOKING_CREATE_A_ZONES],
+                          ask->in.start, ask->in.end)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -216,6 +220,7 @@ static ngx_int_t
 ngx_booking_create_read(ngx_booking_req_t *req, ngx_booking_ask_t *ask)
 {
     u_char                *p;
+    ngx_uint_t             i;
     json_t                *root;
     ngx_booking_perr_t     perr;
     ngx_booking_breq_t    *in;
@@ -235,20 +240,22 @@ ngx_booking_create_read(ngx_booking_req_t *req, ngx_booking_ask_t *ask)
 
     if (req->waiting) {
         /* an entry waits for a booking: it is not held, has no note */
-        if (in->hold || in->note_len || in->repeat) {
+        if (in->hold || in->note_len || in->repeat || in->nitems) {
             json_decref(root);
             return ngx_booking_create_refuse(req,
                        ngx_booking_op_fail(req, 422, "invalid",
                                            "unknown field",
                                            in->hold ? "hold"
                                            : in->note_len ? "note"
-                                                          : "repeat"));
+                                           : in->repeat ? "repeat"
+                                                        : "items"));
         }
 
         in->hold = 2;
 
     } else {
-        req->name = in->repeat ? "series" : in->hold ? "hold" : "book";
+        req->name = in->repeat ? "series" : in->nitems ? "group"
+                    : in->hold ? "hold" : "book";
     }
 
     if (in->repeat != NULL
@@ -259,8 +266,9 @@ ngx_booking_create_read(ngx_booking_req_t *req, ngx_booking_ask_t *ask)
                                                                   &perr));
     }
 
-    if (ngx_booking_copy(req, &ask->rid, in->resource, in->resource_len)
-        != NGX_OK
+    if (ngx_booking_create_items(req, ask) != NGX_OK
+        || ngx_booking_copy(req, &ask->rid, in->resource, in->resource_len)
+           != NGX_OK
         || ngx_booking_copy(req, &ask->kind, in->kind, in->kind_len)
            != NGX_OK
         || ngx_booking_copy(req, &ask->note, in->note, in->note_len)
@@ -303,10 +311,18 @@ ngx_booking_create_read(ngx_booking_req_t *req, ngx_booking_ask_t *ask)
                                        in->start < 0 ? "start" : "end"));
     }
 
-    if (ngx_booking_id_check(req->conf, &ask->rid, req->log) != NGX_OK) {
-        return ngx_booking_create_refuse(req,
-                   ngx_booking_op_fail(req, NGX_HTTP_NOT_FOUND, "not_found",
-                                       "no such resource", "resource"));
+    for (i = 0; i < ngx_max(in->nitems, 1); i++) {
+        if (ngx_booking_id_check(req->conf, in->nitems ? &ask->rids[i]
+                                                       : &ask->rid,
+                                 req->log)
+            != NGX_OK)
+        {
+            return ngx_booking_create_refuse(req,
+                       ngx_booking_op_fail(req, NGX_HTTP_NOT_FOUND,
+                                           "not_found", "no such resource",
+                                           in->nitems ? "items"
+                                                      : "resource"));
+        }
     }
 
     if (ngx_booking_scope(req, &ask->scope) != NGX_OK) {
@@ -316,6 +332,11 @@ ngx_booking_create_read(ngx_booking_req_t *req, ngx_booking_ask_t *ask)
     /* the fields that make two bodies "the same", normalized */
     ask->fp.len = ask->rid.len + ask->kind.len + ask->note.len
                   + 9 * NGX_INT64_LEN + 32;
+
+    for (i = 0; i < in->nitems; i++) {
+        ask->fp.len += ask->rids[i].len + 3 * NGX_INT64_LEN + 4;
+    }
+
     ask->fp.data = ngx_pnalloc(req->pool, ask->fp.len);
     if (ask->fp.data == NULL) {
         return NGX_ERROR;
@@ -330,7 +351,42 @@ ngx_booking_create_read(ngx_booking_req_t *req, ngx_booking_ask_t *ask)
                         rep->count, rep->until, in->skip);
     }
 
+    for (i = 0; i < in->nitems; i++) {
+        p = ngx_sprintf(p, "\n%V %L %L %L", &ask->rids[i], in->items[i].start,
+                        in->items[i].end, in->items[i].quantity);
+    }
+
     ask->fp.len = p - ask->fp.data;
+
+    return NGX_OK;
+}
+
+
+/* the items' resource ids, copied: they die with the JSON */
+static ngx_int_t
+ngx_booking_create_items(ngx_booking_req_t *req, ngx_booking_ask_t *ask)
+{
+    ngx_uint_t  i;
+
+    if (ask->in.nitems == 0) {
+        return NGX_OK;
+    }
+
+    ask->rids = ngx_palloc(req->pool, ask->in.nitems * sizeof(ngx_str_t));
+    if (ask->rids == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < ask->in.nitems; i++) {
+        if (ngx_booking_copy(req, &ask->rids[i], ask->in.items[i].resource,
+                             ask->in.items[i].resource_len)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ask->in.items[i].resource = ask->rids[i].data;
+    }
 
     return NGX_OK;
 }
@@ -396,9 +452,9 @@ ngx_booking_create_indexed(ngx_booking_req_t *req, ngx_booking_call_t *call,
  * The clock of each type with a tz at the booking's start and end, for
  * its opening hours: " <type>:<offset>:<offset>" each, "" when none.
  */
-static ngx_int_t
-ngx_booking_create_zones(ngx_booking_req_t *req, ngx_str_t *zones,
-    int64_t start, int64_t end)
+ngx_int_t
+ngx_booking_zones(ngx_booking_req_t *req, ngx_str_t *zones, int64_t start,
+    int64_t end)
 {
     u_char              *p;
     ngx_uint_t           i;

@@ -44,6 +44,12 @@ static void ngx_booking_series_send(ngx_booking_call_t *zadd);
 static void ngx_booking_series_made(ngx_booking_call_t *call);
 static void ngx_booking_series_ignore(ngx_booking_call_t *call);
 static void ngx_booking_series_flag(ngx_str_t *s, ngx_uint_t on);
+static ngx_int_t ngx_booking_items_arg(ngx_booking_req_t *req,
+    ngx_booking_ask_t *ask, ngx_str_t *out);
+static ngx_int_t ngx_booking_items_keys(ngx_booking_req_t *req,
+    ngx_booking_ask_t *ask, ngx_str_t *rand, ngx_str_t *keys);
+static ngx_int_t ngx_booking_group_items(ngx_booking_req_t *req,
+    ngx_booking_call_t *first);
 static ngx_int_t ngx_booking_group_call(ngx_booking_req_t *req,
     ngx_str_t *op);
 static void ngx_booking_group_done(ngx_booking_call_t *call);
@@ -309,13 +315,17 @@ ngx_booking_series_quotas(ngx_booking_req_t *req, ngx_str_t *out)
 }
 
 
-/* a random part for each occurrence, end to end; their ids and starts */
+/*
+ * A random part for each occurrence or item, end to end; their ids and
+ * starts (a timeless item's: now), for the user's index.
+ */
 static ngx_int_t
 ngx_booking_series_ids(ngx_booking_req_t *req, ngx_booking_ask_t *ask,
     ngx_str_t *rands, ngx_booking_series_t *ser)
 {
     u_char      *p;
     int64_t      start;
+    ngx_str_t   *rid;
     ngx_uint_t   i;
 
     rands->len = ser->n * NGX_BOOKING_RAND_LEN;
@@ -335,17 +345,25 @@ ngx_booking_series_ids(ngx_booking_req_t *req, ngx_booking_ask_t *ask,
             return NGX_ERROR;
         }
 
-        ser->ids[i].len = ask->rid.len + 1 + NGX_BOOKING_RAND_LEN;
+        rid = ask->in.nitems ? &ask->rids[i] : &ask->rid;
+
+        ser->ids[i].len = rid->len + 1 + NGX_BOOKING_RAND_LEN;
         ser->ids[i].data = ngx_pnalloc(req->pool, ser->ids[i].len);
         if (ser->ids[i].data == NULL) {
             return NGX_ERROR;
         }
 
-        (void) ngx_sprintf(ser->ids[i].data, "%V.%*s", &ask->rid,
+        (void) ngx_sprintf(ser->ids[i].data, "%V.%*s", rid,
                            (size_t) NGX_BOOKING_RAND_LEN, p);
 
-        start = (ser->nfirst == 0) ? ask->in.start
-                : ser->first[ngx_min(i, ser->nfirst - 1)];
+        if (ask->in.nitems) {
+            start = ask->in.items[i].start;
+            start = (start >= 0) ? start : ngx_time();
+
+        } else {
+            start = (ser->nfirst == 0) ? ask->in.start
+                    : ser->first[ngx_min(i, ser->nfirst - 1)];
+        }
 
         if (ngx_booking_num(req, &ser->scores[i], start) != NGX_OK) {
             return NGX_ERROR;
@@ -500,6 +518,200 @@ ngx_booking_series_ignore(ngx_booking_call_t *call)
 }
 
 
+/*
+ * A group of items: one script over every item's keys, so that all are
+ * booked or none.  In a Redis Cluster that needs one hash slot for them
+ * all; items of different slots would need two phases (README, "Groups
+ * of items"), not built yet.
+ */
+ngx_int_t
+ngx_booking_items(ngx_booking_req_t *req, ngx_booking_ask_t *ask)
+{
+    u_char                *p;
+    ngx_str_t             *a, rand;
+    ngx_uint_t             i, n;
+    ngx_booking_call_t    *call, *zadd;
+    ngx_booking_series_t  *ser;
+    ngx_booking_caller_t  *who;
+
+    who = &req->caller;
+    n = ask->in.nitems;
+
+    if (req->conf->cluster) {
+        for (i = 1; i < n; i++) {
+            if (ngx_booking_shard(ask->rids[i].data, ask->rids[i].len)
+                != ngx_booking_shard(ask->rid.data, ask->rid.len))
+            {
+                return ngx_booking_op_fail(req, 422, "invalid",
+                                           "in a Redis Cluster, the items of "
+                                           "a group must share a hash slot",
+                                           "items");
+            }
+        }
+    }
+
+    ser = ngx_pcalloc(req->pool, sizeof(ngx_booking_series_t));
+    call = ngx_booking_op_call(req, NGX_BOOKING_SCRIPT_GROUP_CREATE,
+                               2 + 10 * n,
+                               NGX_BOOKING_GROUP_CREATE_NARGS
+                               + req->conf->types.nelts,
+                               NGX_BOOKING_R_GROUP, ngx_booking_series_made);
+    p = ngx_pnalloc(req->pool, NGX_BOOKING_RAND_LEN);
+
+    if (ser == NULL || call == NULL || p == NULL
+        || ngx_booking_random_id(p) != NGX_BOOKING_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    rand.data = p;
+    rand.len = NGX_BOOKING_RAND_LEN;
+    ser->n = n;
+    a = call->args;
+
+    if (ngx_booking_series_ids(req, ask, &a[NGX_BOOKING_GROUP_CREATE_A_RANDS],
+                               ser)
+        != NGX_OK
+        || ngx_booking_items_arg(req, ask,
+                                 &a[NGX_BOOKING_GROUP_CREATE_A_ITEMS])
+           != NGX_OK
+        || ngx_booking_items_keys(req, ask, &rand, call->keys) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    a[NGX_BOOKING_GROUP_CREATE_A_RAND] = rand;
+    a[NGX_BOOKING_GROUP_CREATE_A_USER] = who->user;
+    a[NGX_BOOKING_GROUP_CREATE_A_KIND] = ask->kind;
+    ngx_booking_series_flag(&a[NGX_BOOKING_GROUP_CREATE_A_HOLD],
+                            ask->in.hold);
+    a[NGX_BOOKING_GROUP_CREATE_A_NOTE] = ask->note;
+    ngx_booking_series_flag(&a[NGX_BOOKING_GROUP_CREATE_A_ADMIN],
+                            who->admin);
+    a[NGX_BOOKING_GROUP_CREATE_A_GROUPS] = who->groups;
+    a[NGX_BOOKING_GROUP_CREATE_A_SCOPE] = ask->scope;
+    a[NGX_BOOKING_GROUP_CREATE_A_FINGERPRINT] = ask->fp;
+    a[NGX_BOOKING_GROUP_CREATE_A_EVENTS] = req->conf->events;
+
+    for (i = 0; i < req->conf->types.nelts; i++) {
+        a[NGX_BOOKING_GROUP_CREATE_A_RULES + i] = req->conf->rules[i];
+    }
+
+    ser->call = call;
+    ser->rid = ask->rid;
+    req->state = ser;
+
+    if (who->user.len == 0) {
+        return ngx_booking_op_send(req, call);
+    }
+
+    zadd = ngx_booking_series_index(req, ser, "ZADD",
+                                    ngx_booking_series_send);
+    if (zadd == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_booking_op_send(req, zadd);
+}
+
+
+/* "<start> <end> <quantity><zones>\n" an item, '-' for no start or end */
+static ngx_int_t
+ngx_booking_items_arg(ngx_booking_req_t *req, ngx_booking_ask_t *ask,
+    ngx_str_t *out)
+{
+    u_char              *p;
+    size_t               len;
+    ngx_str_t           *zones;
+    ngx_uint_t           i;
+    ngx_booking_ireq_t  *it;
+
+    zones = ngx_palloc(req->pool, ask->in.nitems * sizeof(ngx_str_t));
+    if (zones == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = 0;
+
+    for (i = 0; i < ask->in.nitems; i++) {
+        it = &ask->in.items[i];
+
+        if (ngx_booking_zones(req, &zones[i], it->start, it->end) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        len += 3 * (NGX_INT64_LEN + 1) + zones[i].len + 1;
+    }
+
+    out->data = ngx_pnalloc(req->pool, len);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = out->data;
+
+    for (i = 0; i < ask->in.nitems; i++) {
+        it = &ask->in.items[i];
+
+        p = (it->start >= 0) ? ngx_sprintf(p, "%L ", it->start)
+                             : ngx_cpymem(p, "- ", 2);
+        p = (it->end >= 0) ? ngx_sprintf(p, "%L ", it->end)
+                           : ngx_cpymem(p, "- ", 2);
+        p = ngx_sprintf(p, "%L%V\n", it->quantity, &zones[i]);
+    }
+
+    out->len = p - out->data;
+
+    return NGX_OK;
+}
+
+
+/* S and I with the first item's resource, then R ... V of each item's */
+static ngx_int_t
+ngx_booking_items_keys(ngx_booking_req_t *req, ngx_booking_ask_t *ask,
+    ngx_str_t *rand, ngx_str_t *keys)
+{
+    u_char      *p;
+    ngx_str_t   *s, *i;
+    ngx_uint_t   k;
+
+    s = &keys[NGX_BOOKING_GROUP_CREATE_K_S];
+    i = &keys[NGX_BOOKING_GROUP_CREATE_K_I];
+
+    s->len = ngx_booking_rkey_len(ask->rid.len, NGX_BOOKING_KEY_S)
+             + rand->len;
+    i->len = ngx_booking_rkey_len(ask->rid.len, NGX_BOOKING_KEY_I)
+             + ask->scope.len;
+    s->data = ngx_pnalloc(req->pool, s->len);
+    i->data = ngx_pnalloc(req->pool, i->len);
+
+    if (s->data == NULL || i->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_booking_rkey(s->data, ask->rid.data, ask->rid.len,
+                         NGX_BOOKING_KEY_S);
+    ngx_memcpy(p, rand->data, rand->len);
+
+    p = ngx_booking_rkey(i->data, ask->rid.data, ask->rid.len,
+                         NGX_BOOKING_KEY_I);
+    ngx_memcpy(p, ask->scope.data, ask->scope.len);
+
+    for (k = 0; k < ask->in.nitems; k++) {
+        if (ngx_booking_resource_keys(req, &ask->rids[k],
+                                      &keys[NGX_BOOKING_GROUP_CREATE_K_R
+                                            + 10 * k],
+                                      ngx_booking_keys_all)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 /* a script's 1|0 */
 static void
 ngx_booking_series_flag(ngx_str_t *s, ngx_uint_t on)
@@ -597,6 +809,14 @@ ngx_booking_group_done(ngx_booking_call_t *call)
         return;
     }
 
+    /* a group of items: the same call again, with their keys */
+    if (call->result.kind == NGX_BOOKING_R_IDS
+        && call->nkeys == NGX_BOOKING_GROUP_NKEYS)
+    {
+        ngx_booking_op_done(req, ngx_booking_group_items(req, call));
+        return;
+    }
+
     if (call->result.kind != NGX_BOOKING_R_GROUP) {
         ngx_booking_op_done(req, ngx_booking_op_unexpected(req));
         return;
@@ -605,6 +825,67 @@ ngx_booking_group_done(ngx_booking_call_t *call)
     ngx_booking_op_done(req, ngx_booking_group_answer(req,
                                                       &call->result.group,
                                                       &req->id));
+}
+
+
+/*
+ * The group's call again, with the keys of each item's resource after
+ * its own (the script checks they are the group's): its ids come from
+ * the first answer, and are checked as any id from outside.
+ */
+static ngx_int_t
+ngx_booking_group_items(ngx_booking_req_t *req, ngx_booking_call_t *first)
+{
+    ngx_str_t            id, rid, rand;
+    ngx_uint_t           k, n;
+    ngx_booking_ids_t   *ids;
+    ngx_booking_call_t  *call;
+
+    ids = &first->result.ids;
+    n = ids->n;
+
+    if (n < 2 || n > NGX_BOOKING_ITEMS_MAX) {
+        return ngx_booking_op_unexpected(req);
+    }
+
+    call = ngx_booking_op_call(req, NGX_BOOKING_SCRIPT_GROUP,
+                               NGX_BOOKING_GROUP_NKEYS + 10 * n,
+                               first->nargs, NGX_BOOKING_R_GROUP,
+                               ngx_booking_group_done);
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(call->keys, first->keys,
+               NGX_BOOKING_GROUP_NKEYS * sizeof(ngx_str_t));
+    ngx_memcpy(call->args, first->args, first->nargs * sizeof(ngx_str_t));
+
+    for (k = 0; k < n; k++) {
+        id.len = ids->ids[k].len;
+        id.data = ngx_pnalloc(req->pool, id.len);
+        if (id.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(id.data, ids->ids[k].data, id.len);
+
+        if (ngx_booking_split_id(&id, &rid, &rand) != NGX_OK
+            || ngx_booking_id_check(req->conf, &rid, req->log) != NGX_OK)
+        {
+            return ngx_booking_op_unexpected(req);
+        }
+
+        if (ngx_booking_resource_keys(req, &rid,
+                                      &call->keys[NGX_BOOKING_GROUP_NKEYS
+                                                  + 10 * k],
+                                      ngx_booking_keys_all)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_booking_op_send(req, call);
 }
 
 

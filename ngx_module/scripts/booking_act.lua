@@ -55,7 +55,7 @@ end
 -- a group changes as a whole or not at all
 if b.group then
     return err(409, 'conflict', 'this booking belongs to the group ' ..
-               booking_id(b.group) .. ': act on the group')
+               b.group .. ': act on the group')
 end
 
 local st = b.status

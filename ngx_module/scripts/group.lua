@@ -1,10 +1,13 @@
 #!lua
 -- GET /groups/{id}, POST /groups/{id}/confirm | cancel: every booking of
 -- the group in one step, so that a group is never left half changed.
--- KEYS R B C K H A E D X V S (the group)
+-- KEYS R B C K H A E D X V S (the group), then for a group of items the
+--      ten of each item's resource, R to V, in the group's order (the
+--      worker learns them from this script's first answer)
 -- ARGV op (get|confirm|cancel) rand (the group's) user admin (1|0) token
 --      (1|0: the group's token came) events, then one rules line per type
 -- -> {'group', http, rand, kind, 0, '', '', '', skipped, slot, tuple...}
+--    | {'keys', id...} (a group of items, sent without their keys)
 --    | AGAIN | err
 --
 -- A confirm confirms every held booking or none (410 when one of them
@@ -21,14 +24,62 @@ if not g then
 end
 g = cjson.decode(g)
 
+-- a group of items: one resource after another, each with its keys
+local function use(k)
+    local b = 11 + (k - 1) * 10
+    K_R, K_B, K_C, K_K, K_H, K_A, K_E, K_D, K_X, K_V = KEYS[b + 1],
+        KEYS[b + 2], KEYS[b + 3], KEYS[b + 4], KEYS[b + 5], KEYS[b + 6],
+        KEYS[b + 7], KEYS[b + 8], KEYS[b + 9], KEYS[b + 10]
+    RID = string.match(K_R, '^bk:{s%x+}:r:(.*)$')
+end
+
+local list = {}
+if g.kind == 'items' then
+    for id in string.gmatch(g.ids, '%S+') do
+        list[#list + 1] = id
+    end
+    if #KEYS == 11 then
+        local a = { 'keys' }
+        for i, id in ipairs(list) do
+            a[i + 1] = id
+        end
+        return a
+    end
+    if #KEYS ~= 11 + 10 * #list then
+        return err(400, 'bad_request', 'the keys are not the group\'s')
+    end
+end
+
 local t, us = now()
-if op ~= 'get' then
-    if not sweep(R, t) then
-        return again()
+local Rs = {}
+
+-- each booking of the group, with its resource (swept once)
+local items = {}
+local function item(k, rand)
+    local r = R
+    if g.kind == 'items' then
+        use(k)
+        local rid
+        rid, rand = string.match(list[k], '^(.*)%.([^.]+)$')
+        if rid ~= RID then
+            return err(400, 'bad_request', 'the keys are not the group\'s')
+        end
+        r = Rs[K_R] or load_resource()
     end
-    if upkeep_due(us) then
-        prune(R, t)
+    if not r then
+        return nil
     end
+    if op ~= 'get' and not Rs[K_R] then
+        if not sweep(r, t) then
+            return again()
+        end
+    end
+    Rs[K_R] = r
+    local b = load_booking(r, rand)
+    if b then
+        items[#items + 1] = { k = k, rand = rand, R = r, b = as_of(b, t) }
+    end
+    return nil
 end
 
 local owner = user ~= '' and user == g.user
@@ -49,12 +100,28 @@ if not allowed then
     return err(404, 'not_found', 'no such group')
 end
 
-local items = {}
-for rand in string.gmatch(g.rands, '%S+') do
-    local b = load_booking(R, rand)
-    if b then
-        items[#items + 1] = { rand = rand, b = as_of(b, t) }
+if g.kind == 'items' then
+    for k = 1, #list do
+        local stop = item(k)
+        if stop then
+            return stop
+        end
     end
+else
+    for rand in string.gmatch(g.rands, '%S+') do
+        local stop = item(1, rand)
+        if stop then
+            return stop
+        end
+    end
+end
+
+-- an item's resource, to change it
+local function at(it)
+    if g.kind == 'items' then
+        use(it.k)
+    end
+    return it.R
 end
 
 local function set(it, status)
@@ -78,34 +145,43 @@ if op == 'confirm' then
     end
     for _, it in ipairs(items) do
         if it.b.status == 'held' then
+            at(it)
             set(it, (type_approval(it.b.type, A_RULES) and
                      it.b.kind ~= 'block') and 'requested' or 'confirmed')
             redis.call('ZREM', K_H, it.rand)
         end
     end
 elseif op == 'cancel' then
-    local freed = false
+    local freed = {}
     for _, it in ipairs(items) do
         local b, st = it.b, it.b.status
         if (st == 'held' or st == 'requested' or st == 'confirmed') and
            (g.kind ~= 'series' or not b.start or tonumber(b.start) > t) then
-            release(R, it.rand, b, t)
+            local r = at(it)
+            release(r, it.rand, b, t)
             set(it, 'cancelled')
             redis.call('ZREM', K_H, it.rand)
-            offer_ended(R, it.rand, b, t)
-            freed = true
+            offer_ended(r, it.rand, b, t)
+            freed[#freed + 1] = it
         end
     end
-    if freed then
-        serve(R, t)
+    -- the waiting lines of the resources freed, each once
+    local served = {}
+    for _, it in ipairs(freed) do
+        local r = at(it)
+        if not served[r] then
+            served[r] = true
+            serve(r, t)
+        end
     end
 elseif op ~= 'get' then
     return err(404, 'not_found', 'no such route')
 end
 
 local a = { 'group', 200, A_RAND, g.kind, 0, '', '', '', g.skipped or '',
-            R.slot }
+            R and R.slot or 0 }
 for _, it in ipairs(items) do
-    a[#a + 1] = tuple(200, it.rand, it.b, R.slot)
+    at(it)
+    a[#a + 1] = tuple(200, it.rand, it.b, it.R.slot)
 end
 return effects(a)

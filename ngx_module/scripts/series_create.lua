@@ -181,7 +181,7 @@ for i, o in ipairs(list) do
                     created_at = t, updated_at = t, note = A_NOTE,
                     gen = R.gen, inc = R.inc, start = o.s, ['end'] = o.e,
                     buffer = o.buffer, status = status, expires_at = expires,
-                    group = A_RAND, rev = 1 }
+                    group = booking_id(A_RAND), rev = 1 }
         store_booking(rand, b)
         redis.call('ZADD', K_A, digits(o.e + o.buffer), rand)
         if hold then

@@ -42,6 +42,8 @@ static int ngx_booking_fields(const redisReply *r, ngx_booking_fields_t *f,
     ngx_booking_alloc_pt alloc, void *ctx);
 static int ngx_booking_group(const redisReply *r, ngx_booking_group_t *g,
     ngx_booking_alloc_pt alloc, void *ctx);
+static int ngx_booking_group_ids(const redisReply *r, ngx_booking_ids_t *ids,
+    ngx_booking_alloc_pt alloc, void *ctx);
 static int ngx_booking_free(const redisReply *r, ngx_booking_result_t *res);
 static int ngx_booking_calendar(const redisReply *r,
     ngx_booking_result_t *res, ngx_booking_alloc_pt alloc, void *ctx);
@@ -378,6 +380,14 @@ ngx_booking_decode(int expect, const struct redisReply *r,
         return ngx_booking_fields(r, &res->fields, alloc, ctx);
 
     case NGX_BOOKING_R_GROUP:
+        if (r->type == REDIS_REPLY_ARRAY && r->elements > 1
+            && ngx_booking_is_str(r->element[0]) && r->element[0]->len == 4
+            && memcmp(r->element[0]->str, "keys", 4) == 0)
+        {
+            res->kind = NGX_BOOKING_R_IDS;
+            return ngx_booking_group_ids(r, &res->ids, alloc, ctx);
+        }
+
         return ngx_booking_group(r, &res->group, alloc, ctx);
 
     default:
@@ -953,6 +963,33 @@ ngx_booking_group(const redisReply *r, ngx_booking_group_t *g,
     }
 
     return ngx_booking_recs(r, 10, &g->items, alloc, ctx);
+}
+
+
+/* {'keys', id...}: the bookings of a group of items, to send its keys */
+static int
+ngx_booking_group_ids(const redisReply *r, ngx_booking_ids_t *ids,
+    ngx_booking_alloc_pt alloc, void *ctx)
+{
+    size_t  i;
+
+    ids->n = r->elements - 1;
+    ids->ids = alloc(ctx, ids->n * sizeof(ngx_booking_span_t));
+    ids->values = alloc(ctx, ids->n * sizeof(double));
+    if (ids->ids == NULL || ids->values == NULL) {
+        return NGX_BOOKING_ERROR;
+    }
+
+    for (i = 1; i < r->elements; i++) {
+        if (!ngx_booking_is_str(r->element[i]) || r->element[i]->len == 0) {
+            return NGX_BOOKING_ERROR;
+        }
+
+        ids->ids[i - 1] = ngx_booking_span(r->element[i]);
+        ids->values[i - 1] = -1;
+    }
+
+    return NGX_BOOKING_OK;
 }
 
 

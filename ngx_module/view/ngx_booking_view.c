@@ -321,7 +321,7 @@ ngx_booking_view_booking(ngx_booking_json_t *j, ngx_booking_rec_t *rec,
 
     if (rec->group.len) {
         ngx_booking_json_lit(j, ",\"group\":");
-        ngx_booking_view_gid(j, &rec->resource, &rec->group);
+        ngx_booking_json_span(j, &rec->group);
     }
 
     /* the one answer that carries it: the POST that made the hold */
