@@ -17,6 +17,14 @@ use warnings;
 use Test::More;
 use JSON::PP ();
 use BookingTest;
+use BookingKeys qw(shard);
+
+# In a Redis Cluster the items of a group must share a hash slot: every
+# resource here shares home-a's; home-x does not, and shows the 422.
+my $IN_CLUSTER = $BookingTest::CLUSTER;
+sub near { my ($p) = @_; for my $i ('', 1 .. 9999) { return "$p$i" if shard("$p$i") == shard('home-a') } }
+sub far { my ($p) = @_; for my $i ('', 1 .. 9999) { return "$p$i" if shard("$p$i") != shard('home-a') } }
+my ($HB, $CAR, $BIKE, $HX, $NONE) = (near('home-b'), near('car-'), near('bike-'), far('home-x'), near('nope'));
 
 my $t = BookingTest->new(workers => 2, http => <<'EOT');
 booking_type home slot=1d hold=10m min=2d;
@@ -28,7 +36,8 @@ EOT
 my $TRUE = JSON::PP::true;
 sub error_is { local $Test::Builder::Level = $Test::Builder::Level + 1; BookingTest::error_is(@_) }
 
-for ([ 'home-a', 'home', 1 ], [ 'home-b', 'home', 1 ], [ 'car-1', 'car', 1 ], [ 'bike-1', 'bike', 2 ]) {
+for ([ 'home-a', 'home', 1 ], [ $HB, 'home', 1 ], [ $CAR, 'car', 1 ], [ $BIKE, 'bike', 2 ],
+     [ $HX, 'home', 1 ]) {
     is $t->req(PUT => "/admin/resources/$_->[0]", body => { type => $_->[1], capacity => $_->[2] })->{status}, 201,
         "PUT $_->[0]";
 }
@@ -46,17 +55,22 @@ sub free {
 }
 
 my @swap = ({ resource => 'home-a', start => '2027-07-01', end => '2027-07-15' },
-            { resource => 'home-b', start => '2027-07-01', end => '2027-07-15' });
-my $r = book('ann', items => \@swap);
+            { resource => $HB, start => '2027-07-01', end => '2027-07-15' });
+my $r;
+if ($IN_CLUSTER) {
+    error_is(book('ann', items => [ $swap[0], { %{ $swap[1] }, resource => $HX } ]), 422, 'invalid',
+             field => 'items', name => 'in a Redis Cluster, items of two hash slots: 422');
+}
+$r = book('ann', items => \@swap);
 is $r->{status}, 201, 'a home swap: both homes, the same dates: 201' or diag $r->{body};
 my $g = $r->{json};
 like $g->{group}, qr/^home-a\.[A-Za-z0-9_-]{16}$/, '... a group of the first item\'s resource';
 is $g->{kind}, 'items', '... of kind items';
 is $g->{status}, 'confirmed', '... confirmed';
-is_deeply [ map { $_->{resource} } @{ $g->{bookings} } ], [ 'home-a', 'home-b' ], '... its bookings in the items\' order';
+is_deeply [ map { $_->{resource} } @{ $g->{bookings} } ], [ 'home-a', $HB ], '... its bookings in the items\' order';
 is scalar(grep { $_->{group} eq $g->{group} } @{ $g->{bookings} }), 2, '... each carrying the group';
 is free('home-a', '2027-07-01', '2027-07-15'), '0', 'home-a is taken for the swap';
-is free('home-b', '2027-07-01', '2027-07-15'), '0', 'home-b too';
+is free($HB, '2027-07-01', '2027-07-15'), '0', 'home-b too';
 
 my $get = $t->req(GET => "/api/groups/$g->{group}", headers => { 'X-User-Id' => 'ann' });
 is $get->{status}, 200, 'GET /groups/{id} of the swap: 200' or diag $get->{body};
@@ -69,37 +83,37 @@ error_is($t->req(POST => "/api/bookings/$g->{bookings}[1]{id}/cancel", headers =
 
 # ------------------------------------------------------------ all or nothing
 
-is book('bob', resource => 'home-b', start => '2027-08-10', end => '2027-08-12')->{status}, 201,
+is book('bob', resource => $HB, start => '2027-08-10', end => '2027-08-12')->{status}, 201,
     'bob takes home-b on 2027-08-10';
 $r = book('ann', items => [ { resource => 'home-a', start => '2027-08-05', end => '2027-08-15' },
-                            { resource => 'home-b', start => '2027-08-05', end => '2027-08-15' } ]);
+                            { resource => $HB, start => '2027-08-05', end => '2027-08-15' } ]);
 error_is($r, 409, 'unavailable', name => 'a swap over it: 409');
 is_deeply [ map { "$_->{index} $_->{resource} $_->{free}" } @{ $r->{json}{error}{conflicts} || [] } ],
-    [ '1 home-b 0' ], '... naming item 1, home-b, with 0 free';
+    [ "1 $HB 0" ], '... naming item 1, home-b, with 0 free';
 is free('home-a', '2027-08-05', '2027-08-15'), '1', '... and home-a is not taken';
 
 is book('bob', resource => 'home-a', start => '2027-08-14', end => '2027-08-16')->{status}, 201,
     'bob takes home-a on 2027-08-14 too';
 $r = book('ann', items => [ { resource => 'home-a', start => '2027-08-05', end => '2027-08-15' },
-                            { resource => 'home-b', start => '2027-08-05', end => '2027-08-15' } ]);
+                            { resource => $HB, start => '2027-08-05', end => '2027-08-15' } ]);
 is_deeply [ map { $_->{index} } @{ $r->{json}{error}{conflicts} || [] } ], [ 0, 1 ], 'both taken: both named';
 
 error_is(book('ann', items => [ { resource => 'home-a', start => '2027-09-01', end => '2027-09-02' },
-                                { resource => 'home-b', start => '2027-09-01', end => '2027-09-05' } ]),
+                                { resource => $HB, start => '2027-09-01', end => '2027-09-05' } ]),
          422, 'invalid', field => 'items', name => 'one night is under min=2d: 422 naming items');
-is free('home-b', '2027-09-01', '2027-09-05'), '1', '... and nothing booked';
+is free($HB, '2027-09-01', '2027-09-05'), '1', '... and nothing booked';
 
 # ------------------------------------------------------------ a held trip
 
 my $trip = book('cy', hold => $TRUE, items => [
     { resource => 'home-a', start => '2027-10-01', end => '2027-10-04' },
-    { resource => 'car-1', start => '2027-10-01T09:00:00Z', end => '2027-10-04T09:00:00Z' },
-    { resource => 'bike-1', quantity => 2 } ]);
+    { resource => $CAR, start => '2027-10-01T09:00:00Z', end => '2027-10-04T09:00:00Z' },
+    { resource => $BIKE, quantity => 2 } ]);
 is $trip->{status}, 201, 'a trip: a home, a car and two bikes, held: 201' or diag $trip->{body};
 is $trip->{json}{status}, 'held', '... held';
 ok $trip->{json}{token}, '... with one token';
 is $trip->{headers}{'booking-token'}, $trip->{json}{token}, '... in Booking-Token too';
-is $t->req(GET => '/api/resources/bike-1/availability')->{json}{free}, 0, 'the bikes are held';
+is $t->req(GET => "/api/resources/$BIKE/availability")->{json}{free}, 0, 'the bikes are held';
 my $c = $t->req(POST => "/api/groups/$trip->{json}{group}/confirm", headers => { 'Booking-Token' => $trip->{json}{token} });
 is $c->{status}, 200, 'confirm the trip with its token: 200' or diag $c->{body};
 is_deeply [ map { $_->{status} } @{ $c->{json}{bookings} } ], [ ('confirmed') x 3 ], '... every item confirmed';
@@ -108,12 +122,12 @@ error_is($t->req(POST => "/api/groups/$trip->{json}{group}/confirm", headers => 
 $c = $t->req(POST => "/api/groups/$trip->{json}{group}/cancel", headers => { 'X-User-Id' => 'cy' });
 is $c->{status}, 200, 'cancel the trip: 200';
 is $c->{json}{status}, 'cancelled', '... every item cancelled';
-is $t->req(GET => '/api/resources/bike-1/availability')->{json}{free}, 2, '... the bikes are back';
-is free('car-1', '2027-10-01T09:00:00Z', '2027-10-01T10:00:00Z'), '1', '... and the car';
+is $t->req(GET => "/api/resources/$BIKE/availability")->{json}{free}, 2, '... the bikes are back';
+is free($CAR, '2027-10-01T09:00:00Z', '2027-10-01T10:00:00Z'), '1', '... and the car';
 
 my $late = book('cy', hold => $TRUE, items => [
-    { resource => 'car-1', start => '2027-11-01T09:00:00Z', end => '2027-11-01T10:00:00Z' },
-    { resource => 'home-b', start => '2027-11-01', end => '2027-11-03' } ]);
+    { resource => $CAR, start => '2027-11-01T09:00:00Z', end => '2027-11-01T10:00:00Z' },
+    { resource => $HB, start => '2027-11-01', end => '2027-11-03' } ]);
 is $late->{status}, 201, 'a held car and home';
 sleep 2;
 error_is($t->req(POST => "/api/groups/$late->{json}{group}/confirm", headers => { 'X-User-Id' => 'cy' }), 410,
@@ -127,18 +141,18 @@ error_is(book('ann', items => [ { resource => 'home-a', start => '2027-12-01', e
          'invalid', field => 'items', name => 'one item is not a group');
 error_is(book('ann', resource => 'home-a', items => \@swap), 422, 'invalid', field => 'resource',
          name => 'a resource beside items');
-error_is(book('ann', items => [ (map { { resource => 'bike-1' } } 1 .. 17) ]), 422, 'invalid', field => 'items',
+error_is(book('ann', items => [ (map { { resource => $BIKE } } 1 .. 17) ]), 422, 'invalid', field => 'items',
          name => '17 items');
 error_is(book('ann', items => [ { resource => 'home-a', start => '2027-12-01', end => '2027-12-03', x => 1 },
-                                { resource => 'home-b' } ]), 422, 'invalid', field => 'items',
+                                { resource => $HB } ]), 422, 'invalid', field => 'items',
          name => 'an unknown field in an item');
 error_is(book('ann', items => [ { resource => 'home-a', start => '2027-12-01', end => '2027-12-03' },
-                                { resource => 'nope' } ]), 404, 'not_found', field => 'items',
+                                { resource => $NONE } ]), 404, 'not_found', field => 'items',
          name => 'an item of no resource: 404');
 
 my %k = (headers => { 'Idempotency-Key' => 'swap-2' });
 my @dec = ({ resource => 'home-a', start => '2027-12-10', end => '2027-12-20' },
-           { resource => 'home-b', start => '2027-12-10', end => '2027-12-20' });
+           { resource => $HB, start => '2027-12-10', end => '2027-12-20' });
 my $r1 = book('dan', items => \@dec, %k);
 my $r2 = book('dan', items => \@dec, %k);
 is "$r1->{status} $r2->{status}", '201 201', 'a swap with an Idempotency-Key, twice: 201 201';
