@@ -100,6 +100,7 @@ done
 
 for r in \
     'brest-loft {"type":"room","capacity":1,"title":"Loft by the harbour","owner":"host-ana","location":{"lat":48.3829,"lon":-4.4948},"attributes":{"beds":2}}' \
+    'nantes-house {"type":"room","capacity":1,"title":"House with a garden, Nantes","owner":"host-dan","location":{"lat":47.2184,"lon":-1.5536},"attributes":{"beds":4}}' \
     'zoe-42 {"type":"car","capacity":1,"title":"Renault Zoe","owner":"host-bob","location":{"lat":48.3904,"lon":-4.4861}}' \
     'cowork-brest {"type":"desk","capacity":12,"title":"Coworking desks, Brest centre","location":{"lat":48.3897,"lon":-4.4862}}' \
     'ride-brest-rennes {"type":"ride","capacity":4,"title":"Brest to Rennes, Friday evening","owner":"driver-cy"}' \
@@ -161,6 +162,15 @@ member-ann's cancel offer it to member-bob at once (a hold of his own):
   curl -s -H 'X-User-Id: fablab-brest' \\
        'http://127.0.0.1:$port/api/waitlist?resource=fablab-laser'
   curl -s -H 'X-User-Id: member-ann' http://127.0.0.1:$port/api/bookings
+
+Bookings that belong together: a home swap (both homes or neither), and a
+desk every Thursday 09:00 Paris for four weeks (one group each):
+  curl -s -X POST -H 'X-User-Id: ann' -H 'Content-Type: application/json' \\
+       -d '{"items":[{"resource":"brest-loft","start":"$from","end":"$to"},{"resource":"nantes-house","start":"$from","end":"$to"}]}' \\
+       http://127.0.0.1:$port/api/bookings
+  curl -s -X POST -H 'X-User-Id: ann' -H 'Content-Type: application/json' \\
+       -d '{"resource":"cowork-brest","start":"2027-01-07T08:00:00Z","end":"2027-01-07T09:00:00Z","repeat":{"freq":"weekly","count":4}}' \\
+       http://127.0.0.1:$port/api/bookings
 
 Every change is an event on one of 64 Redis Streams (README, "Events"):
   for s in \$(redis-cli -p $redis_port --scan --pattern 'bk:*:events'); do

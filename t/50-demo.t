@@ -2,7 +2,9 @@
 # resource's calendar, holds, shows the countdown and confirms; a machine
 # reserved to a group shows so, is refused outside it and held inside;
 # another member finds it taken, waits in line, and is offered it when the
-# hold is cancelled.  The screenshot is kept in build/artifacts/demo.png.
+# hold is cancelled; a desk is booked every week for four weeks, and two
+# lofts are swapped as one group (held, then confirmed with its token).
+# The screenshot is kept in build/artifacts/demo.png.
 use strict;
 use utf8;
 use warnings;
@@ -24,6 +26,7 @@ my $t = BookingTest->new(
         booking_type room slot=1d hold=15m min=1d max=30d horizon=365d;
         booking_type gift slot=none hold=1d;
         booking_type machine slot=30m hold=10m max=4h waitlist=on;
+        booking_type desk slot=30m hold=5m max=1d tz=Europe/Paris;
         booking_user $http_x_user_id;
         booking_user_groups $http_x_user_groups;
         booking_cache zone=demo:4m valid=1s;
@@ -48,6 +51,10 @@ for my $i (1 .. 3) {
 is($t->req('PUT', '/admin/resources/fablab-laser',
            body => { type => 'machine', capacity => 1, title => 'Laser cutter',
                      groups => ['laser-trained'] })->{status}, 201, 'a laser cutter for the laser-trained');
+
+is($t->req('PUT', '/admin/resources/cowork',
+           body => { type => 'desk', capacity => 12, title => 'Coworking desks' })->{status}, 201,
+   'coworking desks');
 
 mkdir "$root/build/artifacts";
 my $shot = "$root/build/artifacts/demo.png";
@@ -85,10 +92,18 @@ like($seen->{offered} // '', qr/^Your turn: fablab-laser\.[A-Za-z0-9_-]{16} is h
      'the hold cancelled, the one waiting is offered it');
 like($seen->{offer} // '', qr/^fablab-laser\.[A-Za-z0-9_-]{16}: held$/, '... and sees the hold');
 
+like($seen->{series} // '', qr/^Every week: 4 bookings confirmed, \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d$/,
+     'the desk booked every week: 4 bookings, one group');
+is_deeply($seen->{homes}, [ 'loft-2', 'loft-3' ], 'the swap offers the two lofts still free');
+like($seen->{swap} // '', qr/^loft-2\.[A-Za-z0-9_-]{16}: held, loft-2 and loft-3$/, 'both lofts held as one group');
+like($seen->{swapped} // '', qr/: confirmed, loft-2 and loft-3$/, '... and confirmed together');
+is($seen->{after}, '', 'no error was shown');
+
 my $r = $t->req('GET', '/api/bookings', headers => { 'X-User-Id' => 'demo-user' });
 is_deeply([ sort map { "$_->{resource} $_->{status}" } @{ $r->{json}{items} || [] } ],
-          [ 'fablab-laser cancelled', 'loft-1 confirmed' ],
-          'the API shows the bookings made: the loft confirmed, the laser cancelled');
+          [ ('cowork confirmed') x 4, 'fablab-laser cancelled', 'loft-1 confirmed', 'loft-2 confirmed',
+            'loft-3 confirmed' ],
+          'the API shows the bookings made: the desk four times, three lofts, the laser cancelled');
 $r = $t->req('GET', '/api/bookings', headers => { 'X-User-Id' => 'demo-friend' });
 is_deeply([ map { "$_->{resource} $_->{status}" } @{ $r->{json}{items} || [] } ],
           [ 'fablab-laser held' ], "and the friend's: the laser offered, held");

@@ -11,6 +11,7 @@ let wanted = null;    // what a refused hold asked for: the waitlist's body
 let entry = null;     // the waitlist entry made
 let entryUser = null;
 let poller = null;
+let swap = null;      // the group of a home swap held
 
 function day(offset) {
   const d = new Date(Date.now() + offset * 86400000);
@@ -81,6 +82,76 @@ async function list(ev) {
       li.append(open);
       ul.append(li);
     }
+    offerSwap(page.items);
+  } catch (e) {
+    say(e.message);
+  }
+}
+
+// two homes free over the dates: swapped as one group of items
+function offerSwap(items) {
+  const homes = $('type').value === 'room' ? items : [];
+  // a swap made stays in view, with its status
+  $('swap').hidden = homes.length < 2 && !swap;
+  if (homes.length < 2) return;
+  for (const [k, sel] of [[0, $('swap-a')], [1, $('swap-b')]]) {
+    sel.textContent = '';
+    for (const h of homes) {
+      const o = document.createElement('option');
+      o.value = h.id;
+      o.textContent = h.title || h.id;
+      sel.append(o);
+    }
+    if (homes[k]) sel.value = homes[k].id;
+  }
+}
+
+async function swapHold() {
+  say('');
+  const item = (id) => ({ resource: id, start: $('from').value, end: $('to').value });
+  try {
+    token = null;
+    swap = await api('POST', '/bookings',
+                     { hold: true, items: [item($('swap-a').value), item($('swap-b').value)] });
+    showSwap();
+  } catch (e) {
+    say(e.message);
+  }
+}
+
+function showSwap() {
+  $('swap-line').textContent = swap.group + ': ' + swap.status + ', ' +
+    swap.bookings.map((b) => b.resource).join(' and ');
+  $('swap-confirm').disabled = swap.status !== 'held';
+}
+
+async function swapConfirm() {
+  say('');
+  try {
+    token = swap.token;
+    swap = await api('POST', '/groups/' + encodeURIComponent(swap.group) + '/confirm');
+    token = null;
+    showSwap();
+    list();
+  } catch (e) {
+    token = null;
+    say(e.message);
+  }
+}
+
+// the same hour every week on the wall clock of the type's tz: one group
+async function weekly() {
+  say('');
+  const start = $('from').value + 'T10:00:00Z';
+  const body = { resource: current.id, start, end: start.slice(0, 11) + '11:00:00Z',
+                 repeat: { freq: 'weekly', count: 4 } };
+  try {
+    token = null;
+    const g = await api('POST', '/bookings', body);
+    const b = g.bookings;
+    $('series-line').textContent = 'Every week: ' + b.length + ' bookings ' + g.status +
+      ', ' + b[0].start.slice(0, 10) + ' to ' + b[b.length - 1].start.slice(0, 10);
+    show(current);
   } catch (e) {
     say(e.message);
   }
@@ -89,6 +160,8 @@ async function list(ev) {
 async function show(item) {
   current = item;
   $('detail').hidden = false;
+  // a series needs a calendar of hours: not nights, not stock
+  $('weekly').hidden = ['room', 'gift'].includes($('type').value);
   $('detail-title').textContent = item.title || item.id;
   $('ics').href = '/api/resources/' + encodeURIComponent(item.id) + '/calendar.ics';
   const cal = $('calendar');
@@ -224,3 +297,6 @@ $('hold').addEventListener('click', hold);
 $('wait').addEventListener('click', wait);
 $('confirm').addEventListener('click', () => act('confirm'));
 $('cancel').addEventListener('click', () => act('cancel'));
+$('weekly').addEventListener('click', weekly);
+$('swap-hold').addEventListener('click', swapHold);
+$('swap-confirm').addEventListener('click', swapConfirm);

@@ -1,7 +1,8 @@
 // Drives conf/html in a real headless Chromium (Debian's): lists rooms,
 // opens one, holds it, sees the countdown, confirms it; then finds a
 // machine reserved to a group, is refused it, and holds it as a member;
-// another member waits in line for it and is offered it.  Prints one JSON
+// another member waits in line for it and is offered it; a desk is booked
+// every week, and two homes are swapped as one group.  Prints one JSON
 // line of what it saw; saves a screenshot.
 //
 //   node tests/browser/demo.mjs http://127.0.0.1:PORT/ screenshot.png
@@ -80,6 +81,30 @@ try {
   await page.waitForFunction(() => /: held$/.test(document.getElementById('booking-line').textContent)
                                    && document.getElementById('user').value === 'demo-friend');
   seen.offer = await page.textContent('#booking-line');
+
+  // bookings that belong together, as demo-user again: a desk every week,
+  // then two homes swapped over the same dates, both or neither
+  await page.fill('#user', 'demo-user');
+  await page.selectOption('#type', 'desk');
+  await page.click('#list');
+  await page.waitForSelector('#items li button');
+  await page.click('#items li button');
+  await page.waitForSelector('#calendar span');
+  await page.click('#weekly');
+  await page.waitForFunction(() => /^Every week: /.test(document.getElementById('series-line').textContent));
+  seen.series = await page.textContent('#series-line');
+
+  await page.selectOption('#type', 'room');
+  await page.click('#list');
+  await page.waitForFunction(() => !document.getElementById('swap').hidden);
+  seen.homes = await page.$$eval('#swap-a option', (els) => els.map((e) => e.value));
+  await page.click('#swap-hold');
+  await page.waitForFunction(() => /: held, /.test(document.getElementById('swap-line').textContent));
+  seen.swap = await page.textContent('#swap-line');
+  await page.click('#swap-confirm');
+  await page.waitForFunction(() => /: confirmed, /.test(document.getElementById('swap-line').textContent));
+  seen.swapped = await page.textContent('#swap-line');
+  seen.after = await page.textContent('#status');
 
   seen.external = external;
 
