@@ -164,7 +164,7 @@ ngx_int_t ngx_booking_group_act(ngx_booking_req_t *req);
 
 /* POST /bookings with "repeat" (ngx_booking_groups.c) */
 ngx_int_t ngx_booking_series(ngx_booking_req_t *req, ngx_booking_ask_t *ask);
-/* each type's clock at start and end, for opening hours (bookings.c) */
+/* each type's clock at start and end, for opening hours (op.c) */
 ngx_int_t ngx_booking_zones(ngx_booking_req_t *req, ngx_str_t *zones,
     int64_t start, int64_t end);
 /* POST /bookings with "items" (ngx_booking_groups.c) */

@@ -448,49 +448,6 @@ ngx_booking_create_indexed(ngx_booking_req_t *req, ngx_booking_call_t *call,
 }
 
 
-/*
- * The clock of each type with a tz at the booking's start and end, for
- * its opening hours: " <type>:<offset>:<offset>" each, "" when none.
- */
-ngx_int_t
-ngx_booking_zones(ngx_booking_req_t *req, ngx_str_t *zones, int64_t start,
-    int64_t end)
-{
-    u_char              *p;
-    ngx_uint_t           i;
-    ngx_booking_type_t  *t;
-
-    ngx_str_set(zones, "");
-
-    if (!req->conf->zones || start < 0 || end < 0) {
-        return NGX_OK;
-    }
-
-    t = req->conf->types.elts;
-
-    zones->data = ngx_pnalloc(req->pool, req->conf->types.nelts
-                                         * (NGX_BOOKING_TYPE_NAME_MAX
-                                            + 2 * NGX_INT32_LEN + 3));
-    if (zones->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = zones->data;
-
-    for (i = 0; i < req->conf->types.nelts; i++) {
-        if (t[i].tz != NULL) {
-            p = ngx_sprintf(p, " %V:%D:%D", &t[i].name,
-                            ngx_booking_tz_offset(t[i].tz, start),
-                            ngx_booking_tz_offset(t[i].tz, end));
-        }
-    }
-
-    zones->len = p - zones->data;
-
-    return NGX_OK;
-}
-
-
 /* a user's booking, not a block nor an admin's, where a type has quotas */
 static ngx_uint_t
 ngx_booking_create_counts(ngx_booking_req_t *req, ngx_booking_call_t *call)
