@@ -8,12 +8,15 @@
 # quick and does not move with the machine's other work.
 #
 #   perl tests/bench/cost.pl [--requests 500] [--module path.so] [--events]
-#                            [--quota]
+#                            [--quota] [--waitlist] [--groups]
 #
 # --events: with booking_events on, each change also appends its event
 # (the sweeper's lease and due_list calls, a few a second, count too).
 # --quota: with a booking_quota on cars (count per month), each user's
 # booking also reads the resource's type and claims in the user's slot.
+# --groups: weekly series of 1, 4 and 12 occurrences and groups of 2 and 8
+# items (cars, each a fresh range): the cost per occurrence and per item
+# is the slope between them.
 
 use strict;
 use warnings;
@@ -26,10 +29,11 @@ use Time::HiRes qw(time);
 use BookingTest;
 use BookingRace ();
 
-my ($REQ, $N, $MODULE, $EVENTS, $QUOTA, $WAIT) = (500, 1000, undef, 0, 0, 0);
+my ($REQ, $N, $MODULE, $EVENTS, $QUOTA, $WAIT, $GROUPS) = (500, 1000, undef, 0, 0, 0, 0);
 GetOptions('requests=i' => \$REQ, 'resources=i' => \$N, 'module=s' => \$MODULE,
-           'events' => \$EVENTS, 'quota' => \$QUOTA, 'waitlist' => \$WAIT)
-    or die "usage: $0 [--requests N] [--module path.so] [--events] [--quota] [--waitlist]\n";
+           'events' => \$EVENTS, 'quota' => \$QUOTA, 'waitlist' => \$WAIT,
+           'groups' => \$GROUPS)
+    or die "usage: $0 [--requests N] [--module path.so] [--events] [--quota] [--waitlist] [--groups]\n";
 $ENV{BOOKING_MODULE} = $MODULE if $MODULE;
 
 my $extra = ($EVENTS ? "booking_events on;\n" : '')
@@ -120,6 +124,35 @@ push @OPS, (
                                                'Content-Type' => 'application/json' }, $body);
         [ POST => "/api/bookings/$r->{json}{id}/cancel", { 'X-User-Id' => $h->[2]{'X-User-Id'} } ] } ],
 ) if $WAIT;
+
+# --groups: a weekly series of n hours of one car, and n cars the same
+# hour as one group; each request its own week and hour, after the holds'
+my $g = 0;
+sub series_spec {
+    my ($n) = @_;
+    my $s = $H0 + (60 + 7 * 12 * int($g / ($N * 24))) * 86400 + ($g % 24) * 3600;
+    my $car = car(int($g / 24) % $N);
+    $g++;
+    return [ POST => '/api/bookings', { 'X-User-Id' => 'u' . ($g % 97), 'Content-Type' => 'application/json' },
+             sprintf('{"resource":"%s","start":"%s","end":"%s","repeat":{"freq":"weekly","count":%d}}',
+                     $car, iso($s), iso($s + 3600), $n) ];
+}
+sub items_spec {
+    my ($n) = @_;
+    my $s = $H0 + (200 + int($g / 24)) * 86400 + ($g % 24) * 3600;
+    $g++;
+    my @items = map { sprintf '{"resource":"%s","start":"%s","end":"%s"}', car(($g * $n + $_) % $N),
+                      iso($s), iso($s + 3600) } 0 .. $n - 1;
+    return [ POST => '/api/bookings', { 'X-User-Id' => 'u' . ($g % 97), 'Content-Type' => 'application/json' },
+             '{"items":[' . join(',', @items) . ']}' ];
+}
+push @OPS, (
+    [ 'series of 1 (weekly)', sub { series_spec(1) } ],
+    [ 'series of 4 (weekly)', sub { series_spec(4) } ],
+    [ 'series of 12 (weekly)', sub { series_spec(12) } ],
+    [ 'group of 2 items', sub { items_spec(2) } ],
+    [ 'group of 8 items', sub { items_spec(8) } ],
+) if $GROUPS;
 
 # the requests, from $CLIENTS keep-alive connections at once: what Redis
 # does per request does not change, and a busy Redis is measured as it
