@@ -151,6 +151,9 @@ BookingTest::error_is(book(resource => 'stall1', start => '2028-02-01T00:00:00Z'
                            repeat => { freq => 'hourly', count => 3 }),
                       422, 'invalid', field => 'repeat.freq', name => 'freq must be daily, weekly or monthly');
 BookingTest::error_is(book(resource => 'stall1', start => '2028-02-01T00:00:00Z', end => '2028-02-01T01:00:00Z',
+                           repeat => { freq => 'daily', until => '2028-01-31' }),
+                      422, 'invalid', field => 'repeat.until', name => 'until before the start: no occurrence, 422');
+BookingTest::error_is(book(resource => 'stall1', start => '2028-02-01T00:00:00Z', end => '2028-02-01T01:00:00Z',
                            skip_conflicts => JSON::PP::true),
                       422, 'invalid', field => 'skip_conflicts', name => 'skip_conflicts without repeat');
 put('gift1', type => 'gift', capacity => 5);

@@ -119,6 +119,10 @@ if not list then
     return err(422, 'invalid', 'more than ' .. (over or '?') ..
                ' occurrences (repeat_max)', 'repeat')
 end
+if #list == 0 then
+    return err(422, 'invalid', 'until is before the first occurrence',
+               'repeat.until')
+end
 
 -- the buffer after each end, up to the last slot that can end by
 -- 9999-12-31 (as booking_create); occurrences never meet, buffers
