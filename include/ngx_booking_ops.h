@@ -86,6 +86,9 @@ typedef struct {
 typedef struct {
     ngx_str_t                   id;
     ngx_str_t                   type;        /* empty: every type */
+    ngx_str_t                  *also;        /* a group's other resources */
+    ngx_str_t                  *also_type;
+    ngx_uint_t                  nalso;
     unsigned                    changed:1;
 } ngx_booking_change_t;
 

@@ -25,20 +25,25 @@ my $IN_CLUSTER = $BookingTest::CLUSTER;
 sub near { my ($p) = @_; for my $i ('', 1 .. 9999) { return "$p$i" if shard("$p$i") == shard('home-a') } }
 sub far { my ($p) = @_; for my $i ('', 1 .. 9999) { return "$p$i" if shard("$p$i") != shard('home-a') } }
 my ($HB, $CAR, $BIKE, $HX, $NONE) = (near('home-b'), near('car-'), near('bike-'), far('home-x'), near('nope'));
+my ($TOOL, $CA, $CB) = (near('tool-'), near('couch-a'), near('couch-b'));
 
 my $t = BookingTest->new(workers => 2, http => <<'EOT');
 booking_type home slot=1d hold=10m min=2d;
 booking_type car slot=1h hold=1s;
 booking_type bike slot=none hold=10m;
+booking_type tool slot=1h hold=10m max_active=2;
+booking_type couch slot=1d hold=1h approval=on;
 booking_user $http_x_user_id;
+booking_cache zone=groups:1m valid=30s;
 EOT
 
 my $TRUE = JSON::PP::true;
 sub error_is { local $Test::Builder::Level = $Test::Builder::Level + 1; BookingTest::error_is(@_) }
 
 for ([ 'home-a', 'home', 1 ], [ $HB, 'home', 1 ], [ $CAR, 'car', 1 ], [ $BIKE, 'bike', 2 ],
-     [ $HX, 'home', 1 ]) {
-    is $t->req(PUT => "/admin/resources/$_->[0]", body => { type => $_->[1], capacity => $_->[2] })->{status}, 201,
+     [ $HX, 'home', 1 ], [ $TOOL, 'tool', 1 ], [ $CA, 'couch', 1, 'host-a' ], [ $CB, 'couch', 1, 'host-b' ]) {
+    is $t->req(PUT => "/admin/resources/$_->[0]", body => { type => $_->[1], capacity => $_->[2],
+                                                            $_->[3] ? (owner => $_->[3]) : () })->{status}, 201,
         "PUT $_->[0]";
 }
 
@@ -56,6 +61,7 @@ sub free {
 
 my @swap = ({ resource => 'home-a', start => '2027-07-01', end => '2027-07-15' },
             { resource => $HB, start => '2027-07-01', end => '2027-07-15' });
+is free($HB, '2027-07-01', '2027-07-15'), '1', 'before: home-b is free (an answer the micro-cache keeps 30 s)';
 my $r;
 if ($IN_CLUSTER) {
     error_is(book('ann', items => [ $swap[0], { %{ $swap[1] }, resource => $HX } ]), 422, 'invalid',
@@ -70,7 +76,7 @@ is $g->{status}, 'confirmed', '... confirmed';
 is_deeply [ map { $_->{resource} } @{ $g->{bookings} } ], [ 'home-a', $HB ], '... its bookings in the items\' order';
 is scalar(grep { $_->{group} eq $g->{group} } @{ $g->{bookings} }), 2, '... each carrying the group';
 is free('home-a', '2027-07-01', '2027-07-15'), '0', 'home-a is taken for the swap';
-is free($HB, '2027-07-01', '2027-07-15'), '0', 'home-b too';
+is free($HB, '2027-07-01', '2027-07-15'), '0', 'home-b too: the group told the cache of every item';
 
 my $get = $t->req(GET => "/api/groups/$g->{group}", headers => { 'X-User-Id' => 'ann' });
 is $get->{status}, 200, 'GET /groups/{id} of the swap: 200' or diag $get->{body};
@@ -134,6 +140,34 @@ error_is($t->req(POST => "/api/groups/$late->{json}{group}/confirm", headers => 
          'expired', name => 'the car\'s hold expired: 410 for the group');
 is $t->req(GET => "/api/groups/$late->{json}{group}", headers => { 'X-User-Id' => 'cy' })->{json}{status}, 'mixed',
     '... the home stays held, nothing was confirmed';
+
+# ------------------------------------------------------------ rules across items
+
+error_is(book('ann', items => [ { resource => $TOOL, start => '2027-12-01T09:00:00Z', end => '2027-12-01T10:00:00Z' },
+                                { resource => $BIKE } ]), 422, 'invalid', field => 'items',
+         name => 'an item of a type with max_active: refused (claims per item are not built)');
+error_is($t->req(POST => '/admin/bookings', body => { kind => 'block', hold => $TRUE, items => [
+             { resource => 'home-a', start => '2028-01-01', end => '2028-01-03' },
+             { resource => $HB, start => '2028-01-01', end => '2028-01-03' } ] }),
+         422, 'invalid', field => 'hold', name => 'a block is never held, in a group neither');
+
+# two couches with approval: each host decides on their own item
+my $cg = book('eve', items => [ { resource => $CA, start => '2028-02-01', end => '2028-02-03' },
+                                { resource => $CB, start => '2028-02-01', end => '2028-02-03' } ]);
+is "$cg->{status} $cg->{json}{status}", '201 requested', 'two couches with approval: the group is requested';
+my ($ca, $cb) = map { $_->{id} } @{ $cg->{json}{bookings} };
+is $t->req(POST => "/api/bookings/$ca/approve", headers => { 'X-User-Id' => 'host-a' })->{json}{status}, 'confirmed',
+    "host-a approves the item on their couch";
+is $t->req(POST => "/api/bookings/$cb/decline", headers => { 'X-User-Id' => 'host-b' })->{json}{status}, 'declined',
+    "host-b declines the item on theirs";
+error_is($t->req(POST => "/api/bookings/$ca/cancel", headers => { 'X-User-Id' => 'host-a' }), 409, 'conflict',
+         name => '... but a host does not cancel one item alone');
+error_is($t->req(POST => "/api/groups/$cg->{json}{group}/cancel", headers => { 'X-User-Id' => 'host-a' }), 404,
+         'not_found', name => '... nor the group: host-a owns one of its resources, not every one');
+is $t->req(GET => "/api/groups/$cg->{json}{group}", headers => { 'X-User-Id' => 'eve' })->{json}{status}, 'mixed',
+    'eve sees her group mixed: one confirmed, one declined';
+is $t->req(POST => "/api/groups/$cg->{json}{group}/cancel", headers => { 'X-User-Id' => 'eve' })->{status}, 200,
+    '... and cancels what is left of it';
 
 # ------------------------------------------------------------ bodies
 

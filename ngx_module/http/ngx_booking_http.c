@@ -534,7 +534,6 @@ ngx_booking_http_err(ngx_booking_perr_t *err, ngx_uint_t status,
 }
 
 
-/* no control characters in what ends up in Redis and JSON */
 /* what a well-formed path names but its id cannot be */
 static const char *
 ngx_booking_no_such(ngx_int_t route)
@@ -556,6 +555,7 @@ ngx_booking_no_such(ngx_int_t route)
 }
 
 
+/* no control characters in what ends up in Redis and JSON */
 static ngx_int_t
 ngx_booking_printable(ngx_str_t *s)
 {
@@ -827,6 +827,7 @@ static ngx_int_t
 ngx_booking_answer(ngx_http_request_t *r, ngx_booking_http_ctx_t *ctx)
 {
     uint32_t               etag;
+    ngx_uint_t             i;
     ngx_booking_req_t     *req;
     ngx_booking_answer_t  *a;
 
@@ -837,6 +838,11 @@ ngx_booking_answer(ngx_http_request_t *r, ngx_booking_http_ctx_t *ctx)
         ngx_booking_cache_invalidate(r, &req->change.id,
                                      req->change.type.len
                                      ? &req->change.type : NULL);
+
+        for (i = 0; i < req->change.nalso; i++) {
+            ngx_booking_cache_invalidate(r, &req->change.also[i],
+                                         &req->change.also_type[i]);
+        }
     }
 
     if (a->status == 0) {

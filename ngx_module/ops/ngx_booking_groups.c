@@ -55,6 +55,10 @@ static ngx_int_t ngx_booking_group_call(ngx_booking_req_t *req,
 static void ngx_booking_group_done(ngx_booking_call_t *call);
 static ngx_int_t ngx_booking_group_answer(ngx_booking_req_t *req,
     ngx_booking_group_t *g, ngx_str_t *rid);
+static ngx_int_t ngx_booking_group_changed(ngx_booking_req_t *req,
+    ngx_booking_group_t *g);
+static ngx_int_t ngx_booking_group_copy(ngx_booking_req_t *req,
+    ngx_str_t *dst, ngx_booking_span_t *src);
 
 
 /* a zone of no change: UTC, for types without tz */
@@ -575,6 +579,9 @@ ngx_booking_items(ngx_booking_req_t *req, ngx_booking_ask_t *ask)
         || ngx_booking_items_arg(req, ask,
                                  &a[NGX_BOOKING_GROUP_CREATE_A_ITEMS])
            != NGX_OK
+        || ngx_booking_series_quotas(req,
+                                     &a[NGX_BOOKING_GROUP_CREATE_A_QUOTAS])
+           != NGX_OK
         || ngx_booking_items_keys(req, ask, &rand, call->keys) != NGX_OK)
     {
         return NGX_ERROR;
@@ -948,17 +955,77 @@ ngx_booking_group_answer(ngx_booking_req_t *req, ngx_booking_group_t *g,
     req->change.changed = (req->verb.len || g->http == NGX_HTTP_CREATED)
                           && !g->replayed;
 
-    if (g->items.n) {
-        /* the reply dies before the log phase reads it */
-        req->change.type.len = rec[0].type.len;
-        req->change.type.data = ngx_pnalloc(req->pool, rec[0].type.len + 1);
-        if (req->change.type.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(req->change.type.data, rec[0].type.data,
-                   rec[0].type.len);
+    if (g->items.n && ngx_booking_group_changed(req, g) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     return ngx_booking_view_group(&req->answer, req->pool, g, rid, &token);
+}
+
+
+/*
+ * What the cache forgets: the first booking's resource and type, and
+ * those of every other item (the reply dies before the answer is sent).
+ */
+static ngx_int_t
+ngx_booking_group_changed(ngx_booking_req_t *req, ngx_booking_group_t *g)
+{
+    ngx_uint_t             i;
+    ngx_booking_rec_t     *rec;
+    ngx_booking_change_t  *ch;
+
+    rec = g->items.recs;
+    ch = &req->change;
+
+    if (ngx_booking_group_copy(req, &ch->type, &rec[0].type) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ch->also = ngx_palloc(req->pool, 2 * g->items.n * sizeof(ngx_str_t));
+    if (ch->also == NULL) {
+        return NGX_ERROR;
+    }
+
+    ch->also_type = ch->also + g->items.n;
+    ch->nalso = 0;
+
+    for (i = 1; i < g->items.n; i++) {
+        /* a series: one resource, told once */
+        if (rec[i].resource.len == rec[0].resource.len
+            && ngx_strncmp(rec[i].resource.data, rec[0].resource.data,
+                           rec[0].resource.len) == 0)
+        {
+            continue;
+        }
+
+        if (ngx_booking_group_copy(req, &ch->also[ch->nalso],
+                                   &rec[i].resource)
+            != NGX_OK
+            || ngx_booking_group_copy(req, &ch->also_type[ch->nalso],
+                                      &rec[i].type)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ch->nalso++;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_booking_group_copy(ngx_booking_req_t *req, ngx_str_t *dst,
+    ngx_booking_span_t *src)
+{
+    dst->len = src->len;
+    dst->data = ngx_pnalloc(req->pool, src->len + 1);
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, src->data, src->len);
+
+    return NGX_OK;
 }

@@ -52,8 +52,9 @@ if not allowed then
     return err(404, 'not_found', 'no such booking')
 end
 
--- a group changes as a whole or not at all
-if b.group then
+-- a group changes as a whole or not at all; only its resources' owners
+-- decide on their own item (approve, decline), as they would alone
+if b.group and op ~= 'approve' and op ~= 'decline' then
     return err(409, 'conflict', 'this booking belongs to the group ' ..
                b.group .. ': act on the group')
 end

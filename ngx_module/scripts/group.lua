@@ -82,24 +82,6 @@ local function item(k, rand)
     return nil
 end
 
-local owner = user ~= '' and user == g.user
-local host = user ~= '' and user == R.owner
-local allowed
-
-if op == 'confirm' then
-    allowed = admin or owner or token
-else
-    allowed = admin or owner or host or token
-end
-
-if not allowed then
-    if owner or host or token then
-        return err(403, 'forbidden', 'you may not ' .. op .. ' this group')
-    end
-    -- whether the group exists is not revealed to strangers
-    return err(404, 'not_found', 'no such group')
-end
-
 if g.kind == 'items' then
     for k = 1, #list do
         local stop = item(k)
@@ -114,6 +96,29 @@ else
             return stop
         end
     end
+end
+
+-- the host of a group is the owner of every resource of it: the owner of
+-- one home of a swap does not cancel the other's
+local owner = user ~= '' and user == g.user
+local host = user ~= '' and next(Rs) ~= nil
+for _, r in pairs(Rs) do
+    host = host and user == r.owner
+end
+local allowed
+
+if op == 'confirm' then
+    allowed = admin or owner or token
+else
+    allowed = admin or owner or host or token
+end
+
+if not allowed then
+    if owner or host or token then
+        return err(403, 'forbidden', 'you may not ' .. op .. ' this group')
+    end
+    -- whether the group exists is not revealed to strangers
+    return err(404, 'not_found', 'no such group')
 end
 
 -- an item's resource, to change it

@@ -8,7 +8,8 @@
 --      item's resource, and the same ten of each next item's
 -- ARGV rand (the group's) rands (of the bookings, end to end, one per
 --      item) user kind hold (1|0) note admin (1|0) groups scope
---      fingerprint items (a line per item: "<start> <end> <quantity>",
+--      fingerprint quotas (" <type> ..." of types whose quotas the worker
+--      would have to claim) items (a line per item: "<start> <end> <quantity>",
 --      '-' for the start and end of timeless stock, then its zones:
 --      " <type>:<offset at start>:<offset at end>" for each type with a
 --      tz) events, then one rules line per type
@@ -45,6 +46,10 @@ local function answer(http, code, message, field, listed, tuples)
         a[#a + 1] = v
     end
     return a
+end
+
+if kind == 'block' and hold then
+    return err(422, 'invalid', 'a block is never held', 'hold')
 end
 
 local items = {}
@@ -98,6 +103,15 @@ for k, it in ipairs(items) do
     if kind == 'block' and not admin and (user == '' or user ~= R.owner) then
         return err(403, 'forbidden', 'only the owner of ' .. RID ..
                    ' or an admin may block it', 'kind')
+    end
+    -- a user's claims live in the user's hash slot, one per booking: a
+    -- group would need one per item, which is not built yet (README)
+    if not admin and kind ~= 'block' and user ~= '' and
+       (rules.max_active > 0 or
+        string.find(A_QUOTAS .. ' ', ' ' .. R.type .. ' ', 1, true)) then
+        return err(422, 'invalid', 'item ' .. (k - 1) .. ': a group is ' ..
+                   'not taken yet on a ' .. R.type .. ', which has ' ..
+                   'max_active or quotas', 'items')
     end
     if it.q > R.capacity then
         return err(422, 'invalid', 'item ' .. (k - 1) .. ': quantity is ' ..
