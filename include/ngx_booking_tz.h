@@ -62,7 +62,7 @@ void ngx_booking_tz_period(const ngx_booking_tz_t *tz, int per, int64_t t,
 #define NGX_BOOKING_FREQ_WEEKLY     2
 #define NGX_BOOKING_FREQ_MONTHLY    3
 
-#define NGX_BOOKING_REPEAT_MAX      1000   /* repeat_max can be no more */
+#define NGX_BOOKING_REPEAT_MAX      200    /* repeat_max can be no more */
 #define NGX_BOOKING_REPEAT_DEFAULT  52
 #define NGX_BOOKING_INTERVAL_MAX    1000
 

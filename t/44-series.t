@@ -25,6 +25,7 @@ my $t = BookingTest->new(workers => 2, http => <<'EOT');
 booking_type pickup slot=1h hold=5m tz=Europe/Paris repeat_max=30;
 booking_type hall slot=1h hold=1s horizon=10d;
 booking_type stall slot=1h hold=5m;
+booking_type quarter slot=15m hold=5m;
 booking_type flat slot=1d hold=5m max_active=3;
 booking_type gift slot=none hold=1d;
 booking_user $http_x_user_id;
@@ -144,6 +145,11 @@ BookingTest::error_is($r, 422, 'invalid', field => 'repeat', name => '53 occurre
 $r = book(resource => 'farm', start => '2028-01-06T17:00:00Z', end => '2028-01-06T18:00:00Z',
           repeat => { freq => 'weekly', count => 31 });
 BookingTest::error_is($r, 422, 'invalid', field => 'repeat', name => '31 occurrences of a type with repeat_max=30');
+put('q1', type => 'quarter', capacity => 1);
+$r = book(resource => 'q1', start => '2029-01-01T00:00:00Z', end => '2029-01-27T00:00:00Z',
+          repeat => { freq => 'monthly', count => 52 });
+BookingTest::error_is($r, 422, 'invalid', field => 'repeat',
+                      name => '52 months of 26 days of quarter hours: over 40,000 slots together, 422');
 $r = book(resource => 'stall1', start => '2028-02-01T00:00:00Z', end => '2028-02-03T00:00:00Z',
           repeat => { freq => 'daily', count => 3 });
 BookingTest::error_is($r, 422, 'invalid', field => 'repeat', name => 'two-day ranges every day overlap');

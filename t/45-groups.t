@@ -25,7 +25,7 @@ my $IN_CLUSTER = $BookingTest::CLUSTER;
 sub near { my ($p) = @_; for my $i ('', 1 .. 9999) { return "$p$i" if shard("$p$i") == shard('home-a') } }
 sub far { my ($p) = @_; for my $i ('', 1 .. 9999) { return "$p$i" if shard("$p$i") != shard('home-a') } }
 my ($HB, $CAR, $BIKE, $HX, $NONE) = (near('home-b'), near('car-'), near('bike-'), far('home-x'), near('nope'));
-my ($TOOL, $CA, $CB) = (near('tool-'), near('couch-a'), near('couch-b'));
+my ($TOOL, $CA, $CB, $MIN) = (near('tool-'), near('couch-a'), near('couch-b'), near('min-'));
 
 my $t = BookingTest->new(workers => 2, http => <<'EOT');
 booking_type home slot=1d hold=10m min=2d;
@@ -33,6 +33,7 @@ booking_type car slot=1h hold=1s;
 booking_type bike slot=none hold=10m;
 booking_type tool slot=1h hold=10m max_active=2;
 booking_type couch slot=1d hold=1h approval=on;
+booking_type minute slot=1m hold=10m;
 booking_user $http_x_user_id;
 booking_cache zone=groups:1m valid=30s;
 EOT
@@ -41,7 +42,8 @@ my $TRUE = JSON::PP::true;
 sub error_is { local $Test::Builder::Level = $Test::Builder::Level + 1; BookingTest::error_is(@_) }
 
 for ([ 'home-a', 'home', 1 ], [ $HB, 'home', 1 ], [ $CAR, 'car', 1 ], [ $BIKE, 'bike', 2 ],
-     [ $HX, 'home', 1 ], [ $TOOL, 'tool', 1 ], [ $CA, 'couch', 1, 'host-a' ], [ $CB, 'couch', 1, 'host-b' ]) {
+     [ $HX, 'home', 1 ], [ $TOOL, 'tool', 1 ], [ $CA, 'couch', 1, 'host-a' ], [ $CB, 'couch', 1, 'host-b' ],
+     [ $MIN, 'minute', 1 ]) {
     is $t->req(PUT => "/admin/resources/$_->[0]", body => { type => $_->[1], capacity => $_->[2],
                                                             $_->[3] ? (owner => $_->[3]) : () })->{status}, 201,
         "PUT $_->[0]";
@@ -150,6 +152,13 @@ error_is($t->req(POST => '/admin/bookings', body => { kind => 'block', hold => $
              { resource => 'home-a', start => '2028-01-01', end => '2028-01-03' },
              { resource => $HB, start => '2028-01-01', end => '2028-01-03' } ] }),
          422, 'invalid', field => 'hold', name => 'a block is never held, in a group neither');
+
+# 2 x 25,000 minutes: each fits one booking's bound, not both together
+error_is(book('ann', items => [ { resource => $MIN, start => '2028-01-01T00:00:00Z', end => '2028-01-18T08:40:00Z' },
+                                { resource => $MIN, start => '2028-02-01T00:00:00Z', end => '2028-02-18T08:40:00Z' } ]),
+         422, 'invalid', field => 'items', name => 'items of 50,000 slots together: 422');
+is book('ann', resource => $MIN, start => '2028-01-01T00:00:00Z', end => '2028-01-18T08:40:00Z')->{status}, 201,
+    '... while one of them alone is booked';
 
 # two couches with approval: each host decides on their own item
 my $cg = book('eve', items => [ { resource => $CA, start => '2028-02-01', end => '2028-02-03' },

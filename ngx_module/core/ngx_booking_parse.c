@@ -683,7 +683,7 @@ ngx_booking_parse_repeat(json_t *v, ngx_booking_repeat_t *r,
             || json_integer_value(count) > NGX_BOOKING_REPEAT_MAX)
         {
             ngx_booking_perr(NULL, err, 422, "invalid",
-                             "count is a whole number from 1 to 1000",
+                             "count is a whole number from 1 to 200",
                              "repeat.count");
             return NGX_BOOKING_ERROR;
         }

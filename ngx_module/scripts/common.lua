@@ -21,6 +21,10 @@ local IDEM_TTL = 86400
 local SWEEP_HOLDS = 32
 local SWEEP_SLOTS = 40000
 
+-- The most slots of counters the occurrences of one series, or the items
+-- of one group, check and write together: one booking's most.
+local GROUP_SLOTS = 40000
+
 -- Index upkeep is needed on average, not on every write: one write in
 -- UPKEEP drops up to PRUNE entries of each index gone RETAIN ago, more
 -- than the writes in between can add.

@@ -144,6 +144,18 @@ for k, it in ipairs(items) do
     end
 end
 
+-- all of them no more counters than one booking may have
+local slots = 0
+for _, it in ipairs(items) do
+    if it.s then
+        slots = slots + (it.e + it.buffer - it.s) / it.R.slot
+    end
+end
+if slots > GROUP_SLOTS then
+    return err(422, 'invalid', 'the items span more than ' .. GROUP_SLOTS ..
+               ' slots together', 'items')
+end
+
 -- then taken in order, so that two items of one resource count each
 -- other; one that does not fit is named, and every one taken is given
 -- back

@@ -136,6 +136,16 @@ for i, o in ipairs(list) do
     end
 end
 
+-- all of them no more counters than one booking may have
+local slots = 0
+for _, o in ipairs(list) do
+    slots = slots + (o.e + o.buffer - o.s) / R.slot
+end
+if slots > GROUP_SLOTS then
+    return err(422, 'invalid', 'the occurrences span more than ' ..
+               GROUP_SLOTS .. ' slots together', 'repeat')
+end
+
 -- every occurrence checked before any is booked
 local refused, invalid, fits = {}, nil, 0
 for _, o in ipairs(list) do
