@@ -56,17 +56,6 @@ local function join(R, rand, w, t, rules)
     return answered(R, entry_tuple(201, R, rand, w, t))
 end
 
--- the type's clock at s and at e (A_ZONES: " <type>:<offset>:<offset>")
-local function zone_of(typ)
-    local at = string.find(A_ZONES, ' ' .. typ .. ':', 1, true)
-    if at then
-        local zs, ze = string.match(A_ZONES, '^(%-?%d+):(%-?%d+)',
-                                    at + #typ + 2)
-        return zs + 0, ze + 0
-    end
-    return 0, 0
-end
-
 local R = load_resource()
 if not R then
     return err(404, 'not_found', 'no such resource', 'resource')
@@ -121,19 +110,9 @@ if wait then
     end
 end
 
-if kind == 'block' then
-    if not admin and (user == '' or user ~= R.owner) then
-        return err(403, 'forbidden', 'only the owner of the resource or ' ..
-                   'an admin may block it', 'kind')
-    end
-    if hold then
-        return err(422, 'invalid', 'a block is never held', 'hold')
-    end
-end
-
-if qty > R.capacity then
-    return err(422, 'invalid', 'quantity is more than the capacity of ' ..
-               R.capacity, 'quantity')
+local bad = kind_refusal(R, admin, user, kind, hold, qty)
+if bad then
+    return bad
 end
 
 local b = { type = R.type, kind = kind, quantity = qty, user = user,
@@ -176,7 +155,7 @@ else
     end
 
     local s, e = tonumber(A_START), tonumber(A_END)
-    local field, why = range_refusal(R, rules, kind, s, e, t, zone_of(R.type))
+    local field, why = range_refusal(R, rules, kind, s, e, t, zone_of(R.type, A_ZONES))
     if field then
         return err(422, 'invalid', why, field)
     end

@@ -988,3 +988,46 @@ local function range_refusal(R, rules, kind, s, e, t, zs, ze)
     end
     return nil
 end
+
+-- A resource's ten keys, R to V, from KEYS[base + 1] on, put where every
+-- function reads them: a script over several resources (a group of
+-- items) works on one at a time.  The functions share these locals with
+-- the script, so all of them see the change.
+local function use_keys(base)
+    K_R, K_B, K_C, K_K, K_H, K_A, K_E, K_D, K_X, K_V = KEYS[base + 1],
+        KEYS[base + 2], KEYS[base + 3], KEYS[base + 4], KEYS[base + 5],
+        KEYS[base + 6], KEYS[base + 7], KEYS[base + 8], KEYS[base + 9],
+        KEYS[base + 10]
+    RID = string.match(K_R, '^bk:{s%x+}:r:(.*)$')
+end
+
+-- the type's clock at s and at e, from " <type>:<offset>:<offset>" each
+local function zone_of(typ, zones)
+    local at = string.find(zones, ' ' .. typ .. ':', 1, true)
+    if at then
+        local zs, ze = string.match(zones, '^(%-?%d+):(%-?%d+)',
+                                    at + #typ + 2)
+        return zs + 0, ze + 0
+    end
+    return 0, 0
+end
+
+-- What refuses this kind of booking on this resource: a block is its
+-- owner's or an admin's, and never held; no booking asks more units than
+-- there are.  nil, or the error.
+local function kind_refusal(R, admin, user, kind, hold, qty)
+    if kind == 'block' then
+        if not admin and (user == '' or user ~= R.owner) then
+            return err(403, 'forbidden', 'only the owner of the resource ' ..
+                       'or an admin may block it', 'kind')
+        end
+        if hold then
+            return err(422, 'invalid', 'a block is never held', 'hold')
+        end
+    end
+    if qty > R.capacity then
+        return err(422, 'invalid', 'quantity is more than the capacity of ' ..
+                   R.capacity, 'quantity')
+    end
+    return nil
+end

@@ -26,11 +26,7 @@ g = cjson.decode(g)
 
 -- a group of items: one resource after another, each with its keys
 local function use(k)
-    local b = 11 + (k - 1) * 10
-    K_R, K_B, K_C, K_K, K_H, K_A, K_E, K_D, K_X, K_V = KEYS[b + 1],
-        KEYS[b + 2], KEYS[b + 3], KEYS[b + 4], KEYS[b + 5], KEYS[b + 6],
-        KEYS[b + 7], KEYS[b + 8], KEYS[b + 9], KEYS[b + 10]
-    RID = string.match(K_R, '^bk:{s%x+}:r:(.*)$')
+    use_keys(11 + (k - 1) * 10)
 end
 
 local list = {}

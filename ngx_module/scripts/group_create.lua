@@ -22,21 +22,7 @@ local hold, admin = A_HOLD == '1', A_ADMIN == '1'
 
 -- item k's resource: its keys in the places every function reads them
 local function use(k)
-    local b = 2 + (k - 1) * 10
-    K_R, K_B, K_C, K_K, K_H, K_A, K_E, K_D, K_X, K_V = KEYS[b + 1],
-        KEYS[b + 2], KEYS[b + 3], KEYS[b + 4], KEYS[b + 5], KEYS[b + 6],
-        KEYS[b + 7], KEYS[b + 8], KEYS[b + 9], KEYS[b + 10]
-    RID = string.match(K_R, '^bk:{s%x+}:r:(.*)$')
-end
-
-local function zone_of(typ, zones)
-    local at = string.find(zones, ' ' .. typ .. ':', 1, true)
-    if at then
-        local zs, ze = string.match(zones, '^(%-?%d+):(%-?%d+)',
-                                    at + #typ + 2)
-        return zs + 0, ze + 0
-    end
-    return 0, 0
+    use_keys(2 + (k - 1) * 10)
 end
 
 local function answer(http, code, message, field, listed, tuples)

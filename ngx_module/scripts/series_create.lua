@@ -80,19 +80,9 @@ if not admitted(R, admin, user) then
     return err(403, 'forbidden', 'this resource is reserved to its groups')
 end
 
-if kind == 'block' then
-    if not admin and (user == '' or user ~= R.owner) then
-        return err(403, 'forbidden', 'only the owner of the resource or ' ..
-                   'an admin may block it', 'kind')
-    end
-    if hold then
-        return err(422, 'invalid', 'a block is never held', 'hold')
-    end
-end
-
-if qty > R.capacity then
-    return err(422, 'invalid', 'quantity is more than the capacity of ' ..
-               R.capacity, 'quantity')
+local bad = kind_refusal(R, admin, user, kind, hold, qty)
+if bad then
+    return bad
 end
 
 if R.slot == 0 then
