@@ -82,6 +82,13 @@ is_deeply [ map { [ $_->{start}, $_->{units} ] } @{ $av->{json}{free} } ],
     'availability counts the occurrence of 2027-04-01'
     or diag $av->{body};
 
+my $mine = $t->req(GET => '/api/bookings?resource=farm', headers => { 'X-User-Id' => 'host' });
+is scalar(grep { ($_->{group} // '') eq $g->{group} } @{ $mine->{json}{items} || [] }), 6,
+    "the owner's listing of the resource shows each booking's group";
+$mine = $t->req(GET => '/api/bookings?limit=100', headers => { 'X-User-Id' => 'ann' });
+is scalar(grep { ($_->{group} // '') eq $g->{group} } @{ $mine->{json}{items} || [] }), 6,
+    "ann's own listing too (make test-asan: the group is copied out of the reply)";
+
 my $one = $g->{bookings}[2]{id};
 BookingTest::error_is($t->req(POST => "/api/bookings/$one/cancel", headers => { 'X-User-Id' => 'ann' }),
                       409, 'conflict', name => 'one booking of a group cannot be cancelled alone');

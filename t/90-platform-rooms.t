@@ -106,7 +106,8 @@ is_deeply runs('loft', $D->(0), $D->(7)), [ "$N[0] $N[1] 1", "$N[1] $N[3] 0", "$
     'while held: nights 1 and 2 show 0 free';
 
 # the payment succeeded: the provider's callback confirms with the token, no user
-my $bad = $t->req(POST => "/api/bookings/$hold->{id}/confirm", headers => { 'Booking-Token' => 'x' . substr($hold->{token}, 1) });
+my $wrong = (substr($hold->{token}, 0, 1) eq 'x' ? 'y' : 'x') . substr($hold->{token}, 1);
+my $bad = $t->req(POST => "/api/bookings/$hold->{id}/confirm", headers => { 'Booking-Token' => $wrong });
 error_is($bad, 401, 'unauthenticated', name => 'a callback with a wrong token: 401');
 my $c = $t->req(POST => "/api/bookings/$hold->{id}/confirm", headers => { 'Booking-Token' => $hold->{token} });
 is $c->{status}, 200, 'the payment callback confirms with the token: 200' or diag $c->{body};

@@ -1506,7 +1506,7 @@ ngx_booking_rec_copy(ngx_booking_req_t *req, ngx_booking_rec_t *src)
     ngx_uint_t            i;
     ngx_str_t             s;
     ngx_booking_rec_t    *rec;
-    ngx_booking_span_t   *span[7];
+    ngx_booking_span_t   *span[9];
 
     rec = ngx_palloc(req->pool, sizeof(ngx_booking_rec_t));
     if (rec == NULL) {
@@ -1522,8 +1522,16 @@ ngx_booking_rec_copy(ngx_booking_req_t *req, ngx_booking_rec_t *src)
     span[4] = &rec->kind;
     span[5] = &rec->user;
     span[6] = &rec->note;
+    span[7] = &rec->booking;
+    span[8] = &rec->group;
 
-    for (i = 0; i < 7; i++) {
+    for (i = 0; i < 9; i++) {
+        /* a tuple of an older contract has no booking nor group */
+        if (span[i]->len == 0) {
+            span[i]->data = (u_char *) "";
+            continue;
+        }
+
         if (ngx_booking_copy(req, &s, span[i]->data, span[i]->len) != NGX_OK)
         {
             return NULL;

@@ -41,6 +41,13 @@ def public_pem(key):
 
 def jwk(alg_class, key, kid, **extra):
     d = json.loads(alg_class.to_jwk(key))
+    if d.get('kty') == 'EC':
+        # RFC 7518 6.2.1.2: x and y are of the curve's full size; Debian's
+        # python3-jwt drops their leading zero bytes (1 key in 128)
+        size = (key.curve.key_size + 7) // 8
+        n = key.public_numbers()
+        d['x'] = b64(n.x.to_bytes(size, 'big'))
+        d['y'] = b64(n.y.to_bytes(size, 'big'))
     d['kid'] = kid
     d.update(extra)
     return d
