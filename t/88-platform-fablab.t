@@ -32,6 +32,7 @@ use JSON::PP ();
 use POSIX ();
 use Time::Local qw(timegm);
 use BookingTest;
+use BookingPlatform qw(ics_events);
 use BookingRace qw(:all);
 
 BookingRace::pin_module();
@@ -58,24 +59,6 @@ sub search {
     my $r = $t->req(GET => "/api/resources?type=$type&from=" . iso($from) . '&to=' . iso($to) . $qs);
     return { error => "$r->{status} $r->{body}" } unless $r->{status} == 200;
     return { map { $_->{id} => $_->{free} } @{ $r->{json}{items} } };
-}
-
-sub ics_events {
-    my ($res) = @_;
-    my $r = $t->req(GET => "/api/resources/$res/calendar.ics");
-    my $body = $r->{body} // '';
-    (my $u = $body) =~ s/\r\n[ \t]//g;
-    my @ev;
-    for my $block ($u =~ /^BEGIN:VEVENT\r\n(.*?)^END:VEVENT\r\n/gms) {
-        my %e;
-        for my $l (split /\r\n/, $block) {
-            my ($k, $p, $v) = $l =~ /^([A-Z-]+)((?:;[^:]*)?):(.*)$/ or next;
-            $e{$k} = $v;
-            $e{"$k;"} = $p;
-        }
-        push @ev, \%e;
-    }
-    return { status => $r->{status}, type => $r->{headers}{'content-type'} // '', body => $body, events => \@ev };
 }
 
 sub compact { (my $s = $_[0]) =~ tr/-://d; return $s }
@@ -199,7 +182,7 @@ is use_machine($ANA, $P->($FRI, 14), $P->($FRI, 15))->{status}, 201, '... and ma
 
 # ------------------------------------------------------------ the calendar feed
 
-my $cal = ics_events('laser');
+my $cal = ics_events($t, 'laser');
 is "$cal->{status} $cal->{type}", '200 text/calendar; charset=utf-8', "the laser's calendar feed";
 is_deeply [ sort map { "$_->{DTSTART} $_->{DTEND} $_->{SUMMARY}" } @{ $cal->{events} } ],
     [ sort map { compact(iso($_->[0])) . ' ' . compact(iso($_->[1])) . " $_->[2]" }

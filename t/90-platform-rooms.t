@@ -22,6 +22,7 @@ use Test::More;
 use JSON::PP ();
 use Time::HiRes qw(time sleep);
 use BookingTest;
+use BookingPlatform qw(ics_events);
 use BookingRace qw(:all);
 
 BookingRace::pin_module();
@@ -55,24 +56,6 @@ sub search {
 }
 
 # the VEVENTs of a calendar feed, unfolded: [{NAME => value, 'NAME;' => params}]
-sub ics_events {
-    my ($res) = @_;
-    my $r = $t->req(GET => "/api/resources/$res/calendar.ics");
-    my $body = $r->{body} // '';
-    (my $u = $body) =~ s/\r\n[ \t]//g;
-    my @ev;
-    for my $block ($u =~ /^BEGIN:VEVENT\r\n(.*?)^END:VEVENT\r\n/gms) {
-        my %e;
-        for my $l (split /\r\n/, $block) {
-            my ($k, $p, $v) = $l =~ /^([A-Z-]+)((?:;[^:]*)?):(.*)$/ or next;
-            $e{$k} = $v;
-            $e{"$k;"} = $p;
-        }
-        push @ev, \%e;
-    }
-    return { status => $r->{status}, type => $r->{headers}{'content-type'} // '', body => $body, events => \@ev };
-}
-
 sub compact { (my $s = $_[0]) =~ tr/-://d; return $s }
 
 my @LOFT = (type => 'room', capacity => 1, title => 'Loft by the harbour', owner => 'host-ana',
@@ -88,7 +71,7 @@ my @N = map { date($D->($_)) } 0 .. 7;
 
 is_deeply runs('loft', $D->(0), $D->(7)), [ "$N[0] $N[7] 1" ], 'before: the loft is free all week';
 is_deeply search($D->(1), $D->(3)), { loft => 1, cabin => 1 }, 'before: searching nights 1-2 lists both rooms, free 1';
-is scalar @{ ics_events('loft')->{events} }, 0, "before: the host's calendar feed has no event";
+is scalar @{ ics_events($t, 'loft')->{events} }, 0, "before: the host's calendar feed has no event";
 
 # ------------------------------------------------------------ checkout: hold during payment
 
@@ -128,7 +111,7 @@ error_is($bob, 409, 'unavailable', name => 'bob asks for nights 2-3: 409');
 is_deeply $bob->{json}{error}{conflicts}, [ { start => $N[2], end => $N[3], free => 0 } ],
     '... the conflict names night 2, 0 free';
 
-my $cal = ics_events('loft');
+my $cal = ics_events($t, 'loft');
 is $cal->{status}, 200, 'calendar feed: 200';
 is $cal->{type}, 'text/calendar; charset=utf-8', '... text/calendar';
 is scalar @{ $cal->{events} }, 1, '... one VEVENT: the paid stay';
@@ -147,13 +130,13 @@ my $unpaid = $u->{json};
 is_deeply runs('loft', $D->(3), $D->(6)), [ "$N[3] $N[4] 1", "$N[4] $N[5] 0", "$N[5] $N[6] 1" ],
     'while her hold lives: night 4 shows 0 free';
 is_deeply search($D->(4), $D->(5)), { cabin => 1 }, '... and the loft is not in the search for night 4';
-is scalar @{ ics_events('loft')->{events} }, 2, '... and the feed has two events';
+is scalar @{ ics_events($t, 'loft')->{events} }, 2, '... and the feed has two events';
 
 wait_redis_time($t, epoch($unpaid->{expires_at}) + 0.2);
 is_deeply runs('loft', $D->(3), $D->(6)), [ "$N[3] $N[6] 1" ],
     'once expires_at passed: night 4 is free again, with no request in between';
 is_deeply search($D->(4), $D->(5)), { loft => 1, cabin => 1 }, '... the loft is back in the search';
-my $cal2 = ics_events('loft');
+my $cal2 = ics_events($t, 'loft');
 is_deeply [ map { $_->{UID} } @{ $cal2->{events} } ], [ "$hold->{id}\@ngx_booking" ],
     '... and the feed has only the paid stay again';
 is get_booking($t, 'trav-carol-9012', $unpaid->{id})->{json}{status}, 'expired', 'carol sees her hold expired';
@@ -165,7 +148,7 @@ is $dave->{status}, 201, 'dave books nights 4-5' or diag $dave->{body};
 is_deeply runs('loft', $D->(0), $D->(7)),
     [ "$N[0] $N[1] 1", "$N[1] $N[3] 0", "$N[3] $N[4] 1", "$N[4] $N[6] 0", "$N[6] $N[7] 1" ],
     'the week: nights 1-2 and 4-5 taken';
-is scalar @{ ics_events('loft')->{events} }, 2, 'the feed: two stays';
+is scalar @{ ics_events($t, 'loft')->{events} }, 2, 'the feed: two stays';
 
 is_deeply [ $t->check_error_log ], [], 'no alert, crit or crash in the error log';
 

@@ -22,6 +22,7 @@ use warnings;
 use Test::More;
 use JSON::PP ();
 use BookingTest;
+use BookingPlatform qw(ics_events);
 use BookingRace qw(:all);
 
 BookingRace::pin_module();
@@ -46,24 +47,6 @@ sub search {
     my $r = $t->req(GET => "/api/resources?type=$type&from=" . iso($from) . '&to=' . iso($to) . $qs);
     return { error => "$r->{status} $r->{body}" } unless $r->{status} == 200;
     return { map { $_->{id} => $_->{free} } @{ $r->{json}{items} } };
-}
-
-sub ics_events {
-    my ($res) = @_;
-    my $r = $t->req(GET => "/api/resources/$res/calendar.ics");
-    my $body = $r->{body} // '';
-    (my $u = $body) =~ s/\r\n[ \t]//g;
-    my @ev;
-    for my $block ($u =~ /^BEGIN:VEVENT\r\n(.*?)^END:VEVENT\r\n/gms) {
-        my %e;
-        for my $l (split /\r\n/, $block) {
-            my ($k, $p, $v) = $l =~ /^([A-Z-]+)((?:;[^:]*)?):(.*)$/ or next;
-            $e{$k} = $v;
-            $e{"$k;"} = $p;
-        }
-        push @ev, \%e;
-    }
-    return { status => $r->{status}, type => $r->{headers}{'content-type'} // '', body => $body, events => \@ev };
 }
 
 sub compact { (my $s = $_[0]) =~ tr/-://d; return $s }
@@ -119,7 +102,7 @@ is_deeply search('desk', $T930, $T10, quantity => 6), { 'cowork-quimper' => 12 }
     'search 09:30-10:00 for a team of 6: only the other space';
 is_deeply search('desk', $T10, $T11), { 'cowork-brest' => 12, 'cowork-quimper' => 12 }, 'search 10:00-11:00: both, 12';
 
-my $cal = ics_events('cowork-brest');
+my $cal = ics_events($t, 'cowork-brest');
 is $cal->{status}, 200, 'calendar feed: 200';
 is scalar @{ $cal->{events} }, 13, '... 13 VEVENTs, one per booking';
 is scalar(grep { ($_->{SUMMARY} // '') eq 'Busy' } @{ $cal->{events} }), 13, '... all Busy';
@@ -128,7 +111,7 @@ is scalar(grep { ($_->{DTSTART} // '') eq compact(iso($T9)) && $_->{'DTSTART;'} 
 is_deeply [ sort map { $_->{DTEND} } grep { $_->{DTSTART} eq compact(iso($T9)) } @{ $cal->{events} } ],
     [ (compact(iso($T930))) x 6, (compact(iso($T10))) x 6 ], '... 6 end at 09:30 and 6 at 10:00';
 unlike $cal->{body}, qr/member-/, '... no member id in the feed';
-is scalar @{ ics_events('cowork-quimper')->{events} }, 0, "the other space's feed is empty";
+is scalar @{ ics_events($t, 'cowork-quimper')->{events} }, 0, "the other space's feed is empty";
 
 # a member cancels: the desk is back at once
 my $cx = act($t, $M[7], $ids[7], 'cancel');
@@ -140,7 +123,7 @@ is $got->{status}, 201, 'member-14 takes it: 201' or diag $got->{body};
 is_deeply runs('cowork-brest', $T9, $T930), [ iso($T9) . ' ' . iso($T930) . ' 0' ], '09:00-09:30 is full again';
 error_is(book($t, 'member-15', { resource => 'cowork-brest', start => iso($T9), end => iso($T930) }),
          409, 'unavailable', name => 'and the next one is 409 again');
-is scalar @{ ics_events('cowork-brest')->{events} }, 13, 'the feed: the cancelled one out, the new one in (13)';
+is scalar @{ ics_events($t, 'cowork-brest')->{events} }, 13, 'the feed: the cancelled one out, the new one in (13)';
 
 is_deeply [ $t->check_error_log ], [], 'no alert, crit or crash in the error log';
 

@@ -24,6 +24,7 @@ use warnings;
 use Test::More;
 use JSON::PP ();
 use BookingTest;
+use BookingPlatform qw(ics_events);
 use BookingRace qw(:all);
 
 BookingRace::pin_module();
@@ -50,24 +51,6 @@ sub search {
     my $r = $t->req(GET => "/api/resources?type=$type&from=" . iso($from) . '&to=' . iso($to) . $qs);
     return { error => "$r->{status} $r->{body}" } unless $r->{status} == 200;
     return { map { $_->{id} => $_->{free} } @{ $r->{json}{items} } };
-}
-
-sub ics_events {
-    my ($res) = @_;
-    my $r = $t->req(GET => "/api/resources/$res/calendar.ics");
-    my $body = $r->{body} // '';
-    (my $u = $body) =~ s/\r\n[ \t]//g;
-    my @ev;
-    for my $block ($u =~ /^BEGIN:VEVENT\r\n(.*?)^END:VEVENT\r\n/gms) {
-        my %e;
-        for my $l (split /\r\n/, $block) {
-            my ($k, $p, $v) = $l =~ /^([A-Z-]+)((?:;[^:]*)?):(.*)$/ or next;
-            $e{$k} = $v;
-            $e{"$k;"} = $p;
-        }
-        push @ev, \%e;
-    }
-    return { status => $r->{status}, type => $r->{headers}{'content-type'} // '', body => $body, events => \@ev };
 }
 
 sub compact { (my $s = $_[0]) =~ tr/-://d; return $s }
@@ -114,7 +97,7 @@ is_deeply search('ride', $DEP, $ARR, quantity => 1), { $R2 => 4 }, 'search for 1
 is_deeply search('ride', $DEP, $DEP + 900), { $R2 => 4 }, '... also for its first quarter hour';
 is_deeply search('ride', $ARR, $A), { $R1 => 4, $R2 => 4 }, 'after its arrival time: listed again';
 
-my $cal = ics_events($R1);
+my $cal = ics_events($t, $R1);
 is "$cal->{status} $cal->{type}", '200 text/calendar; charset=utf-8', "the driver's calendar feed: 200 text/calendar";
 is_deeply [ sort map { $_->{UID} } @{ $cal->{events} } ],
     [ sort map { "$_->{json}{id}\@ngx_booking" } $p1, $p2 ], '... one VEVENT per pair';
@@ -133,7 +116,7 @@ is_deeply runs($R1, $B, $A), $seats->(0), 'a hold takes the seats too';
 my $c3 = act($t, 'pax-chloe', $h3->{json}{id}, 'confirm');
 is "$c3->{status} $c3->{json}{status}", '200 confirmed', '... and confirms';
 is_deeply runs($R1, $B, $A), $seats->(0), 'still 0 seats';
-is_deeply [ sort map { $_->{UID} } @{ ics_events($R1)->{events} } ],
+is_deeply [ sort map { $_->{UID} } @{ ics_events($t, $R1)->{events} } ],
     [ sort map { "$_->{json}{id}\@ngx_booking" } $p2, $h3 ], 'the feed: the cancelled pair out, the third pair in';
 
 is_deeply [ $t->check_error_log ], [], 'no alert, crit or crash in the error log';

@@ -22,6 +22,7 @@ use warnings;
 use Test::More;
 use JSON::PP ();
 use BookingTest;
+use BookingPlatform qw(ics_events);
 use BookingRace qw(:all);
 
 BookingRace::pin_module();
@@ -47,24 +48,6 @@ sub search {
     my $r = $t->req(GET => "/api/resources?type=$type&from=" . iso($from) . '&to=' . iso($to) . $qs);
     return { error => "$r->{status} $r->{body}" } unless $r->{status} == 200;
     return { map { $_->{id} => $_->{free} } @{ $r->{json}{items} } };
-}
-
-sub ics_events {
-    my ($res) = @_;
-    my $r = $t->req(GET => "/api/resources/$res/calendar.ics");
-    my $body = $r->{body} // '';
-    (my $u = $body) =~ s/\r\n[ \t]//g;
-    my @ev;
-    for my $block ($u =~ /^BEGIN:VEVENT\r\n(.*?)^END:VEVENT\r\n/gms) {
-        my %e;
-        for my $l (split /\r\n/, $block) {
-            my ($k, $p, $v) = $l =~ /^([A-Z-]+)((?:;[^:]*)?):(.*)$/ or next;
-            $e{$k} = $v;
-            $e{"$k;"} = $p;
-        }
-        push @ev, \%e;
-    }
-    return { status => $r->{status}, type => $r->{headers}{'content-type'} // '', body => $body, events => \@ev };
 }
 
 sub compact { (my $s = $_[0]) =~ tr/-://d; return $s }
@@ -111,7 +94,7 @@ is $early->{status}, 201, 'cem for 08:00-09:00 (handover 09:00-10:00): 201' or d
 is_deeply runs('car-clio', $H[7], $H[18]), [ $run->(7, 8, 1), $run->(8, 16, 0), $run->(16, 18, 1) ],
     'availability: taken 08:00-16:00, buffers included';
 
-my $cal = ics_events('car-clio');
+my $cal = ics_events($t, 'car-clio');
 is $cal->{status}, 200, "the owner's calendar feed: 200";
 is_deeply [ sort map { "$_->{DTSTART}-$_->{DTEND} $_->{SUMMARY}" } @{ $cal->{events} } ],
     [ map { compact(iso($H[ $_->[0] ])) . '-' . compact(iso($H[ $_->[1] ])) . ' Busy' } [ 8, 9 ], [ 10, 12 ], [ 13, 15 ] ],
@@ -123,7 +106,7 @@ is act($t, 'renter-ana', $first->{json}{id}, 'cancel')->{status}, 200, 'ana canc
 is_deeply runs('car-clio', $H[8], $H[16]), [ $run->(8, 10, 0), $run->(10, 13, 1), $run->(13, 16, 0) ],
     'availability: 10:00-13:00 free again, handover hour included';
 is_deeply search('car', $H[12], $H[13]), { 'car-clio' => 1, 'car-zoe' => 1 }, 'the Clio is offered again for 12:00-13:00';
-is scalar @{ ics_events('car-clio')->{events} }, 2, 'the feed: two rentals';
+is scalar @{ ics_events($t, 'car-clio')->{events} }, 2, 'the feed: two rentals';
 
 # ------------------------------------------------------------ the drill: 2 h check
 
@@ -136,7 +119,7 @@ error_is($rent->('renter-eli', 'drill-1', 17, 18), 409, 'unavailable', name => '
 is_deeply search('tool', $H[17], $H[18]), { 'drill-2' => 1 }, 'search 17:00-18:00: the hammer drill is not offered';
 is_deeply search('tool', $H[18], $H[19]), { 'drill-1' => 1, 'drill-2' => 1 }, 'search 18:00-19:00: it is';
 is $rent->('renter-eli', 'drill-1', 18, 19)->{status}, 201, 'eli for 18:00-19:00, the hour after the check: 201';
-my $dc = ics_events('drill-1');
+my $dc = ics_events($t, 'drill-1');
 is_deeply [ sort map { "$_->{DTSTART}-$_->{DTEND}" } @{ $dc->{events} } ],
     [ map { compact(iso($H[ $_->[0] ])) . '-' . compact(iso($H[ $_->[1] ])) } [ 14, 16 ], [ 18, 19 ] ],
     "the drill's feed: 14:00-16:00 and 18:00-19:00, buffers left out";

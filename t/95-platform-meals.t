@@ -25,6 +25,7 @@ use warnings;
 use Test::More;
 use JSON::PP ();
 use BookingTest;
+use BookingPlatform qw(ics_events);
 use BookingRace qw(:all);
 
 BookingRace::pin_module();
@@ -49,24 +50,6 @@ sub search {
     my $r = $t->req(GET => "/api/resources?type=$type&from=" . iso($from) . '&to=' . iso($to) . $qs);
     return { error => "$r->{status} $r->{body}" } unless $r->{status} == 200;
     return { map { $_->{id} => $_->{free} } @{ $r->{json}{items} } };
-}
-
-sub ics_events {
-    my ($res) = @_;
-    my $r = $t->req(GET => "/api/resources/$res/calendar.ics");
-    my $body = $r->{body} // '';
-    (my $u = $body) =~ s/\r\n[ \t]//g;
-    my @ev;
-    for my $block ($u =~ /^BEGIN:VEVENT\r\n(.*?)^END:VEVENT\r\n/gms) {
-        my %e;
-        for my $l (split /\r\n/, $block) {
-            my ($k, $p, $v) = $l =~ /^([A-Z-]+)((?:;[^:]*)?):(.*)$/ or next;
-            $e{$k} = $v;
-            $e{"$k;"} = $p;
-        }
-        push @ev, \%e;
-    }
-    return { status => $r->{status}, type => $r->{headers}{'content-type'} // '', body => $body, events => \@ev };
 }
 
 sub compact { (my $s = $_[0]) =~ tr/-://d; return $s }
@@ -117,14 +100,14 @@ error_is(book($t, 'guest-gil', { resource => 'table-ahmed', start => iso($tonigh
          422, 'invalid', field => 'start', name => "tonight's dinner, less than a day ahead: 422");
 is_deeply runs('table-marie', $B, $A), $seats->(0), 'the refusals took nothing';
 
-my $cal = ics_events('table-marie');
+my $cal = ics_events($t, 'table-marie');
 is "$cal->{status} $cal->{type}", '200 text/calendar; charset=utf-8', "the host's calendar feed";
 is_deeply [ sort map { $_->{UID} } @{ $cal->{events} } ], [ sort map { "$_->{json}{id}\@ngx_booking" } @parties, $single ],
     '... one VEVENT per party (4)';
 is_deeply [ map { "$_->{SUMMARY} $_->{DTSTART} $_->{DTEND}" } @{ $cal->{events} } ],
     [ ('Busy ' . compact(iso($S)) . ' ' . compact(iso($E))) x 4 ], '... each Busy 18:00-21:00 UTC';
 unlike $cal->{body}, qr/guest-|allergy/, '... no guest id, no note';
-is scalar @{ ics_events('table-ahmed')->{events} }, 0, "the other host's feed is empty";
+is scalar @{ ics_events($t, 'table-ahmed')->{events} }, 0, "the other host's feed is empty";
 
 # the party of 3 cancels
 my $cx = act($t, 'guest-carla', $parties[2]{json}{id}, 'cancel');
@@ -133,7 +116,7 @@ is_deeply runs('table-marie', $B, $A), $seats->(3), '3 seats free again';
 is_deeply search('meal', $S, $E, quantity => 3), { 'table-marie' => 3, 'table-ahmed' => 6 }, 'a party of 3 finds the table again';
 is $dine->('guest-dario', 2)->{status}, 201, 'the couple turned away now books';
 is_deeply runs('table-marie', $B, $A), $seats->(1), '1 seat left';
-is scalar @{ ics_events('table-marie')->{events} }, 4, 'the feed: 4 parties';
+is scalar @{ ics_events($t, 'table-marie')->{events} }, 4, 'the feed: 4 parties';
 
 is_deeply [ $t->check_error_log ], [], 'no alert, crit or crash in the error log';
 

@@ -31,6 +31,7 @@ use warnings;
 use Test::More;
 use JSON::PP ();
 use BookingTest;
+use BookingPlatform qw(ics_events);
 use BookingRace qw(:all);
 
 BookingRace::pin_module();
@@ -57,24 +58,6 @@ sub search {
     my $r = $t->req(GET => "/api/resources?type=$type&from=" . date($from) . '&to=' . date($to) . $qs);
     return { error => "$r->{status} $r->{body}" } unless $r->{status} == 200;
     return { map { $_->{id} => $_->{free} } @{ $r->{json}{items} } };
-}
-
-sub ics_events {
-    my ($res) = @_;
-    my $r = $t->req(GET => "/api/resources/$res/calendar.ics");
-    my $body = $r->{body} // '';
-    (my $u = $body) =~ s/\r\n[ \t]//g;
-    my @ev;
-    for my $block ($u =~ /^BEGIN:VEVENT\r\n(.*?)^END:VEVENT\r\n/gms) {
-        my %e;
-        for my $l (split /\r\n/, $block) {
-            my ($k, $p, $v) = $l =~ /^([A-Z-]+)((?:;[^:]*)?):(.*)$/ or next;
-            $e{$k} = $v;
-            $e{"$k;"} = $p;
-        }
-        push @ev, \%e;
-    }
-    return { status => $r->{status}, type => $r->{headers}{'content-type'} // '', body => $body, events => \@ev };
 }
 
 sub compact { (my $s = $_[0]) =~ tr/-://d; return $s }
@@ -131,19 +114,19 @@ my $e = $rent->('renter-eva', 'lockers', 40, 70);
 error_is($e, 409, 'unavailable', name => 'eva for a locker from day 40: 409');
 is_deeply $e->{json}{error}{conflicts}, [ { start => $d->(40), end => $d->(60), free => 0 } ], '... days 40 to 60, 0 free';
 
-my $cal = ics_events('box-12');
+my $cal = ics_events($t, 'box-12');
 is "$cal->{status} $cal->{type}", '200 text/calendar; charset=utf-8', 'the box calendar feed';
 is_deeply [ sort map { "$_->{'DTSTART;'}:$_->{DTSTART} $_->{'DTEND;'}:$_->{DTEND} $_->{SUMMARY}" } @{ $cal->{events} } ],
     [ map { ";VALUE=DATE:" . compact($d->($_->[0])) . " ;VALUE=DATE:" . compact($d->($_->[1])) . ' Busy' } [ 0, 30 ], [ 30, 75 ] ],
     '... two rentals as DATE values, move-in to move-out';
 unlike $cal->{body}, qr/renter-|door code/, '... no renter id, no note';
-is scalar @{ ics_events('lockers')->{events} }, 2, "the lockers' feed: two rentals";
+is scalar @{ ics_events($t, 'lockers')->{events} }, 2, "the lockers' feed: two rentals";
 
 # bob cancels before moving in
 is act($t, 'renter-bob', $b->{json}{id}, 'cancel')->{status}, 200, 'bob cancels';
 is_deeply runs('box-12', $D->(0), $D->(90)), [ $run->(0, 30, 0), $run->(30, 90, 1) ], 'the box is free from day 30 again';
 is_deeply search('storage', $D->(30), $D->(60)), { 'box-12' => 1 }, 'and listed for days 30-60';
-is scalar @{ ics_events('box-12')->{events} }, 1, 'the feed: one rental';
+is scalar @{ ics_events($t, 'box-12')->{events} }, 1, 'the feed: one rental';
 
 is_deeply [ $t->check_error_log ], [], 'no alert, crit or crash in the error log';
 

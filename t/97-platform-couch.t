@@ -23,6 +23,7 @@ use warnings;
 use Test::More;
 use JSON::PP ();
 use BookingTest;
+use BookingPlatform qw(ics_events);
 use BookingRace qw(:all);
 
 BookingRace::pin_module();
@@ -49,24 +50,6 @@ sub search {
     my $r = $t->req(GET => "/api/resources?type=$type&from=" . date($from) . '&to=' . date($to) . $qs);
     return { error => "$r->{status} $r->{body}" } unless $r->{status} == 200;
     return { map { $_->{id} => $_->{free} } @{ $r->{json}{items} } };
-}
-
-sub ics_events {
-    my ($res) = @_;
-    my $r = $t->req(GET => "/api/resources/$res/calendar.ics");
-    my $body = $r->{body} // '';
-    (my $u = $body) =~ s/\r\n[ \t]//g;
-    my @ev;
-    for my $block ($u =~ /^BEGIN:VEVENT\r\n(.*?)^END:VEVENT\r\n/gms) {
-        my %e;
-        for my $l (split /\r\n/, $block) {
-            my ($k, $p, $v) = $l =~ /^([A-Z-]+)((?:;[^:]*)?):(.*)$/ or next;
-            $e{$k} = $v;
-            $e{"$k;"} = $p;
-        }
-        push @ev, \%e;
-    }
-    return { status => $r->{status}, type => $r->{headers}{'content-type'} // '', body => $body, events => \@ev };
 }
 
 sub compact { (my $s = $_[0]) =~ tr/-://d; return $s }
@@ -102,7 +85,7 @@ my $carol = $ask->('surfer-carol', 2, 4);
 error_is($carol, 409, 'unavailable', name => 'carol for nights 2-3 meanwhile: 409');
 is_deeply $carol->{json}{error}{conflicts}, [ { start => $d[2], end => $d[3], free => 0 } ], '... night 2 is taken';
 is_deeply search('couch', $N[1], $N[3]), { 'couch-sam' => 1 }, 'the search leaves the couch out';
-my $cal = ics_events('couch-olga');
+my $cal = ics_events($t, 'couch-olga');
 is_deeply [ map { "$_->{UID} $_->{SUMMARY} $_->{DTSTART} $_->{DTEND}" } @{ $cal->{events} } ],
     [ "$id\@ngx_booking Busy " . compact($d[1]) . ' ' . compact($d[3]) ], "the host's feed shows the request as Busy";
 unlike $cal->{body}, qr/surfer-|note-secret/, '... no surfer id, no note';
@@ -130,14 +113,14 @@ is_deeply runs('couch-olga', $N[0], $N[10]),
     [ $run->(0, 1, 1), $run->(1, 3, 0), $run->(3, 5, 1), $run->(5, 8, 0), $run->(8, 10, 1) ],
     'while requested: nights 5-7 taken too';
 is_deeply search('couch', $N[5], $N[8]), { 'couch-sam' => 1 }, 'not in the search for nights 5-7';
-is scalar @{ ics_events('couch-olga')->{events} }, 2, 'the feed: the stay and the request';
+is scalar @{ ics_events($t, 'couch-olga')->{events} }, 2, 'the feed: the stay and the request';
 
 my $dc = act($t, 'host-olga', $bid, 'decline');
 is "$dc->{status} $dc->{json}{status}", '200 declined', 'host-olga declines';
 is_deeply runs('couch-olga', $N[0], $N[10]), [ $run->(0, 1, 1), $run->(1, 3, 0), $run->(3, 10, 1) ],
     'after the decline: nights 5-7 free again';
 is_deeply search('couch', $N[5], $N[8]), { 'couch-olga' => 1, 'couch-sam' => 1 }, 'the couch is back in the search';
-is_deeply [ map { $_->{UID} } @{ ics_events('couch-olga')->{events} } ], [ "$id\@ngx_booking" ],
+is_deeply [ map { $_->{UID} } @{ ics_events($t, 'couch-olga')->{events} } ], [ "$id\@ngx_booking" ],
     'the declined request left the feed';
 is get_booking($t, 'surfer-bob', $bid)->{json}{status}, 'declined', 'bob sees it declined';
 my $dc2 = act($t, 'host-olga', $bid, 'decline');
