@@ -154,8 +154,14 @@ else
                    'in nginx.conf: PUT the resource again', 'resource')
     end
 
+    -- the type's clock only matters to opening hours: most resources
+    -- have none, and a hold does not look for it
     local s, e = tonumber(A_START), tonumber(A_END)
-    local field, why = range_refusal(R, rules, kind, s, e, t, zone_of(R.type, A_ZONES))
+    local zs, ze = 0, 0
+    if R.hours ~= '' then
+        zs, ze = zone_of(R.type, A_ZONES)
+    end
+    local field, why = range_refusal(R, rules, kind, s, e, t, zs, ze)
     if field then
         return err(422, 'invalid', why, field)
     end
