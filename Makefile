@@ -111,6 +111,7 @@ CLUSTER_TESTS := t/10-resources.t t/11-availability.t t/30-bookings.t \
                  t/34-idempotency.t t/35-upkeep.t t/36-invariant.t \
                  t/37-internal.t t/38-extend.t t/39-jwt.t t/40-race.t \
                  t/42-waitlist.t t/43-hours.t t/44-series.t t/45-groups.t \
+                 t/46-series-quotas.t \
                  t/60-listing.t \
                  t/61-cache.t \
                  t/62-calendar.t t/63-reads.t t/64-log-vars.t t/65-spans.t \

@@ -235,11 +235,30 @@ ngx_int_t ngx_booking_unindex_type(ngx_booking_req_t *req, ngx_str_t *type,
     ngx_str_t *rid, ngx_booking_step_pt done);
 
 
-/* max_active, claimed in the user's hash slot (ngx_booking_quota.c) */
+/*
+ * max_active and quotas, claimed in the user's hash slot
+ * (ngx_booking_quota.c): one claim a booking, all of a request's or none
+ */
+typedef struct {
+    ngx_str_t                   id;
+    ngx_str_t                   rid;
+    ngx_booking_type_t         *type;        /* its resource's, once read */
+    ngx_str_t                   score;       /* in the user's index */
+    int64_t                     start;       /* -1: timeless */
+    int64_t                     end;
+    ngx_uint_t                  made;        /* its booking was made */
+} ngx_booking_claim_t;
+
+/* a series' claims, once its resource's type (and so its clock) is known */
+typedef ngx_int_t (*ngx_booking_claims_pt)(ngx_booking_req_t *req,
+    ngx_booking_type_t *type, void *data, ngx_booking_claim_t *claims,
+    ngx_uint_t *n);
+
 ngx_uint_t ngx_booking_quota_any(ngx_booking_ops_conf_t *conf);
 ngx_int_t ngx_booking_quota_claim(ngx_booking_req_t *req,
-    ngx_booking_call_t *create, ngx_str_t *rid, ngx_str_t *score,
-    int64_t start, int64_t end);
+    ngx_booking_call_t *create, ngx_str_t *claimed, ngx_str_t *rid,
+    ngx_booking_claim_t *claims, ngx_uint_t n, ngx_booking_claims_pt timed,
+    void *data);
 void ngx_booking_quota_unclaim(ngx_booking_req_t *req);
 ngx_int_t ngx_booking_quota_answer(ngx_booking_req_t *req);
 void ngx_booking_quota_release_periods(ngx_booking_req_t *req,

@@ -6,6 +6,8 @@
 # - one item taken: 409 naming that item (its index), and nothing booked;
 #   two items not fitting: both named;
 # - rules are checked for each item (a room's min), 422 naming the item;
+#   max_active counts every item (a group past it is 429 and claims
+#   nothing);
 # - a trip: a room, a car and a timeless bike in one held group with one
 #   token; confirm changes all; a group whose hold expired is 410 as a
 #   whole; cancel frees every item;
@@ -145,9 +147,18 @@ is $t->req(GET => "/api/groups/$late->{json}{group}", headers => { 'X-User-Id' =
 
 # ------------------------------------------------------------ rules across items
 
-error_is(book('ann', items => [ { resource => $TOOL, start => '2027-12-01T09:00:00Z', end => '2027-12-01T10:00:00Z' },
-                                { resource => $BIKE } ]), 422, 'invalid', field => 'items',
-         name => 'an item of a type with max_active: refused (claims per item are not built)');
+# max_active=2 on tools: each item is one claim, all of a group's or none
+sub tool_at { my ($h) = @_; return { resource => $TOOL, start => "2027-12-01T$h:00:00Z",
+                                     end => sprintf('2027-12-01T%02d:00:00Z', $h + 1) } }
+is book('ann', items => [ tool_at(10), { resource => $BIKE } ])->{status}, 201,
+    'max_active=2: a tool and a bike, one claim on tools';
+error_is(book('ann', items => [ tool_at(12), tool_at(14) ]), 429, 'quota',
+         name => 'two tools more in one group: 429, neither is booked');
+is book('ann', resource => $TOOL, start => '2027-12-01T12:00:00Z', end => '2027-12-01T13:00:00Z')->{status}, 201,
+    '... the refused group claimed nothing: one tool more is the second';
+error_is(book('ann', items => [ tool_at(16), { resource => $BIKE } ]), 429, 'quota',
+         name => 'a third tool in a group: 429');
+is book('bo', items => [ tool_at(16), tool_at(18) ])->{status}, 201, 'bo has his own two, in one group';
 error_is($t->req(POST => '/admin/bookings', body => { kind => 'block', hold => $TRUE, items => [
              { resource => 'home-a', start => '2028-01-01', end => '2028-01-03' },
              { resource => $HB, start => '2028-01-01', end => '2028-01-03' } ] }),

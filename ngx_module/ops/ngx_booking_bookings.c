@@ -411,18 +411,21 @@ static ngx_int_t
 ngx_booking_create_indexed(ngx_booking_req_t *req, ngx_booking_call_t *call,
     ngx_str_t *rid, int64_t start, int64_t end)
 {
-    ngx_str_t           *id, score;
-    ngx_booking_call_t  *zadd;
+    ngx_str_t            *id;
+    ngx_booking_call_t   *zadd;
+    ngx_booking_claim_t  *claim;
 
-    id = ngx_palloc(req->pool, sizeof(ngx_str_t));
-    if (id == NULL) {
+    claim = ngx_pcalloc(req->pool, sizeof(ngx_booking_claim_t));
+    if (claim == NULL) {
         return NGX_ERROR;
     }
 
+    id = &claim->id;
     id->len = rid->len + 1 + NGX_BOOKING_RAND_LEN;
     id->data = ngx_pnalloc(req->pool, id->len);
     if (id->data == NULL
-        || ngx_booking_num(req, &score, start >= 0 ? start : ngx_time())
+        || ngx_booking_num(req, &claim->score,
+                           start >= 0 ? start : ngx_time())
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -431,15 +434,21 @@ ngx_booking_create_indexed(ngx_booking_req_t *req, ngx_booking_call_t *call,
     (void) ngx_sprintf(id->data, "%V.%V", rid,
                        &call->args[NGX_BOOKING_BOOKING_CREATE_A_RAND]);
 
+    claim->start = start;
+    claim->end = end;
+
     req->state = call;
     req->state_id = id;
 
     /* max_active: the index entry and the claim in one step */
     if (ngx_booking_create_counts(req, call)) {
-        return ngx_booking_quota_claim(req, call, rid, &score, start, end);
+        return ngx_booking_quota_claim(req, call,
+                             &call->args[NGX_BOOKING_BOOKING_CREATE_A_CLAIMED],
+                             rid, claim, 1, NULL, NULL);
     }
 
-    zadd = ngx_booking_index_user(req, id, &score, ngx_booking_create_send);
+    zadd = ngx_booking_index_user(req, id, &claim->score,
+                                  ngx_booking_create_send);
     if (zadd == NULL) {
         return NGX_ERROR;
     }
@@ -570,9 +579,6 @@ ngx_booking_created(ngx_booking_call_t *call)
     if (req->state == call && ngx_booking_create_unmade(call)) {
         ngx_booking_unindex_user(req, req->state_id);
         ngx_booking_quota_unclaim(req);
-        ngx_booking_quota_release(req, &req->caller.user,
-                       &call->args[NGX_BOOKING_BOOKING_CREATE_A_CLAIMED],
-                       req->state_id);
     }
 
     rc = ngx_booking_op_check(req, call);
@@ -764,28 +770,6 @@ ngx_booking_acted(ngx_booking_call_t *call)
 
     ngx_booking_op_done(req, ngx_booking_view_one(&req->answer, req->pool,
                                                   rec, NULL));
-}
-
-
-/*
- * A booking that no longer occupies (cancelled, declined), or a waitlist
- * entry deleted, gives its claims back now, not when they are found stale.
- */
-void
-ngx_booking_release_claims(ngx_booking_req_t *req, ngx_booking_rec_t *rec)
-{
-    ngx_str_t  user, type, id;
-
-    user.data = (u_char *) rec->user.data;
-    user.len = rec->user.len;
-    type.data = (u_char *) rec->type.data;
-    type.len = rec->type.len;
-    id.data = (u_char *) rec->id.data;
-    id.len = rec->id.len;
-
-    ngx_booking_quota_release(req, &user, &type, &id);
-    ngx_booking_quota_release_periods(req, &user, &type, &id, rec->start,
-                                      rec->end, rec->created_at);
 }
 
 

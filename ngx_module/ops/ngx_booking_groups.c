@@ -18,6 +18,8 @@
 /* the ids made for a series, for the user's index */
 typedef struct {
     ngx_booking_call_t         *call;       /* series_create */
+    ngx_booking_ask_t          *ask;
+    ngx_booking_claim_t        *claims;     /* with max_active or quotas */
     ngx_str_t                   rid;
     ngx_str_t                  *ids;
     ngx_str_t                  *scores;
@@ -34,6 +36,13 @@ static u_char *ngx_booking_series_line(ngx_booking_type_t *t,
     size_t *n);
 static ngx_int_t ngx_booking_series_quotas(ngx_booking_req_t *req,
     ngx_str_t *out);
+static ngx_int_t ngx_booking_series_claim(ngx_booking_req_t *req,
+    ngx_booking_series_t *ser, ngx_uint_t items);
+static ngx_int_t ngx_booking_series_timed(ngx_booking_req_t *req,
+    ngx_booking_type_t *type, void *data, ngx_booking_claim_t *claims,
+    ngx_uint_t *n);
+static void ngx_booking_series_unclaim(ngx_booking_req_t *req,
+    ngx_booking_series_t *ser, ngx_booking_call_t *call);
 static ngx_int_t ngx_booking_series_ids(ngx_booking_req_t *req,
     ngx_booking_ask_t *ask, ngx_str_t *rands, ngx_booking_series_t *ser);
 static ngx_int_t ngx_booking_series_keys(ngx_booking_req_t *req,
@@ -53,6 +62,8 @@ static ngx_int_t ngx_booking_group_items(ngx_booking_req_t *req,
 static ngx_int_t ngx_booking_group_call(ngx_booking_req_t *req,
     ngx_str_t *op);
 static void ngx_booking_group_done(ngx_booking_call_t *call);
+static void ngx_booking_group_release(ngx_booking_req_t *req,
+    ngx_booking_group_t *g);
 static ngx_int_t ngx_booking_group_answer(ngx_booking_req_t *req,
     ngx_booking_group_t *g, ngx_str_t *rid);
 static ngx_int_t ngx_booking_group_changed(ngx_booking_req_t *req,
@@ -133,11 +144,20 @@ ngx_booking_series(ngx_booking_req_t *req, ngx_booking_ask_t *ask)
     }
 
     ser->call = call;
+    ser->ask = ask;
     ser->rid = ask->rid;
     req->state = ser;
 
     if (who->user.len == 0) {
         return ngx_booking_op_send(req, call);
+    }
+
+    /* every occurrence claimed, with its index entry, in one step */
+    if (!who->admin
+        && !(ask->kind.len == 5 && ngx_strncmp(ask->kind.data, "block", 5) == 0)
+        && ngx_booking_quota_any(req->conf))
+    {
+        return ngx_booking_series_claim(req, ser, 0);
     }
 
     /*
@@ -314,6 +334,99 @@ ngx_booking_series_quotas(ngx_booking_req_t *req, ngx_str_t *out)
     }
 
     out->len = p - out->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The claims of every occurrence or item (ngx_booking_quota.c): their ids
+ * and index entries now; an occurrence's range once the resource's type
+ * tells the clock.
+ */
+static ngx_int_t
+ngx_booking_series_claim(ngx_booking_req_t *req, ngx_booking_series_t *ser,
+    ngx_uint_t items)
+{
+    ngx_str_t            *claimed;
+    ngx_uint_t            i;
+    ngx_booking_ask_t    *ask;
+    ngx_booking_claim_t  *c;
+
+    ask = ser->ask;
+    ser->claims = ngx_pcalloc(req->pool,
+                              ser->n * sizeof(ngx_booking_claim_t));
+    if (ser->claims == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < ser->n; i++) {
+        c = &ser->claims[i];
+        c->id = ser->ids[i];
+        c->score = ser->scores[i];
+        c->start = items ? ask->in.items[i].start : -1;
+        c->end = items ? ask->in.items[i].end : -1;
+        c->rid = items ? ask->rids[i] : ser->rid;
+    }
+
+    if (items) {
+        claimed = &ser->call->args[NGX_BOOKING_GROUP_CREATE_A_CLAIMED];
+
+        return ngx_booking_quota_claim(req, ser->call, claimed, NULL,
+                                       ser->claims, ser->n, NULL, NULL);
+    }
+
+    claimed = &ser->call->args[NGX_BOOKING_SERIES_CREATE_A_CLAIMED];
+
+    return ngx_booking_quota_claim(req, ser->call, claimed, &ser->rid,
+                                   ser->claims, ser->n,
+                                   ngx_booking_series_timed, ser);
+}
+
+
+/*
+ * The occurrences on the type's clock, as its line of occurrences has
+ * them: none when the script will refuse the series (too many, none, no
+ * calendar).
+ */
+static ngx_int_t
+ngx_booking_series_timed(ngx_booking_req_t *req, ngx_booking_type_t *type,
+    void *data, ngx_booking_claim_t *claims, ngx_uint_t *n)
+{
+    ngx_booking_series_t *ser = data;
+
+    int                      rc;
+    size_t                   i, m;
+    int64_t                 *starts, *ends;
+    const ngx_booking_tz_t  *tz;
+
+    starts = ngx_palloc(req->pool, 2 * type->repeat_max * sizeof(int64_t));
+    if (starts == NULL) {
+        return NGX_ERROR;
+    }
+
+    ends = starts + type->repeat_max;
+    tz = type->tz ? type->tz : &ngx_booking_utc;
+
+    rc = ngx_booking_repeat_expand(tz, &ser->ask->repeat, ser->ask->in.start,
+                                   ser->ask->in.end, type->repeat_max,
+                                   starts, ends, &m);
+
+    if (rc != NGX_BOOKING_OK || type->slot == 0 || m > *n) {
+        *n = 0;
+        return NGX_OK;
+    }
+
+    for (i = 0; i < m; i++) {
+        claims[i].start = starts[i];
+        claims[i].end = ends[i];
+
+        if (ngx_booking_num(req, &claims[i].score, starts[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    *n = m;
 
     return NGX_OK;
 }
@@ -499,7 +612,15 @@ ngx_booking_series_made(ngx_booking_call_t *call)
         }
     }
 
+    if (ser->claims != NULL && (unmade || call->rc == NGX_BOOKING_STORE_OK)) {
+        ngx_booking_series_unclaim(req, ser, unmade ? NULL : call);
+    }
+
     rc = ngx_booking_op_check(req, call);
+
+    if (rc == NGX_OK) {
+        rc = ngx_booking_quota_answer(req);
+    }
 
     if (rc != NGX_DECLINED) {
         ngx_booking_op_done(req, rc);
@@ -512,6 +633,32 @@ ngx_booking_series_made(ngx_booking_call_t *call)
     }
 
     ngx_booking_op_done(req, ngx_booking_group_answer(req, g, &ser->rid));
+}
+
+
+/* the claims of occurrences not made (all, or those skipped) given back */
+static void
+ngx_booking_series_unclaim(ngx_booking_req_t *req, ngx_booking_series_t *ser,
+    ngx_booking_call_t *made)
+{
+    ngx_uint_t           i, j;
+    ngx_booking_page_t  *page;
+
+    if (made != NULL) {
+        page = &made->result.group.items;
+
+        for (i = 0; i < ser->n; i++) {
+            for (j = 0; j < page->n && !ser->claims[i].made; j++) {
+                ser->claims[i].made =
+                    (page->recs[j].id.len == ser->claims[i].id.len
+                     && ngx_strncmp(page->recs[j].id.data,
+                                    ser->claims[i].id.data,
+                                    ser->claims[i].id.len) == 0);
+            }
+        }
+    }
+
+    ngx_booking_quota_unclaim(req);
 }
 
 
@@ -605,11 +752,20 @@ ngx_booking_items(ngx_booking_req_t *req, ngx_booking_ask_t *ask)
     }
 
     ser->call = call;
+    ser->ask = ask;
     ser->rid = ask->rid;
     req->state = ser;
 
     if (who->user.len == 0) {
         return ngx_booking_op_send(req, call);
+    }
+
+    /* every item claimed, with its index entry, in one step */
+    if (!who->admin
+        && !(ask->kind.len == 5 && ngx_strncmp(ask->kind.data, "block", 5) == 0)
+        && ngx_booking_quota_any(req->conf))
+    {
+        return ngx_booking_series_claim(req, ser, 1);
     }
 
     zadd = ngx_booking_series_index(req, ser, "ZADD",
@@ -807,7 +963,8 @@ ngx_booking_group_done(ngx_booking_call_t *call)
 {
     ngx_booking_req_t *req = call->data;
 
-    ngx_int_t  rc;
+    ngx_int_t   rc;
+    ngx_str_t  *op;
 
     rc = ngx_booking_op_check(req, call);
 
@@ -829,9 +986,40 @@ ngx_booking_group_done(ngx_booking_call_t *call)
         return;
     }
 
+    op = &call->args[NGX_BOOKING_GROUP_A_OP];
+
+    if (op->len == 6 && ngx_strncmp(op->data, "cancel", 6) == 0
+        && ngx_booking_quota_any(req->conf))
+    {
+        ngx_booking_group_release(req, &call->result.group);
+    }
+
     ngx_booking_op_done(req, ngx_booking_group_answer(req,
                                                       &call->result.group,
                                                       &req->id));
+}
+
+
+/* a cancelled group's bookings give their claims back now */
+static void
+ngx_booking_group_release(ngx_booking_req_t *req, ngx_booking_group_t *g)
+{
+    ngx_uint_t          i;
+    ngx_booking_rec_t  *rec;
+
+    if (g->http >= 300) {
+        return;
+    }
+
+    for (i = 0; i < g->items.n; i++) {
+        rec = &g->items.recs[i];
+
+        if (rec->status.len == 9
+            && ngx_strncmp(rec->status.data, "cancelled", 9) == 0)
+        {
+            ngx_booking_release_claims(req, rec);
+        }
+    }
 }
 
 

@@ -23,6 +23,11 @@
  * for stale let a third booking through where max_active was 2.  Claims
  * are never too few, so max_active is never exceeded; a failure between
  * steps only makes one count a little longer.
+ *
+ * A series claims every occurrence in step 2, all or none, with the
+ * occurrences on the clock of the type read in step 1: a user with
+ * max_active 3 cannot book a weekly series of 4, nor pass a monthly quota
+ * with occurrences of the same month.
  */
 
 #include <ngx_config.h>
@@ -35,6 +40,9 @@
 
 /* the most periods of quotas one booking is checked in */
 #define NGX_BOOKING_CHECKS_MAX  512
+
+/* a step that reads one resource's type for every claim */
+#define NGX_BOOKING_QUOTA_ALL  ((ngx_uint_t) -1)
 
 /* a period's claims are kept this long after it ends */
 #define NGX_BOOKING_PERIOD_KEEP  86400
@@ -50,6 +58,7 @@
 /* one period of one quota that the booking falls in */
 typedef struct {
     ngx_booking_quota_conf_t  *quota;
+    ngx_uint_t                 claim;     /* the claim it is of */
     int64_t                    start;
     int64_t                    next;
     int64_t                    amount;
@@ -60,10 +69,12 @@ typedef struct {
 typedef struct {
     ngx_booking_req_t    *req;
     ngx_booking_call_t   *create;
-    ngx_booking_type_t   *type;
-    ngx_str_t             rid;
-    ngx_str_t             score;
-    ngx_str_t             until;
+    ngx_str_t            *claimed;    /* create's argument: the types */
+    ngx_booking_claim_t  *claims;
+    ngx_uint_t            nclaims;
+    ngx_booking_claims_pt timed;
+    void                 *data;
+    ngx_uint_t            items;      /* each claim of its own resource */
     ngx_str_t            *held;       /* the claims that counted */
     int64_t              *at;         /* when each was made */
     ngx_uint_t            nheld;
@@ -71,8 +82,6 @@ typedef struct {
     ngx_uint_t            nstale;
     ngx_uint_t            pending;
     ngx_booking_call_t   *failed;
-    int64_t               start;
-    int64_t               end;
     ngx_array_t           checks;     /* ngx_booking_check_t */
     u_char               *verified_which;
     ngx_uint_t            refused;    /* 1 + which, when refused */
@@ -89,7 +98,9 @@ static void ngx_booking_quota_typed(ngx_booking_call_t *call);
 static ngx_int_t ngx_booking_quota_periods(ngx_booking_quota_t *q);
 static ngx_int_t ngx_booking_quota_add(ngx_booking_req_t *req,
     ngx_array_t *checks, ngx_booking_quota_conf_t *qc, ngx_str_t *user,
-    int64_t start, int64_t end, int64_t made);
+    int64_t start, int64_t end, int64_t made, ngx_uint_t claim);
+static ngx_int_t ngx_booking_quota_args(ngx_booking_quota_t *q,
+    ngx_str_t *a);
 static ngx_uint_t ngx_booking_quota_applies(ngx_booking_quota_conf_t *qc,
     ngx_str_t *type, ngx_str_t *groups);
 static ngx_int_t ngx_booking_quota_refused(ngx_booking_quota_t *q,
@@ -105,7 +116,17 @@ static ngx_int_t ngx_booking_quota_key(ngx_booking_req_t *req,
 static void ngx_booking_quota_drop(ngx_booking_req_t *req, const char *cmd,
     const char *which, ngx_str_t *user, ngx_str_t *type, ngx_str_t *id);
 static void ngx_booking_quota_hdel(ngx_booking_req_t *req,
-    ngx_array_t *checks, ngx_str_t *id);
+    ngx_array_t *checks, ngx_booking_claim_t *claims, ngx_str_t *id);
+static void ngx_booking_quota_unclaim_active(ngx_booking_quota_t *q);
+static void ngx_booking_quota_unclaim_type(ngx_booking_quota_t *q,
+    ngx_booking_type_t *t, const char *cmd, const char *which);
+static ngx_int_t ngx_booking_quota_typed_all(ngx_booking_quota_t *q);
+static ngx_int_t ngx_booking_quota_told(ngx_booking_quota_t *q);
+static ngx_int_t ngx_booking_quota_go(ngx_booking_quota_t *q,
+    ngx_booking_call_t *call);
+static ngx_int_t ngx_booking_quota_none(ngx_booking_quota_t *q);
+static ngx_int_t ngx_booking_quota_back(ngx_booking_quota_t *q,
+    ngx_booking_call_t *call);
 static void ngx_booking_quota_ignore(ngx_booking_call_t *call);
 
 
@@ -129,140 +150,236 @@ ngx_booking_quota_any(ngx_booking_ops_conf_t *conf)
 
 
 /*
- * The steps before a user's booking (create, in req->state, its id in
- * req->state_id): the resource's type first.  NGX_DONE, or the answer.
+ * The steps before a user's bookings (create: booking_create,
+ * series_create or group_create; claimed, its argument that names the
+ * types claimed for): the type of each booking's resource first (rid: of
+ * them all; NULL: each claim's own, the items of a group); a series'
+ * claims (timed) are found then.  NGX_DONE, or the answer.
  */
 ngx_int_t
 ngx_booking_quota_claim(ngx_booking_req_t *req, ngx_booking_call_t *create,
-    ngx_str_t *rid, ngx_str_t *score, int64_t start, int64_t end)
+    ngx_str_t *claimed, ngx_str_t *rid, ngx_booking_claim_t *claims,
+    ngx_uint_t n, ngx_booking_claims_pt timed, void *data)
 {
-    ngx_booking_call_t   *call;
-    ngx_booking_quota_t  *q;
-    static const char    *r[] = { NGX_BOOKING_KEY_R, NULL };
+    ngx_uint_t                 i;
+    ngx_booking_call_t        *call;
+    ngx_booking_quota_t       *q;
+    ngx_booking_quota_part_t  *part;
+    static const char         *r[] = { NGX_BOOKING_KEY_R, NULL };
 
     q = ngx_pcalloc(req->pool, sizeof(ngx_booking_quota_t));
-    call = ngx_booking_op_call(req, -1, 0, 3, NGX_BOOKING_R_FIELDS,
-                               ngx_booking_quota_typed);
-
-    if (q == NULL || call == NULL
-        || ngx_booking_resource_keys(req, rid, &call->args[1], r) != NGX_OK)
+    if (q == NULL
+        || ngx_array_init(&q->checks, req->pool, 4,
+                          sizeof(ngx_booking_check_t))
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
 
     q->req = req;
     q->create = create;
-    q->rid = *rid;
-    q->score = *score;
-    q->start = start;
-    q->end = end;
-
-    if (ngx_array_init(&q->checks, req->pool, 4, sizeof(ngx_booking_check_t))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
+    q->claimed = claimed;
+    q->claims = claims;
+    q->nclaims = n;
+    q->timed = timed;
+    q->data = data;
+    q->items = (rid == NULL);
     req->claims = q;
 
-    ngx_str_set(&call->args[0], "HMGET");
-    ngx_str_set(&call->args[2], "type");
-    call->data = q;
+    for (i = 0; rid != NULL && i < n; i++) {
+        claims[i].rid = *rid;
+    }
 
-    return ngx_booking_op_send(req, call);
+    for (i = 0; i < (q->items ? n : 1); i++) {
+        part = ngx_palloc(req->pool, sizeof(ngx_booking_quota_part_t));
+        call = ngx_booking_op_call(req, -1, 0, 3, NGX_BOOKING_R_FIELDS,
+                                   ngx_booking_quota_typed);
+        if (part == NULL || call == NULL
+            || ngx_booking_resource_keys(req, &claims[i].rid, &call->args[1],
+                                         r)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        part->q = q;
+        part->i = q->items ? i : NGX_BOOKING_QUOTA_ALL;
+
+        ngx_str_set(&call->args[0], "HMGET");
+        ngx_str_set(&call->args[2], "type");
+        call->data = part;
+
+        if (ngx_booking_quota_go(q, call) != NGX_OK) {
+            break;
+        }
+    }
+
+    return q->pending ? NGX_DONE : ngx_booking_quota_none(q);
 }
 
 
+/* a resource's type, known: once every one is, the claims */
 static void
 ngx_booking_quota_typed(ngx_booking_call_t *call)
 {
-    ngx_booking_quota_t *q = call->data;
+    ngx_booking_quota_part_t *part = call->data;
 
-    ngx_booking_fields_t  *f;
+    ngx_uint_t              i;
+    ngx_booking_quota_t    *q;
+    ngx_booking_type_t     *type;
+    ngx_booking_fields_t   *f;
 
-    if (call->rc != NGX_BOOKING_STORE_OK) {
-        ngx_booking_op_done(q->req, ngx_booking_op_failed(q->req, call));
-        return;
-    }
-
+    q = part->q;
     f = &call->result.fields;
 
-    /* no such resource, or a type gone from nginx.conf: create tells */
-    if (f->n == 1 && f->v[0].data != NULL) {
-        q->type = ngx_booking_find_type(q->req->conf, (u_char *) f->v[0].data,
-                                        f->v[0].len);
+    if (call->rc == NGX_BOOKING_STORE_OK) {
+        /* no such resource, or a type gone from nginx.conf: create tells */
+        type = (f->n == 1 && f->v[0].data != NULL)
+               ? ngx_booking_find_type(q->req->conf, (u_char *) f->v[0].data,
+                                       f->v[0].len)
+               : NULL;
+
+        for (i = 0; i < q->nclaims; i++) {
+            if (part->i == NGX_BOOKING_QUOTA_ALL || part->i == i) {
+                q->claims[i].type = type;
+            }
+        }
     }
 
-    if (q->type != NULL && ngx_booking_quota_periods(q) != NGX_OK) {
-        ngx_booking_op_done(q->req, ngx_booking_op_fail(q->req,
-                                 NGX_BOOKING_UNPROCESSABLE, "invalid",
-                                 "the booking spans too many periods of "
-                                 "quotas", "end"));
-        return;
+    if (ngx_booking_quota_back(q, call) == NGX_OK) {
+        ngx_booking_op_done(q->req, ngx_booking_quota_typed_all(q));
     }
-
-    if (q->type != NULL && (q->type->max_active || q->checks.nelts)) {
-        q->create->args[NGX_BOOKING_BOOKING_CREATE_A_CLAIMED] = q->type->name;
-    }
-
-    q->verified_which = ngx_pcalloc(q->req->pool, q->checks.nelts + 1);
-    if (q->verified_which == NULL) {
-        ngx_booking_op_done(q->req, NGX_ERROR);
-        return;
-    }
-
-    if (ngx_booking_num(q->req, &q->until,
-                        q->end >= 0 ? q->end : NGX_BOOKING_FOREVER)
-        != NGX_OK)
-    {
-        ngx_booking_op_done(q->req, NGX_ERROR);
-        return;
-    }
-
-    ngx_booking_op_done(q->req, ngx_booking_quota_send(q));
 }
 
 
 /*
- * The periods of every quota that applies to this booking: each period
- * it overlaps (a timeless one: the period of now, its created_at), with
- * 1 for count= or its seconds in the period for hours=.  None for a
- * booking that booking_create will refuse anyway (a start without an
- * end, unaligned, backwards, longer than max): claims only cost then.
+ * Each claim with its type (without one, the index entry only: create
+ * refuses), create told which types were claimed for (it refuses if one
+ * changed since), the periods of quotas; then user_claim.
+ */
+static ngx_int_t
+ngx_booking_quota_typed_all(ngx_booking_quota_t *q)
+{
+    ngx_int_t            rc;
+    ngx_booking_type_t  *type;
+
+    type = q->claims[0].type;
+
+    if (ngx_booking_quota_told(q) != NGX_OK
+        || (q->timed != NULL && type != NULL
+            && q->timed(q->req, type, q->data, q->claims, &q->nclaims)
+               != NGX_OK))
+    {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_booking_quota_periods(q);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_booking_op_fail(q->req, NGX_BOOKING_UNPROCESSABLE,
+                                   "invalid", "the booking spans too many "
+                                   "periods of quotas", "end");
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    q->verified_which = ngx_pcalloc(q->req->pool, q->checks.nelts + 1);
+    if (q->verified_which == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_booking_quota_send(q);
+}
+
+
+/* the type claimed for; a group's: each item's, "-" for none */
+static ngx_int_t
+ngx_booking_quota_told(ngx_booking_quota_t *q)
+{
+    u_char              *p;
+    ngx_uint_t           i;
+    ngx_booking_type_t  *t;
+
+    if (!q->items) {
+        if (q->claims[0].type != NULL) {
+            *q->claimed = q->claims[0].type->name;
+        }
+
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(q->req->pool,
+                    q->nclaims * (NGX_BOOKING_TYPE_NAME_MAX + 1));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    q->claimed->data = p;
+
+    for (i = 0; i < q->nclaims; i++) {
+        t = q->claims[i].type;
+        p = t ? ngx_sprintf(p, "%V ", &t->name) : ngx_sprintf(p, "- ");
+    }
+
+    q->claimed->len = p - q->claimed->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The periods of every quota that applies to each booking: each period it
+ * overlaps (a timeless one: the period of now, its created_at), with 1
+ * for count= or its seconds in the period for hours=.  None for a booking
+ * that its script will refuse anyway (a start without an end, unaligned,
+ * backwards, longer than max): claims only cost then.
  */
 static ngx_int_t
 ngx_booking_quota_periods(ngx_booking_quota_t *q)
 {
     int64_t                    s, e, slot;
     ngx_int_t                  rc;
-    ngx_uint_t                 i;
+    ngx_uint_t                 i, k;
     ngx_booking_req_t         *req;
+    ngx_booking_type_t        *t;
     ngx_booking_quota_conf_t  *qc;
 
     req = q->req;
     qc = req->conf->quotas.elts;
-    s = q->start;
-    e = q->end;
-    slot = q->type->slot;
 
-    if ((s >= 0) != (e >= 0)
-        || (s >= 0 && (slot <= 0 || e <= s || s % slot || e % slot
-                       || (q->type->max > 0 && e - s > q->type->max))))
-    {
-        return NGX_OK;
-    }
+    for (k = 0; k < q->nclaims; k++) {
+        t = q->claims[k].type;
+        s = q->claims[k].start;
+        e = q->claims[k].end;
 
-    for (i = 0; i < req->conf->quotas.nelts; i++) {
-        if (!ngx_booking_quota_applies(&qc[i], &q->type->name,
-                                       &req->caller.groups))
+        if (t == NULL) {
+            continue;
+        }
+
+        slot = t->slot;
+
+        if ((s >= 0) != (e >= 0)
+            || (s >= 0 && (slot <= 0 || e <= s || s % slot || e % slot
+                           || (t->max > 0 && e - s > t->max))))
         {
             continue;
         }
 
-        rc = ngx_booking_quota_add(req, &q->checks, &qc[i],
-                                   &req->caller.user, s, e, ngx_time());
-        if (rc != NGX_OK) {
-            return rc;
+        for (i = 0; i < req->conf->quotas.nelts; i++) {
+            if (!ngx_booking_quota_applies(&qc[i], &t->name,
+                                           &req->caller.groups))
+            {
+                continue;
+            }
+
+            rc = ngx_booking_quota_add(req, &q->checks, &qc[i],
+                                       &req->caller.user, s, e, ngx_time(),
+                                       k);
+            if (rc != NGX_OK) {
+                return rc;
+            }
         }
     }
 
@@ -274,7 +391,7 @@ ngx_booking_quota_periods(ngx_booking_quota_t *q)
 static ngx_int_t
 ngx_booking_quota_add(ngx_booking_req_t *req, ngx_array_t *checks,
     ngx_booking_quota_conf_t *qc, ngx_str_t *user, int64_t start,
-    int64_t end, int64_t made)
+    int64_t end, int64_t made, ngx_uint_t claim)
 {
     int64_t                   t, ps, pn;
     ngx_booking_check_t      *c;
@@ -300,6 +417,7 @@ ngx_booking_quota_add(ngx_booking_req_t *req, ngx_array_t *checks,
         }
 
         c->quota = qc;
+        c->claim = claim;
         c->start = ps;
         c->next = pn;
         c->amount = !qc->hours ? 1
@@ -382,18 +500,20 @@ ngx_booking_quota_applies(ngx_booking_quota_conf_t *qc, ngx_str_t *type,
 static ngx_int_t
 ngx_booking_quota_send(ngx_booking_quota_t *q)
 {
-    ngx_str_t            *k, *a, none;
+    ngx_str_t            *k, *name, qkey, wkey, none;
     ngx_uint_t            i;
     ngx_booking_req_t    *req;
     ngx_booking_call_t   *call;
+    ngx_booking_type_t   *t;
     ngx_booking_check_t  *c;
 
     req = q->req;
 
     call = ngx_booking_op_call(req, NGX_BOOKING_SCRIPT_USER_CLAIM,
-                               NGX_BOOKING_USER_CLAIM_K_P + q->checks.nelts,
+                               1 + 2 * q->nclaims + q->checks.nelts,
                                NGX_BOOKING_USER_CLAIM_A_REST
-                               + 4 * q->checks.nelts + q->nstale,
+                               + 4 * q->nclaims + 5 * q->checks.nelts
+                               + q->nstale,
                                NGX_BOOKING_R_FIELDS,
                                ngx_booking_quota_claimed);
     if (call == NULL) {
@@ -401,63 +521,42 @@ ngx_booking_quota_send(ngx_booking_quota_t *q)
     }
 
     k = call->keys;
-    a = call->args;
     ngx_str_set(&none, "");
 
     if (ngx_booking_user_key(req, &k[NGX_BOOKING_USER_CLAIM_K_U]) != NGX_OK
-        || ngx_booking_quota_key(req, "q", &req->caller.user,
-                                 q->type ? &q->type->name : &none,
-                                 &k[NGX_BOOKING_USER_CLAIM_K_Q])
-           != NGX_OK
-        || ngx_booking_quota_key(req, "w", &req->caller.user,
-                                 q->type ? &q->type->name : &none,
-                                 &k[NGX_BOOKING_USER_CLAIM_K_W])
-           != NGX_OK
-        || ngx_booking_num(req, &a[NGX_BOOKING_USER_CLAIM_A_MAX],
-                           q->type ? (int64_t) q->type->max_active : 0)
-           != NGX_OK)
+        || ngx_booking_quota_args(q, call->args) != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    a[NGX_BOOKING_USER_CLAIM_A_ID] = *req->state_id;
-    a[NGX_BOOKING_USER_CLAIM_A_SCORE] = q->score;
-    a[NGX_BOOKING_USER_CLAIM_A_UNTIL] = q->until;
+    k += NGX_BOOKING_USER_CLAIM_K_Q;
 
-    if (ngx_booking_num(req, &a[NGX_BOOKING_USER_CLAIM_A_CHECKS],
-                        (int64_t) q->checks.nelts)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
+    /* each claim's type's Q and W: made again only for another type */
+    for (i = 0; i < q->nclaims; i++) {
+        t = q->claims[i].type;
+
+        if (i == 0 || t != q->claims[i - 1].type) {
+            name = t ? &t->name : &none;
+
+            if (ngx_booking_quota_key(req, "q", &req->caller.user, name,
+                                      &qkey)
+                != NGX_OK
+                || ngx_booking_quota_key(req, "w", &req->caller.user, name,
+                                         &wkey)
+                   != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+
+        *k++ = qkey;
+        *k++ = wkey;
     }
 
     c = q->checks.elts;
-    a += NGX_BOOKING_USER_CLAIM_A_REST;
 
     for (i = 0; i < q->checks.nelts; i++) {
-        k[NGX_BOOKING_USER_CLAIM_K_P + i] = c[i].key;
-
-        if (ngx_booking_num(req, &a[0], c[i].quota->limit) != NGX_OK
-            || ngx_booking_num(req, &a[1], c[i].amount) != NGX_OK
-            || ngx_booking_num(req, &a[2],
-                               c[i].next + NGX_BOOKING_PERIOD_KEEP)
-               != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        if (c[i].quota->hours) {
-            ngx_str_set(&a[3], "0");
-
-        } else {
-            ngx_str_set(&a[3], "1");
-        }
-
-        a += 4;
-    }
-
-    for (i = 0; i < q->nstale; i++) {
-        a[i] = q->stale[i];
+        *k++ = c[i].key;
     }
 
     /* with booking_redis_replicas, WAITed on its node, in a Cluster */
@@ -465,6 +564,77 @@ ngx_booking_quota_send(ngx_booking_quota_t *q)
     call->data = q;
 
     return ngx_booking_op_send(req, call);
+}
+
+
+/* checks claims, then each claim's, each check's, the stale claims */
+static ngx_int_t
+ngx_booking_quota_args(ngx_booking_quota_t *q, ngx_str_t *a)
+{
+    ngx_uint_t            i;
+    ngx_booking_req_t    *req;
+    ngx_booking_check_t  *c;
+    ngx_booking_claim_t  *cl;
+
+    req = q->req;
+
+    if (ngx_booking_num(req, &a[NGX_BOOKING_USER_CLAIM_A_CHECKS],
+                        (int64_t) q->checks.nelts) != NGX_OK
+        || ngx_booking_num(req, &a[NGX_BOOKING_USER_CLAIM_A_CLAIMS],
+                           (int64_t) q->nclaims) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    a += NGX_BOOKING_USER_CLAIM_A_REST;
+
+    for (i = 0; i < q->nclaims; i++) {
+        cl = &q->claims[i];
+
+        a[0] = cl->id;
+        a[1] = cl->score;
+
+        if (ngx_booking_num(req, &a[2],
+                            cl->end >= 0 ? cl->end : NGX_BOOKING_FOREVER)
+            != NGX_OK
+            || ngx_booking_num(req, &a[3],
+                               cl->type ? (int64_t) cl->type->max_active : 0)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        a += 4;
+    }
+
+    c = q->checks.elts;
+
+    for (i = 0; i < q->checks.nelts; i++) {
+        if (ngx_booking_num(req, &a[0], (int64_t) c[i].claim + 1) != NGX_OK
+            || ngx_booking_num(req, &a[1], c[i].quota->limit) != NGX_OK
+            || ngx_booking_num(req, &a[2], c[i].amount) != NGX_OK
+            || ngx_booking_num(req, &a[3],
+                               c[i].next + NGX_BOOKING_PERIOD_KEEP)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (c[i].quota->hours) {
+            ngx_str_set(&a[4], "0");
+
+        } else {
+            ngx_str_set(&a[4], "1");
+        }
+
+        a += 5;
+    }
+
+    for (i = 0; i < q->nstale; i++) {
+        a[i] = q->stale[i];
+    }
+
+    return NGX_OK;
 }
 
 
@@ -519,8 +689,7 @@ ngx_booking_quota_claimed(ngx_booking_call_t *call)
         q->refused = which + 1;
 
         if (req->idempotency.len) {
-            ngx_str_set(&q->create->args[NGX_BOOKING_BOOKING_CREATE_A_CLAIMED],
-                        "!");
+            ngx_str_set(q->claimed, "!");
             ngx_booking_op_done(req, ngx_booking_op_send(req, q->create));
             return;
         }
@@ -658,21 +827,17 @@ ngx_booking_quota_verify(ngx_booking_quota_t *q)
         call->args[NGX_BOOKING_BOOKINGS_GET_A_RANDS] = rand;
         call->data = part;
 
-        if (ngx_booking_store_call(call) != NGX_OK) {
-            if (q->pending == 0) {
-                return ngx_booking_op_unavailable(req);
-            }
-
-            q->failed = call;
-            call->rc = NGX_BOOKING_STORE_UNAVAILABLE;
+        if (ngx_booking_quota_go(q, call) != NGX_OK) {
             break;
         }
-
-        q->pending++;
     }
 
     if (q->pending) {
         return NGX_DONE;
+    }
+
+    if (q->failed) {
+        return ngx_booking_quota_none(q);
     }
 
     return ngx_booking_quota_send(q);
@@ -690,34 +855,83 @@ ngx_booking_quota_read(ngx_booking_call_t *call)
     q = part->q;
     page = &call->result.page;
 
-    if (call->rc != NGX_BOOKING_STORE_OK
-        || call->result.kind != NGX_BOOKING_R_RECS)
+    if (call->rc == NGX_BOOKING_STORE_OK
+        && call->result.kind != NGX_BOOKING_R_RECS)
     {
-        if (q->failed == NULL) {
-            q->failed = call;
-        }
+        call->rc = NGX_BOOKING_STORE_FAILED;
 
-    } else if (page->n != 1 || page->recs[0].id.len == 0
-               ? q->at[part->i] + NGX_BOOKING_CLAIM_YOUNG < ngx_time()
-               : !ngx_booking_quota_occupies(&page->recs[0], ngx_time()))
+    } else if (call->rc == NGX_BOOKING_STORE_OK
+               && (page->n != 1 || page->recs[0].id.len == 0
+                   ? q->at[part->i] + NGX_BOOKING_CLAIM_YOUNG < ngx_time()
+                   : !ngx_booking_quota_occupies(&page->recs[0],
+                                                 ngx_time())))
     {
         q->stale[q->nstale++] = q->held[part->i];
     }
 
+    if (ngx_booking_quota_back(q, call) == NGX_OK) {
+        ngx_booking_op_done(q->req, ngx_booking_quota_send(q));
+    }
+}
+
+
+/* one call of a batch sent at once: NGX_DECLINED when it could not go */
+static ngx_int_t
+ngx_booking_quota_go(ngx_booking_quota_t *q, ngx_booking_call_t *call)
+{
+    if (ngx_booking_store_call(call) != NGX_OK) {
+        q->failed = call;
+        call->rc = NGX_BOOKING_STORE_UNAVAILABLE;
+        return NGX_DECLINED;
+    }
+
+    q->pending++;
+
+    return NGX_OK;
+}
+
+
+/* the first call of a batch could not go: 503, none is out */
+static ngx_int_t
+ngx_booking_quota_none(ngx_booking_quota_t *q)
+{
+    q->failed = NULL;
+
+    return ngx_booking_op_unavailable(q->req);
+}
+
+
+/*
+ * A call of a batch back: NGX_OK once all are and none failed; NGX_AGAIN
+ * while others are out; NGX_ABORT when one failed (answered here).
+ */
+static ngx_int_t
+ngx_booking_quota_back(ngx_booking_quota_t *q, ngx_booking_call_t *call)
+{
+    ngx_booking_call_t  *failed;
+
+    if (call->rc != NGX_BOOKING_STORE_OK && q->failed == NULL) {
+        q->failed = call;
+    }
+
     if (--q->pending > 0) {
-        return;
+        return NGX_AGAIN;
     }
 
-    if (q->failed != NULL) {
-        if (q->failed->rc == NGX_BOOKING_STORE_OK) {
-            q->failed->rc = NGX_BOOKING_STORE_FAILED;
-        }
-
-        ngx_booking_op_done(q->req, ngx_booking_op_failed(q->req, q->failed));
-        return;
+    if (q->failed == NULL) {
+        return NGX_OK;
     }
 
-    ngx_booking_op_done(q->req, ngx_booking_quota_send(q));
+    failed = q->failed;
+    q->failed = NULL;
+
+    if (failed->rc == NGX_BOOKING_STORE_OK) {
+        failed->rc = NGX_BOOKING_STORE_FAILED;
+    }
+
+    ngx_booking_op_done(q->req, ngx_booking_op_failed(q->req, failed));
+
+    return NGX_ABORT;
 }
 
 
@@ -748,9 +962,8 @@ ngx_booking_quota_occupies(ngx_booking_rec_t *rec, int64_t now)
 
 
 /*
- * A booking refused or replayed after its claims were made: its claims on
- * quotas' periods out again, not waited for (max_active's go with
- * ngx_booking_quota_release).
+ * Bookings refused or replayed after their claims were made: the claims
+ * of those not made out again, not waited for.
  */
 void
 ngx_booking_quota_unclaim(ngx_booking_req_t *req)
@@ -763,7 +976,95 @@ ngx_booking_quota_unclaim(ngx_booking_req_t *req)
         return;
     }
 
-    ngx_booking_quota_hdel(req, &q->checks, req->state_id);
+    ngx_booking_quota_hdel(req, &q->checks, q->claims, NULL);
+    ngx_booking_quota_unclaim_active(q);
+}
+
+
+/* ZREM Q and HDEL W of the claims not made, one command each a type */
+static void
+ngx_booking_quota_unclaim_active(ngx_booking_quota_t *q)
+{
+    ngx_uint_t           i, j;
+    ngx_booking_type_t  *t;
+
+    for (i = 0; i < q->nclaims; i++) {
+        t = q->claims[i].type;
+
+        if (q->claims[i].made || t == NULL || t->max_active == 0) {
+            continue;
+        }
+
+        /* a type once, at its first claim not made */
+        for (j = 0; j < i; j++) {
+            if (!q->claims[j].made && q->claims[j].type == t) {
+                break;
+            }
+        }
+
+        if (j == i) {
+            ngx_booking_quota_unclaim_type(q, t, "ZREM", "q");
+            ngx_booking_quota_unclaim_type(q, t, "HDEL", "w");
+        }
+    }
+}
+
+
+static void
+ngx_booking_quota_unclaim_type(ngx_booking_quota_t *q, ngx_booking_type_t *t,
+    const char *cmd, const char *which)
+{
+    ngx_str_t           *a;
+    ngx_uint_t           i, n;
+    ngx_booking_call_t  *call;
+
+    for (n = 0, i = 0; i < q->nclaims; i++) {
+        n += (!q->claims[i].made && q->claims[i].type == t);
+    }
+
+    call = ngx_booking_op_call(q->req, -1, 0, 2 + n, NGX_BOOKING_R_STATUS,
+                               ngx_booking_quota_ignore);
+    if (call == NULL
+        || ngx_booking_quota_key(q->req, which, &q->req->caller.user,
+                                 &t->name, &call->args[1])
+           != NGX_OK)
+    {
+        return;
+    }
+
+    call->args[0].data = (u_char *) cmd;
+    call->args[0].len = ngx_strlen(cmd);
+    a = &call->args[2];
+
+    for (i = 0; i < q->nclaims; i++) {
+        if (!q->claims[i].made && q->claims[i].type == t) {
+            *a++ = q->claims[i].id;
+        }
+    }
+
+    (void) ngx_booking_store_call(call);
+}
+
+
+/*
+ * A booking that no longer occupies (cancelled, declined), or a waitlist
+ * entry deleted, gives its claims back now, not when they are found stale.
+ */
+void
+ngx_booking_release_claims(ngx_booking_req_t *req, ngx_booking_rec_t *rec)
+{
+    ngx_str_t  user, type, id;
+
+    user.data = (u_char *) rec->user.data;
+    user.len = rec->user.len;
+    type.data = (u_char *) rec->type.data;
+    type.len = rec->type.len;
+    id.data = (u_char *) rec->id.data;
+    id.len = rec->id.len;
+
+    ngx_booking_quota_release(req, &user, &type, &id);
+    ngx_booking_quota_release_periods(req, &user, &type, &id, rec->start,
+                                      rec->end, rec->created_at);
 }
 
 
@@ -815,21 +1116,24 @@ ngx_booking_quota_release_periods(ngx_booking_req_t *req, ngx_str_t *user,
     for (i = 0; i < req->conf->quotas.nelts; i++) {
         if (ngx_booking_quota_applies(&qc[i], type, NULL)
             && ngx_booking_quota_add(req, &checks, &qc[i], user, start, end,
-                                     made)
+                                     made, 0)
                == NGX_ERROR)
         {
             return;
         }
     }
 
-    ngx_booking_quota_hdel(req, &checks, id);
+    ngx_booking_quota_hdel(req, &checks, NULL, id);
 }
 
 
-/* the booking id out of each period's claims, not waited for */
+/*
+ * The booking id out of each period's claims, or each check's claim not
+ * made out of its period's, not waited for
+ */
 static void
 ngx_booking_quota_hdel(ngx_booking_req_t *req, ngx_array_t *checks,
-    ngx_str_t *id)
+    ngx_booking_claim_t *claims, ngx_str_t *id)
 {
     ngx_uint_t            i;
     ngx_booking_call_t   *call;
@@ -838,6 +1142,10 @@ ngx_booking_quota_hdel(ngx_booking_req_t *req, ngx_array_t *checks,
     c = checks->elts;
 
     for (i = 0; i < checks->nelts; i++) {
+        if (claims != NULL && claims[c[i].claim].made) {
+            continue;
+        }
+
         call = ngx_booking_op_call(req, -1, 0, 3, NGX_BOOKING_R_STATUS,
                                    ngx_booking_quota_ignore);
         if (call == NULL) {
@@ -846,7 +1154,7 @@ ngx_booking_quota_hdel(ngx_booking_req_t *req, ngx_array_t *checks,
 
         ngx_str_set(&call->args[0], "HDEL");
         call->args[1] = c[i].key;
-        call->args[2] = *id;
+        call->args[2] = claims ? claims[c[i].claim].id : *id;
 
         (void) ngx_booking_store_call(call);
     }

@@ -9,7 +9,9 @@
 -- ARGV rand (the group's) rands (of the bookings, end to end, one per
 --      item) user kind hold (1|0) note admin (1|0) groups scope
 --      fingerprint quotas (" <type> ..." of types whose quotas the worker
---      would have to claim) items (a line per item: "<start> <end> <quantity>",
+--      would have to claim) claimed (the type each item's claims were
+--      made for, "-" for none, one after another; "!" when refused)
+--      items (a line per item: "<start> <end> <quantity>",
 --      '-' for the start and end of timeless stock, then its zones:
 --      " <type>:<offset at start>:<offset at end>" for each type with a
 --      tz) events, then one rules line per type
@@ -50,6 +52,12 @@ end
 
 local t, us = now()
 
+-- the type each item's claims were made for
+local claims = {}
+for name in string.gmatch(A_CLAIMED, '%S+') do
+    claims[#claims + 1] = name
+end
+
 -- each resource once, however many items it has: what one item does to
 -- it (used, due) the next one sees
 local Rs = {}
@@ -61,6 +69,12 @@ if R0 then
     if replay then
         return replay
     end
+end
+
+-- a claim refused to a request with an Idempotency-Key: only a replay
+-- may answer it, else it is the quota's refusal (the worker words it)
+if A_CLAIMED == '!' then
+    return err(429, 'quota', 'a quota of this user is used up', 'items')
 end
 
 -- every item checked before any is booked
@@ -90,14 +104,16 @@ for k, it in ipairs(items) do
         return err(403, 'forbidden', 'only the owner of ' .. RID ..
                    ' or an admin may block it', 'kind')
     end
-    -- a user's claims live in the user's hash slot, one per booking: a
-    -- group would need one per item, which is not built yet (README)
-    if not admin and kind ~= 'block' and user ~= '' and
-       (rules.max_active > 0 or
-        string.find(A_QUOTAS .. ' ', ' ' .. R.type .. ' ', 1, true)) then
-        return err(422, 'invalid', 'item ' .. (k - 1) .. ': a group is ' ..
-                   'not taken yet on a ' .. R.type .. ', which has ' ..
-                   'max_active or quotas', 'items')
+    -- the user's claims (user_claim, before this) were made on the type
+    -- the worker read: a PUT that changed it since makes them the wrong
+    -- ones
+    local claimed = claims[k] or '-'
+    if (not admin and kind ~= 'block' and user ~= '' and
+        (rules.max_active > 0 or
+         string.find(A_QUOTAS .. ' ', ' ' .. R.type .. ' ', 1, true))
+        or claimed ~= '-') and claimed ~= R.type then
+        return err(409, 'conflict', RID .. ' changed type meanwhile: ' ..
+                   'send the booking again', 'items')
     end
     if it.q > R.capacity then
         return err(422, 'invalid', 'item ' .. (k - 1) .. ': quantity is ' ..

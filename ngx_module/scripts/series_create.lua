@@ -8,10 +8,12 @@
 -- ARGV rand (the group's) rands (of the bookings, end to end, one per
 --      occurrence) user kind hold (1|0) quantity note admin (1|0) groups
 --      scope fingerprint skip (1|0) quotas (" <type> ..." of types whose
---      quotas the worker would have to claim) occurrences (one line per
---      clock: "|<type>|<type>|" then " <start> <end> <offset at start>
---      <offset at end>" for each occurrence, or "!<repeat_max>" when
---      there are more) events, then one rules line per type
+--      quotas the worker would have to claim) claimed (the type whose
+--      claims the worker made, "" for none, "!" when it was refused)
+--      occurrences (one line per clock: "|<type>|<type>|" then " <start>
+--      <end> <offset at start> <offset at end>" for each occurrence, or
+--      "!<repeat_max>" when there are more) events, then one rules line
+--      per type
 -- -> {'group', http, rand, 'series', replayed, code, message, field,
 --    listed (the occurrences refused, a JSON array of {start, end, code,
 --    message}: skipped on 201, the conflicts on 409 and 422), slot,
@@ -62,6 +64,12 @@ if replay then
     return replay
 end
 
+-- a claim refused to a request with an Idempotency-Key: only a replay
+-- may answer it, else it is the quota's refusal (the worker words it)
+if A_CLAIMED == '!' then
+    return err(429, 'quota', 'a quota of this user is used up', 'resource')
+end
+
 if not sweep(R, t) then
     return again()
 end
@@ -95,13 +103,14 @@ if rules.slot ~= R.slot then
                'in nginx.conf: PUT the resource again', 'resource')
 end
 
--- a user's claims live in the user's hash slot, one per booking: a series
--- would need one per occurrence, which is not built yet (README)
-if not admin and kind ~= 'block' and user ~= '' and
-   (rules.max_active > 0 or
-    string.find(A_QUOTAS .. ' ', ' ' .. R.type .. ' ', 1, true)) then
-    return err(422, 'invalid', 'a series is not taken yet on a ' ..
-               R.type .. ', which has max_active or quotas', 'repeat')
+-- the user's claims (user_claim, before this) were made on the type the
+-- worker read: a PUT that changed the type since makes them the wrong ones
+local claims = not admin and kind ~= 'block' and user ~= '' and
+               (rules.max_active > 0 or
+                string.find(A_QUOTAS .. ' ', ' ' .. R.type .. ' ', 1, true))
+if (claims or A_CLAIMED ~= '') and A_CLAIMED ~= R.type then
+    return err(409, 'conflict', 'the resource changed type meanwhile: ' ..
+               'send the booking again', 'resource')
 end
 
 local list, over = occurrences(R.type)
