@@ -55,97 +55,138 @@ local function refuse(which, ids, at)
     return out
 end
 
--- the distinct Q of the claims with max_active, W with each
-local counted, w_of = {}, {}
+-- the distinct Q of the claims with max_active: W, max_active and the
+-- ids of each
+local counted, w_of, max_of, ids_of = {}, {}, {}, {}
 for i = 1, claims do
-    local _, _, _, max, q, w = claim(i)
-    if max > 0 and not w_of[q] then
-        counted[#counted + 1] = q
-        w_of[q] = w
+    local id, _, _, max, q, w = claim(i)
+    if max > 0 then
+        if not w_of[q] then
+            counted[#counted + 1] = q
+            w_of[q], max_of[q], ids_of[q] = w, max, {}
+        end
+        local ids = ids_of[q]
+        ids[#ids + 1] = id
     end
 end
 
-for i = first_check + 5 * checks, #ARGV do
+-- the stale claims out of every key they may be in, one call a key
+local stale = { unpack(ARGV, first_check + 5 * checks) }
+if #stale > 0 then
+    local seen = {}
     for _, q in ipairs(counted) do
-        redis.call('ZREM', q, ARGV[i])
-        redis.call('HDEL', w_of[q], ARGV[i])
+        redis.call('ZREM', q, unpack(stale))
+        redis.call('HDEL', w_of[q], unpack(stale))
     end
     for k = 1, checks do
-        redis.call('HDEL', (check(k)), ARGV[i])
+        local key = check(k)
+        if not seen[key] then
+            seen[key] = true
+            redis.call('HDEL', key, unpack(stale))
+        end
     end
 end
 
 for _, q in ipairs(counted) do
     local ended = redis.call('ZRANGEBYSCORE', q, '-inf', '(' .. t,
                              'LIMIT', 0, 64)
-    for _, id in ipairs(ended) do
-        redis.call('ZREM', q, id)
-        redis.call('HDEL', w_of[q], id)
+    if #ended > 0 then
+        redis.call('ZREM', q, unpack(ended))
+        redis.call('HDEL', w_of[q], unpack(ended))
     end
 end
 
--- each type's count, with this request's new claims on top
-local more = {}
-for i = 1, claims do
-    local id, _, _, max, q, w = claim(i)
-    if max > 0 and not redis.call('ZSCORE', q, id) then
-        more[q] = (more[q] or redis.call('ZCARD', q)) + 1
-        if more[q] > max then
-            local ids = redis.call('ZRANGE', q, 0, 255)
-            return refuse(0, ids, #ids > 0 and redis.call('HMGET', w,
-                                                           unpack(ids))
-                                 or {})
+-- each type's count, with this request's new claims on top (a claim
+-- already there, sent again, counts once)
+local new_of = {}
+for _, q in ipairs(counted) do
+    local ids = ids_of[q]
+    local there = redis.call('ZMSCORE', q, unpack(ids))
+    local new = {}
+    for j, id in ipairs(ids) do
+        if not there[j] then
+            new[#new + 1] = id
         end
     end
+    if #new > 0 and redis.call('ZCARD', q) + #new > max_of[q] then
+        local held = redis.call('ZRANGE', q, 0, 255)
+        return refuse(0, held, #held > 0 and redis.call('HMGET', w_of[q],
+                                                        unpack(held))
+                               or {})
+    end
+    new_of[q] = {}
+    for _, id in ipairs(new) do
+        new_of[q][id] = true
+    end
 end
 
--- each period: what its claims sum to, and this request's on top
-local sums = {}
+-- each period: what its claims sum to, and this request's on top; the
+-- ids are this request's own, never there yet (all of a request's
+-- claims are written at once, or none)
+local sums, adds, keys = {}, {}, {}
 for k = 1, checks do
-    local key, id, limit, amount, _, count = check(k)
-    if redis.call('HEXISTS', key, id) == 0 then
-        local sum = sums[key]
-        if not sum then
-            sum = 0
-            if count then
-                sum = redis.call('HLEN', key)
-            else
-                local all = redis.call('HGETALL', key)
-                for i = 2, #all, 2 do
-                    sum = sum + (tonumber(string.match(all[i], '^%-?%d+'))
-                                 or 0)
-                end
-            end
-        end
-        sums[key] = sum + amount
-        if sums[key] > limit then
-            -- every claim: the stale ones may be anywhere among them
+    local key, id, limit, amount, expire, count = check(k)
+    local sum = sums[key]
+    if not sum then
+        sum = 0
+        if count then
+            sum = redis.call('HLEN', key)
+        else
             local all = redis.call('HGETALL', key)
-            local ids, at = {}, {}
-            for i = 1, #all, 2 do
-                ids[#ids + 1] = all[i]
-                at[#at + 1] = string.match(all[i + 1], ' (%d+)$')
+            for i = 2, #all, 2 do
+                sum = sum + (tonumber(string.match(all[i], '^%-?%d+')) or 0)
             end
-            return refuse(k, ids, at)
+        end
+        keys[#keys + 1] = key
+        adds[key] = { expire = expire }
+    end
+    sums[key] = sum + amount
+    if sums[key] > limit then
+        -- every claim: the stale ones may be anywhere among them
+        local all = redis.call('HGETALL', key)
+        local ids, at = {}, {}
+        for i = 1, #all, 2 do
+            ids[#ids + 1] = all[i]
+            at[#at + 1] = string.match(all[i + 1], ' (%d+)$')
+        end
+        return refuse(k, ids, at)
+    end
+    local a = adds[key]
+    a[#a + 1] = id
+    a[#a + 1] = amount .. ' ' .. t
+end
+
+for _, key in ipairs(keys) do
+    local a = adds[key]
+    redis.call('HSET', key, unpack(a))
+    redis.call('EXPIREAT', key, a.expire)
+end
+
+for _, q in ipairs(counted) do
+    local z, h = {}, {}
+    for i = 1, claims do
+        local id, _, ends, _, qi = claim(i)
+        if qi == q and new_of[q][id] then
+            z[#z + 1] = ends
+            z[#z + 1] = id
+            h[#h + 1] = id
+            h[#h + 1] = t
         end
     end
-end
-
-for k = 1, checks do
-    local key, id, _, amount, expire = check(k)
-    if redis.call('HEXISTS', key, id) == 0 then
-        redis.call('HSET', key, id, amount .. ' ' .. t)
-        redis.call('EXPIREAT', key, expire)
+    if #z > 0 then
+        redis.call('ZADD', q, unpack(z))
+        redis.call('HSET', w_of[q], unpack(h))
     end
 end
 
+local u = {}
 for i = 1, claims do
-    local id, score, ends, max, q, w = claim(i)
-    if max > 0 and not redis.call('ZSCORE', q, id) then
-        redis.call('ZADD', q, ends, id)
-        redis.call('HSET', w, id, t)
-    end
-    redis.call('ZADD', K_U, score, id)
+    local id, score = claim(i)
+    u[#u + 1] = score
+    u[#u + 1] = id
+end
+if #u > 0 then
+    redis.call('ZADD', K_U, unpack(u))
 end
 
 return { 'ok' }
