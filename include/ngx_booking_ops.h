@@ -68,6 +68,7 @@ typedef struct {
     ngx_flag_t                  zones;       /* a type has tz= */
     ngx_flag_t                  cluster;     /* booking_redis_cluster */
     ngx_msec_t                  group_pause; /* booking_group_pause */
+    ngx_flag_t                  sweeper;     /* booking_sweeper */
     ngx_int_t                   events_max;  /* booking_events_maxlen */
     ngx_str_t                   events;      /* a stream's, '' when off */
 } ngx_booking_ops_conf_t;

@@ -47,7 +47,7 @@ booking_user $http_x_user_id;
 booking_group_pause 1500ms;
 EOT
 
-my @homes = map { apart('home-') } 1 .. 6;
+my @homes = map { apart('home-') } 1 .. 10;
 my @cars = map { apart('car-') } 1 .. 3;
 my @flash = map { apart('flash-') } 1 .. 2;
 for my $r ((map { [ $_, 'home' ] } @homes), (map { [ $_, 'car' ] } @cars), (map { [ $_, 'flash' ] } @flash)) {
@@ -116,6 +116,8 @@ is free($homes[0], $D1, $D3) . free($homes[1], $D1, $D3), '11', 'both homes free
 $r = swap($homes[0], $homes[1], undef, hold => $TRUE);
 is $r->{status}, 201, 'held across two slots: 201' or diag $r->{body};
 is statuses($r), 'held held', '... both held';
+my %until = map { $_->{expires_at} => 1 } @{ $r->{json}{bookings} || [] };
+is scalar(keys %until), 1, '... until one instant, the primary\'s';
 my $token = $r->{headers}{'booking-token'};
 ok $token, '... one token';
 $c = $t->req(POST => "/api/groups/$r->{json}{group}/confirm", headers => { 'Booking-Token' => $token });
@@ -185,6 +187,54 @@ ok wait_for('confirmed', sub {
             eq 'confirmed confirmed' }, 25),
     'killed after the commit: both confirmed by the sweeper';
 is free($homes[4], $D1, $D3) . free($homes[5], $D1, $D3), '00', '... both taken';
+
+# ------------------------------------------------------------ a Redis master killed between the phases
+
+sub master_of { $t->cluster->master_of(BookingKeys::rkey($_[0])) }
+
+sub crash_redis_at {
+    my ($at, $res, $a, $b) = @_;
+    my $port = master_of($res);
+    my $bg = BookingTest::bg(sub { swap($a, $b)->{status} });
+    sleep $at;
+    $t->cluster->signal('KILL', $port);
+    $t->cluster->start_node($port);
+    $t->cluster->wait_ok(20);
+    return $bg->result(30);
+}
+
+SKIP: {
+    skip 'the two homes share a master', 4 if master_of($homes[6]) == master_of($homes[7])
+                                               || master_of($homes[8]) == master_of($homes[9]);
+    # the primary's master, before the commit: the commit cannot be made
+    my $st = crash_redis_at(0.7, $homes[6], $homes[6], $homes[7]);
+    ok $st >= 500, "the primary's master killed before the commit: $st";
+    ok wait_for('given back', sub { free($homes[6], $D1, $D3) == 1 && free($homes[7], $D1, $D3) == 1 }, 30),
+        '... both given back once the pins are due';
+
+    # the other part's master, before the commit: it comes back with its
+    # pinned holds (appendfsync always), the primary commits, the sweeper
+    # settles what the worker could not
+    $st = crash_redis_at(0.7, $homes[9], $homes[8], $homes[9]);
+    ok $st == 201 || $st >= 500, "the other part's master killed before the commit: $st";
+    ok wait_for('confirmed', sub {
+            join(' ', map { $_->{status} } map { @{ user_bookings($_) } } $homes[8], $homes[9])
+                eq 'confirmed confirmed' }, 30),
+        '... both confirmed, by the worker or the sweeper';
+}
+
+# ------------------------------------------------------------ an Idempotency-Key
+
+my %key = (headers => { 'Idempotency-Key' => 'swap-key-0123456789' });
+my $first = book('cy', %key, items => [ { resource => $cars[1], start => '2028-04-01T10:00:00Z', end => '2028-04-01T11:00:00Z' },
+                                        { resource => $cars[2], start => '2028-04-01T10:00:00Z', end => '2028-04-01T11:00:00Z' } ]);
+is $first->{status}, 201, 'a group across slots with an Idempotency-Key' or diag $first->{body};
+my $again = book('cy', %key, items => [ { resource => $cars[1], start => '2028-04-01T10:00:00Z', end => '2028-04-01T11:00:00Z' },
+                                        { resource => $cars[2], start => '2028-04-01T10:00:00Z', end => '2028-04-01T11:00:00Z' } ]);
+is $again->{status}, 201, 'its retry: 201' or diag $again->{body};
+is $again->{json}{group}, $first->{json}{group}, '... the same group';
+is $again->{headers}{'idempotent-replayed'}, 'true', '... replayed';
+is statuses($again), 'confirmed confirmed', '... both bookings';
 
 is_deeply [ grep { !/worker process \d+ exited on signal 9/ } $t->check_error_log ], [],
     'no alert or crash in the error log but the workers killed';

@@ -1278,6 +1278,9 @@ ngx_booking_group_copy(ngx_booking_req_t *req, ngx_str_t *dst,
  * confirmed alone.
  */
 
+/* past any instant a booking can have */
+#define NGX_BOOKING_FOREVER_AT  253402300799LL
+
 /* how long a pin lasts without hold: the commit comes well before */
 #define NGX_BOOKING_PIN_WINDOW  "10"
 
@@ -1321,11 +1324,14 @@ struct ngx_booking_spread_s {
 
 static ngx_int_t ngx_booking_spread_part_call(ngx_booking_spread_t *sp,
     ngx_uint_t k, ngx_booking_call_pt handler);
+static int64_t ngx_booking_spread_deadline(ngx_booking_spread_t *sp);
 static ngx_int_t ngx_booking_spread_pick(ngx_booking_req_t *req,
     ngx_str_t *list, ngx_booking_part_t *part, ngx_str_t *out, size_t each,
     ngx_uint_t lines);
 static void ngx_booking_spread_primary(ngx_booking_call_t *call);
 static void ngx_booking_spread_made(ngx_booking_call_t *call);
+static void ngx_booking_spread_own(ngx_booking_spread_t *sp,
+    ngx_booking_span_t *span);
 static ngx_int_t ngx_booking_spread_keep(ngx_booking_part_t *part,
     ngx_booking_page_t *page);
 static ngx_int_t ngx_booking_spread_phase(ngx_booking_spread_t *sp,
@@ -1492,7 +1498,7 @@ ngx_booking_spread_part_call(ngx_booking_spread_t *sp, ngx_uint_t k,
     }
 
     /* "P|S <group> <window> <places>", and the primary: every part's ids */
-    len = 4 + sp->rid.len + 1 + sp->rand.len + sizeof(NGX_BOOKING_PIN_WINDOW)
+    len = 4 + sp->rid.len + 1 + sp->rand.len + NGX_INT64_LEN
           + part->n * (NGX_INT_T_LEN + 1);
 
     for (m = 0; k == 0 && m < sp->nparts; m++) {
@@ -1507,8 +1513,15 @@ ngx_booking_spread_part_call(ngx_booking_spread_t *sp, ngx_uint_t k,
         return NGX_ERROR;
     }
 
-    p = ngx_sprintf(s->data, "%c %V.%V %s ", k ? 'S' : 'P', &sp->rid,
-                    &sp->rand, NGX_BOOKING_PIN_WINDOW);
+    /* the primary's clock and holds say how long; the others pin as long */
+    if (k == 0) {
+        p = ngx_sprintf(s->data, "P %V.%V %s ", &sp->rid, &sp->rand,
+                        NGX_BOOKING_PIN_WINDOW);
+
+    } else {
+        p = ngx_sprintf(s->data, "S %V.%V %L ", &sp->rid, &sp->rand,
+                        ngx_booking_spread_deadline(sp));
+    }
 
     for (j = 0; j < part->n; j++) {
         p = ngx_sprintf(p, j ? ",%ui" : "%ui", part->index[j]);
@@ -1526,6 +1539,27 @@ ngx_booking_spread_part_call(ngx_booking_spread_t *sp, ngx_uint_t k,
     call->data = part;
 
     return ngx_booking_op_send(req, call);
+}
+
+
+/* the soonest a booking of the primary's part stops being held */
+static int64_t
+ngx_booking_spread_deadline(ngx_booking_spread_t *sp)
+{
+    int64_t              d;
+    ngx_uint_t           j;
+    ngx_booking_part_t  *part;
+
+    part = &sp->parts[0];
+    d = NGX_BOOKING_FOREVER_AT;
+
+    for (j = 0; j < part->nrecs; j++) {
+        if (part->recs[j]->expires_at > 0) {
+            d = ngx_min(d, part->recs[j]->expires_at);
+        }
+    }
+
+    return d == NGX_BOOKING_FOREVER_AT ? ngx_time() + 10 : d;
 }
 
 
@@ -1667,30 +1701,9 @@ ngx_booking_spread_made(ngx_booking_call_t *call)
             r->code = call->result.refusal.code;
             r->message = call->result.refusal.message;
             r->field = call->result.refusal.field;
-
-            if (ngx_booking_copy(req, &s, r->code.data, r->code.len)
-                   != NGX_OK)
-            {
-                sp->failed = NGX_BOOKING_STORE_FAILED;
-            }
-
-            r->code.data = s.data;
-
-            if (ngx_booking_copy(req, &s, r->message.data, r->message.len)
-                != NGX_OK)
-            {
-                sp->failed = NGX_BOOKING_STORE_FAILED;
-            }
-
-            r->message.data = s.data;
-
-            if (ngx_booking_copy(req, &s, r->field.data, r->field.len)
-                != NGX_OK)
-            {
-                sp->failed = NGX_BOOKING_STORE_FAILED;
-            }
-
-            r->field.data = s.data;
+            ngx_booking_spread_own(sp, &r->code);
+            ngx_booking_spread_own(sp, &r->message);
+            ngx_booking_spread_own(sp, &r->field);
         }
 
     } else if (call->result.kind != NGX_BOOKING_R_GROUP) {
@@ -1702,24 +1715,12 @@ ngx_booking_spread_made(ngx_booking_call_t *call)
             if (r->http == 0) {
                 *r = *g;
                 r->items.n = 0;
-
-                if (ngx_booking_copy(req, &s, g->code.data, g->code.len)
-                    != NGX_OK)
-                {
-                    sp->failed = NGX_BOOKING_STORE_FAILED;
-                }
-
-                r->code.data = s.data;
-
-                if (ngx_booking_copy(req, &s, g->message.data,
-                                     g->message.len)
-                    != NGX_OK)
-                {
-                    sp->failed = NGX_BOOKING_STORE_FAILED;
-                }
-
-                r->message.data = s.data;
+                r->rand.len = 0;
+                r->kind.len = 0;
+                r->listed.len = 0;
                 r->field.len = 0;
+                ngx_booking_spread_own(sp, &r->code);
+                ngx_booking_spread_own(sp, &r->message);
             }
 
             /* "[a,b]" and "[c]" make "[a,b,c]" */
@@ -1769,6 +1770,22 @@ ngx_booking_spread_made(ngx_booking_call_t *call)
 
     ngx_booking_op_done(req, ngx_booking_spread_phase(sp,
                                                 ngx_booking_spread_commit));
+}
+
+
+/* a span of a reply, kept beyond it */
+static void
+ngx_booking_spread_own(ngx_booking_spread_t *sp, ngx_booking_span_t *span)
+{
+    ngx_str_t  s;
+
+    if (ngx_booking_copy(sp->req, &s, span->data, span->len) != NGX_OK) {
+        sp->failed = NGX_BOOKING_STORE_FAILED;
+        span->len = 0;
+        return;
+    }
+
+    span->data = s.data;
 }
 
 
@@ -1930,8 +1947,18 @@ ngx_booking_spread_decided(ngx_booking_call_t *call)
 
     ngx_int_t  rc;
 
-    if (call->rc != NGX_BOOKING_STORE_OK
-        || call->result.kind != NGX_BOOKING_R_FIELDS)
+    if (sp->end != NULL && call->rc == NGX_BOOKING_STORE_OK
+        && call->result.kind == NGX_BOOKING_R_REFUSED
+        && call->result.refusal.status == NGX_HTTP_NOT_FOUND
+        && sp->parts[0].rid.len)
+    {
+        /* no primary record (its data lost): the pin's part given back */
+        ngx_str_set(&sp->state, "aborted");
+        sp->nparts = 1;
+        rc = ngx_booking_spread_settle(sp);
+
+    } else if (call->rc != NGX_BOOKING_STORE_OK
+               || call->result.kind != NGX_BOOKING_R_FIELDS)
     {
         /* the primary may have decided: the sweeper settles the parts */
         sp->failed = (call->rc != NGX_BOOKING_STORE_OK)
@@ -2180,7 +2207,9 @@ ngx_booking_spread_answer(ngx_booking_spread_t *sp)
     ser = sp->ser;
     st = &sp->state;
 
-    if (ser != NULL && (sp->failed || sp->refusal.http)) {
+    if (ser != NULL && st->len == 7
+        && ngx_strncmp(st->data, "aborted", 7) == 0)
+    {
         /* not made: out of the user's index, its claims given back */
         req->state = ser;
 
@@ -2203,6 +2232,13 @@ ngx_booking_spread_answer(ngx_booking_spread_t *sp)
 
         return ngx_booking_view_group(&req->answer, req->pool, &g, &sp->rid,
                                       NULL);
+    }
+
+    if (sp->failed && sp->state.len) {
+        return ngx_booking_op_fail(req, NGX_HTTP_GATEWAY_TIME_OUT,
+                                   "backend_timeout",
+                                   "the group was decided, but not every "
+                                   "part of it could be read: GET it", NULL);
     }
 
     if (sp->failed) {
@@ -2342,6 +2378,19 @@ ngx_booking_spread_resolve(ngx_booking_req_t *req, ngx_str_t *pin,
 
     if (ngx_booking_id_check(req->conf, &sp->rid, req->log) != NGX_OK) {
         return NGX_DECLINED;
+    }
+
+    /* the pin's own part, for when the primary has no record any more */
+    if (sp_ != NULL) {
+        sp->parts[0].sp = sp;
+        sp->parts[0].rid.data = sp_ + 1;
+        sp->parts[0].rid.len = pin->data + pin->len - sp_ - 1;
+
+        if (ngx_booking_id_check(req->conf, &sp->parts[0].rid, req->log)
+            != NGX_OK)
+        {
+            return NGX_DECLINED;
+        }
     }
 
     ngx_str_set(&op, "resolve");

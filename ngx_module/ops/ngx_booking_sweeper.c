@@ -66,7 +66,9 @@ ngx_booking_sweeper_init_process(ngx_cycle_t *cycle,
      * offers from expired holds need no request either, nor the pinned
      * holds of a group across the slots of a Redis Cluster
      */
-    if (!conf->events_on && !conf->waitlist && !conf->cluster) {
+    if (!conf->sweeper
+        || (!conf->events_on && !conf->waitlist && !conf->cluster))
+    {
         return NGX_OK;
     }
 

@@ -12,9 +12,10 @@
 --      would have to claim) claimed (the type each item's claims were
 --      made for, "-" for none, one after another; "!" when refused)
 --      spread ("" for a group of one hash slot; else this part of a
---      group across slots: "P" on the primary, "S" on another, then the
---      group's id, how long its pins last without hold, the items' places
---      in the request ("0,2"), and on the primary a line of ids a part)
+--      group across slots: "P" on the primary, then the group's id, how
+--      long its pins last without hold; "S" on another, the group's id,
+--      until when they last (the primary's); then the items' places in
+--      the request ("0,2"), and on the primary a line of ids a part)
 --      items (a line per item: "<start> <end> <quantity>",
 --      '-' for the start and end of timeless stock, then its zones:
 --      " <type>:<offset at start>:<offset at end>" for each type with a
@@ -55,13 +56,13 @@ end
 -- pinned, for the group's primary to decide (README, "Groups of items")
 local spread
 if A_SPREAD ~= '' then
-    local role, grp, window, idx, members = string.match(A_SPREAD,
+    local role, grp, till, idx, members = string.match(A_SPREAD,
         '^([PS]) (%S+) (%d+) ([%d,]+)\n?(.*)$')
     if not role then
         return err(400, 'bad_request', 'a part of a group is not told ' ..
                    'as one', 'items')
     end
-    spread = { primary = role == 'P', group = grp, window = window + 0,
+    spread = { primary = role == 'P', group = grp, till = till + 0,
                members = members, index = {} }
     for i in string.gmatch(idx, '%d+') do
         spread.index[#spread.index + 1] = i + 0
@@ -249,7 +250,11 @@ for k, it in ipairs(items) do
                 buffer = it.buffer, group = gid, rev = 1 }
     if spread then
         b.status, b.pin = 'held', part
-        b.expires_at = t + (hold and rules.hold or spread.window)
+        if spread.primary then
+            b.expires_at = t + (hold and rules.hold or spread.till)
+        else
+            b.expires_at = spread.till
+        end
         deadline = math.min(deadline, b.expires_at)
         redis.call('ZADD', K_H, digits(b.expires_at), rand)
         hold_due(R, b.expires_at)
