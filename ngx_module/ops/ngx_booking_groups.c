@@ -2197,7 +2197,7 @@ static ngx_int_t
 ngx_booking_spread_answer(ngx_booking_spread_t *sp)
 {
     ngx_str_t             *st;
-    ngx_uint_t             k, j, n;
+    ngx_uint_t             k, j, n, order;
     ngx_booking_req_t     *req;
     ngx_booking_rec_t     *recs;
     ngx_booking_group_t    g;
@@ -2270,8 +2270,12 @@ ngx_booking_spread_answer(ngx_booking_spread_t *sp)
                                    "no such group", NULL);
     }
 
+    /* a POST's in the request's order, when each part answered its own */
+    order = (ser != NULL);
+
     for (n = 0, k = 0; k < sp->nparts; k++) {
         n += sp->parts[k].nrecs;
+        order = order && sp->parts[k].nrecs == sp->parts[k].n;
     }
 
     recs = ngx_palloc(req->pool, (n + 1) * sizeof(ngx_booking_rec_t));
@@ -2281,7 +2285,7 @@ ngx_booking_spread_answer(ngx_booking_spread_t *sp)
 
     for (n = 0, k = 0; k < sp->nparts; k++) {
         for (j = 0; j < sp->parts[k].nrecs; j++) {
-            recs[ser ? sp->parts[k].index[j] : n] = *sp->parts[k].recs[j];
+            recs[order ? sp->parts[k].index[j] : n] = *sp->parts[k].recs[j];
             n++;
         }
     }
