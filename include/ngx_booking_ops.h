@@ -67,6 +67,8 @@ typedef struct {
     ngx_flag_t                  waitlist;    /* a type has waitlist=on */
     ngx_flag_t                  zones;       /* a type has tz= */
     ngx_flag_t                  cluster;     /* booking_redis_cluster */
+    ngx_msec_t                  group_pause; /* booking_group_pause */
+    ngx_flag_t                  sweeper;     /* booking_sweeper */
     ngx_int_t                   events_max;  /* booking_events_maxlen */
     ngx_str_t                   events;      /* a stream's, '' when off */
 } ngx_booking_ops_conf_t;
@@ -172,6 +174,9 @@ ngx_int_t ngx_booking_zones(ngx_booking_req_t *req, ngx_str_t *zones,
     int64_t start, int64_t end);
 /* POST /bookings with "items" (ngx_booking_groups.c) */
 ngx_int_t ngx_booking_items(ngx_booking_req_t *req, ngx_booking_ask_t *ask);
+/* the sweeper's: a pinned hold due, "<group> <part>", settled */
+ngx_int_t ngx_booking_spread_resolve(ngx_booking_req_t *req, ngx_str_t *pin,
+    void (*done)(void *data), void *data);
 
 
 /* the sweeper of holds due, in every worker (ngx_booking_sweeper.c) */
@@ -210,6 +215,10 @@ ngx_booking_call_t *ngx_booking_op_call(ngx_booking_req_t *req,
 ngx_int_t ngx_booking_op_send(ngx_booking_req_t *req,
     ngx_booking_call_t *call);
 ngx_int_t ngx_booking_user_key(ngx_booking_req_t *req, ngx_str_t *key);
+ngx_int_t ngx_booking_copy(ngx_booking_req_t *req, ngx_str_t *dst,
+    const u_char *src, size_t len);
+ngx_booking_rec_t *ngx_booking_rec_copy(ngx_booking_req_t *req,
+    ngx_booking_rec_t *src);
 ngx_int_t ngx_booking_resource_keys(ngx_booking_req_t *req, ngx_str_t *id,
     ngx_str_t *keys, const char *const *suffixes);
 ngx_int_t ngx_booking_num(ngx_booking_req_t *req, ngx_str_t *s, int64_t n);
@@ -254,7 +263,11 @@ typedef ngx_int_t (*ngx_booking_claims_pt)(ngx_booking_req_t *req,
     ngx_booking_type_t *type, void *data, ngx_booking_claim_t *claims,
     ngx_uint_t *n);
 
+typedef ngx_int_t (*ngx_booking_then_pt)(void *data);
+
 ngx_uint_t ngx_booking_quota_any(ngx_booking_ops_conf_t *conf);
+void ngx_booking_quota_then(ngx_booking_req_t *req, ngx_booking_then_pt then,
+    void *data);
 ngx_int_t ngx_booking_quota_claim(ngx_booking_req_t *req,
     ngx_booking_call_t *create, ngx_str_t *claimed, ngx_str_t *rid,
     ngx_booking_claim_t *claims, ngx_uint_t n, ngx_booking_claims_pt timed,

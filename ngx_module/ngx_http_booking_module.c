@@ -277,6 +277,21 @@ static ngx_command_t  ngx_booking_commands[] = {
       offsetof(ngx_booking_main_conf_t, ops.events_on),
       NULL },
 
+    { ngx_string("booking_sweeper"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_booking_main_conf_t, ops.sweeper),
+      NULL },
+
+    /* for fault tests: a wait between the phases of a group across slots */
+    { ngx_string("booking_group_pause"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_booking_main_conf_t, ops.group_pause),
+      NULL },
+
     { ngx_string("booking_events_maxlen"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -372,6 +387,8 @@ ngx_booking_create_main_conf(ngx_conf_t *cf)
     bmcf->ops.max_range = NGX_CONF_UNSET;
     bmcf->ops.events_on = NGX_CONF_UNSET;
     bmcf->ops.events_max = NGX_CONF_UNSET;
+    bmcf->ops.group_pause = NGX_CONF_UNSET_MSEC;
+    bmcf->ops.sweeper = NGX_CONF_UNSET;
     bmcf->cache_valid = NGX_CONF_UNSET;
     bmcf->jwt.leeway = NGX_CONF_UNSET;
 
@@ -391,6 +408,8 @@ ngx_booking_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_booking_type_t  *t;
 
     ngx_conf_init_value(bmcf->ops.max_range, 366 * 86400);
+    ngx_conf_init_msec_value(bmcf->ops.group_pause, 0);
+    ngx_conf_init_value(bmcf->ops.sweeper, 1);
 
     if (ngx_booking_events_conf(cf, &bmcf->ops) != NGX_OK) {
         return NGX_CONF_ERROR;

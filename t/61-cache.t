@@ -28,6 +28,7 @@ booking_type car   slot=1h hold=10m min=1h max=14d buffer=1h lead=2h;
 booking_user \$http_x_user_id;
 booking_redis_timeout 2s;
 booking_cache zone=t:4m valid=${VALID}s;
+booking_sweeper off;
 EOT
     server => <<'EOT',
 location /api/ { booking_api; }

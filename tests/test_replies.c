@@ -548,6 +548,38 @@ test_group(void **state)
 }
 
 
+/* a group across hash slots: its primary's decision, as fields */
+static void
+test_group_spread(void **state)
+{
+    redisReply            *r;
+    ngx_booking_result_t   res;
+    static const char      decided[] =
+        "*4\r\n$6\r\nspread\r\n$9\r\nconfirmed\r\n$1\r\n0\r\n"
+        "$11\r\na.1 a.2\nb.3\r\n";
+    static const char      short_[] =
+        "*3\r\n$6\r\nspread\r\n$9\r\nconfirmed\r\n$1\r\n0\r\n";
+
+    (void) state;
+
+    r = parse(decided, sizeof(decided) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_GROUP, r, &res, alloc,
+                                        NULL), NGX_BOOKING_OK);
+    assert_int_equal(res.kind, NGX_BOOKING_R_FIELDS);
+    assert_int_equal(res.fields.n, 4);
+    assert_memory_equal(res.fields.v[1].data, "confirmed", 9);
+    assert_memory_equal(res.fields.v[3].data, "a.1 a.2\nb.3", 11);
+    test_free(res.fields.v);
+    freeReplyObject(r);
+
+    /* three elements is no decision: read as a group, which it is not */
+    r = parse(short_, sizeof(short_) - 1);
+    assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_GROUP, r, &res, alloc,
+                                        NULL), NGX_BOOKING_ERROR);
+    freeReplyObject(r);
+}
+
+
 int
 main(void)
 {
@@ -562,6 +594,7 @@ main(void)
         cmocka_unit_test(test_conflict),
         cmocka_unit_test(test_type_it_had),
         cmocka_unit_test(test_group),
+        cmocka_unit_test(test_group_spread),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

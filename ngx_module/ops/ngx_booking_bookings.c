@@ -81,10 +81,6 @@ static ngx_uint_t ngx_booking_list_keeps(ngx_booking_req_t *req,
 static ngx_int_t ngx_booking_cursor(ngx_booking_req_t *req, ngx_str_t *out);
 static ngx_int_t ngx_booking_next(ngx_booking_req_t *req, u_char *p,
     size_t len, ngx_str_t *next);
-static ngx_int_t ngx_booking_copy(ngx_booking_req_t *req, ngx_str_t *dst,
-    const u_char *src, size_t len);
-static ngx_booking_rec_t *ngx_booking_rec_copy(ngx_booking_req_t *req,
-    ngx_booking_rec_t *src);
 
 
 /* 0, 1; and "w", the hold flag of a waitlist entry */
@@ -1466,66 +1462,3 @@ ngx_booking_next(ngx_booking_req_t *req, u_char *p, size_t len,
     return NGX_OK;
 }
 
-
-static ngx_int_t
-ngx_booking_copy(ngx_booking_req_t *req, ngx_str_t *dst, const u_char *src,
-    size_t len)
-{
-    dst->len = len;
-    dst->data = ngx_pnalloc(req->pool, len + 1);
-    if (dst->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(dst->data, src, len);
-
-    return NGX_OK;
-}
-
-
-/* a booking that outlives the reply it came in */
-static ngx_booking_rec_t *
-ngx_booking_rec_copy(ngx_booking_req_t *req, ngx_booking_rec_t *src)
-{
-    ngx_uint_t            i;
-    ngx_str_t             s;
-    ngx_booking_rec_t    *rec;
-    ngx_booking_span_t   *span[9];
-
-    rec = ngx_palloc(req->pool, sizeof(ngx_booking_rec_t));
-    if (rec == NULL) {
-        return NULL;
-    }
-
-    *rec = *src;
-
-    span[0] = &rec->id;
-    span[1] = &rec->resource;
-    span[2] = &rec->type;
-    span[3] = &rec->status;
-    span[4] = &rec->kind;
-    span[5] = &rec->user;
-    span[6] = &rec->note;
-    span[7] = &rec->booking;
-    span[8] = &rec->group;
-
-    for (i = 0; i < 9; i++) {
-        /* a tuple of an older contract has no booking nor group */
-        if (span[i]->len == 0) {
-            span[i]->data = (u_char *) "";
-            continue;
-        }
-
-        if (ngx_booking_copy(req, &s, span[i]->data, span[i]->len) != NGX_OK)
-        {
-            return NULL;
-        }
-
-        span[i]->data = s.data;
-    }
-
-    /* the resource is the id up to its dot, as decoded */
-    rec->resource.data = rec->id.data;
-
-    return rec;
-}

@@ -26,6 +26,7 @@ typedef struct {
     ngx_uint_t                  n;
     int64_t                    *first;      /* the starts on one clock */
     size_t                      nfirst;
+    void                       *spread;     /* items across hash slots */
 } ngx_booking_series_t;
 
 
@@ -59,6 +60,11 @@ static ngx_int_t ngx_booking_items_keys(ngx_booking_req_t *req,
     ngx_booking_ask_t *ask, ngx_str_t *rand, ngx_str_t *keys);
 static ngx_int_t ngx_booking_group_items(ngx_booking_req_t *req,
     ngx_booking_call_t *first);
+static void *ngx_booking_spread_new(ngx_booking_req_t *req,
+    ngx_booking_series_t *ser, ngx_str_t *rand);
+static ngx_int_t ngx_booking_spread_go(void *data);
+static ngx_int_t ngx_booking_spread_group(ngx_booking_req_t *req,
+    ngx_booking_call_t *call, ngx_str_t *op);
 static ngx_int_t ngx_booking_group_call(ngx_booking_req_t *req,
     ngx_str_t *op);
 static void ngx_booking_group_done(ngx_booking_call_t *call);
@@ -576,6 +582,11 @@ ngx_booking_series_send(ngx_booking_call_t *zadd)
 
     ser = req->state;
 
+    if (ser->spread != NULL) {
+        ngx_booking_op_done(req, ngx_booking_spread_go(ser->spread));
+        return;
+    }
+
     ngx_booking_op_done(req, ngx_booking_op_send(req, ser->call));
 }
 
@@ -679,24 +690,24 @@ ngx_int_t
 ngx_booking_items(ngx_booking_req_t *req, ngx_booking_ask_t *ask)
 {
     u_char                *p;
+    ngx_int_t              rc;
     ngx_str_t             *a, rand;
-    ngx_uint_t             i, n;
+    ngx_uint_t             i, n, spread;
     ngx_booking_call_t    *call, *zadd;
     ngx_booking_series_t  *ser;
     ngx_booking_caller_t  *who;
 
     who = &req->caller;
     n = ask->in.nitems;
+    spread = 0;
 
+    /* items of several hash slots: one script a slot, and two phases */
     if (req->conf->cluster) {
         for (i = 1; i < n; i++) {
             if (ngx_booking_shard(ask->rids[i].data, ask->rids[i].len)
                 != ngx_booking_shard(ask->rid.data, ask->rid.len))
             {
-                return ngx_booking_op_fail(req, 422, "invalid",
-                                           "in a Redis Cluster, the items of "
-                                           "a group must share a hash slot",
-                                           "items");
+                spread = 1;
             }
         }
     }
@@ -756,8 +767,16 @@ ngx_booking_items(ngx_booking_req_t *req, ngx_booking_ask_t *ask)
     ser->rid = ask->rid;
     req->state = ser;
 
+    if (spread) {
+        ser->spread = ngx_booking_spread_new(req, ser, &rand);
+        if (ser->spread == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
     if (who->user.len == 0) {
-        return ngx_booking_op_send(req, call);
+        return spread ? ngx_booking_spread_go(ser->spread)
+                      : ngx_booking_op_send(req, call);
     }
 
     /* every item claimed, with its index entry, in one step */
@@ -765,7 +784,13 @@ ngx_booking_items(ngx_booking_req_t *req, ngx_booking_ask_t *ask)
         && !(ask->kind.len == 5 && ngx_strncmp(ask->kind.data, "block", 5) == 0)
         && ngx_booking_quota_any(req->conf))
     {
-        return ngx_booking_series_claim(req, ser, 1);
+        rc = ngx_booking_series_claim(req, ser, 1);
+
+        if (spread) {
+            ngx_booking_quota_then(req, ngx_booking_spread_go, ser->spread);
+        }
+
+        return rc;
     }
 
     zadd = ngx_booking_series_index(req, ser, "ZADD",
@@ -894,6 +919,18 @@ ngx_booking_group_get(ngx_booking_req_t *req)
 ngx_int_t
 ngx_booking_group_act(ngx_booking_req_t *req)
 {
+    ngx_str_t  *v;
+
+    v = &req->verb;
+
+    /* the script's other ops are the worker's own */
+    if (!(v->len == 7 && ngx_strncmp(v->data, "confirm", 7) == 0)
+        && !(v->len == 6 && ngx_strncmp(v->data, "cancel", 6) == 0))
+    {
+        return ngx_booking_op_fail(req, NGX_HTTP_NOT_FOUND, "not_found",
+                                   "no such route", NULL);
+    }
+
     req->name = (const char *) req->verb.data;
 
     return ngx_booking_group_call(req, &req->verb);
@@ -981,6 +1018,13 @@ ngx_booking_group_done(ngx_booking_call_t *call)
         return;
     }
 
+    /* a group across hash slots: its primary decided, the parts follow */
+    if (call->result.kind == NGX_BOOKING_R_FIELDS) {
+        ngx_booking_op_done(req, ngx_booking_spread_group(req, call,
+                                   &call->args[NGX_BOOKING_GROUP_A_OP]));
+        return;
+    }
+
     if (call->result.kind != NGX_BOOKING_R_GROUP) {
         ngx_booking_op_done(req, ngx_booking_op_unexpected(req));
         return;
@@ -1039,17 +1083,20 @@ ngx_booking_group_items(ngx_booking_req_t *req, ngx_booking_call_t *first)
     ids = &first->result.ids;
     n = ids->n;
 
-    if (n < 2 || n > NGX_BOOKING_ITEMS_MAX) {
+    /* a part of a group across slots may have one item */
+    if (n < 1 || n > NGX_BOOKING_ITEMS_MAX) {
         return ngx_booking_op_unexpected(req);
     }
 
     call = ngx_booking_op_call(req, NGX_BOOKING_SCRIPT_GROUP,
                                NGX_BOOKING_GROUP_NKEYS + 10 * n,
                                first->nargs, NGX_BOOKING_R_GROUP,
-                               ngx_booking_group_done);
+                               first->handler);
     if (call == NULL) {
         return NGX_ERROR;
     }
+
+    call->data = first->data;
 
     ngx_memcpy(call->keys, first->keys,
                NGX_BOOKING_GROUP_NKEYS * sizeof(ngx_str_t));
@@ -1216,4 +1263,1147 @@ ngx_booking_group_copy(ngx_booking_req_t *req, ngx_str_t *dst,
     ngx_memcpy(dst->data, src->data, src->len);
 
     return NGX_OK;
+}
+
+
+/*
+ * A group of items across hash slots (README, "Groups of items"): one
+ * part a slot, each booked by its own group_create as pinned holds that
+ * no sweep frees; the first part, the primary, keeps the group's record,
+ * which alone decides what the group becomes, by its own clock (group's
+ * "commit", "cancel", "abort", "resolve"); then every part is settled as
+ * the decision says ("part-confirm", "part-cancel", "part-expire",
+ * "part-abort").  A crash between these steps leaves pinned holds that
+ * the sweeper settles once the primary has decided, never a part
+ * confirmed alone.
+ */
+
+/* past any instant a booking can have */
+#define NGX_BOOKING_FOREVER_AT  253402300799LL
+
+/* how long a pin lasts without hold: the commit comes well before */
+#define NGX_BOOKING_PIN_WINDOW  "10"
+
+#define NGX_BOOKING_PARTS_MAX   NGX_BOOKING_ITEMS_MAX
+
+
+typedef struct ngx_booking_spread_s  ngx_booking_spread_t;
+
+typedef struct {
+    ngx_booking_spread_t       *sp;
+    ngx_str_t                   rid;        /* its first item's resource */
+    ngx_uint_t                  index[NGX_BOOKING_ITEMS_MAX];
+    ngx_str_t                   ids[NGX_BOOKING_ITEMS_MAX];
+    ngx_uint_t                  n;
+    ngx_booking_rec_t         **recs;       /* its bookings, as answered */
+    ngx_uint_t                  nrecs;
+    unsigned                    made:1;
+} ngx_booking_part_t;
+
+struct ngx_booking_spread_s {
+    ngx_booking_req_t          *req;
+    ngx_booking_series_t       *ser;        /* a POST's */
+    ngx_str_t                   rand;       /* the group's */
+    ngx_str_t                   rid;        /* the primary's resource */
+    ngx_booking_part_t          parts[NGX_BOOKING_PARTS_MAX];
+    ngx_uint_t                  nparts;
+    ngx_uint_t                  pending;
+    ngx_booking_group_t         refusal;    /* the first part refused */
+    ngx_str_t                   listed;     /* every part's, joined */
+    ngx_int_t                   failed;     /* a call's rc, or 0 */
+    ngx_str_t                   state;      /* the primary's decision */
+    ngx_str_t                   op;         /* the route's */
+    ngx_uint_t                  http;
+    ngx_event_t                 pause;
+    ngx_int_t                 (*next)(ngx_booking_spread_t *sp);
+    void                      (*end)(void *data);   /* the sweeper's */
+    void                       *data;
+    unsigned                    replay:1;
+};
+
+
+static ngx_int_t ngx_booking_spread_part_call(ngx_booking_spread_t *sp,
+    ngx_uint_t k, ngx_booking_call_pt handler);
+static int64_t ngx_booking_spread_deadline(ngx_booking_spread_t *sp);
+static ngx_int_t ngx_booking_spread_pick(ngx_booking_req_t *req,
+    ngx_str_t *list, ngx_booking_part_t *part, ngx_str_t *out, size_t each,
+    ngx_uint_t lines);
+static void ngx_booking_spread_primary(ngx_booking_call_t *call);
+static void ngx_booking_spread_made(ngx_booking_call_t *call);
+static void ngx_booking_spread_own(ngx_booking_spread_t *sp,
+    ngx_booking_span_t *span);
+static ngx_int_t ngx_booking_spread_keep(ngx_booking_part_t *part,
+    ngx_booking_page_t *page);
+static ngx_int_t ngx_booking_spread_phase(ngx_booking_spread_t *sp,
+    ngx_int_t (*next)(ngx_booking_spread_t *sp));
+static void ngx_booking_spread_resume(ngx_event_t *ev);
+static ngx_int_t ngx_booking_spread_commit(ngx_booking_spread_t *sp);
+static ngx_int_t ngx_booking_spread_abort(ngx_booking_spread_t *sp);
+static ngx_int_t ngx_booking_spread_ask(ngx_booking_spread_t *sp,
+    const char *op);
+static void ngx_booking_spread_decided(ngx_booking_call_t *call);
+static ngx_int_t ngx_booking_spread_told(ngx_booking_spread_t *sp,
+    ngx_booking_fields_t *f);
+static ngx_int_t ngx_booking_spread_parts(ngx_booking_spread_t *sp,
+    ngx_str_t *members);
+static ngx_int_t ngx_booking_spread_settle(ngx_booking_spread_t *sp);
+static void ngx_booking_spread_settled(ngx_booking_call_t *call);
+static ngx_int_t ngx_booking_spread_answer(ngx_booking_spread_t *sp);
+static void ngx_booking_spread_over(ngx_booking_spread_t *sp, ngx_int_t rc);
+static ngx_booking_call_t *ngx_booking_spread_group_call(
+    ngx_booking_spread_t *sp, ngx_str_t *rid, ngx_str_t *op,
+    ngx_booking_call_pt handler);
+
+
+static void *
+ngx_booking_spread_new(ngx_booking_req_t *req, ngx_booking_series_t *ser,
+    ngx_str_t *rand)
+{
+    ngx_uint_t             i, k;
+    ngx_booking_ask_t     *ask;
+    ngx_booking_part_t    *part;
+    ngx_booking_spread_t  *sp;
+
+    ask = ser->ask;
+
+    sp = ngx_pcalloc(req->pool, sizeof(ngx_booking_spread_t));
+    if (sp == NULL) {
+        return NULL;
+    }
+
+    sp->req = req;
+    sp->ser = ser;
+    sp->rand = *rand;
+    sp->rid = ask->rid;
+    sp->http = NGX_HTTP_CREATED;
+
+    /* the parts in the order of their first items: the first, primary */
+    for (i = 0; i < ask->in.nitems; i++) {
+        for (k = 0; k < sp->nparts; k++) {
+            if (ngx_booking_shard(sp->parts[k].rid.data, sp->parts[k].rid.len)
+                == ngx_booking_shard(ask->rids[i].data, ask->rids[i].len))
+            {
+                break;
+            }
+        }
+
+        part = &sp->parts[k];
+
+        if (k == sp->nparts) {
+            sp->nparts++;
+            part->sp = sp;
+            part->rid = ask->rids[i];
+        }
+
+        part->ids[part->n] = ser->ids[i];
+        part->index[part->n++] = i;
+    }
+
+    return sp;
+}
+
+
+/* phase one: the primary's part first, so that its record is there */
+static ngx_int_t
+ngx_booking_spread_go(void *data)
+{
+    ngx_booking_spread_t *sp = data;
+
+    return ngx_booking_spread_part_call(sp, 0, ngx_booking_spread_primary);
+}
+
+
+/*
+ * The group_create of part k: the whole group's call, with the part's
+ * items, their keys and ids, and how it is a part.
+ */
+static ngx_int_t
+ngx_booking_spread_part_call(ngx_booking_spread_t *sp, ngx_uint_t k,
+    ngx_booking_call_pt handler)
+{
+    u_char              *p;
+    size_t               len;
+    ngx_str_t           *a, *s, *i, none;
+    ngx_uint_t           j, m;
+    ngx_booking_req_t   *req;
+    ngx_booking_call_t  *all, *call;
+    ngx_booking_part_t  *part;
+
+    req = sp->req;
+    all = sp->ser->call;
+    part = &sp->parts[k];
+    ngx_str_set(&none, "");
+
+    call = ngx_booking_op_call(req, NGX_BOOKING_SCRIPT_GROUP_CREATE,
+                               2 + 10 * part->n, all->nargs,
+                               NGX_BOOKING_R_GROUP, handler);
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(call->args, all->args, all->nargs * sizeof(ngx_str_t));
+    a = call->args;
+
+    for (j = 0; j < part->n; j++) {
+        ngx_memcpy(&call->keys[2 + 10 * j],
+                   &all->keys[2 + 10 * part->index[j]],
+                   10 * sizeof(ngx_str_t));
+    }
+
+    /* its record and its Idempotency-Key's answer: the primary's only */
+    if (k != 0) {
+        a[NGX_BOOKING_GROUP_CREATE_A_SCOPE] = none;
+    }
+
+    s = &call->keys[NGX_BOOKING_GROUP_CREATE_K_S];
+    i = &call->keys[NGX_BOOKING_GROUP_CREATE_K_I];
+    s->len = ngx_booking_rkey_len(part->rid.len, NGX_BOOKING_KEY_S)
+             + sp->rand.len;
+    i->len = ngx_booking_rkey_len(part->rid.len, NGX_BOOKING_KEY_I)
+             + a[NGX_BOOKING_GROUP_CREATE_A_SCOPE].len;
+    s->data = ngx_pnalloc(req->pool, s->len);
+    i->data = ngx_pnalloc(req->pool, i->len);
+
+    if (s->data == NULL || i->data == NULL
+        || ngx_booking_spread_pick(req, &all->args[NGX_BOOKING_GROUP_CREATE_A_RANDS],
+                                   part, &a[NGX_BOOKING_GROUP_CREATE_A_RANDS],
+                                   NGX_BOOKING_RAND_LEN, 0)
+           != NGX_OK
+        || ngx_booking_spread_pick(req, &all->args[NGX_BOOKING_GROUP_CREATE_A_ITEMS],
+                                   part, &a[NGX_BOOKING_GROUP_CREATE_A_ITEMS],
+                                   0, '\n')
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p = ngx_booking_rkey(s->data, part->rid.data, part->rid.len,
+                         NGX_BOOKING_KEY_S);
+    ngx_memcpy(p, sp->rand.data, sp->rand.len);
+    p = ngx_booking_rkey(i->data, part->rid.data, part->rid.len,
+                         NGX_BOOKING_KEY_I);
+    ngx_memcpy(p, a[NGX_BOOKING_GROUP_CREATE_A_SCOPE].data,
+               a[NGX_BOOKING_GROUP_CREATE_A_SCOPE].len);
+
+    /* the types claimed for: a word an item ("!" stays as it is) */
+    s = &all->args[NGX_BOOKING_GROUP_CREATE_A_CLAIMED];
+
+    if (s->len && !(s->len == 1 && s->data[0] == '!')
+        && ngx_booking_spread_pick(req, s, part,
+                                   &a[NGX_BOOKING_GROUP_CREATE_A_CLAIMED],
+                                   0, ' ')
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* "P|S <group> <window> <places>", and the primary: every part's ids */
+    len = 4 + sp->rid.len + 1 + sp->rand.len + NGX_INT64_LEN
+          + part->n * (NGX_INT_T_LEN + 1);
+
+    for (m = 0; k == 0 && m < sp->nparts; m++) {
+        for (j = 0; j < sp->parts[m].n; j++) {
+            len += sp->parts[m].ids[j].len + 1;
+        }
+    }
+
+    s = &a[NGX_BOOKING_GROUP_CREATE_A_SPREAD];
+    s->data = ngx_pnalloc(req->pool, len);
+    if (s->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* the primary's clock and holds say how long; the others pin as long */
+    if (k == 0) {
+        p = ngx_sprintf(s->data, "P %V.%V %s ", &sp->rid, &sp->rand,
+                        NGX_BOOKING_PIN_WINDOW);
+
+    } else {
+        p = ngx_sprintf(s->data, "S %V.%V %L ", &sp->rid, &sp->rand,
+                        ngx_booking_spread_deadline(sp));
+    }
+
+    for (j = 0; j < part->n; j++) {
+        p = ngx_sprintf(p, j ? ",%ui" : "%ui", part->index[j]);
+    }
+
+    for (m = 0; k == 0 && m < sp->nparts; m++) {
+        *p++ = '\n';
+
+        for (j = 0; j < sp->parts[m].n; j++) {
+            p = ngx_sprintf(p, j ? " %V" : "%V", &sp->parts[m].ids[j]);
+        }
+    }
+
+    s->len = p - s->data;
+    call->data = part;
+
+    return ngx_booking_op_send(req, call);
+}
+
+
+/* the soonest a booking of the primary's part stops being held */
+static int64_t
+ngx_booking_spread_deadline(ngx_booking_spread_t *sp)
+{
+    int64_t              d;
+    ngx_uint_t           j;
+    ngx_booking_part_t  *part;
+
+    part = &sp->parts[0];
+    d = NGX_BOOKING_FOREVER_AT;
+
+    for (j = 0; j < part->nrecs; j++) {
+        if (part->recs[j]->expires_at > 0) {
+            d = ngx_min(d, part->recs[j]->expires_at);
+        }
+    }
+
+    return d == NGX_BOOKING_FOREVER_AT ? ngx_time() + 10 : d;
+}
+
+
+/*
+ * The part's share of an argument of the whole group: fixed-size pieces
+ * (each > 0), or pieces ended by a separator (lines: '\n' or ' ').
+ */
+static ngx_int_t
+ngx_booking_spread_pick(ngx_booking_req_t *req, ngx_str_t *list,
+    ngx_booking_part_t *part, ngx_str_t *out, size_t each, ngx_uint_t sep)
+{
+    u_char      *p, *q, *last, *start[NGX_BOOKING_ITEMS_MAX];
+    size_t       size[NGX_BOOKING_ITEMS_MAX];
+    ngx_uint_t   j, n;
+
+    p = list->data;
+    last = list->data + list->len;
+
+    for (n = 0; n < NGX_BOOKING_ITEMS_MAX && p < last; n++) {
+        q = each ? ngx_min(p + each, last) : ngx_strlchr(p, last, sep);
+        q = (q == NULL) ? last : q + (each ? 0 : 1);
+        start[n] = p;
+        size[n] = q - p;
+        p = q;
+    }
+
+    out->data = ngx_pnalloc(req->pool, list->len + 1);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = out->data;
+
+    for (j = 0; j < part->n; j++) {
+        if (part->index[j] >= n) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_cpymem(p, start[part->index[j]], size[part->index[j]]);
+    }
+
+    out->len = p - out->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The primary's part: refused, or the replay of an Idempotency-Key's
+ * group, it answers as a group of one slot would; made, the others go.
+ */
+static void
+ngx_booking_spread_primary(ngx_booking_call_t *call)
+{
+    ngx_booking_part_t *part = call->data;
+
+    ngx_uint_t             k;
+    ngx_booking_req_t     *req;
+    ngx_booking_group_t   *g;
+    ngx_booking_spread_t  *sp;
+
+    sp = part->sp;
+    req = sp->req;
+    g = &call->result.group;
+
+    if (call->rc == NGX_BOOKING_STORE_OK
+        && call->result.kind == NGX_BOOKING_R_GROUP && g->replayed)
+    {
+        /* the group made then, whole, as it is now */
+        req->id = sp->rid;
+
+        if (ngx_booking_copy(req, &req->rand, g->rand.data, g->rand.len)
+            != NGX_OK)
+        {
+            ngx_booking_op_done(req, NGX_ERROR);
+            return;
+        }
+
+        sp->replay = 1;
+        req->state = sp;
+        ngx_booking_op_done(req, ngx_booking_group_call(req,
+                                                        &ngx_booking_get_op));
+        return;
+    }
+
+    if (call->rc != NGX_BOOKING_STORE_OK
+        || call->result.kind != NGX_BOOKING_R_GROUP
+        || g->http != NGX_HTTP_CREATED)
+    {
+        call->data = req;
+        ngx_booking_series_made(call);
+        return;
+    }
+
+    if (ngx_booking_spread_keep(part, &g->items) != NGX_OK) {
+        ngx_booking_op_done(req, NGX_ERROR);
+        return;
+    }
+
+    for (k = 1; k < sp->nparts; k++) {
+        if (ngx_booking_spread_part_call(sp, k, ngx_booking_spread_made)
+            != NGX_DONE)
+        {
+            sp->failed = NGX_BOOKING_STORE_UNAVAILABLE;
+            break;
+        }
+
+        sp->pending++;
+    }
+
+    if (sp->pending == 0) {
+        ngx_booking_op_done(req, ngx_booking_spread_abort(sp));
+    }
+}
+
+
+static void
+ngx_booking_spread_made(ngx_booking_call_t *call)
+{
+    ngx_booking_part_t *part = call->data;
+
+    u_char                *p;
+    ngx_str_t              s;
+    ngx_booking_req_t     *req;
+    ngx_booking_group_t   *g, *r;
+    ngx_booking_spread_t  *sp;
+
+    sp = part->sp;
+    req = sp->req;
+    g = &call->result.group;
+    r = &sp->refusal;
+
+    if (call->rc != NGX_BOOKING_STORE_OK) {
+        sp->failed = call->rc;
+
+    } else if (call->result.kind == NGX_BOOKING_R_REFUSED) {
+        if (r->http == 0) {
+            r->http = call->result.refusal.status;
+            r->code = call->result.refusal.code;
+            r->message = call->result.refusal.message;
+            r->field = call->result.refusal.field;
+            ngx_booking_spread_own(sp, &r->code);
+            ngx_booking_spread_own(sp, &r->message);
+            ngx_booking_spread_own(sp, &r->field);
+        }
+
+    } else if (call->result.kind != NGX_BOOKING_R_GROUP) {
+        sp->failed = NGX_BOOKING_STORE_FAILED;
+
+    } else if (g->http != NGX_HTTP_CREATED) {
+        /* a 409 names its items: the refusal names every part's */
+        if (r->http == 0 || (r->http == g->http && g->http == 409)) {
+            if (r->http == 0) {
+                *r = *g;
+                r->items.n = 0;
+                r->rand.len = 0;
+                r->kind.len = 0;
+                r->listed.len = 0;
+                r->field.len = 0;
+                ngx_booking_spread_own(sp, &r->code);
+                ngx_booking_spread_own(sp, &r->message);
+            }
+
+            /* "[a,b]" and "[c]" make "[a,b,c]" */
+            if (g->listed.len > 2) {
+                p = ngx_pnalloc(req->pool, sp->listed.len + g->listed.len);
+                if (p == NULL) {
+                    sp->failed = NGX_BOOKING_STORE_FAILED;
+
+                } else {
+                    s.data = p;
+
+                    if (sp->listed.len) {
+                        p = ngx_cpymem(p, sp->listed.data,
+                                       sp->listed.len - 1);
+                        *p++ = ',';
+                        p = ngx_cpymem(p, g->listed.data + 1,
+                                       g->listed.len - 1);
+
+                    } else {
+                        p = ngx_cpymem(p, g->listed.data, g->listed.len);
+                    }
+
+                    sp->listed.data = s.data;
+                    sp->listed.len = p - s.data;
+                }
+            }
+        }
+
+    } else if (ngx_booking_spread_keep(part, &g->items) != NGX_OK) {
+        sp->failed = NGX_BOOKING_STORE_FAILED;
+    }
+
+    if (--sp->pending > 0) {
+        return;
+    }
+
+    if (sp->failed || sp->refusal.http) {
+        ngx_booking_op_done(req, ngx_booking_spread_abort(sp));
+        return;
+    }
+
+    /* held: the group is its pinned holds, the primary's record pending */
+    if (sp->ser->ask->in.hold) {
+        ngx_booking_op_done(req, ngx_booking_spread_answer(sp));
+        return;
+    }
+
+    ngx_booking_op_done(req, ngx_booking_spread_phase(sp,
+                                                ngx_booking_spread_commit));
+}
+
+
+/* a span of a reply, kept beyond it */
+static void
+ngx_booking_spread_own(ngx_booking_spread_t *sp, ngx_booking_span_t *span)
+{
+    ngx_str_t  s;
+
+    if (ngx_booking_copy(sp->req, &s, span->data, span->len) != NGX_OK) {
+        sp->failed = NGX_BOOKING_STORE_FAILED;
+        span->len = 0;
+        return;
+    }
+
+    span->data = s.data;
+}
+
+
+/* the part's bookings, kept beyond the reply */
+static ngx_int_t
+ngx_booking_spread_keep(ngx_booking_part_t *part, ngx_booking_page_t *page)
+{
+    ngx_uint_t  i;
+
+    part->recs = ngx_palloc(part->sp->req->pool,
+                            (page->n + 1) * sizeof(ngx_booking_rec_t *));
+    if (part->recs == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < page->n; i++) {
+        part->recs[i] = ngx_booking_rec_copy(part->sp->req, &page->recs[i]);
+        if (part->recs[i] == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    part->nrecs = page->n;
+    part->made = 1;
+
+    return NGX_OK;
+}
+
+
+/* between two phases: booking_group_pause, for the fault tests */
+static ngx_int_t
+ngx_booking_spread_phase(ngx_booking_spread_t *sp,
+    ngx_int_t (*next)(ngx_booking_spread_t *sp))
+{
+    if (sp->req->conf->group_pause == 0) {
+        return next(sp);
+    }
+
+    sp->next = next;
+    sp->pause.handler = ngx_booking_spread_resume;
+    sp->pause.data = sp;
+    sp->pause.log = sp->req->log;
+
+    ngx_add_timer(&sp->pause, sp->req->conf->group_pause);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_booking_spread_resume(ngx_event_t *ev)
+{
+    ngx_booking_spread_t *sp = ev->data;
+
+    ngx_booking_op_done(sp->req, sp->next(sp));
+}
+
+
+/* phase two: the primary decides; then every part is settled */
+static ngx_int_t
+ngx_booking_spread_commit(ngx_booking_spread_t *sp)
+{
+    return ngx_booking_spread_ask(sp, "commit");
+}
+
+
+/* a part refused or failed: the group aborted, what was made given back */
+static ngx_int_t
+ngx_booking_spread_abort(ngx_booking_spread_t *sp)
+{
+    return ngx_booking_spread_ask(sp, "abort");
+}
+
+
+static ngx_int_t
+ngx_booking_spread_ask(ngx_booking_spread_t *sp, const char *op)
+{
+    ngx_str_t            o;
+    ngx_booking_call_t  *call;
+
+    o.data = (u_char *) op;
+    o.len = ngx_strlen(op);
+
+    call = ngx_booking_spread_group_call(sp, &sp->rid, &o,
+                                         ngx_booking_spread_decided);
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_booking_store_call(call) != NGX_OK) {
+        sp->failed = NGX_BOOKING_STORE_UNAVAILABLE;
+        return sp->end ? NGX_OK : ngx_booking_spread_answer(sp);
+    }
+
+    return NGX_DONE;
+}
+
+
+/* group's call on rid's part of this group: op, as the worker's */
+static ngx_booking_call_t *
+ngx_booking_spread_group_call(ngx_booking_spread_t *sp, ngx_str_t *rid,
+    ngx_str_t *op, ngx_booking_call_pt handler)
+{
+    u_char              *p;
+    ngx_str_t           *a, *s, none;
+    ngx_uint_t           i;
+    ngx_booking_req_t   *req;
+    ngx_booking_call_t  *call;
+
+    req = sp->req;
+    ngx_str_set(&none, "");
+
+    call = ngx_booking_op_call(req, NGX_BOOKING_SCRIPT_GROUP,
+                               NGX_BOOKING_GROUP_NKEYS,
+                               NGX_BOOKING_GROUP_NARGS
+                               + req->conf->types.nelts,
+                               NGX_BOOKING_R_GROUP, handler);
+    if (call == NULL
+        || ngx_booking_resource_keys(req, rid, call->keys,
+                                     ngx_booking_keys_all)
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    s = &call->keys[NGX_BOOKING_GROUP_K_S];
+    s->len = ngx_booking_rkey_len(rid->len, NGX_BOOKING_KEY_S)
+             + sp->rand.len;
+    s->data = ngx_pnalloc(req->pool, s->len);
+    if (s->data == NULL) {
+        return NULL;
+    }
+
+    p = ngx_booking_rkey(s->data, rid->data, rid->len, NGX_BOOKING_KEY_S);
+    ngx_memcpy(p, sp->rand.data, sp->rand.len);
+
+    a = call->args;
+    a[NGX_BOOKING_GROUP_A_OP] = *op;
+    a[NGX_BOOKING_GROUP_A_RAND] = sp->rand;
+    a[NGX_BOOKING_GROUP_A_USER] = none;
+    ngx_str_set(&a[NGX_BOOKING_GROUP_A_ADMIN], "1");
+    ngx_str_set(&a[NGX_BOOKING_GROUP_A_TOKEN], "0");
+    a[NGX_BOOKING_GROUP_A_EVENTS] = req->conf->events;
+
+    for (i = 0; i < req->conf->types.nelts; i++) {
+        a[NGX_BOOKING_GROUP_A_RULES + i] = req->conf->rules[i];
+    }
+
+    call->data = sp;
+
+    return call;
+}
+
+
+static void
+ngx_booking_spread_decided(ngx_booking_call_t *call)
+{
+    ngx_booking_spread_t *sp = call->data;
+
+    ngx_int_t  rc;
+
+    if (sp->end != NULL && call->rc == NGX_BOOKING_STORE_OK
+        && call->result.kind == NGX_BOOKING_R_REFUSED
+        && call->result.refusal.status == NGX_HTTP_NOT_FOUND
+        && sp->parts[0].rid.len)
+    {
+        /* no primary record (its data lost): the pin's part given back */
+        ngx_str_set(&sp->state, "aborted");
+        sp->nparts = 1;
+        rc = ngx_booking_spread_settle(sp);
+
+    } else if (call->rc != NGX_BOOKING_STORE_OK
+               || call->result.kind != NGX_BOOKING_R_FIELDS)
+    {
+        /* the primary may have decided: the sweeper settles the parts */
+        sp->failed = (call->rc != NGX_BOOKING_STORE_OK)
+                     ? call->rc : NGX_BOOKING_STORE_FAILED;
+        rc = sp->end ? NGX_OK : ngx_booking_spread_answer(sp);
+
+    } else {
+        rc = ngx_booking_spread_told(sp, &call->result.fields);
+    }
+
+    ngx_booking_spread_over(sp, rc);
+}
+
+
+/* a flow of the request answers it; the sweeper's ends */
+static void
+ngx_booking_spread_over(ngx_booking_spread_t *sp, ngx_int_t rc)
+{
+    if (rc == NGX_DONE) {
+        return;
+    }
+
+    if (sp->end != NULL) {
+        sp->end(sp->data);
+        return;
+    }
+
+    ngx_booking_op_done(sp->req, rc);
+}
+
+
+/* {'spread', state, hold, members}: the decision, then the parts settled */
+static ngx_int_t
+ngx_booking_spread_told(ngx_booking_spread_t *sp, ngx_booking_fields_t *f)
+{
+    ngx_str_t  members;
+
+    if (f->n != 4 || f->v[1].data == NULL || f->v[3].data == NULL
+        || ngx_booking_copy(sp->req, &sp->state, f->v[1].data, f->v[1].len)
+           != NGX_OK
+        || ngx_booking_copy(sp->req, &members, f->v[3].data, f->v[3].len)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (sp->nparts == 0 && ngx_booking_spread_parts(sp, &members) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (sp->state.len == 7
+        && ngx_strncmp(sp->state.data, "pending", 7) == 0
+        && sp->end != NULL)
+    {
+        /* the sweeper asked too soon: the pins are looked at again */
+        return NGX_OK;
+    }
+
+    return ngx_booking_spread_settle(sp);
+}
+
+
+/* the parts, from the primary's record: a line of ids a part */
+static ngx_int_t
+ngx_booking_spread_parts(ngx_booking_spread_t *sp, ngx_str_t *members)
+{
+    u_char              *p, *last, *e, *dot;
+    ngx_booking_part_t  *part;
+
+    p = members->data;
+    last = members->data + members->len;
+
+    while (p < last && sp->nparts < NGX_BOOKING_PARTS_MAX) {
+        part = &sp->parts[sp->nparts++];
+        part->sp = sp;
+
+        while (p < last && *p != '\n') {
+            e = p;
+            while (e < last && *e != ' ' && *e != '\n') {
+                e++;
+            }
+
+            if (part->n == NGX_BOOKING_ITEMS_MAX) {
+                return NGX_ERROR;
+            }
+
+            part->ids[part->n].data = p;
+            part->ids[part->n].len = e - p;
+            part->index[part->n] = part->n;
+            part->n++;
+
+            p = (e < last && *e == ' ') ? e + 1 : e;
+        }
+
+        if (part->n == 0) {
+            return NGX_ERROR;
+        }
+
+        /* the part's resource: its first id up to its last dot */
+        dot = NULL;
+        for (e = part->ids[0].data; e < part->ids[0].data + part->ids[0].len;
+             e++)
+        {
+            if (*e == '.') {
+                dot = e;
+            }
+        }
+
+        if (dot == NULL) {
+            return NGX_ERROR;
+        }
+
+        part->rid.data = part->ids[0].data;
+        part->rid.len = dot - part->ids[0].data;
+
+        p++;
+    }
+
+    if (sp->nparts == 0) {
+        return NGX_ERROR;
+    }
+
+    sp->rid = sp->parts[0].rid;
+
+    return NGX_OK;
+}
+
+
+/* every part as the decision says, all at once */
+static ngx_int_t
+ngx_booking_spread_settle(ngx_booking_spread_t *sp)
+{
+    ngx_str_t           *st, op;
+    ngx_uint_t           k;
+    ngx_booking_call_t  *call;
+
+    st = &sp->state;
+
+    if (st->len == 9 && ngx_strncmp(st->data, "confirmed", 9) == 0) {
+        ngx_str_set(&op, "part-confirm");
+
+    } else if (st->len == 9 && ngx_strncmp(st->data, "cancelled", 9) == 0) {
+        ngx_str_set(&op, "part-cancel");
+
+    } else if (st->len == 7 && ngx_strncmp(st->data, "expired", 7) == 0) {
+        ngx_str_set(&op, "part-expire");
+
+    } else if (st->len == 7 && ngx_strncmp(st->data, "aborted", 7) == 0) {
+        ngx_str_set(&op, "part-abort");
+
+    } else {
+        ngx_str_set(&op, "part-get");
+    }
+
+    sp->pending = 0;
+
+    for (k = 0; k < sp->nparts; k++) {
+        call = ngx_booking_spread_group_call(sp, &sp->parts[k].rid, &op,
+                                             ngx_booking_spread_settled);
+        if (call == NULL) {
+            return NGX_ERROR;
+        }
+
+        call->data = &sp->parts[k];
+
+        if (ngx_booking_store_call(call) != NGX_OK) {
+            sp->failed = NGX_BOOKING_STORE_UNAVAILABLE;
+            break;
+        }
+
+        sp->pending++;
+    }
+
+    if (sp->pending == 0) {
+        return sp->end ? NGX_OK : ngx_booking_spread_answer(sp);
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_booking_spread_settled(ngx_booking_call_t *call)
+{
+    ngx_booking_part_t *part = call->data;
+
+    ngx_int_t              rc;
+    ngx_booking_spread_t  *sp;
+
+    sp = part->sp;
+
+    /* a part of items: the same call again, with their keys */
+    if (call->rc == NGX_BOOKING_STORE_OK
+        && call->result.kind == NGX_BOOKING_R_IDS
+        && call->nkeys == NGX_BOOKING_GROUP_NKEYS)
+    {
+        rc = ngx_booking_group_items(sp->req, call);
+
+        if (rc == NGX_DONE) {
+            return;
+        }
+
+        sp->failed = NGX_BOOKING_STORE_FAILED;
+
+    } else if (call->rc != NGX_BOOKING_STORE_OK) {
+        sp->failed = call->rc;
+
+    } else if (call->result.kind == NGX_BOOKING_R_GROUP) {
+        if (ngx_booking_spread_keep(part, &call->result.group.items)
+            != NGX_OK)
+        {
+            sp->failed = NGX_BOOKING_STORE_FAILED;
+        }
+
+    } else if (call->result.kind != NGX_BOOKING_R_REFUSED) {
+        /* a part gone (its record, a refused part never had one) */
+        sp->failed = NGX_BOOKING_STORE_FAILED;
+    }
+
+    if (--sp->pending > 0) {
+        return;
+    }
+
+    ngx_booking_spread_over(sp, sp->end ? NGX_OK
+                                        : ngx_booking_spread_answer(sp));
+}
+
+
+/*
+ * The answer: a refusal (the parts given back); the decision's error (a
+ * confirm too late, of a cancelled group); or the group, every part's
+ * bookings in the request's order.
+ */
+static ngx_int_t
+ngx_booking_spread_answer(ngx_booking_spread_t *sp)
+{
+    ngx_str_t             *st;
+    ngx_uint_t             k, j, n, order;
+    ngx_booking_req_t     *req;
+    ngx_booking_rec_t     *recs;
+    ngx_booking_group_t    g;
+    ngx_booking_series_t  *ser;
+
+    req = sp->req;
+    ser = sp->ser;
+    st = &sp->state;
+
+    if (ser != NULL && st->len == 7
+        && ngx_strncmp(st->data, "aborted", 7) == 0)
+    {
+        /* not made: out of the user's index, its claims given back */
+        req->state = ser;
+
+        if (req->caller.user.len) {
+            (void) ngx_booking_store_call(ngx_booking_series_index(req, ser,
+                                          "ZREM", ngx_booking_series_ignore));
+            ngx_booking_series_unclaim(req, ser, NULL);
+        }
+    }
+
+    if (sp->refusal.http) {
+        g = sp->refusal;
+        g.listed.data = sp->listed.data;
+        g.listed.len = sp->listed.len;
+
+        if (g.code.len == 0) {
+            return ngx_booking_op_fail(req, g.http, "unavailable",
+                                       "an item does not fit", "items");
+        }
+
+        return ngx_booking_view_group(&req->answer, req->pool, &g, &sp->rid,
+                                      NULL);
+    }
+
+    if (sp->failed && sp->state.len) {
+        return ngx_booking_op_fail(req, NGX_HTTP_GATEWAY_TIME_OUT,
+                                   "backend_timeout",
+                                   "the group was decided, but not every "
+                                   "part of it could be read: GET it", NULL);
+    }
+
+    if (sp->failed) {
+        return sp->failed == NGX_BOOKING_STORE_TIMEOUT
+               ? ngx_booking_op_fail(req, NGX_HTTP_GATEWAY_TIME_OUT,
+                                     "backend_timeout",
+                                     "Redis did not answer in time; the "
+                                     "group's outcome is its own to tell "
+                                     "(GET it)", NULL)
+               : ngx_booking_op_unavailable(req);
+    }
+
+    if (sp->op.len == 7 && ngx_strncmp(sp->op.data, "confirm", 7) == 0) {
+        if (st->len == 7 && ngx_strncmp(st->data, "expired", 7) == 0) {
+            return ngx_booking_op_fail(req, 410, "expired",
+                                       "the group's holds expired before "
+                                       "it was confirmed", NULL);
+        }
+
+        if (st->len != 9 || ngx_strncmp(st->data, "confirmed", 9) != 0) {
+            return ngx_booking_op_fail(req, NGX_HTTP_CONFLICT, "conflict",
+                                       "this group cannot be confirmed",
+                                       NULL);
+        }
+    }
+
+    if (st->len == 7 && ngx_strncmp(st->data, "aborted", 7) == 0) {
+        return ngx_booking_op_fail(req, NGX_HTTP_NOT_FOUND, "not_found",
+                                   "no such group", NULL);
+    }
+
+    /* a POST's in the request's order, when each part answered its own */
+    order = (ser != NULL);
+
+    for (n = 0, k = 0; k < sp->nparts; k++) {
+        n += sp->parts[k].nrecs;
+        order = order && sp->parts[k].nrecs == sp->parts[k].n;
+    }
+
+    recs = ngx_palloc(req->pool, (n + 1) * sizeof(ngx_booking_rec_t));
+    if (recs == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (n = 0, k = 0; k < sp->nparts; k++) {
+        for (j = 0; j < sp->parts[k].nrecs; j++) {
+            recs[order ? sp->parts[k].index[j] : n] = *sp->parts[k].recs[j];
+            n++;
+        }
+    }
+
+    ngx_memzero(&g, sizeof(ngx_booking_group_t));
+    g.http = sp->replay ? NGX_HTTP_CREATED : sp->http;
+    g.replayed = sp->replay;
+    g.rand.data = sp->rand.data;
+    g.rand.len = sp->rand.len;
+    g.kind.data = (u_char *) "items";
+    g.kind.len = 5;
+    g.listed.data = (u_char *) "";
+    g.items.n = n;
+    g.items.recs = recs;
+
+    return ngx_booking_group_answer(req, &g, &sp->rid);
+}
+
+
+/*
+ * GET /groups/{id}, its confirm, its cancel, of a group across slots: the
+ * primary decided (first answer); every part settled as it says, which a
+ * GET does too, so that what it shows is what was decided.
+ */
+static ngx_int_t
+ngx_booking_spread_group(ngx_booking_req_t *req, ngx_booking_call_t *call,
+    ngx_str_t *op)
+{
+    ngx_int_t              rc;
+    ngx_booking_spread_t  *sp;
+
+    sp = ngx_pcalloc(req->pool, sizeof(ngx_booking_spread_t));
+    if (sp == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (req->state != NULL) {
+        /* an Idempotency-Key's replay of a POST */
+        sp->replay = ((ngx_booking_spread_t *) req->state)->replay;
+    }
+
+    sp->req = req;
+    sp->rand = req->rand;
+    sp->op = *op;
+    sp->http = NGX_HTTP_OK;
+
+    rc = ngx_booking_spread_told(sp, &call->result.fields);
+
+    return rc;
+}
+
+
+/*
+ * The sweeper's: a pinned hold due, "<group> <part>": the primary asked
+ * (it decides "expired" once its deadline passed), then every part
+ * settled.  done(data) once it is over, whatever happened.
+ */
+ngx_int_t
+ngx_booking_spread_resolve(ngx_booking_req_t *req, ngx_str_t *pin,
+    void (*done)(void *data), void *data)
+{
+    u_char                *p, *dot, *sp_;
+    ngx_str_t              gid, op;
+    ngx_booking_call_t    *call;
+    ngx_booking_spread_t  *sp;
+
+    sp = ngx_pcalloc(req->pool, sizeof(ngx_booking_spread_t));
+    if (sp == NULL) {
+        return NGX_ERROR;
+    }
+
+    sp_ = ngx_strlchr(pin->data, pin->data + pin->len, ' ');
+    gid.data = pin->data;
+    gid.len = sp_ ? (size_t) (sp_ - pin->data) : pin->len;
+
+    dot = NULL;
+    for (p = gid.data; p < gid.data + gid.len; p++) {
+        if (*p == '.') {
+            dot = p;
+        }
+    }
+
+    if (dot == NULL || dot == gid.data) {
+        return NGX_DECLINED;
+    }
+
+    sp->req = req;
+    sp->rid.data = gid.data;
+    sp->rid.len = dot - gid.data;
+    sp->rand.data = dot + 1;
+    sp->rand.len = gid.data + gid.len - dot - 1;
+    sp->end = done;
+    sp->data = data;
+
+    if (ngx_booking_id_check(req->conf, &sp->rid, req->log) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    /* the pin's own part, for when the primary has no record any more */
+    if (sp_ != NULL) {
+        sp->parts[0].sp = sp;
+        sp->parts[0].rid.data = sp_ + 1;
+        sp->parts[0].rid.len = pin->data + pin->len - sp_ - 1;
+
+        if (ngx_booking_id_check(req->conf, &sp->parts[0].rid, req->log)
+            != NGX_OK)
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    ngx_str_set(&op, "resolve");
+
+    call = ngx_booking_spread_group_call(sp, &sp->rid, &op,
+                                         ngx_booking_spread_decided);
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_booking_store_call(call);
 }

@@ -75,6 +75,8 @@ typedef struct {
     ngx_booking_claims_pt timed;
     void                 *data;
     ngx_uint_t            items;      /* each claim of its own resource */
+    ngx_booking_then_pt   then;       /* what sends create, if not it */
+    void                 *then_data;
     ngx_str_t            *held;       /* the claims that counted */
     int64_t              *at;         /* when each was made */
     ngx_uint_t            nheld;
@@ -122,6 +124,7 @@ static void ngx_booking_quota_unclaim_type(ngx_booking_quota_t *q,
     ngx_booking_type_t *t, const char *cmd, const char *which);
 static ngx_int_t ngx_booking_quota_typed_all(ngx_booking_quota_t *q);
 static ngx_int_t ngx_booking_quota_told(ngx_booking_quota_t *q);
+static ngx_int_t ngx_booking_quota_create(ngx_booking_quota_t *q);
 static ngx_int_t ngx_booking_quota_go(ngx_booking_quota_t *q,
     ngx_booking_call_t *call);
 static ngx_int_t ngx_booking_quota_none(ngx_booking_quota_t *q);
@@ -660,7 +663,7 @@ ngx_booking_quota_claimed(ngx_booking_call_t *call)
     if (f->n == 1 && f->v[0].len == 2
         && ngx_strncmp(f->v[0].data, "ok", 2) == 0)
     {
-        ngx_booking_op_done(req, ngx_booking_op_send(req, q->create));
+        ngx_booking_op_done(req, ngx_booking_quota_create(q));
         return;
     }
 
@@ -690,7 +693,7 @@ ngx_booking_quota_claimed(ngx_booking_call_t *call)
 
         if (req->idempotency.len) {
             ngx_str_set(q->claimed, "!");
-            ngx_booking_op_done(req, ngx_booking_op_send(req, q->create));
+            ngx_booking_op_done(req, ngx_booking_quota_create(q));
             return;
         }
 
@@ -735,6 +738,34 @@ ngx_booking_quota_claimed(ngx_booking_call_t *call)
     }
 
     ngx_booking_op_done(req, ngx_booking_quota_verify(q));
+}
+
+
+/* the step after the claims: create, or what sends it */
+static ngx_int_t
+ngx_booking_quota_create(ngx_booking_quota_t *q)
+{
+    if (q->then != NULL) {
+        return q->then(q->then_data);
+    }
+
+    return ngx_booking_op_send(q->req, q->create);
+}
+
+
+/* claims made: then() instead of sending create (a group across slots) */
+void
+ngx_booking_quota_then(ngx_booking_req_t *req, ngx_booking_then_pt then,
+    void *data)
+{
+    ngx_booking_quota_t  *q;
+
+    q = req->claims;
+
+    if (q != NULL) {
+        q->then = then;
+        q->then_data = data;
+    }
 }
 
 

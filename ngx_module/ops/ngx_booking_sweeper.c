@@ -42,6 +42,7 @@ static ngx_int_t ngx_booking_sweeper_shard(ngx_booking_sweeper_t *sw,
     ngx_uint_t shard);
 static void ngx_booking_sweeper_due(ngx_booking_call_t *call);
 static void ngx_booking_sweeper_swept(ngx_booking_call_t *call);
+static void ngx_booking_sweeper_resolved(void *data);
 static ngx_booking_call_t *ngx_booking_sweeper_call(ngx_booking_sweeper_t *sw,
     ngx_int_t script, ngx_uint_t nkeys, ngx_uint_t nargs, int expect,
     ngx_booking_call_pt handler);
@@ -61,8 +62,13 @@ ngx_booking_sweeper_init_process(ngx_cycle_t *cycle,
     u_char                 *p;
     ngx_booking_sweeper_t  *sw;
 
-    /* offers from expired holds need no request either */
-    if (!conf->events_on && !conf->waitlist) {
+    /*
+     * offers from expired holds need no request either, nor the pinned
+     * holds of a group across the slots of a Redis Cluster
+     */
+    if (!conf->sweeper
+        || (!conf->events_on && !conf->waitlist && !conf->cluster))
+    {
         return NGX_OK;
     }
 
@@ -242,7 +248,7 @@ ngx_booking_sweeper_due(ngx_booking_call_t *call)
         sweep = ngx_booking_sweeper_call(sw, NGX_BOOKING_SCRIPT_RESOURCE_SWEEP,
                                          NGX_BOOKING_RESOURCE_SWEEP_NKEYS,
                                          NGX_BOOKING_RESOURCE_SWEEP_NARGS,
-                                         NGX_BOOKING_R_DONE,
+                                         NGX_BOOKING_R_FIELDS,
                                          ngx_booking_sweeper_swept);
         if (sweep == NULL) {
             break;
@@ -275,12 +281,44 @@ ngx_booking_sweeper_due(ngx_booking_call_t *call)
 }
 
 
+/* {'ok', pin...}: each pinned hold due, its group's primary asked */
 static void
 ngx_booking_sweeper_swept(ngx_booking_call_t *call)
 {
+    size_t                  i;
+    ngx_str_t               pin;
+    ngx_booking_fields_t   *f;
     ngx_booking_sweeper_t  *sw;
 
     sw = call->data;
+    sw->pending--;
+    f = &call->result.fields;
+
+    for (i = 1; ngx_booking_sweeper_ok(call) && i < f->n; i++) {
+        if (f->v[i].data == NULL
+            || ngx_booking_copy(sw->req, &pin, f->v[i].data, f->v[i].len)
+               != NGX_OK)
+        {
+            break;
+        }
+
+        if (ngx_booking_spread_resolve(sw->req, &pin,
+                                       ngx_booking_sweeper_resolved, sw)
+            == NGX_OK)
+        {
+            sw->pending++;
+        }
+    }
+
+    ngx_booking_sweeper_end(sw);
+}
+
+
+static void
+ngx_booking_sweeper_resolved(void *data)
+{
+    ngx_booking_sweeper_t *sw = data;
+
     sw->pending--;
 
     ngx_booking_sweeper_end(sw);

@@ -672,6 +672,13 @@ local function offer_ended(R, rand, b, t)
     end
 end
 
+-- A group whose items span hash slots (README, "Groups of items") holds
+-- them pinned: a pinned hold due is not freed by the sweep, its fate is
+-- the group's primary's to say (the sweeper asks it); the sweep looks
+-- again PIN_RETRY later and lists it ("<group> <part>") for the sweeper.
+local PIN_RETRY = 2
+local pins_due = {}
+
 -- Expired holds free their units now, before anything reads or checks
 -- capacity: a hold occupies nothing from its expires_at on, whether or not
 -- anyone looked at it then.  False when more are due than one script may
@@ -691,16 +698,21 @@ local function sweep(R, t)
             return false
         end
         local b = load_booking(R, rand)
-        if b and b.status == 'held' then
-            budget = budget - release(R, rand, b, t)
-            b.status, b.updated_at = 'expired', b.expires_at
-            next_rev(b)
-            store_booking(rand, b)
-            booking_event('booking.expired', rand, b)
-            fx_expired = fx_expired + 1
-            offer_ended(R, rand, b, t)
+        if b and b.status == 'held' and b.pin then
+            redis.call('ZADD', K_H, digits(t + PIN_RETRY), rand)
+            pins_due[#pins_due + 1] = b.group .. ' ' .. b.pin
+        else
+            if b and b.status == 'held' then
+                budget = budget - release(R, rand, b, t)
+                b.status, b.updated_at = 'expired', b.expires_at
+                next_rev(b)
+                store_booking(rand, b)
+                booking_event('booking.expired', rand, b)
+                fx_expired = fx_expired + 1
+                offer_ended(R, rand, b, t)
+            end
+            redis.call('ZREM', K_H, rand)
         end
-        redis.call('ZREM', K_H, rand)
     end
     local first = redis.call('ZRANGE', K_H, 0, 0, 'WITHSCORES')
     if first[2] then
@@ -857,7 +869,7 @@ end
 -- A hold read after its expires_at is shown as what it already is, even by
 -- a read that does not sweep.
 local function as_of(b, t)
-    if b.status == 'held' and tonumber(b.expires_at) <= t then
+    if b.status == 'held' and not b.pin and tonumber(b.expires_at) <= t then
         b.status = 'expired'
         b.updated_at = b.expires_at
     end

@@ -24,6 +24,48 @@ if not g then
 end
 g = cjson.decode(g)
 
+-- A group whose items span hash slots: its primary's record decides, in
+-- one step, what the group is (pending until its deadline, then
+-- confirmed, cancelled, expired or aborted: final, but for the cancel of
+-- a confirmed one), by the primary's clock alone; then the worker settles
+-- each part as the decision says ("part-" ops, the worker's own).
+local part_op = string.match(op, '^part%-(%a+)$')
+if part_op and not g.spread then
+    return err(404, 'not_found', 'no such group')
+end
+
+if g.spread and not part_op then
+    local t = now()
+    local internal = op == 'commit' or op == 'abort' or op == 'resolve'
+    if not g.state or not (internal or admin or token or
+                           (user ~= '' and user == g.user)) then
+        -- a part is no group of its own; strangers learn nothing
+        return err(404, 'not_found', 'no such group')
+    end
+    local st = g.state
+    if st == 'pending' then
+        if op == 'commit' or op == 'confirm' then
+            st = t < tonumber(g.deadline) and 'confirmed' or 'expired'
+        elseif op == 'cancel' then
+            st = 'cancelled'
+        elseif op == 'abort' then
+            st = 'aborted'
+        elseif t >= tonumber(g.deadline) then
+            st = 'expired'
+        end
+    elseif st == 'confirmed' and op == 'cancel' then
+        st = 'cancelled'
+    end
+    if st ~= g.state then
+        g.state, g.decided_at = st, t
+        redis.call('SET', K_S, cjson.encode(g), 'KEEPTTL')
+    end
+    return { 'spread', st, g.hold, g.members }
+end
+if part_op then
+    op = part_op
+end
+
 -- a group of items: one resource after another, each with its keys
 local function use(k)
     use_keys(11 + (k - 1) * 10)
@@ -103,7 +145,9 @@ for _, r in pairs(Rs) do
 end
 local allowed
 
-if op == 'confirm' then
+if part_op then
+    allowed = true
+elseif op == 'confirm' then
     allowed = admin or owner or token
 else
     allowed = admin or owner or host or token
@@ -127,13 +171,39 @@ end
 
 local function set(it, status)
     local b = it.b
-    b.status, b.updated_at = status, t
+    b.status, b.updated_at, b.pin = status, t, nil
     next_rev(b)
     store_booking(it.rand, b)
     booking_event('booking.' .. status, it.rand, b)
 end
 
-if op == 'confirm' then
+if part_op == 'confirm' or part_op == 'expire' or part_op == 'abort' then
+    -- the decision is made: its pinned holds become what it says, the
+    -- rest stays as it is
+    local served = {}
+    for _, it in ipairs(items) do
+        local b = it.b
+        if b.pin and b.status == 'held' then
+            local r = at(it)
+            if part_op == 'confirm' then
+                set(it, (type_approval(b.type, A_RULES) and
+                         b.kind ~= 'block') and 'requested' or 'confirmed')
+            else
+                release(r, it.rand, b, t)
+                set(it, part_op == 'expire' and 'expired' or 'cancelled')
+                served[r] = true
+            end
+            redis.call('ZREM', K_H, it.rand)
+        end
+    end
+    for _, it in ipairs(items) do
+        local r = at(it)
+        if served[r] then
+            served[r] = nil
+            serve(r, t)
+        end
+    end
+elseif op == 'confirm' then
     for _, it in ipairs(items) do
         local st = it.b.status
         if st == 'expired' then

@@ -11,6 +11,11 @@
 --      fingerprint quotas (" <type> ..." of types whose quotas the worker
 --      would have to claim) claimed (the type each item's claims were
 --      made for, "-" for none, one after another; "!" when refused)
+--      spread ("" for a group of one hash slot; else this part of a
+--      group across slots: "P" on the primary, then the group's id, how
+--      long its pins last without hold; "S" on another, the group's id,
+--      until when they last (the primary's); then the items' places in
+--      the request ("0,2"), and on the primary a line of ids a part)
 --      items (a line per item: "<start> <end> <quantity>",
 --      '-' for the start and end of timeless stock, then its zones:
 --      " <type>:<offset at start>:<offset at end>" for each type with a
@@ -46,7 +51,30 @@ for s, e, q, zones in string.gmatch(A_ITEMS,
     items[#items + 1] = { s = tonumber(s), e = tonumber(e), q = q + 0,
                           zones = zones }
 end
-if #items < 2 or #KEYS ~= 2 + 10 * #items then
+
+-- a part of a group whose items span hash slots: its items are held
+-- pinned, for the group's primary to decide (README, "Groups of items")
+local spread
+if A_SPREAD ~= '' then
+    local role, grp, till, idx, members = string.match(A_SPREAD,
+        '^([PS]) (%S+) (%d+) ([%d,]+)\n?(.*)$')
+    if not role then
+        return err(400, 'bad_request', 'a part of a group is not told ' ..
+                   'as one', 'items')
+    end
+    spread = { primary = role == 'P', group = grp, till = till + 0,
+               members = members, index = {} }
+    for i in string.gmatch(idx, '%d+') do
+        spread.index[#spread.index + 1] = i + 0
+    end
+end
+
+-- an item's place in the request
+local function ix(k)
+    return spread and spread.index[k] or k - 1
+end
+
+if #items < (spread and 1 or 2) or #KEYS ~= 2 + 10 * #items then
     return err(400, 'bad_request', 'items do not match their keys', 'items')
 end
 
@@ -116,18 +144,18 @@ for k, it in ipairs(items) do
                    'send the booking again', 'items')
     end
     if it.q > R.capacity then
-        return err(422, 'invalid', 'item ' .. (k - 1) .. ': quantity is ' ..
+        return err(422, 'invalid', 'item ' .. ix(k) .. ': quantity is ' ..
                    'more than the capacity of ' .. R.capacity, 'items')
     end
     if R.slot == 0 then
         if it.s then
-            return err(422, 'invalid', 'item ' .. (k - 1) .. ': a ' ..
+            return err(422, 'invalid', 'item ' .. ix(k) .. ': a ' ..
                        R.type .. ' has no calendar: give no start or end',
                        'items')
         end
     else
         if not it.s or not it.e then
-            return err(400, 'bad_request', 'item ' .. (k - 1) .. ': start ' ..
+            return err(400, 'bad_request', 'item ' .. ix(k) .. ': start ' ..
                        'and end are required', 'items')
         end
         if rules.slot ~= R.slot then
@@ -138,7 +166,7 @@ for k, it in ipairs(items) do
         local field, why = range_refusal(R, rules, kind, it.s, it.e, t,
                                          zone_of(R.type, it.zones))
         if field then
-            return err(422, 'invalid', 'item ' .. (k - 1) .. ': ' .. why,
+            return err(422, 'invalid', 'item ' .. ix(k) .. ': ' .. why,
                        'items')
         end
         local last = math.floor(FOREVER / R.slot) * R.slot
@@ -179,7 +207,7 @@ for k, it in ipairs(items) do
         end
     end
     if free then
-        refused[#refused + 1] = cjson.encode({ index = k - 1,
+        refused[#refused + 1] = cjson.encode({ index = ix(k),
             resource = RID, free = free,
             start = it.s and instant_text(it.s, R.slot) or nil,
             ['end'] = it.e and instant_text(it.e, R.slot) or nil })
@@ -209,7 +237,8 @@ end
 local rlen = #A_RAND
 local ids, tuples, final = {}, {}, 0
 use(1)
-local gid = booking_id(A_RAND)
+local gid = spread and spread.group or booking_id(A_RAND)
+local part, deadline = RID, FOREVER
 
 for k, it in ipairs(items) do
     use(k)
@@ -219,7 +248,17 @@ for k, it in ipairs(items) do
                 created_at = t, updated_at = t, note = A_NOTE, gen = R.gen,
                 inc = R.inc, start = it.s, ['end'] = it.e,
                 buffer = it.buffer, group = gid, rev = 1 }
-    if hold then
+    if spread then
+        b.status, b.pin = 'held', part
+        if spread.primary then
+            b.expires_at = t + (hold and rules.hold or spread.till)
+        else
+            b.expires_at = spread.till
+        end
+        deadline = math.min(deadline, b.expires_at)
+        redis.call('ZADD', K_H, digits(b.expires_at), rand)
+        hold_due(R, b.expires_at)
+    elseif hold then
         b.status, b.expires_at = 'held', t + rules.hold
         redis.call('ZADD', K_H, digits(b.expires_at), rand)
         hold_due(R, b.expires_at)
@@ -239,10 +278,19 @@ end
 
 -- the group's record, with the first item's resource, kept as long as
 -- its bookings are
+-- a spread group's: every part's says whose it is; the primary's holds
+-- the decision (pending until its deadline), the ids of every part
 use(1)
-redis.call('SET', K_S, cjson.encode({ kind = 'items', user = user,
-                                      ids = table.concat(ids, ' '),
-                                      created_at = t }))
+local g = { kind = 'items', user = user, ids = table.concat(ids, ' '),
+            created_at = t }
+if spread then
+    g.spread = spread.group
+    if spread.primary then
+        g.state, g.deadline, g.members = 'pending', deadline, spread.members
+        g.hold = hold and '1' or '0'
+    end
+end
+redis.call('SET', K_S, cjson.encode(g))
 redis.call('EXPIREAT', K_S, final)
 
 return answered(items[1].R, answer(201, '', '', '', '', tuples))

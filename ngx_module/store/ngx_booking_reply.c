@@ -388,6 +388,15 @@ ngx_booking_decode(int expect, const struct redisReply *r,
             return ngx_booking_group_ids(r, &res->ids, alloc, ctx);
         }
 
+        /* {'spread', state, hold, members}: a group across hash slots */
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 4
+            && ngx_booking_is_str(r->element[0]) && r->element[0]->len == 6
+            && memcmp(r->element[0]->str, "spread", 6) == 0)
+        {
+            res->kind = NGX_BOOKING_R_FIELDS;
+            return ngx_booking_fields(r, &res->fields, alloc, ctx);
+        }
+
         return ngx_booking_group(r, &res->group, alloc, ctx);
 
     default:
