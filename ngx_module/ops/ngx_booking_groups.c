@@ -74,8 +74,6 @@ static ngx_int_t ngx_booking_group_answer(ngx_booking_req_t *req,
     ngx_booking_group_t *g, ngx_str_t *rid);
 static ngx_int_t ngx_booking_group_changed(ngx_booking_req_t *req,
     ngx_booking_group_t *g);
-static ngx_int_t ngx_booking_group_copy(ngx_booking_req_t *req,
-    ngx_str_t *dst, ngx_booking_span_t *src);
 
 
 /* a zone of no change: UTC, for types without tz */
@@ -1212,7 +1210,9 @@ ngx_booking_group_changed(ngx_booking_req_t *req, ngx_booking_group_t *g)
     rec = g->items.recs;
     ch = &req->change;
 
-    if (ngx_booking_group_copy(req, &ch->type, &rec[0].type) != NGX_OK) {
+    if (ngx_booking_copy(req, &ch->type, rec[0].type.data, rec[0].type.len)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -1233,11 +1233,11 @@ ngx_booking_group_changed(ngx_booking_req_t *req, ngx_booking_group_t *g)
             continue;
         }
 
-        if (ngx_booking_group_copy(req, &ch->also[ch->nalso],
-                                   &rec[i].resource)
+        if (ngx_booking_copy(req, &ch->also[ch->nalso], rec[i].resource.data,
+                             rec[i].resource.len)
             != NGX_OK
-            || ngx_booking_group_copy(req, &ch->also_type[ch->nalso],
-                                      &rec[i].type)
+            || ngx_booking_copy(req, &ch->also_type[ch->nalso],
+                                rec[i].type.data, rec[i].type.len)
                != NGX_OK)
         {
             return NGX_ERROR;
@@ -1245,22 +1245,6 @@ ngx_booking_group_changed(ngx_booking_req_t *req, ngx_booking_group_t *g)
 
         ch->nalso++;
     }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_booking_group_copy(ngx_booking_req_t *req, ngx_str_t *dst,
-    ngx_booking_span_t *src)
-{
-    dst->len = src->len;
-    dst->data = ngx_pnalloc(req->pool, src->len + 1);
-    if (dst->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(dst->data, src->data, src->len);
 
     return NGX_OK;
 }
@@ -2120,7 +2104,9 @@ ngx_booking_spread_settle(ngx_booking_spread_t *sp)
         call = ngx_booking_spread_group_call(sp, &sp->parts[k].rid, &op,
                                              ngx_booking_spread_settled);
         if (call == NULL) {
-            return NGX_ERROR;
+            /* those sent end the flow; none sent, the answer does */
+            sp->failed = NGX_BOOKING_STORE_FAILED;
+            break;
         }
 
         call->data = &sp->parts[k];
