@@ -42,6 +42,8 @@ static ngx_int_t ngx_booking_series_claim(ngx_booking_req_t *req,
 static ngx_int_t ngx_booking_series_timed(ngx_booking_req_t *req,
     ngx_booking_type_t *type, void *data, ngx_booking_claim_t *claims,
     ngx_uint_t *n);
+static void ngx_booking_series_unmade(ngx_booking_req_t *req,
+    ngx_booking_series_t *ser);
 static void ngx_booking_series_unclaim(ngx_booking_req_t *req,
     ngx_booking_series_t *ser, ngx_booking_call_t *call);
 static ngx_int_t ngx_booking_series_ids(ngx_booking_req_t *req,
@@ -596,7 +598,6 @@ ngx_booking_series_made(ngx_booking_call_t *call)
 
     ngx_int_t              rc;
     ngx_uint_t             unmade;
-    ngx_booking_call_t    *zrem;
     ngx_booking_group_t   *g;
     ngx_booking_series_t  *ser;
 
@@ -613,16 +614,11 @@ ngx_booking_series_made(ngx_booking_call_t *call)
                   || g->http >= 300 || g->replayed);
     }
 
-    if (unmade && req->caller.user.len) {
-        zrem = ngx_booking_series_index(req, ser, "ZREM",
-                                        ngx_booking_series_ignore);
-        if (zrem != NULL) {
-            (void) ngx_booking_store_call(zrem);
-        }
-    }
+    if (unmade) {
+        ngx_booking_series_unmade(req, ser);
 
-    if (ser->claims != NULL && (unmade || call->rc == NGX_BOOKING_STORE_OK)) {
-        ngx_booking_series_unclaim(req, ser, unmade ? NULL : call);
+    } else if (ser->claims != NULL && call->rc == NGX_BOOKING_STORE_OK) {
+        ngx_booking_series_unclaim(req, ser, call);
     }
 
     rc = ngx_booking_op_check(req, call);
@@ -642,6 +638,26 @@ ngx_booking_series_made(ngx_booking_call_t *call)
     }
 
     ngx_booking_op_done(req, ngx_booking_group_answer(req, g, &ser->rid));
+}
+
+
+/* nothing made: out of the user's index, every claim given back */
+static void
+ngx_booking_series_unmade(ngx_booking_req_t *req, ngx_booking_series_t *ser)
+{
+    ngx_booking_call_t  *zrem;
+
+    if (req->caller.user.len) {
+        zrem = ngx_booking_series_index(req, ser, "ZREM",
+                                        ngx_booking_series_ignore);
+        if (zrem != NULL) {
+            (void) ngx_booking_store_call(zrem);
+        }
+    }
+
+    if (ser->claims != NULL) {
+        ngx_booking_series_unclaim(req, ser, NULL);
+    }
 }
 
 
@@ -1303,11 +1319,13 @@ struct ngx_booking_spread_s {
     void                      (*end)(void *data);   /* the sweeper's */
     void                       *data;
     unsigned                    replay:1;
+    unsigned                    hold:1;     /* the primary's record's */
 };
 
 
 static ngx_int_t ngx_booking_spread_part_call(ngx_booking_spread_t *sp,
     ngx_uint_t k, ngx_booking_call_pt handler);
+static int64_t ngx_booking_spread_last(ngx_booking_spread_t *sp);
 static int64_t ngx_booking_spread_deadline(ngx_booking_spread_t *sp);
 static ngx_int_t ngx_booking_spread_pick(ngx_booking_req_t *req,
     ngx_str_t *list, ngx_booking_part_t *part, ngx_str_t *out, size_t each,
@@ -1333,6 +1351,8 @@ static ngx_int_t ngx_booking_spread_parts(ngx_booking_spread_t *sp,
 static ngx_int_t ngx_booking_spread_settle(ngx_booking_spread_t *sp);
 static void ngx_booking_spread_settled(ngx_booking_call_t *call);
 static ngx_int_t ngx_booking_spread_answer(ngx_booking_spread_t *sp);
+static void ngx_booking_spread_release(ngx_booking_spread_t *sp);
+static ngx_int_t ngx_booking_spread_group_answer(ngx_booking_spread_t *sp);
 static void ngx_booking_spread_over(ngx_booking_spread_t *sp, ngx_int_t rc);
 static ngx_booking_call_t *ngx_booking_spread_group_call(
     ngx_booking_spread_t *sp, ngx_str_t *rid, ngx_str_t *op,
@@ -1482,7 +1502,7 @@ ngx_booking_spread_part_call(ngx_booking_spread_t *sp, ngx_uint_t k,
     }
 
     /* "P|S <group> <window> <places>", and the primary: every part's ids */
-    len = 4 + sp->rid.len + 1 + sp->rand.len + NGX_INT64_LEN
+    len = 5 + sp->rid.len + 1 + sp->rand.len + 2 * NGX_INT64_LEN
           + part->n * (NGX_INT_T_LEN + 1);
 
     for (m = 0; k == 0 && m < sp->nparts; m++) {
@@ -1499,8 +1519,8 @@ ngx_booking_spread_part_call(ngx_booking_spread_t *sp, ngx_uint_t k,
 
     /* the primary's clock and holds say how long; the others pin as long */
     if (k == 0) {
-        p = ngx_sprintf(s->data, "P %V.%V %s ", &sp->rid, &sp->rand,
-                        NGX_BOOKING_PIN_WINDOW);
+        p = ngx_sprintf(s->data, "P %V.%V %s %L ", &sp->rid, &sp->rand,
+                        NGX_BOOKING_PIN_WINDOW, ngx_booking_spread_last(sp));
 
     } else {
         p = ngx_sprintf(s->data, "S %V.%V %L ", &sp->rid, &sp->rand,
@@ -1523,6 +1543,39 @@ ngx_booking_spread_part_call(ngx_booking_spread_t *sp, ngx_uint_t k,
     call->data = part;
 
     return ngx_booking_op_send(req, call);
+}
+
+
+/*
+ * When the last item of every part ends, with the longest buffer: the
+ * primary's record, the group's decision, is kept as long as any of them.
+ */
+static int64_t
+ngx_booking_spread_last(ngx_booking_spread_t *sp)
+{
+    int64_t              last, buffer;
+    ngx_uint_t           i;
+    ngx_booking_ask_t   *ask;
+    ngx_booking_type_t  *types;
+
+    ask = sp->ser->ask;
+    types = sp->req->conf->types.elts;
+    buffer = 0;
+    last = 0;
+
+    for (i = 0; i < sp->req->conf->types.nelts; i++) {
+        buffer = ngx_max(buffer, types[i].buffer);
+    }
+
+    for (i = 0; i < ask->in.nitems; i++) {
+        if (ask->in.items[i].end < 0) {
+            return NGX_BOOKING_FOREVER_AT;
+        }
+
+        last = ngx_max(last, ask->in.items[i].end + buffer);
+    }
+
+    return ngx_min(last, NGX_BOOKING_FOREVER_AT);
 }
 
 
@@ -1612,10 +1665,13 @@ ngx_booking_spread_primary(ngx_booking_call_t *call)
     if (call->rc == NGX_BOOKING_STORE_OK
         && call->result.kind == NGX_BOOKING_R_GROUP && g->replayed)
     {
-        /* the group made then, whole, as it is now */
-        req->id = sp->rid;
+        /*
+         * the group made then, whole, as it is now, whoever may read it
+         * (the key is the user's); this request's ids and claims unmade
+         */
+        ngx_booking_series_unmade(req, sp->ser);
 
-        if (ngx_booking_copy(req, &req->rand, g->rand.data, g->rand.len)
+        if (ngx_booking_copy(req, &sp->rand, g->rand.data, g->rand.len)
             != NGX_OK)
         {
             ngx_booking_op_done(req, NGX_ERROR);
@@ -1623,9 +1679,12 @@ ngx_booking_spread_primary(ngx_booking_call_t *call)
         }
 
         sp->replay = 1;
-        req->state = sp;
-        ngx_booking_op_done(req, ngx_booking_group_call(req,
-                                                        &ngx_booking_get_op));
+        sp->ser = NULL;
+        sp->nparts = 0;
+        ngx_memzero(sp->parts, sizeof(sp->parts));
+        ngx_str_set(&sp->op, "get");
+
+        ngx_booking_op_done(req, ngx_booking_spread_ask(sp, "get"));
         return;
     }
 
@@ -1980,7 +2039,8 @@ ngx_booking_spread_told(ngx_booking_spread_t *sp, ngx_booking_fields_t *f)
 {
     ngx_str_t  members;
 
-    if (f->n != 4 || f->v[1].data == NULL || f->v[3].data == NULL
+    if (f->n != 4 || f->v[1].data == NULL || f->v[2].data == NULL
+        || f->v[3].data == NULL
         || ngx_booking_copy(sp->req, &sp->state, f->v[1].data, f->v[1].len)
            != NGX_OK
         || ngx_booking_copy(sp->req, &members, f->v[3].data, f->v[3].len)
@@ -1993,6 +2053,8 @@ ngx_booking_spread_told(ngx_booking_spread_t *sp, ngx_booking_fields_t *f)
     {
         return NGX_ERROR;
     }
+
+    sp->hold = (f->v[2].len == 1 && f->v[2].data[0] == '1');
 
     if (sp->state.len == 7
         && ngx_strncmp(sp->state.data, "pending", 7) == 0
@@ -2175,17 +2237,16 @@ ngx_booking_spread_settled(ngx_booking_call_t *call)
 
 
 /*
- * The answer: a refusal (the parts given back); the decision's error (a
- * confirm too late, of a cancelled group); or the group, every part's
- * bookings in the request's order.
+ * The answer: a refusal (the parts given back); nothing made; the
+ * decision's error (a confirm too late, of a cancelled group); or the
+ * group, every part's bookings in the request's order.
  */
 static ngx_int_t
 ngx_booking_spread_answer(ngx_booking_spread_t *sp)
 {
     ngx_str_t             *st;
-    ngx_uint_t             k, j, n, order;
+    ngx_uint_t             unmade;
     ngx_booking_req_t     *req;
-    ngx_booking_rec_t     *recs;
     ngx_booking_group_t    g;
     ngx_booking_series_t  *ser;
 
@@ -2193,17 +2254,13 @@ ngx_booking_spread_answer(ngx_booking_spread_t *sp)
     ser = sp->ser;
     st = &sp->state;
 
-    if (ser != NULL && st->len == 7
-        && ngx_strncmp(st->data, "aborted", 7) == 0)
-    {
-        /* not made: out of the user's index, its claims given back */
-        req->state = ser;
+    /* a POST's group aborted, or committed past its deadline */
+    unmade = (st->len == 7 && (ngx_strncmp(st->data, "aborted", 7) == 0
+                               || ngx_strncmp(st->data, "expired", 7) == 0));
 
-        if (req->caller.user.len) {
-            (void) ngx_booking_store_call(ngx_booking_series_index(req, ser,
-                                          "ZREM", ngx_booking_series_ignore));
-            ngx_booking_series_unclaim(req, ser, NULL);
-        }
+    if (ser != NULL && unmade) {
+        req->state = ser;
+        ngx_booking_series_unmade(req, ser);
     }
 
     if (sp->refusal.http) {
@@ -2218,6 +2275,31 @@ ngx_booking_spread_answer(ngx_booking_spread_t *sp)
 
         return ngx_booking_view_group(&req->answer, req->pool, &g, &sp->rid,
                                       NULL);
+    }
+
+    if (ser != NULL && unmade) {
+        return ngx_booking_op_fail(req, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   "backend_unavailable",
+                                   "a part of the group could not be booked "
+                                   "in time: nothing was booked", NULL);
+    }
+
+    if (sp->replay && st->len == 7
+        && (!sp->hold || ngx_strncmp(st->data, "aborted", 7) == 0))
+    {
+        /* "pending" without hold: the first request is still at it */
+        return ngx_booking_op_fail(req, NGX_HTTP_CONFLICT, "conflict",
+                                   unmade ? "the request with this "
+                                            "Idempotency-Key booked nothing: "
+                                            "send it with a new key"
+                                          : "the request with this "
+                                            "Idempotency-Key is still being "
+                                            "booked: ask again", NULL);
+    }
+
+    if (st->len == 7 && ngx_strncmp(st->data, "aborted", 7) == 0) {
+        return ngx_booking_op_fail(req, NGX_HTTP_NOT_FOUND, "not_found",
+                                   "no such group", NULL);
     }
 
     if (sp->failed && sp->state.len) {
@@ -2251,13 +2333,50 @@ ngx_booking_spread_answer(ngx_booking_spread_t *sp)
         }
     }
 
-    if (st->len == 7 && ngx_strncmp(st->data, "aborted", 7) == 0) {
-        return ngx_booking_op_fail(req, NGX_HTTP_NOT_FOUND, "not_found",
-                                   "no such group", NULL);
+    if (sp->op.len == 6 && ngx_strncmp(sp->op.data, "cancel", 6) == 0
+        && ngx_booking_quota_any(req->conf))
+    {
+        ngx_booking_spread_release(sp);
     }
 
-    /* a POST's in the request's order, when each part answered its own */
-    order = (ser != NULL);
+    return ngx_booking_spread_group_answer(sp);
+}
+
+
+/* a cancelled group's bookings give their claims back now */
+static void
+ngx_booking_spread_release(ngx_booking_spread_t *sp)
+{
+    ngx_uint_t          k, j;
+    ngx_booking_rec_t  *rec;
+
+    for (k = 0; k < sp->nparts; k++) {
+        for (j = 0; j < sp->parts[k].nrecs; j++) {
+            rec = sp->parts[k].recs[j];
+
+            if (rec->status.len == 9
+                && ngx_strncmp(rec->status.data, "cancelled", 9) == 0)
+            {
+                ngx_booking_release_claims(sp->req, rec);
+            }
+        }
+    }
+}
+
+
+/* every part's bookings, a POST's in the request's order */
+static ngx_int_t
+ngx_booking_spread_group_answer(ngx_booking_spread_t *sp)
+{
+    ngx_uint_t            k, j, n, order;
+    ngx_booking_req_t    *req;
+    ngx_booking_rec_t    *recs;
+    ngx_booking_group_t   g;
+
+    req = sp->req;
+
+    /* in the request's order when each part answered its own */
+    order = (sp->ser != NULL);
 
     for (n = 0, k = 0; k < sp->nparts; k++) {
         n += sp->parts[k].nrecs;
@@ -2306,11 +2425,6 @@ ngx_booking_spread_group(ngx_booking_req_t *req, ngx_booking_call_t *call,
     sp = ngx_pcalloc(req->pool, sizeof(ngx_booking_spread_t));
     if (sp == NULL) {
         return NGX_ERROR;
-    }
-
-    if (req->state != NULL) {
-        /* an Idempotency-Key's replay of a POST */
-        sp->replay = ((ngx_booking_spread_t *) req->state)->replay;
     }
 
     sp->req = req;

@@ -676,8 +676,12 @@ end
 -- them pinned: a pinned hold due is not freed by the sweep, its fate is
 -- the group's primary's to say (the sweeper asks it); the sweep looks
 -- again PIN_RETRY later and lists it ("<group> <part>") for the sweeper.
+-- Another script's sweep keeps what it saw in the resource's "pins" and
+-- makes the resource due at once: the sweeper's look would otherwise be
+-- put off again by every script on a busy resource.
 local PIN_RETRY = 2
 local pins_due = {}
+local sweeper = false       -- resource_sweep's: the pins are its to list
 
 -- Expired holds free their units now, before anything reads or checks
 -- capacity: a hold occupies nothing from its expires_at on, whether or not
@@ -691,7 +695,7 @@ local function sweep(R, t)
     end
     local due = redis.call('ZRANGEBYSCORE', K_H, '-inf', digits(t),
                            'LIMIT', 0, SWEEP_HOLDS + 1)
-    local budget = SWEEP_SLOTS
+    local budget, seen = SWEEP_SLOTS, {}
     for i, rand in ipairs(due) do
         if i > SWEEP_HOLDS or budget <= 0 then
             serve(R, t)
@@ -700,7 +704,8 @@ local function sweep(R, t)
         local b = load_booking(R, rand)
         if b and b.status == 'held' and b.pin then
             redis.call('ZADD', K_H, digits(t + PIN_RETRY), rand)
-            pins_due[#pins_due + 1] = b.group .. ' ' .. b.pin
+            seen[#seen + 1] = b.group .. ' ' .. b.pin
+            pins_due[seen[#seen]] = true
         else
             if b and b.status == 'held' then
                 budget = budget - release(R, rand, b, t)
@@ -715,10 +720,26 @@ local function sweep(R, t)
         end
     end
     local first = redis.call('ZRANGE', K_H, 0, 0, 'WITHSCORES')
+    local pinned = #seen > 0 and not sweeper
+    if pinned then
+        local kept = {}
+        for p in string.gmatch(redis.call('HGET', K_R, 'pins') or '',
+                                '[^\n]+') do
+            kept[p] = true
+        end
+        for _, p in ipairs(seen) do
+            kept[p] = true
+        end
+        local list = {}
+        for p in pairs(kept) do
+            list[#list + 1] = p
+        end
+        redis.call('HSET', K_R, 'pins', table.concat(list, '\n'))
+    end
     if first[2] then
         R.due = tonumber(first[2])
         redis.call('HSET', K_R, 'due', first[2])
-        redis.call('ZADD', K_D, first[2], RID)
+        redis.call('ZADD', K_D, pinned and digits(t) or first[2], RID)
     else
         R.due = FOREVER
         redis.call('HSET', K_R, 'due', digits(FOREVER))

@@ -13,9 +13,10 @@
 --      made for, "-" for none, one after another; "!" when refused)
 --      spread ("" for a group of one hash slot; else this part of a
 --      group across slots: "P" on the primary, then the group's id, how
---      long its pins last without hold; "S" on another, the group's id,
---      until when they last (the primary's); then the items' places in
---      the request ("0,2"), and on the primary a line of ids a part)
+--      long its pins last without hold, the latest end of every part's
+--      items with its buffer; "S" on another, the group's id, until when
+--      they last (the primary's); then the items' places in the request
+--      ("0,2"), and on the primary a line of ids a part)
 --      items (a line per item: "<start> <end> <quantity>",
 --      '-' for the start and end of timeless stock, then its zones:
 --      " <type>:<offset at start>:<offset at end>" for each type with a
@@ -56,14 +57,14 @@ end
 -- pinned, for the group's primary to decide (README, "Groups of items")
 local spread
 if A_SPREAD ~= '' then
-    local role, grp, till, idx, members = string.match(A_SPREAD,
-        '^([PS]) (%S+) (%d+) ([%d,]+)\n?(.*)$')
-    if not role then
+    local role, grp, till, last, idx, members = string.match(A_SPREAD,
+        '^([PS]) (%S+) (%d+) ?(%d*) ([%d,]+)\n?(.*)$')
+    if not role or (role == 'P') ~= (last ~= '') then
         return err(400, 'bad_request', 'a part of a group is not told ' ..
                    'as one', 'items')
     end
     spread = { primary = role == 'P', group = grp, till = till + 0,
-               members = members, index = {} }
+               last = tonumber(last) or 0, members = members, index = {} }
     for i in string.gmatch(idx, '%d+') do
         spread.index[#spread.index + 1] = i + 0
     end
@@ -279,7 +280,8 @@ end
 -- the group's record, with the first item's resource, kept as long as
 -- its bookings are
 -- a spread group's: every part's says whose it is; the primary's holds
--- the decision (pending until its deadline), the ids of every part
+-- the decision (pending until its deadline), the ids of every part, and
+-- is kept as long as the bookings of every part are, not its own only
 use(1)
 local g = { kind = 'items', user = user, ids = table.concat(ids, ' '),
             created_at = t }
@@ -288,6 +290,7 @@ if spread then
     if spread.primary then
         g.state, g.deadline, g.members = 'pending', deadline, spread.members
         g.hold = hold and '1' or '0'
+        final = math.max(final, math.min(spread.last + RETAIN, FOREVER))
     end
 end
 redis.call('SET', K_S, cjson.encode(g))

@@ -15,12 +15,28 @@ if not R then
     return effects({ 'ok' })
 end
 
+sweeper = true
 if not sweep(R, now()) then
     return again()
 end
 
+-- the pins other scripts saw due, each listed once; the resource due
+-- again when its next hold is, not at once
+local kept = redis.call('HGET', K_R, 'pins')
+if kept then
+    for p in string.gmatch(kept, '[^\n]+') do
+        pins_due[p] = true
+    end
+    redis.call('HDEL', K_R, 'pins')
+    if R.due and R.due < FOREVER then
+        redis.call('ZADD', K_D, digits(R.due), RID)
+    else
+        redis.call('ZREM', K_D, RID)
+    end
+end
+
 local a = { 'ok' }
-for _, p in ipairs(pins_due) do
+for p in pairs(pins_due) do
     a[#a + 1] = p
 end
 return effects(a)
