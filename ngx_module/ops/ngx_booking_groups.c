@@ -1305,6 +1305,7 @@ struct ngx_booking_spread_s {
     ngx_booking_series_t       *ser;        /* a POST's */
     ngx_str_t                   rand;       /* the group's */
     ngx_str_t                   rid;        /* the primary's resource */
+    ngx_str_t                   ikey;       /* its Idempotency-Key's */
     ngx_booking_part_t          parts[NGX_BOOKING_PARTS_MAX];
     ngx_uint_t                  nparts;
     ngx_uint_t                  pending;
@@ -1352,6 +1353,7 @@ static ngx_int_t ngx_booking_spread_settle(ngx_booking_spread_t *sp);
 static void ngx_booking_spread_settled(ngx_booking_call_t *call);
 static ngx_int_t ngx_booking_spread_answer(ngx_booking_spread_t *sp);
 static void ngx_booking_spread_release(ngx_booking_spread_t *sp);
+static void ngx_booking_spread_forget(ngx_booking_spread_t *sp);
 static ngx_int_t ngx_booking_spread_group_answer(ngx_booking_spread_t *sp);
 static void ngx_booking_spread_over(ngx_booking_spread_t *sp, ngx_int_t rc);
 static ngx_booking_call_t *ngx_booking_spread_group_call(
@@ -1488,6 +1490,10 @@ ngx_booking_spread_part_call(ngx_booking_spread_t *sp, ngx_uint_t k,
                          NGX_BOOKING_KEY_I);
     ngx_memcpy(p, a[NGX_BOOKING_GROUP_CREATE_A_SCOPE].data,
                a[NGX_BOOKING_GROUP_CREATE_A_SCOPE].len);
+
+    if (k == 0 && a[NGX_BOOKING_GROUP_CREATE_A_SCOPE].len) {
+        sp->ikey = *i;
+    }
 
     /* the types claimed for: a word an item ("!" stays as it is) */
     s = &all->args[NGX_BOOKING_GROUP_CREATE_A_CLAIMED];
@@ -2000,6 +2006,13 @@ ngx_booking_spread_decided(ngx_booking_call_t *call)
         sp->nparts = 1;
         rc = ngx_booking_spread_settle(sp);
 
+    } else if (sp->end == NULL && sp->ser == NULL
+               && call->rc == NGX_BOOKING_STORE_OK
+               && call->result.kind == NGX_BOOKING_R_REFUSED)
+    {
+        /* a replay's group gone (its record outlived): as the primary says */
+        rc = ngx_booking_op_refused(sp->req, call);
+
     } else if (call->rc != NGX_BOOKING_STORE_OK
                || call->result.kind != NGX_BOOKING_R_FIELDS)
     {
@@ -2261,6 +2274,14 @@ ngx_booking_spread_answer(ngx_booking_spread_t *sp)
     if (ser != NULL && unmade) {
         req->state = ser;
         ngx_booking_series_unmade(req, ser);
+        ngx_booking_spread_forget(sp);
+    }
+
+    /* whatever else failed, what was cancelled gives its claims back */
+    if (sp->op.len == 6 && ngx_strncmp(sp->op.data, "cancel", 6) == 0
+        && ngx_booking_quota_any(req->conf))
+    {
+        ngx_booking_spread_release(sp);
     }
 
     if (sp->refusal.http) {
@@ -2333,13 +2354,34 @@ ngx_booking_spread_answer(ngx_booking_spread_t *sp)
         }
     }
 
-    if (sp->op.len == 6 && ngx_strncmp(sp->op.data, "cancel", 6) == 0
-        && ngx_booking_quota_any(req->conf))
-    {
-        ngx_booking_spread_release(sp);
+    return ngx_booking_spread_group_answer(sp);
+}
+
+
+/*
+ * A POST that booked nothing leaves its Idempotency-Key free, as a refusal
+ * of one slot does: its retry books afresh (not waited for; one lost
+ * makes the retry a 409 that says so).
+ */
+static void
+ngx_booking_spread_forget(ngx_booking_spread_t *sp)
+{
+    ngx_booking_call_t  *call;
+
+    if (sp->ikey.len == 0) {
+        return;
     }
 
-    return ngx_booking_spread_group_answer(sp);
+    call = ngx_booking_op_call(sp->req, -1, 0, 2, NGX_BOOKING_R_STATUS,
+                               ngx_booking_series_ignore);
+    if (call == NULL) {
+        return;
+    }
+
+    ngx_str_set(&call->args[0], "DEL");
+    call->args[1] = sp->ikey;
+
+    (void) ngx_booking_store_call(call);
 }
 
 

@@ -478,7 +478,8 @@ local function hold_due(R, e)
     if not R.due or e < R.due then
         R.due = e
         redis.call('HSET', K_R, 'due', digits(e))
-        redis.call('ZADD', K_D, digits(e), RID)
+        -- never later than it is: pins kept make it due now
+        redis.call('ZADD', K_D, 'LT', digits(e), RID)
     end
 end
 
@@ -720,8 +721,11 @@ local function sweep(R, t)
         end
     end
     local first = redis.call('ZRANGE', K_H, 0, 0, 'WITHSCORES')
-    local pinned = #seen > 0 and not sweeper
-    if pinned then
+    -- pins kept by an earlier script keep the resource due for the
+    -- sweeper, whatever this sweep freed
+    local pinned = not sweeper and (#seen > 0 or
+                                    redis.call('HEXISTS', K_R, 'pins') == 1)
+    if #seen > 0 and not sweeper then
         local kept = {}
         for p in string.gmatch(redis.call('HGET', K_R, 'pins') or '',
                                 '[^\n]+') do
