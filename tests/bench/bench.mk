@@ -50,6 +50,14 @@ bench-cost: module
 	perl tests/bench/cost.pl --requests $(COST_REQUESTS) --quota
 	perl tests/bench/cost.pl --requests $(COST_REQUESTS) --waitlist
 
+# what every call of each script costs Redis before its body runs, and
+# what it would as a function of a library loaded once (issue 12):
+#   make bench-prelude
+.PHONY: bench-prelude
+
+bench-prelude:
+	perl tests/bench/prelude.pl
+
 # this module against an earlier revision's, in alternating rounds:
 #   make bench-compare BASE=<revision> [BENCH_ROUNDS=3] [BENCH_SECONDS=8]
 BASE ?= HEAD~1
