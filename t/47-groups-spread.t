@@ -20,8 +20,9 @@
 # - a cancel gives max_active's claims back at once;
 # - a group without hold whose commit comes past its deadline: 503, nothing
 #   booked;
-# - an Idempotency-Key retry: the group as it is; 409 while the first is
-#   still at it; a new try when the first booked nothing;
+# - an Idempotency-Key retry: the group as it is (an anonymous caller's
+#   too); 409 while the first is still at it; a new try when the first
+#   booked nothing;
 # - the primary's master emptied: the other parts given back once due.
 
 use strict;
@@ -52,6 +53,7 @@ booking_type home slot=1d hold=10m;
 booking_type car slot=1h hold=10m;
 booking_type flash slot=1d hold=3s;
 booking_user $http_x_user_id;
+booking_anonymous on;
 booking_group_pause 1500ms;
 EOT
 my $HTTP = $t->{http};
@@ -325,6 +327,17 @@ is $t->req(POST => "/api/bookings/$bobs->{json}{id}/cancel", headers => { 'X-Use
 my $retry = cars_at('03', %none);
 is $retry->{status} . ' ' . statuses($retry), '201 confirmed confirmed', '... the retry books both';
 ok !$retry->{headers}{'idempotent-replayed'}, '... not a replay';
+
+# an anonymous caller's held group (booking_anonymous): its retry answers
+# the group too, though only its token may act on it
+my %anon = ('Idempotency-Key' => 'anon-swap-key-00000001');
+my @anon_items = map { { resource => $_, start => '2028-05-05T10:00:00Z', end => '2028-05-05T11:00:00Z' } }
+    @cars[1, 2];
+my $a1 = $t->req(POST => '/api/bookings', body => { hold => $TRUE, items => \@anon_items }, headers => \%anon);
+is $a1->{status} . ' ' . statuses($a1), '201 held held', 'an anonymous hold of two cars' or diag $a1->{body};
+my $a2 = $t->req(POST => '/api/bookings', body => { hold => $TRUE, items => \@anon_items }, headers => \%anon);
+is $a2->{status} . ' ' . statuses($a2), '201 held held', '... its retry: the group' or diag $a2->{body};
+is $a2->{json}{group}, $a1->{json}{group}, '... the same';
 
 # ------------------------------------------------------------ a commit past the deadline
 
