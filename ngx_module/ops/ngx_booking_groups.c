@@ -70,6 +70,8 @@ static ngx_int_t ngx_booking_spread_group(ngx_booking_req_t *req,
 static ngx_int_t ngx_booking_group_call(ngx_booking_req_t *req,
     ngx_str_t *op);
 static void ngx_booking_group_done(ngx_booking_call_t *call);
+static void ngx_booking_group_release_one(ngx_booking_req_t *req,
+    ngx_booking_rec_t *rec);
 static void ngx_booking_group_release(ngx_booking_req_t *req,
     ngx_booking_group_t *g);
 static ngx_int_t ngx_booking_group_answer(ngx_booking_req_t *req,
@@ -1062,21 +1064,25 @@ ngx_booking_group_done(ngx_booking_call_t *call)
 static void
 ngx_booking_group_release(ngx_booking_req_t *req, ngx_booking_group_t *g)
 {
-    ngx_uint_t          i;
-    ngx_booking_rec_t  *rec;
+    ngx_uint_t  i;
 
     if (g->http >= 300) {
         return;
     }
 
     for (i = 0; i < g->items.n; i++) {
-        rec = &g->items.recs[i];
+        ngx_booking_group_release_one(req, &g->items.recs[i]);
+    }
+}
 
-        if (rec->status.len == 9
-            && ngx_strncmp(rec->status.data, "cancelled", 9) == 0)
-        {
-            ngx_booking_release_claims(req, rec);
-        }
+
+static void
+ngx_booking_group_release_one(ngx_booking_req_t *req, ngx_booking_rec_t *rec)
+{
+    if (rec->status.len == 9
+        && ngx_strncmp(rec->status.data, "cancelled", 9) == 0)
+    {
+        ngx_booking_release_claims(req, rec);
     }
 }
 
@@ -2389,18 +2395,11 @@ ngx_booking_spread_forget(ngx_booking_spread_t *sp)
 static void
 ngx_booking_spread_release(ngx_booking_spread_t *sp)
 {
-    ngx_uint_t          k, j;
-    ngx_booking_rec_t  *rec;
+    ngx_uint_t  k, j;
 
     for (k = 0; k < sp->nparts; k++) {
         for (j = 0; j < sp->parts[k].nrecs; j++) {
-            rec = sp->parts[k].recs[j];
-
-            if (rec->status.len == 9
-                && ngx_strncmp(rec->status.data, "cancelled", 9) == 0)
-            {
-                ngx_booking_release_claims(sp->req, rec);
-            }
+            ngx_booking_group_release_one(sp->req, sp->parts[k].recs[j]);
         }
     }
 }
