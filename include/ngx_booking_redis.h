@@ -45,8 +45,8 @@ struct ngx_booking_redis_cmd_s {
     ngx_booking_redis_handler_pt   handler;
     void                          *data;
     ngx_msec_t                     deadline;
-    ngx_int_t                      script;    /* -1: not an EVALSHA */
-    size_t                         rest;      /* after "EVALSHA <sha>" */
+    ngx_int_t                      script;    /* -1: not an FCALL */
+    size_t                         rest;      /* after "FCALL <name>" */
     size_t                         len;
     u_char                        *bytes;     /* the command in RESP */
     ngx_booking_redis_cmd_t       *wait;      /* the WAIT sent after it */
@@ -81,7 +81,7 @@ struct ngx_booking_node_s {
 ngx_booking_redis_cmd_t *ngx_booking_resp_command(ngx_str_t *head,
     ngx_uint_t nhead, ngx_str_t *argv, ngx_uint_t argc, ngx_log_t *log);
 
-/* the scripts: their SHA-1s, EVALSHA, and EVAL for a node without them */
+/* the scripts: FUNCTION LOAD, FCALL, and EVAL for a node without them */
 void ngx_booking_scripts_init(void);
 ngx_booking_redis_cmd_t *ngx_booking_script_command(ngx_uint_t script,
     ngx_str_t *keys, ngx_uint_t nkeys, ngx_str_t *args, ngx_uint_t nargs,

@@ -58,12 +58,12 @@ sub error_is { local $Test::Builder::Level = $Test::Builder::Level + 1; BookingT
 
 # ------------------------------------------------------------ a slow handshake
 
-# The handshake (SCRIPT LOAD of every script) takes 2 s of a 2.5 s timeout;
+# The handshake (FUNCTION LOAD of every script) takes 2 s of a 2.5 s timeout;
 # a request that came during it is sent once it is done, and its own
 # timeout starts then: its answer, 2.2 s later, is in time.
 {
-    my $F = BookingTest::FakeRedis->new(mode => 'script', delay_by => { SCRIPT => 2, EVALSHA => 2.2 },
-                                        by_command => { SCRIPT => "\$40\r\n" . ('0' x 40) . "\r\n" });
+    my $F = BookingTest::FakeRedis->new(mode => 'script', delay_by => { FUNCTION => 2, FCALL => 2.2 },
+                                        by_command => { FUNCTION => "\$40\r\n" . ('0' x 40) . "\r\n" });
     my $t = BookingTest->new(workers => 1, redis => 0, booking_redis => '127.0.0.1:' . $F->port,
                              http => default_http() . "booking_redis_timeout 2500ms;\n"
                                      . "booking_redis_connections 1;\n");

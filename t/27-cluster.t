@@ -76,17 +76,20 @@ is_deeply [ sort map { $_->{id} } @{ $list->{json}{items} || [] } ], [ sort keys
 my $page = $t->req(GET => '/api/resources?type=seat&limit=100');
 is scalar(@{ $page->{json}{items} || [] }), 24, 'a listing page has all 24';
 
-# A node without the scripts (a replica promoted before it had them, or one
-# restarted without persistence) answers NOSCRIPT: the worker sends the
-# script there and the booking is made, on every master.
-is $c->node($_, 'SCRIPT', 'FLUSH'), 'OK', "SCRIPT FLUSH on $_" for @m;
+# A node without the functions (one restarted without persistence, or
+# flushed) answers "Function not found": the worker sends the script there
+# by EVAL, loads its library again, and the booking is made, on every
+# master.
+is $c->node($_, 'FUNCTION', 'FLUSH'), 'OK', "FUNCTION FLUSH on $_" for @m;
 my $again = 0;
 for my $id (@ids) {
     # an hour before $h0: the hours of (b) and (c) stay untouched
     $again++ if book($t, 'ann', { resource => $id, start => iso($h0 - 3600),
                                   end => iso($h0) })->{status} == 201;
 }
-is $again, 24, 'after SCRIPT FLUSH on every master, each of the 24 books (NOSCRIPT reloads there)';
+is $again, 24, 'after FUNCTION FLUSH on every master, each of the 24 books (EVAL, then the library again)';
+is scalar(grep { @{ $c->node($_, 'FUNCTION', 'LIST') } } @m), scalar(@m),
+   '... and every master has the library of the hold again';
 
 # ---------------------------------------------------------------- load
 

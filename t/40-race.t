@@ -191,7 +191,7 @@ diag sprintf '(b) %d created, %d refused, %d cancels, %d confirms in %.2fs; %d m
     $n201, $n409, $ncan, scalar(grep { $_->{op} eq 'confirm' } @recs), $race_time, scalar @$entries;
 ok $n201 >= 20 && $n409 >= 20, '(b) the race had both outcomes to judge';
 
-# The scripts as Redis ran them: EVALSHA (or EVAL) of a client, not of lua.
+# The scripts as Redis ran them: FCALL (or EVAL) of a client, not of lua.
 my %by_note = map { $_->{note} => $_ } grep { $_->{op} eq 'create' } @recs;
 my %by_id   = map { $_->{id} => $_ } grep { $_->{op} eq 'create' && $_->{id} } @recs;
 my %acts;    # "op id" -> [records]
@@ -201,7 +201,7 @@ my @runs;
 for my $en (@$entries) {
     next if $en->{client} eq 'lua';
     my ($cmd, @a) = @{ $en->{args} };
-    next unless uc($cmd) eq 'EVALSHA' || uc($cmd) eq 'EVAL';
+    next unless uc($cmd) eq 'FCALL' || uc($cmd) eq 'EVAL';
     my $nk = $a[1];
     my @keys = @a[ 2 .. 1 + $nk ];
     my @argv = @a[ 2 + $nk .. $#a ];

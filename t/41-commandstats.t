@@ -1,6 +1,6 @@
 # One Redis round trip per request (SPEC: "the module parses the request,
 # runs one atomic Redis script"): after CONFIG RESETSTAT, a confirm and a
-# cancel each cost exactly one EVALSHA, a user's hold one EVALSHA after
+# cancel each cost exactly one FCALL, a user's hold one FCALL after
 # the ZADD of its id in the user's index (a key of another hash slot: a
 # step of its own, README "What spans resources"), and nothing else
 # reaches Redis but what those scripts run themselves; an availability
@@ -57,16 +57,16 @@ my $total = 0;
 # $do->() makes one HTTP request; checks what Redis ran for it.
 sub one_request {
     my ($name, $do, @want) = @_;
-    @want = ('EVALSHA') unless @want;
+    @want = ('FCALL') unless @want;
     $mon->drain;    # forget what came before
     is $t->redis('CONFIG', 'RESETSTAT'), 'OK', "$name: CONFIG RESETSTAT";
     my $res = $do->();
     my $stats = commandstats();
     my $seen = $mon->drain;
 
-    my $scripts = grep { $_ eq 'EVALSHA' } @want;
-    is $stats->{evalsha} // 0, $scripts, "$name: INFO commandstats: cmdstat_evalsha calls=$scripts";
-    $total += $stats->{evalsha} // 0;
+    my $scripts = grep { $_ eq 'FCALL' } @want;
+    is $stats->{fcall} // 0, $scripts, "$name: INFO commandstats: cmdstat_fcall calls=$scripts";
+    $total += $stats->{fcall} // 0;
 
     # what clients sent (not what a script ran), the test's own INFO aside
     my @top = map { uc $_->{args}[0] } grep { $_->{client} ne 'lua' } @$seen;
@@ -77,8 +77,8 @@ sub one_request {
     my %lua;
     $lua{ lc $_->{args}[0] }++ for grep { $_->{client} eq 'lua' } @$seen;
     my %rest = %$stats;
-    delete @rest{qw(evalsha info config|resetstat)};
-    $rest{ lc $_ }-- for grep { $_ ne 'EVALSHA' } @want;
+    delete @rest{qw(fcall info config|resetstat)};
+    $rest{ lc $_ }-- for grep { $_ ne 'FCALL' } @want;
     delete @rest{ grep { !$rest{$_} } keys %rest };
     is_deeply \%rest, \%lua, "$name: the other commands counted are exactly those the script ran"
         or diag(JSON::PP->new->canonical->encode({ stats => $stats, lua => \%lua }));
@@ -87,7 +87,7 @@ sub one_request {
 
 my $hold = one_request('hold', sub {
     book($t, 'alice', { resource => 'room-1', start => date($s), end => date($e), hold => JSON::PP::true });
-}, qw(ZADD EVALSHA));
+}, qw(ZADD FCALL));
 is $hold->{status}, 201, 'hold: 201';
 my $id = $hold->{json}{id};
 
@@ -105,7 +105,7 @@ my $a = one_request('availability', sub {
 is $a->{status}, 200, 'availability: 200';
 is_deeply [ map { $_->{units} } @{ $a->{json}{free} } ], [2], 'availability: all free again';
 
-is $total, 3, 'four requests, three EVALSHA in all';
+is $total, 3, 'four requests, three FCALL in all';
 
 # A hold reads the counters of its range once (one HMGET of its chunks)
 # and writes them once (one HSET), and a hold within a chunk that exists

@@ -532,7 +532,7 @@ sub scan_walk {
         my $st = commandstats();
         return { error => "$r->{status} $r->{body}" } unless $r->{status} == 200;
         push @pages, $r->{json};
-        push @cost, [ $st->{evalsha} // 0, $st->{zrangebylex} // 0 ];
+        push @cost, [ $st->{fcall} // 0, $st->{zrangebylex} // 0 ];
         push @ids, @{ ids_of($r) };
         $cursor = $r->{json}{next};
         last unless defined $cursor;
@@ -584,7 +584,7 @@ is $half, 30, 'every other one of 60 more tools booked over the range';
     is commandstats()->{hmget}, 2 * (16 + 6),
         '16 candidates first (8 free), then (10 - 8) * 16 / 8 = 4 and a quarter more, plus one: 22 read '
         . '(each an HMGET of the resource and one of its counters)';
-    is commandstats()->{evalsha} // 0, 0, '... and no script: no hold is due';
+    is commandstats()->{fcall} // 0, 0, '... and no script: no hold is due';
 }
 
 # ---------------------------------------------------------------- timeless

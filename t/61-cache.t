@@ -106,7 +106,7 @@ sub units { my ($r) = @_; return [ map { $_->{units} } @{ $r->{json}{free} || []
 # plain commands (TIME, HMGET of the resource and of its counters)
 sub top {
     my ($c) = @_;
-    return { map { $_ => $c->{$_} } grep { /^(?:evalsha|eval|zrangebylex|geosearch|hmget|time)$/ } keys %$c };
+    return { map { $_ => $c->{$_} } grep { /^(?:fcall|eval|zrangebylex|geosearch|hmget|time)$/ } keys %$c };
 }
 
 # a read, then what it cost in Redis
@@ -210,7 +210,7 @@ for my $case ([ 'GET resource', '/api/resources/room-1', { hmget => 1 } ],
     anon($AV1);
     my (undef, $c4) = costed(sub { act('ann', $h->{json}{id}, 'confirm'); anon($AV1) });
     # the confirm script's own TIME and HMGET, then the read's
-    is_deeply top($c4), { evalsha => 1, time => 1 + 1, hmget => 1 + 2 },
+    is_deeply top($c4), { fcall => 1, time => 1 + 1, hmget => 1 + 2 },
         'confirming drops the cached availability too (confirm + a new read)'
         or diag explain top($c4);
 }
@@ -381,7 +381,7 @@ for my $case ([ 'GET resource', '/api/resources/room-1', { hmget => 1 } ],
     is scalar(@{ $j->{items} || [] }), $nrooms, "... a listing of the $nrooms rooms";
     is $cost->{zrangebylex} // 0, 1, "$N concurrent misses of one listing key: exactly one ZRANGEBYLEX";
     is $cost->{hmget} // 0, $nrooms, "... and one HMGET per candidate ($nrooms)";
-    is $cost->{evalsha} // 0, 0, '... and no script';
+    is $cost->{fcall} // 0, 0, '... and no script';
     my %d = map { $_ => ($m1->{$_} // 0) - ($m0->{$_} // 0) } qw(hit miss wait);
     is $d{miss}, 1, 'booking_cache_requests_total: one miss';
     ok $d{wait} >= 1, 'booking_cache_requests_total: some waited' or diag explain \%d;

@@ -79,12 +79,12 @@ is_deeply $c, { time => 1, hmget => 1 }, 'a stock: TIME and the resource';
 
 ($r, $c) = cost(sub { anon('/api/resources/nope/availability?from=' . iso($w0) . '&to=' . iso($w1)) });
 error_is($r, 404, 'not_found', name => 'a resource that is not there');
-ok !$c->{evalsha}, '... known without a script';
+ok !$c->{fcall}, '... known without a script';
 
 ($r, $c) = cost(sub { anon($LIST) });
 is_deeply [ map { [ $_->{id}, $_->{free} ] } @{ $r->{json}{items} } ], [ [ 'h-1', 1 ], [ 'h-2', 1 ] ],
     'listing: both, with their fewest free units';
-ok !$c->{evalsha}, 'listing: no script';
+ok !$c->{fcall}, 'listing: no script';
 
 # ------------------------------------------------------------ a hold due
 
@@ -98,10 +98,10 @@ sleep 1.2;
 ($r, $c) = cost(sub { anon($LIST) });
 is_deeply [ map { [ $_->{id}, $_->{free} ] } @{ $r->{json}{items} } ], [ [ 'h-1', 1 ], [ 'h-2', 1 ] ],
     'the hold expired: h-2 is listed again';
-is $c->{evalsha}, 1, '... its script decided it (the hold was due), the other was read';
+is $c->{fcall}, 1, '... its script decided it (the hold was due), the other was read';
 
 ($r, $c) = cost(sub { anon($LIST) });
-ok !$c->{evalsha}, 'freed once: the next page reads again';
+ok !$c->{fcall}, 'freed once: the next page reads again';
 
 is book($t, 'bob', { resource => 'h-1', start => iso($s), end => iso($e), hold => $TRUE })->{status}, 201,
    'bob holds the last unit of h-1';
@@ -110,7 +110,7 @@ is_deeply units(anon($q)), [ 0, 0 ], 'h-1 is full';
 sleep 3.5;
 ($r, $c) = cost(sub { anon($q) });
 is_deeply units($r), [ 1, 1 ], 'the hold expired: the unit is free again';
-is $c->{evalsha}, 1, '... the script freed it';
+is $c->{fcall}, 1, '... the script freed it';
 
 # ------------------------------------------------------------ a resource without "due"
 
@@ -118,9 +118,9 @@ $t->redis('HDEL', rkey('d-1'), 'due');
 my $DAV = '/api/resources/d-1/availability?from=' . date($now + 86400) . '&to=' . date($now + 3 * 86400);
 ($r, $c) = cost(sub { anon($DAV) });
 is_deeply units($r), [ 1, 1 ], 'a resource without due: its availability';
-is $c->{evalsha}, 1, '... from the script, which writes due';
+is $c->{fcall}, 1, '... from the script, which writes due';
 ($r, $c) = cost(sub { anon($DAV) });
-ok !$c->{evalsha}, '... read plainly from then on';
+ok !$c->{fcall}, '... read plainly from then on';
 
 # ------------------------------------------------------------ a slot that is not its type's
 
@@ -130,12 +130,12 @@ $t->reload_nginx(http => $USER . "booking_type hour slot=2h hold=2s;\n"
 ($r, $c) = cost(sub { anon($AV) });
 is $r->{status}, 200, 'availability of a resource with a slot of no type: 200';
 is_deeply units($r), [ 2, 1, 1, 2 ], '... in its own slots';
-is $c->{evalsha}, 1, '... from the script';
+is $c->{fcall}, 1, '... from the script';
 
 my $L2 = '/api/resources?type=hour&from=' . iso(hour_start($now, 4)) . '&to=' . iso(hour_start($now, 8));
 ($r, $c) = cost(sub { anon($L2) });
 is $r->{status}, 200, 'a listing of that type: 200';
-is $c->{evalsha}, 2, '... its candidates decided by the script';
+is $c->{fcall}, 2, '... its candidates decided by the script';
 
 is_deeply [ $t->check_error_log ], [], 'no alert, crit or crash in the error log';
 $t->stop;

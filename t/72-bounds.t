@@ -112,7 +112,7 @@ $t->redis('CONFIG', 'RESETSTAT');
 my $units = avail_units($t, 'burst-1', $b0, $b0 + 300 * 6000, 60);
 is_deeply [ grep { $_ != 1000 } @{ $units || [0] } ], [], 'one read later every unit is free';
 is $t->redis('ZCARD', rkey('burst-1', ':h')), 0, 'every hold swept';
-my ($calls) = $t->redis('INFO', 'commandstats') =~ /cmdstat_evalsha:calls=(\d+)/;
+my ($calls) = $t->redis('INFO', 'commandstats') =~ /cmdstat_fcall:calls=(\d+)/;
 cmp_ok $calls, '>=', 10, "in several scripts of 32 holds at most ($calls)";
 
 # ------------------------------------------------------------ listing pages
@@ -203,7 +203,7 @@ $t->redis_all('CONFIG', 'SET', 'slowlog-log-slower-than', 10000);
 my (@claim_us, @series_us);
 for my $e (map { @$_ } $t->redis_all('SLOWLOG', 'GET', 10000)) {
     my $args = $e->[3];
-    next unless lc $args->[0] eq 'evalsha';
+    next unless lc $args->[0] eq 'fcall';
     push @claim_us, $e->[2] if ($args->[2] // 0) > 400 && ($args->[3] // '') =~ /^bk:\{u:/;
     push @series_us, $e->[2] if ($args->[3] // '') =~ /:r:day-1$/ && ($args->[2] // '') eq '12';
 }
@@ -220,9 +220,9 @@ error_is($t->req(POST => '/api/bookings', headers => { 'X-User-Id' => 'ann' },
 # ------------------------------------------------------------ nothing was slow
 
 my $all = $t->redis('SLOWLOG', 'GET', 100);
-# the feed's script: EVALSHA, 10 keys of cal-1, then its most events
+# the feed's script: FCALL, 10 keys of cal-1, then its most events
 my @feed = grep { my $a = $_->[3];
-                  lc $a->[0] eq 'evalsha' && ($a->[2] // '') eq '10'
+                  lc $a->[0] eq 'fcall' && ($a->[2] // '') eq '10'
                   && ($a->[3] // '') =~ /:r:cal-1$/ && ($a->[13] // '') eq '1000' } @$all;
 my @slow = grep { my $e = $_; !grep { $_ == $e } @feed } @$all;
 ok @feed <= 1, 'the calendar feed of 1,000 events took 10 ms at most once of three reads ('

@@ -7,6 +7,13 @@
 -- resource's hash tag, so that a script runs on one Redis Cluster node.
 --
 -- Times are seconds since the epoch, read from Redis's clock (TIME).
+--
+-- Each script also runs as a function of a Redis library (FCALL), whose
+-- top level runs once, when it is loaded: a top-level local whose value
+-- must be new at every call says so with "-- per call" at the end of its
+-- line (library.awk makes it a statement of every call).  Nothing else at
+-- the top level may change after it is set, except as a cache of what
+-- never changes.
 
 local CHUNK = 256                  -- slots of one counter chunk (1 KB)
 local RETAIN = 31 * 86400          -- ended bookings are kept this long
@@ -37,7 +44,7 @@ local PRUNE = 64
 -- costs a small part of it.  Lua's "%d" goes through a C long: where that
 -- has 32 bits, "%.0f" (exact to 2^53).  Strings, and numbers that are not
 -- whole (which Redis refuses), pass as they would have.
-local INT = string.format('%d', 2 ^ 40) == '1099511627776' and '%d' or '%.0f'
+local INT = string.format('%d', 2 ^ 40) == '1099511627776' and '%d' or '%.0f'  -- per call
 
 local function digits(v)
     if type(v) == 'number' and v % 1 == 0 then
@@ -52,7 +59,7 @@ end
 -- either is not 0; the worker counts it and takes it off before reading
 -- the answer (ngx_booking_store.c).  An answer that is a status (AGAIN)
 -- becomes {AGAIN, FX}.
-local fx_expired, fx_events = 0, 0
+local fx_expired, fx_events = 0, 0  -- per call
 
 local function effects(answer)
     if fx_expired + fx_events == 0 or type(answer) ~= 'table' then
@@ -97,7 +104,7 @@ local function stamp(t, us)
 end
 
 -- The resource's id: what its keys end with, after bk:{sNN}:r:
-local RID = K_R and string.match(K_R, '^bk:{s%x+}:r:(.*)$')
+local RID = K_R and string.match(K_R, '^bk:{s%x+}:r:(.*)$')  -- per call
 
 local function booking_id(rand)
     return RID .. '.' .. rand
@@ -228,7 +235,7 @@ end
 
 -- ---------------------------------------------------------------- counters
 
-local ZERO4 = string.char(0, 0, 0, 0)
+local ZERO4 = '\0\0\0\0'
 
 -- a chunk of zeros, made the first time a script needs it, not on every
 -- call of every script
@@ -681,8 +688,9 @@ end
 -- makes the resource due at once: the sweeper's look would otherwise be
 -- put off again by every script on a busy resource.
 local PIN_RETRY = 2
-local pins_due = {}
-local sweeper = false       -- resource_sweep's: the pins are its to list
+local pins_due = {}  -- per call
+-- resource_sweep's: the pins are its to list
+local sweeper = false  -- per call
 
 -- Expired holds free their units now, before anything reads or checks
 -- capacity: a hold occupies nothing from its expires_at on, whether or not

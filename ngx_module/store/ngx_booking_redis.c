@@ -6,7 +6,7 @@
  * always belongs to the head of it.
  *
  * A connection is DOWN (waiting to reconnect), CONNECTING, in HANDSHAKE
- * (AUTH, SELECT, ROLE behind sentinels, SCRIPT LOAD sent, replies
+ * (AUTH, SELECT, ROLE behind sentinels, FUNCTION LOAD sent, replies
  * awaited) or READY.  Commands
  * given to a connection that is not READY wait unsent, so that none can
  * run before AUTH and SELECT did; they wait booking_redis_timeout at most.
@@ -88,6 +88,13 @@ static void ngx_booking_redis_role_reply(void *data, ngx_int_t rc,
     redisReply *reply);
 static void ngx_booking_redis_handshake_reply(void *data, ngx_int_t rc,
     redisReply *reply);
+static void ngx_booking_redis_library_reply(void *data, ngx_int_t rc,
+    redisReply *reply);
+static void ngx_booking_redis_reload_reply(void *data, ngx_int_t rc,
+    redisReply *reply);
+static ngx_uint_t ngx_booking_redis_library_refused(
+    ngx_booking_redis_conn_t *rc, redisReply *reply);
+static void ngx_booking_redis_handshake_step(ngx_booking_redis_conn_t *rc);
 static void ngx_booking_redis_close(ngx_booking_redis_conn_t *rc,
     ngx_int_t why);
 static void ngx_booking_redis_release(ngx_booking_redis_conn_t *rc);
@@ -620,6 +627,7 @@ ngx_booking_redis_handshake(ngx_booking_redis_conn_t *rc)
 
         } else {
             cmd = ngx_booking_script_load(i - 3, rc->peer.log);
+            handler = ngx_booking_redis_library_reply;
         }
 
         if (cmd == NULL) {
@@ -695,6 +703,66 @@ ngx_booking_redis_handshake_reply(void *data, ngx_int_t rc, redisReply *reply)
         return;
     }
 
+    ngx_booking_redis_handshake_step(conn);
+}
+
+
+/*
+ * A library Redis would not load (over maxmemory, FUNCTION LOAD denied to
+ * our user) leaves its script to EVAL: slower, never wrong.
+ */
+static void
+ngx_booking_redis_library_reply(void *data, ngx_int_t rc, redisReply *reply)
+{
+    ngx_booking_redis_conn_t *conn = data;
+
+    if (rc != NGX_BOOKING_REDIS_REPLY) {
+        return;
+    }
+
+    (void) ngx_booking_redis_library_refused(conn, reply);
+
+    ngx_booking_redis_handshake_step(conn);
+}
+
+
+static void
+ngx_booking_redis_reload_reply(void *data, ngx_int_t rc, redisReply *reply)
+{
+    if (rc == NGX_BOOKING_REDIS_REPLY) {
+        (void) ngx_booking_redis_library_refused(data, reply);
+    }
+}
+
+
+static ngx_uint_t
+ngx_booking_redis_library_refused(ngx_booking_redis_conn_t *rc,
+    redisReply *reply)
+{
+    if (reply->type != REDIS_REPLY_ERROR) {
+        return 0;
+    }
+
+    if (ngx_strlcasestrn((u_char *) reply->str,
+                         (u_char *) reply->str + reply->len,
+                         (u_char *) "already exists", 14 - 1)
+        != NULL)
+    {
+        return 0;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, rc->peer.log, 0,
+                  "booking: redis %V did not load a library, its script "
+                  "runs by EVAL: %*s",
+                  rc->peer.name, (size_t) reply->len, reply->str);
+
+    return 1;
+}
+
+
+static void
+ngx_booking_redis_handshake_step(ngx_booking_redis_conn_t *conn)
+{
     if (--conn->handshake > 0) {
         return;
     }
@@ -1213,10 +1281,12 @@ ngx_booking_redis_dispatch(ngx_booking_redis_conn_t *rc, redisReply *reply)
         rc->nwaits--;
     }
 
-    /* SCRIPT FLUSH or a restart emptied Redis's script cache */
+    /* FUNCTION FLUSH, or a library Redis would not load */
     if (cmd->script >= 0 && !cmd->retried
-        && reply->type == REDIS_REPLY_ERROR && reply->len >= 8
-        && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0
+        && reply->type == REDIS_REPLY_ERROR
+        && reply->len >= sizeof("ERR Function not found") - 1
+        && ngx_strncmp(reply->str, "ERR Function not found",
+                       sizeof("ERR Function not found") - 1) == 0
         && cmd->handler != NULL)
     {
         /* the EVAL gets a WAIT of its own */
@@ -1229,8 +1299,11 @@ ngx_booking_redis_dispatch(ngx_booking_redis_conn_t *rc, redisReply *reply)
 
     ngx_booking_redis_arm(rc);
 
-    /* a master demoted, or cut off from its replicas: it may have moved */
-    if (reply->type == REDIS_REPLY_ERROR
+    /*
+     * A master demoted, or cut off from its replicas: it may have moved.
+     * Our own commands (a library sent again) leave that to the request's.
+     */
+    if (reply->type == REDIS_REPLY_ERROR && !cmd->internal
         && ((reply->len >= 8 && ngx_strncmp(reply->str, "READONLY", 8) == 0)
             || (reply->len >= 10
                 && ngx_strncmp(reply->str, "MASTERDOWN", 10) == 0)))
@@ -1279,14 +1352,14 @@ ngx_booking_redis_dispatch(ngx_booking_redis_conn_t *rc, redisReply *reply)
 
 
 /*
- * EVAL both runs the script and puts it back in Redis's cache, so one retry
- * costs one command, and every later EVALSHA finds it again.
+ * The same script as EVAL answers this call; the library follows it, so
+ * that later calls find the function again.
  */
 static ngx_int_t
 ngx_booking_redis_retry_as_eval(ngx_booking_redis_conn_t *rc,
     ngx_booking_redis_cmd_t *cmd)
 {
-    ngx_booking_redis_cmd_t  *eval;
+    ngx_booking_redis_cmd_t  *eval, *load;
 
     eval = ngx_booking_script_eval(cmd, rc->peer.log);
 
@@ -1305,6 +1378,19 @@ ngx_booking_redis_retry_as_eval(ngx_booking_redis_conn_t *rc,
     ngx_log_error(NGX_LOG_INFO, rc->peer.log, 0,
                   "booking: script \"%V\" was not in redis, sent again",
                   ngx_booking_script_name(eval->script));
+
+    load = ngx_booking_script_load(eval->script, rc->peer.log);
+
+    if (load != NULL) {
+        load->internal = 1;
+        load->conn = rc;
+        load->handler = ngx_booking_redis_reload_reply;
+        load->data = rc;
+
+        if (ngx_booking_redis_send(rc, load) != NGX_OK) {
+            ngx_free(load);
+        }
+    }
 
     /* the caller cancels the EVAL now, if it goes first */
     if (eval->owner != NULL) {

@@ -50,7 +50,7 @@ ngx_booking_resp_command(ngx_str_t *head, ngx_uint_t nhead, ngx_str_t *argv,
 
         *p++ = CR; *p++ = LF;
 
-        /* EVALSHA's own two: what EVAL replaces to send the script */
+        /* FCALL's own two: what EVAL replaces to send the script */
         if (i == 1) {
             cmd->rest = p - cmd->bytes;
         }
