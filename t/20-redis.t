@@ -70,7 +70,10 @@ is $A->req(GET => "/api/resources/r1/$AVAIL")->{status}, 200, 'A: availability w
 # one more argument, and the request timed out) and loads the library
 # again.
 sub libraries { scalar @{ $A->redis('FUNCTION', 'LIST') } }
-ok libraries() >= 10, 'every connection loaded the libraries (' . libraries() . ')';
+my $scripts = () = `awk -v mode=list -f ngx_module/scripts/contract.awk ngx_module/scripts/contract` =~ /\S+/g;
+is libraries(), $scripts, "the connections loaded a library per script ($scripts)";
+like join(' ', map { $_->[1] } @{ $A->redis('FUNCTION', 'LIST') }), qr/\bbk_booking_create_[0-9a-f]{12}\b/,
+     'named after its script';
 is $A->redis('FUNCTION', 'FLUSH'), 'OK', 'FUNCTION FLUSH';
 {
     my $r = $A->req(GET => "/api/resources/r1/$AVAIL");
@@ -92,6 +95,44 @@ ok !$evals, 'the next writes run as functions, not EVAL (' . ($evals // 0) . ')'
 sleep 0.2;
 my @st = map { $A->req(GET => "/api/resources/r1/$AVAIL")->{status} } 1 .. 8;
 is_deeply \@st, [ (200) x 8 ], 'after FUNCTION FLUSH: availability 200 again, on every connection';
+
+# A Redis that will not load the libraries (here an ACL without FUNCTION;
+# over maxmemory alike) still serves every script, by EVAL: the handshake
+# warns and goes on.
+is $A->redis('FUNCTION', 'FLUSH'), 'OK', 'FUNCTION FLUSH, then FUNCTION denied to the user';
+is $A->redis('ACL', 'SETUSER', 'default', '-function'), 'OK', 'ACL SETUSER default -function';
+ok $A->redis('CLIENT', 'KILL', 'TYPE', 'normal') >= 1, "the workers' connections cut";
+ok $A->wait_for_log(qr/\[warn\].*did not load a library, its script runs by EVAL: NOPERM/, 5),
+   'their handshake warns that the libraries were refused';
+# a command's calls, those refused included
+sub cmdstat {
+    my ($cmd) = @_;
+    my ($calls, $refused) = $A->redis('INFO', 'commandstats')
+        =~ /^cmdstat_\Q$cmd\E:calls=(\d+).*?rejected_calls=(\d+)/m;
+    return ($calls // 0) + ($refused // 0);
+}
+$A->redis('CONFIG', 'RESETSTAT');
+{
+    my $r = $A->req(PUT => '/admin/resources/r3', body => { type => 'car' });
+    is $r->{status}, 201, 'a write on those connections: 201' or diag $r->{body};
+    is $A->req(GET => '/api/resources/r3')->{json}{type}, 'car', '... and it was written';
+    ok cmdstat('eval') >= 1, '... by EVAL';
+}
+{
+    my $r = $A->req(PUT => '/admin/resources/r3', body => { type => 'car' });
+    is $r->{status}, 200, 'the next write on them: 200';
+    ok cmdstat('eval') >= 2, '... by EVAL';
+    is cmdstat('function|load'), 0, '... the library not sent again after a refusal';
+}
+is $A->redis('ACL', 'SETUSER', 'default', '+@all'), 'OK', 'FUNCTION allowed again';
+my $ready = () = $A->error_log =~ /connection \d+ ready/g;
+ok $A->redis('CLIENT', 'KILL', 'TYPE', 'normal') >= 1, "the workers' connections cut again";
+ok $A->wait_for_log(qr/connection \d+ ready/, 5, $ready + 4) >= $ready + 4, '... and made again';
+{
+    my $r = $A->req(PUT => '/admin/resources/r3', body => { type => 'car' });
+    is $r->{status}, 200, 'the next write: 200' or diag $r->{body};
+}
+is libraries(), $scripts, '... and the handshake loaded every library again';
 
 # ---------------------------------------------------------------- (j) 200 concurrent requests
 

@@ -76,6 +76,7 @@ struct ngx_booking_redis_conn_s {
 
     /* it went down because Redis stopped answering, not refusing */
     unsigned                       frozen:1;
+    unsigned                       refused:1;  /* a library, until closed */
 };
 
 
@@ -92,8 +93,8 @@ static void ngx_booking_redis_library_reply(void *data, ngx_int_t rc,
     redisReply *reply);
 static void ngx_booking_redis_reload_reply(void *data, ngx_int_t rc,
     redisReply *reply);
-static ngx_uint_t ngx_booking_redis_library_refused(
-    ngx_booking_redis_conn_t *rc, redisReply *reply);
+static void ngx_booking_redis_library_refused(ngx_booking_redis_conn_t *rc,
+    redisReply *reply, ngx_uint_t level);
 static void ngx_booking_redis_handshake_step(ngx_booking_redis_conn_t *rc);
 static void ngx_booking_redis_close(ngx_booking_redis_conn_t *rc,
     ngx_int_t why);
@@ -720,7 +721,16 @@ ngx_booking_redis_library_reply(void *data, ngx_int_t rc, redisReply *reply)
         return;
     }
 
-    (void) ngx_booking_redis_library_refused(conn, reply);
+    /* a Redis still loading its data, or busy: try the handshake later */
+    if (reply->type == REDIS_REPLY_ERROR
+        && ((reply->len >= 7 && ngx_strncmp(reply->str, "LOADING", 7) == 0)
+            || (reply->len >= 4 && ngx_strncmp(reply->str, "BUSY", 4) == 0)))
+    {
+        ngx_booking_redis_handshake_reply(data, rc, reply);
+        return;
+    }
+
+    ngx_booking_redis_library_refused(conn, reply, NGX_LOG_WARN);
 
     ngx_booking_redis_handshake_step(conn);
 }
@@ -730,17 +740,22 @@ static void
 ngx_booking_redis_reload_reply(void *data, ngx_int_t rc, redisReply *reply)
 {
     if (rc == NGX_BOOKING_REDIS_REPLY) {
-        (void) ngx_booking_redis_library_refused(data, reply);
+        /* after every call that found no function: the handshake warned */
+        ngx_booking_redis_library_refused(data, reply, NGX_LOG_INFO);
     }
 }
 
 
-static ngx_uint_t
+/*
+ * A refusal is kept until the connection closes: its calls go on by EVAL
+ * without sending a library of 30 to 50 KB again after each of them.
+ */
+static void
 ngx_booking_redis_library_refused(ngx_booking_redis_conn_t *rc,
-    redisReply *reply)
+    redisReply *reply, ngx_uint_t level)
 {
     if (reply->type != REDIS_REPLY_ERROR) {
-        return 0;
+        return;
     }
 
     if (ngx_strlcasestrn((u_char *) reply->str,
@@ -748,15 +763,15 @@ ngx_booking_redis_library_refused(ngx_booking_redis_conn_t *rc,
                          (u_char *) "already exists", 14 - 1)
         != NULL)
     {
-        return 0;
+        return;
     }
 
-    ngx_log_error(NGX_LOG_WARN, rc->peer.log, 0,
+    rc->refused = 1;
+
+    ngx_log_error(level, rc->peer.log, 0,
                   "booking: redis %V did not load a library, its script "
                   "runs by EVAL: %*s",
                   rc->peer.name, (size_t) reply->len, reply->str);
-
-    return 1;
 }
 
 
@@ -1379,7 +1394,8 @@ ngx_booking_redis_retry_as_eval(ngx_booking_redis_conn_t *rc,
                   "booking: script \"%V\" was not in redis, sent again",
                   ngx_booking_script_name(eval->script));
 
-    load = ngx_booking_script_load(eval->script, rc->peer.log);
+    load = rc->refused ? NULL
+                       : ngx_booking_script_load(eval->script, rc->peer.log);
 
     if (load != NULL) {
         load->internal = 1;
@@ -1545,6 +1561,7 @@ ngx_booking_redis_close(ngx_booking_redis_conn_t *rc, ngx_int_t why)
     rc->out_pos = 0;
     rc->out_len = 0;
     rc->handshake = 0;
+    rc->refused = 0;
     rc->ninflight = 0;
     rc->nwaits = 0;
 

@@ -367,10 +367,13 @@ sub redis_stats {
 
 # The scripts as the module sends them, put together as config does: the
 # "#!lua" line, the contract's prelude for the script (contract.awk), the
-# parts of common.lua it uses (shake.awk), its body.  The same-scripts peers
-# get exactly that text, and Redis must already know its SHA1 (the module
-# loads its scripts on connect): otherwise build/ is stale.
+# parts of common.lua it uses (shake.awk), its body.  The module runs each
+# as the function of a library it loads on connect (bk_<script>_<hex>):
+# the same-scripts peers call that very function (its name in
+# <script>.fn), so that Redis does for them what it does for the module;
+# the text is their fallback.
 my $SHA = {};
+my $FN = {};
 {
     my $q = sub { my $s = shift; $s =~ s/'/'\\''/g; "'$s'" };
     mkdir "$DIR/scripts";
@@ -384,15 +387,18 @@ my $SHA = {};
         write_file("$DIR/scripts/$op.lua", $text);
     }
     my $deadline = time + 10;
-    my $have;
     while (time < $deadline) {
-        $have = redis1('SCRIPT', 'EXISTS', map { $SHA->{$_} } @ops);
-        last if ref $have eq 'ARRAY' && !grep { !$_ } @$have;
+        my $libs = redis1('FUNCTION', 'LIST');
+        for my $lib (ref $libs eq 'ARRAY' ? @$libs : ()) {
+            $FN->{$1} = $lib->[1] if $lib->[1] =~ /^bk_(\w+)_[0-9a-f]{12}$/;
+        }
+        last unless grep { !$FN->{$_} } @ops;
         sleep 0.1;
     }
-    die "the module's nginx did not load ngx_module/scripts as config puts "
-      . "them together (is build/ stale? make module)\n"
-        unless ref $have eq 'ARRAY' && !grep { !$_ } @$have;
+    for my $op (@ops) {
+        die "the module's nginx did not load the library of $op\n" unless $FN->{$op};
+        write_file("$DIR/scripts/$op.fn", $FN->{$op});
+    }
 }
 
 # ------------------------------------------------------------ the peers
@@ -1281,7 +1287,7 @@ sub part2 {
             my $s = $TODAY + (2 * $DAY) + int(rand(400 * 24)) * 3600;
             my $user = 'u' . int(rand 1000);
             my $rand = sprintf 'g%015d', $k;
-            push @cmds, [ 'EVALSHA', $SHA->{booking_create}, 8,
+            push @cmds, [ 'FCALL', $FN->{booking_create}, 8,
                           (map { rkey($id, $_) } '', qw(:b :c :k :h :a :i:)),
                           ukey($user), $rand, $user, 'booking', 0,
                           $s, $s + 3600, 1, '', 0, '', '', '', @RULES ];

@@ -54,6 +54,13 @@ for (const name of own ? ['availability', 'hold', 'act', 'listing']
     lua: own ? read(cfg.own_dir, 'lib') + '\n' + read(cfg.own_dir, name)
              : read(cfg.scripts, name),
   });
+  // the same scripts: the module's own function, as it calls it
+  const fn = path.join(cfg.scripts || '', name + '.fn');
+  if (!own && fs.existsSync(fn)) {
+    const f = fs.readFileSync(fn, 'utf8').trim();
+    redis[name] = (...a) => redis.call('FCALL', f, ...a);
+    redis[name + 'Buffer'] = (...a) => redis.callBuffer('FCALL', f, ...a);
+  }
 }
 
 // A script that found more expired holds than it may free at once answers
