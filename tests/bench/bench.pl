@@ -1287,10 +1287,14 @@ sub part2 {
             my $s = $TODAY + (2 * $DAY) + int(rand(400 * 24)) * 3600;
             my $user = 'u' . int(rand 1000);
             my $rand = sprintf 'g%015d', $k;
-            push @cmds, [ 'FCALL', $FN->{booking_create}, 8,
-                          (map { rkey($id, $_) } '', qw(:b :c :k :h :a :i:)),
-                          ukey($user), $rand, $user, 'booking', 0,
-                          $s, $s + 3600, 1, '', 0, '', '', '', @RULES ];
+            (my $shard = rkey($id, '')) =~ s/:r:.*//;
+            push @cmds, [ 'FCALL', $FN->{booking_create}, 11,
+                          (map { rkey($id, $_) } '', qw(:b :c :k :h :a)),
+                          "$shard:events", "$shard:due",
+                          (map { rkey($id, $_) } qw(:x :v :i:)),
+                          $rand, $user, 'booking', 0,
+                          $s, $s + 3600, 1, '', 0, '', '', '', '', '', '',
+                          @RULES ];
         }
         for (redis_pipe(@cmds)) {
             die "seeding bookings: " . $JSON->encode($_) . "\n"

@@ -58,8 +58,8 @@ for (const name of own ? ['availability', 'hold', 'act', 'listing']
   const fn = path.join(cfg.scripts || '', name + '.fn');
   if (!own && fs.existsSync(fn)) {
     const f = fs.readFileSync(fn, 'utf8').trim();
-    redis[name] = (...a) => redis.call('FCALL', f, ...a);
-    redis[name + 'Buffer'] = (...a) => redis.callBuffer('FCALL', f, ...a);
+    redis[name] = (...a) => redis.fcall(f, ...a);
+    redis[name + 'Buffer'] = (...a) => redis.fcallBuffer(f, ...a);
   }
 }
 
@@ -106,12 +106,13 @@ const store = own ? {
                                                           '100000', ''),
   create: (p) => {
     const r = rkey(p.resource);
-    return redis.booking_createBuffer(9, ...rkeys(r), `${r}:i:${p.scope}`,
+    return redis.booking_createBuffer(11, ...rkeys(r), `${r}:x`, `${r}:v`, `${r}:i:${p.scope}`,
                                       p.rand, p.user, p.kind,
                                       p.hold, p.start, p.end, p.quantity, p.note, '0',
-                                      p.groups, p.scope, p.fingerprint, '', '', ...rules);
+                                      p.groups, p.scope, p.fingerprint, '', '', '', ...rules);
   },
-  act: (rid, op, rand, user, tok) => redis.booking_act(8, ...rkeys(rkey(rid)), op, rand,
+  act: (rid, op, rand, user, tok) => redis.booking_act(10, ...rkeys(rkey(rid)),
+                                                       `${rkey(rid)}:x`, `${rkey(rid)}:v`, op, rand,
                                                        user, '0', tok, '', ...rules),
 };
 

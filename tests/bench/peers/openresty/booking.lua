@@ -202,19 +202,21 @@ end
 function scripts_store.create(p)
     local r = rkey(p.resource)
     local e, d = skeys(r)
-    return call("booking_create", 9, r, r .. ":b", r .. ":c", r .. ":k",
-                r .. ":h", r .. ":a", e, d, r .. ":i:" .. p.scope,
+    return call("booking_create", 11, r, r .. ":b", r .. ":c", r .. ":k",
+                r .. ":h", r .. ":a", e, d, r .. ":x", r .. ":v",
+                r .. ":i:" .. p.scope,
                 p.rand, p.user, p.kind,
                 p.hold and "1" or "0", p.start, p.finish, p.quantity,
-                p.note, "0", p.groups, p.scope, p.fingerprint, "", "",
+                p.note, "0", p.groups, p.scope, p.fingerprint, "", "", "",
                 unpack(rules, 1, nrules))
 end
 
 function scripts_store.act(rid, op, rand, user, has_token)
     local r = rkey(rid)
     local e, d = skeys(r)
-    return call("booking_act", 8, r, r .. ":b", r .. ":c", r .. ":k",
-                r .. ":h", r .. ":a", e, d, op, rand, user, "0",
+    return call("booking_act", 10, r, r .. ":b", r .. ":c", r .. ":k",
+                r .. ":h", r .. ":a", e, d, r .. ":x", r .. ":v", op, rand,
+                user, "0",
                 has_token and "1" or "0", "", unpack(rules, 1, nrules))
 end
 
