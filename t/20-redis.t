@@ -326,6 +326,30 @@ $B->stop;
     $fake->stop;
 }
 
+# ================================================================ D0: a Redis still loading
+
+# LOADING (or BUSY) in answer to FUNCTION LOAD is a handshake to try
+# again, not a library refused for good: no connection is ready on it.
+{
+    my $fake = BookingTest::FakeRedis->new(
+        mode       => 'script',
+        by_command => { FUNCTION => "-LOADING Redis is loading the dataset in memory\r\n",
+                        PING => "+PONG\r\n" },
+        then       => 'silent',
+    );
+    my $L = BookingTest->new(
+        redis         => 0,
+        workers       => 1,
+        booking_redis => '127.0.0.1:' . $fake->port,
+        http          => "$TYPES\nbooking_redis_timeout 300ms;",
+    );
+    ok $L->wait_for_log(qr/refused the handshake: LOADING/, 5), 'LOADING: the handshake is refused';
+    is $L->wait_for_log(qr/booking: redis .* ready/, 1), 0, '... no connection is ready';
+    unlike $L->error_log, qr/did not load a library/, '... and it is not taken for a refused library';
+    $L->stop;
+    $fake->stop;
+}
+
 # ================================================================ D: handshake answered, commands not
 
 {
