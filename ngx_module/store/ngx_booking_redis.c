@@ -94,7 +94,9 @@ static void ngx_booking_redis_library_reply(void *data, ngx_int_t rc,
 static void ngx_booking_redis_reload_reply(void *data, ngx_int_t rc,
     redisReply *reply);
 static void ngx_booking_redis_library_refused(ngx_booking_redis_conn_t *rc,
-    redisReply *reply, ngx_uint_t level);
+    redisReply *reply);
+static ngx_int_t ngx_booking_redis_send_own(ngx_booking_redis_conn_t *rc,
+    ngx_booking_redis_cmd_t *cmd, ngx_booking_redis_handler_pt handler);
 static void ngx_booking_redis_handshake_step(ngx_booking_redis_conn_t *rc);
 static void ngx_booking_redis_close(ngx_booking_redis_conn_t *rc,
     ngx_int_t why);
@@ -635,13 +637,7 @@ ngx_booking_redis_handshake(ngx_booking_redis_conn_t *rc)
             return NGX_ERROR;
         }
 
-        cmd->internal = 1;
-        cmd->conn = rc;
-        cmd->handler = handler;
-        cmd->data = rc;
-
-        if (ngx_booking_redis_send(rc, cmd) != NGX_OK) {
-            ngx_free(cmd);
+        if (ngx_booking_redis_send_own(rc, cmd, handler) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -649,6 +645,25 @@ ngx_booking_redis_handshake(ngx_booking_redis_conn_t *rc)
     }
 
     if (rc->handshake == 0) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* a command of the connection's own (handshake, a library sent again) */
+static ngx_int_t
+ngx_booking_redis_send_own(ngx_booking_redis_conn_t *rc,
+    ngx_booking_redis_cmd_t *cmd, ngx_booking_redis_handler_pt handler)
+{
+    cmd->internal = 1;
+    cmd->conn = rc;
+    cmd->handler = handler;
+    cmd->data = rc;
+
+    if (ngx_booking_redis_send(rc, cmd) != NGX_OK) {
+        ngx_free(cmd);
         return NGX_ERROR;
     }
 
@@ -730,7 +745,7 @@ ngx_booking_redis_library_reply(void *data, ngx_int_t rc, redisReply *reply)
         return;
     }
 
-    ngx_booking_redis_library_refused(conn, reply, NGX_LOG_WARN);
+    ngx_booking_redis_library_refused(conn, reply);
 
     ngx_booking_redis_handshake_step(conn);
 }
@@ -740,8 +755,7 @@ static void
 ngx_booking_redis_reload_reply(void *data, ngx_int_t rc, redisReply *reply)
 {
     if (rc == NGX_BOOKING_REDIS_REPLY) {
-        /* after every call that found no function: the handshake warned */
-        ngx_booking_redis_library_refused(data, reply, NGX_LOG_INFO);
+        ngx_booking_redis_library_refused(data, reply);
     }
 }
 
@@ -752,7 +766,7 @@ ngx_booking_redis_reload_reply(void *data, ngx_int_t rc, redisReply *reply)
  */
 static void
 ngx_booking_redis_library_refused(ngx_booking_redis_conn_t *rc,
-    redisReply *reply, ngx_uint_t level)
+    redisReply *reply)
 {
     if (reply->type != REDIS_REPLY_ERROR) {
         return;
@@ -768,7 +782,7 @@ ngx_booking_redis_library_refused(ngx_booking_redis_conn_t *rc,
 
     rc->refused = 1;
 
-    ngx_log_error(level, rc->peer.log, 0,
+    ngx_log_error(NGX_LOG_WARN, rc->peer.log, 0,
                   "booking: redis %V did not load a library, its script "
                   "runs by EVAL: %*s",
                   rc->peer.name, (size_t) reply->len, reply->str);
@@ -1398,14 +1412,8 @@ ngx_booking_redis_retry_as_eval(ngx_booking_redis_conn_t *rc,
                        : ngx_booking_script_load(eval->script, rc->peer.log);
 
     if (load != NULL) {
-        load->internal = 1;
-        load->conn = rc;
-        load->handler = ngx_booking_redis_reload_reply;
-        load->data = rc;
-
-        if (ngx_booking_redis_send(rc, load) != NGX_OK) {
-            ngx_free(load);
-        }
+        (void) ngx_booking_redis_send_own(rc, load,
+                                          ngx_booking_redis_reload_reply);
     }
 
     /* the caller cancels the EVAL now, if it goes first */

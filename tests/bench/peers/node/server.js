@@ -7,8 +7,8 @@
 // through defineCommand, which sends EVALSHA and falls back to EVAL on
 // NOSCRIPT.  It runs behind an nginx proxy_pass with upstream keepalive
 // (bench.pl starts both).  Two stores behind the same HTTP code: "scripts",
-// the SAME scripts as the module (its texts, so the SHA1 is the module's,
-// with its KEYS and ARGV), and "own", the peer's own scripts and key layout
+// the SAME scripts as the module (the module's own functions by fcall, as
+// bench.pl names them in <script>.fn, with its KEYS and ARGV), and "own", the peer's own scripts and key layout
 // (tests/bench/peers/own, lib.lua put before each); both answer in the
 // module's script replies.
 //

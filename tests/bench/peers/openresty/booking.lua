@@ -7,8 +7,9 @@
 -- booking ids.  The availability counters are turned into runs here, in Lua.
 --
 -- Two stores behind the same HTTP code (init's "store"): "scripts", the
--- SAME scripts as the module (its texts, so the SHA1 is the module's, with
--- its KEYS and ARGV), which compares the HTTP tiers; and "own", the peer's
+-- SAME scripts as the module (the module's own functions by FCALL, as
+-- bench.pl names them in <script>.fn, with its KEYS and ARGV; its texts by
+-- EVALSHA without them), which compares the HTTP tiers; and "own", the peer's
 -- own scripts and key layout (own.lua), which compares what the scripts
 -- cost Redis.  Both answer in the module's script replies, so the HTTP code
 -- is one.
