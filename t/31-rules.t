@@ -160,6 +160,35 @@ refused({ resource => 'room-1', start => date($dy->(3)), end => date($dy->(34)),
 refused({ resource => 'car-1', start => iso($hr->(1)), end => iso($hr->(2)) }, 'start',
         'the resource owner is held to lead for a booking', user => 'olga');
 
+# ------------------------------------------------------------ a reload's rules apply at once
+# Redis keeps a script's library, and the library keeps each rules line
+# it parsed, across nginx reloads: a changed line must be read again.
+
+ok_book('alice', { resource => 'lodge-1', start => date($dy->(3)), end => date($dy->(6)) },
+        'lodge for 3 days, before the reload (max 3d)');
+my $r = book($t, 'alice', { resource => 'van-1', start => iso($dy->(3) + 10 * $HOUR),
+                            end => iso($dy->(3) + 13 * $HOUR), hold => JSON::PP::true });
+is $r->{status}, 201, 'van held before the reload';
+my $held_for = sub { BookingRace::epoch($_[0] // '') - redis_now($t) };
+ok abs($held_for->($r->{json}{expires_at}) - 900) <= 3, 'van held for the default 15m'
+    or diag $r->{body};
+act($t, 'alice', $r->{json}{id}, 'cancel');
+
+(my $reloaded = $HTTP) =~ s/booking_type lodge slot=1d min=2d max=3d;/booking_type lodge slot=1d min=2d max=2d;/;
+$reloaded =~ s/(booking_type van +slot=1h min=3h max=5h)/$1 hold=25m/;
+$t->reload_nginx(http => $reloaded);
+refused({ resource => 'lodge-1', start => date($dy->(3)), end => date($dy->(6)) }, 'end',
+        'after a reload to max=2d, the same 3 days of lodge');
+$r = book($t, 'alice', { resource => 'van-1', start => iso($dy->(3) + 10 * $HOUR),
+                         end => iso($dy->(3) + 13 * $HOUR), hold => JSON::PP::true });
+is $r->{status}, 201, 'van held after the reload';
+ok abs($held_for->($r->{json}{expires_at}) - 1500) <= 3, 'van held for the reloaded 25m'
+    or diag $r->{body};
+act($t, 'alice', $r->{json}{id}, 'cancel');
+$t->reload_nginx(http => $HTTP);
+ok_book('alice', { resource => 'lodge-1', start => date($dy->(3)), end => date($dy->(6)) },
+        'lodge for 3 days again once reloaded back');
+
 # ------------------------------------------------------------ nothing was booked by the refusals
 
 for my $case ([ 'room-1', $dy->(-1), $dy->(40), $DAY, 1 ], [ 'car-1', $dy->(0), $dy->(20), $HOUR, 0 ],

@@ -800,65 +800,69 @@ local function drop_counters()
     redis.call('DEL', K_C, K_K)
 end
 
+-- A rules line parsed, by its text: the same text always reads the same,
+-- so a library keeps what it parsed across calls (its top level lives as
+-- long as it is loaded) and a hold or a confirm only looks its line up; the
+-- twelve captures and the table were a tenth of a hold's Lua.  Emptied when
+-- it holds RULES_KEPT lines: a line changes only with nginx.conf.
+local RULES_KEPT = 64
+local rules_parsed, rules_count = {}, 0
+
+local function parse_rules(line, at)
+    -- the ten numbers in one match, not a gmatch and a table: nginx
+    -- writes the line ("%V %L %L ..."); the captures are digits only, so
+    -- "+ 0" reads them as tonumber does, with one strtod where tonumber
+    -- takes two
+    local slot, hold, min, max, buffer, lead, horizon, approval,
+          max_active, longest, hold_max, waitlist = string.match(line,
+        '^%D*(%d+)%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)' ..
+        '%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)', at)
+    if waitlist then
+        return { slot = slot + 0, hold = hold + 0, min = min + 0,
+                 max = max + 0, buffer = buffer + 0, lead = lead + 0,
+                 horizon = horizon + 0, approval = approval + 0 == 1,
+                 max_active = max_active + 0, longest = longest + 0,
+                 hold_max = hold_max + 0, waitlist = waitlist + 0 == 1 }
+    end
+    local v = {}
+    for n in string.gmatch(string.sub(line, at), '%d+') do
+        v[#v + 1] = tonumber(n)
+    end
+    return { slot = v[1], hold = v[2], min = v[3], max = v[4],
+             buffer = v[5], lead = v[6], horizon = v[7],
+             approval = v[8] == 1, max_active = v[9], longest = v[10],
+             hold_max = v[11], waitlist = v[12] == 1 }
+end
+
 -- The rules of a type, as nginx.conf gives them: every script that needs
 -- them gets one line per type from ARGV[first] on, so that a reload of
 -- nginx.conf applies at once.  longest: the most seconds any booking of
 -- the type may span, blocks included (max, else booking_max_range, and
--- never more than the slots one script may count).
+-- never more than the slots one script may count).  Shared by every call
+-- that reads the same line: nobody may change it.
 local function type_rules(name, first)
     local prefix = name .. ' '
     for i = first, #ARGV do
         local line = ARGV[i]
         if string.find(line, prefix, 1, true) == 1 then
-            -- the ten numbers in one match, not a gmatch and a table: nginx
-            -- writes the line ("%V %L %L ..."); the captures are digits
-            -- only, so "+ 0" reads them as tonumber does, with one strtod
-            -- where tonumber takes two
-            local slot, hold, min, max, buffer, lead, horizon, approval,
-                  max_active, longest, hold_max, waitlist = string.match(line,
-                '^%D*(%d+)%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)' ..
-                '%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)%D+(%d+)',
-                #prefix + 1)
-            if waitlist then
-                return { slot = slot + 0, hold = hold + 0, min = min + 0,
-                         max = max + 0, buffer = buffer + 0,
-                         lead = lead + 0, horizon = horizon + 0,
-                         approval = approval + 0 == 1,
-                         max_active = max_active + 0,
-                         longest = longest + 0, hold_max = hold_max + 0,
-                         waitlist = waitlist + 0 == 1 }
+            local rules = rules_parsed[line]
+            if not rules then
+                if rules_count >= RULES_KEPT then
+                    rules_parsed, rules_count = {}, 0
+                end
+                rules = parse_rules(line, #prefix + 1)
+                rules_parsed[line], rules_count = rules, rules_count + 1
             end
-            local v = {}
-            for n in string.gmatch(string.sub(line, #prefix + 1), '%d+') do
-                v[#v + 1] = tonumber(n)
-            end
-            return { slot = v[1], hold = v[2], min = v[3], max = v[4],
-                     buffer = v[5], lead = v[6], horizon = v[7],
-                     approval = v[8] == 1, max_active = v[9],
-                     longest = v[10], hold_max = v[11],
-                     waitlist = v[12] == 1 }
+            return rules
         end
     end
     return nil
 end
 
--- type_rules(name, first).approval alone, nil when the type has no rules:
--- a confirm needs no more, and making all of them was a tenth of its time.
+-- type_rules(name, first).approval alone, nil when the type has no rules.
 local function type_approval(name, first)
-    local prefix = name .. ' '
-    for i = first, #ARGV do
-        local line = ARGV[i]
-        if string.find(line, prefix, 1, true) == 1 then
-            local approval = string.match(line,
-                '^%D*%d+%D+%d+%D+%d+%D+%d+%D+%d+%D+%d+%D+%d+%D+(%d+)',
-                #prefix + 1)
-            if approval then
-                return approval + 0 == 1
-            end
-            return type_rules(name, first).approval
-        end
-    end
-    return nil
+    local rules = type_rules(name, first)
+    return rules and rules.approval
 end
 
 -- The answer every booking operation gives (the contract's tuple): ''
