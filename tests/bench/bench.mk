@@ -67,3 +67,11 @@ BASE ?= HEAD~1
 bench-compare: module
 	perl tests/bench/compare.pl --base $(BASE) --rounds $(BENCH_ROUNDS) \
 	    --seconds $(BENCH_SECONDS)
+
+# what a hold's script costs Redis alone (pipelined FCALLs of the hold each
+# module sent, on one redis-server), beside other builds or libraries:
+#   make bench-alone [ALONE="build/compare/<rev>/build/ngx_http_booking_module.so"]
+.PHONY: bench-alone
+
+bench-alone: module
+	perl tests/bench/alone.pl $(ALONE) $(CURDIR)/build/ngx_http_booking_module.so
