@@ -49,6 +49,45 @@ test_token_booking_id(void **state)
 }
 
 
+/*
+ * A process keeps the keyed context of the last secret: keys in turn,
+ * one longer than a block and than any kept before (RFC 4231 case 6),
+ * each give their own token, whatever came before.
+ */
+static void
+test_token_keys_in_turn(void **state)
+{
+    int     i;
+    u_char  big[131], out[NGX_BOOKING_TOKEN_LEN];
+
+    (void) state;
+
+    memset(big, 0xaa, sizeof(big));
+
+    for (i = 0; i < 2; i++) {
+        assert_int_equal(ngx_booking_token(S("Jefe"),
+                                           S("what do ya want for nothing?"),
+                                           out),
+                         NGX_BOOKING_OK);
+        assert_memory_equal(out, "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM",
+                            NGX_BOOKING_TOKEN_LEN);
+
+        assert_int_equal(ngx_booking_token(big, sizeof(big),
+                             S("Test Using Larger Than Block-Size Key - "
+                               "Hash Key First"), out),
+                         NGX_BOOKING_OK);
+        assert_memory_equal(out, "YOQxWR7gtn8Niiaqy_W3f44LxiE3KMUUBUYEDw7jf1Q",
+                            NGX_BOOKING_TOKEN_LEN);
+
+        assert_int_equal(ngx_booking_token(S("0123456789abcdef"),
+                                           S("room1.AAAAAAAAAAAAAAAA"), out),
+                         NGX_BOOKING_OK);
+        assert_memory_equal(out, "xxOHu66tplCbYOvAnf5PZUB7EXuvAA0tBUPsgFN7qN8",
+                            NGX_BOOKING_TOKEN_LEN);
+    }
+}
+
+
 static void
 test_token_check(void **state)
 {
@@ -130,6 +169,7 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_token_rfc4231),
         cmocka_unit_test(test_token_booking_id),
+        cmocka_unit_test(test_token_keys_in_turn),
         cmocka_unit_test(test_token_check),
         cmocka_unit_test(test_random_id),
         cmocka_unit_test(test_rand_valid),
