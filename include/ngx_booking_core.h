@@ -334,6 +334,9 @@ uint16_t ngx_booking_crc16(const u_char *p, size_t len);
 unsigned ngx_booking_hash_slot(const u_char *key, size_t len);
 unsigned ngx_booking_shard(const u_char *id, size_t len);
 
+/* an answer's body, for its ETag: not a MAC */
+uint64_t ngx_booking_hash64(const u_char *p, size_t len);
+
 /*
  * Redis Cluster's redirections and its table of slots (CLUSTER SLOTS, a
  * range at a time): what the node picker of booking_redis_cluster reads.

@@ -83,7 +83,7 @@ struct ngx_booking_cache_req_s {
     ngx_atomic_uint_t           gen;
     ngx_event_t                 wait;        /* for another's read */
     ngx_str_t                   body;        /* a hit's */
-    uint32_t                    etag;
+    uint64_t                    etag;
     void                      (*resume)(ngx_http_request_t *r,
                                         ngx_int_t rc);
     unsigned                    filling:1;   /* this read fills the cache */
@@ -133,7 +133,7 @@ ngx_int_t ngx_booking_cache_lookup(ngx_http_request_t *r,
 ngx_int_t ngx_booking_cache_wait(ngx_http_request_t *r,
     ngx_booking_cache_req_t *cr);
 void ngx_booking_cache_store(ngx_http_request_t *r,
-    ngx_booking_cache_req_t *cr, ngx_str_t *body, uint32_t etag);
+    ngx_booking_cache_req_t *cr, ngx_str_t *body, uint64_t etag);
 void ngx_booking_cache_abandon(ngx_http_request_t *r,
     ngx_booking_cache_req_t *cr);
 void ngx_booking_cache_invalidate(ngx_http_request_t *r, ngx_str_t *id,

@@ -30,6 +30,73 @@ test_crc16(void **state)
 }
 
 
+/* every byte value, both ways */
+static void
+test_crc16_bytes(void **state)
+{
+    int     i;
+    u_char  up[256], down[256];
+
+    (void) state;
+
+    for (i = 0; i < 256; i++) {
+        up[i] = (u_char) i;
+        down[i] = (u_char) (255 - i);
+    }
+
+    assert_int_equal(ngx_booking_crc16(up, 256), 0x7e55);
+    assert_int_equal(ngx_booking_crc16(down, 256), 0x6492);
+}
+
+
+/*
+ * An ETag changes with any byte of its body: each byte of a body of a
+ * listing page's size changed in turn, and each length from 0 to 17 (the
+ * tail shorter than a word), give hashes all different.
+ */
+static void
+test_hash64(void **state)
+{
+    size_t     i, j, n;
+    u_char     body[2200];
+    uint64_t  *seen, h;
+
+    (void) state;
+
+    for (i = 0; i < sizeof(body); i++) {
+        body[i] = (u_char) ('a' + i % 26);
+    }
+
+    assert_true(ngx_booking_hash64(body, sizeof(body))
+                == ngx_booking_hash64(body, sizeof(body)));
+
+    seen = test_malloc((sizeof(body) + 18) * sizeof(uint64_t));
+    n = 0;
+
+    for (i = 0; i < sizeof(body); i++) {
+        body[i] ^= 0x01;
+        seen[n++] = ngx_booking_hash64(body, sizeof(body));
+        body[i] ^= 0x01;
+    }
+
+    memset(body, 0, 17);
+
+    for (i = 0; i <= 17; i++) {
+        seen[n++] = ngx_booking_hash64(body, i);
+    }
+
+    for (i = 0; i < n; i++) {
+        h = seen[i];
+
+        for (j = i + 1; j < n; j++) {
+            assert_true(seen[j] != h);
+        }
+    }
+
+    test_free(seen);
+}
+
+
 static void
 test_hash_slot(void **state)
 {
@@ -220,6 +287,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc16),
+        cmocka_unit_test(test_crc16_bytes),
+        cmocka_unit_test(test_hash64),
         cmocka_unit_test(test_hash_slot),
         cmocka_unit_test(test_rkey),
         cmocka_unit_test(test_shards_spread),

@@ -42,7 +42,7 @@ typedef struct {
     ngx_msec_t                  expires;
     ngx_msec_t                  lock_until;
     ngx_atomic_uint_t           gen;
-    uint32_t                    etag;
+    uint64_t                    etag;
     unsigned                    filled:1;
     unsigned                    updating:1;
     size_t                      key_len;
@@ -344,7 +344,7 @@ ngx_booking_cache_copy(ngx_http_request_t *r, ngx_booking_cache_req_t *cr,
 
 void
 ngx_booking_cache_store(ngx_http_request_t *r, ngx_booking_cache_req_t *cr,
-    ngx_str_t *body, uint32_t etag)
+    ngx_str_t *body, uint64_t etag)
 {
     size_t                     len;
     uint32_t                   hash;

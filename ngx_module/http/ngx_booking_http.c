@@ -45,7 +45,7 @@ static ngx_int_t ngx_booking_error(ngx_http_request_t *r, ngx_uint_t status,
 static ngx_int_t ngx_booking_send_body(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *type, ngx_str_t *body);
 static ngx_int_t ngx_booking_send_cached(ngx_http_request_t *r,
-    ngx_str_t *body, uint32_t etag);
+    ngx_str_t *body, uint64_t etag);
 static ngx_int_t ngx_booking_send_empty(ngx_http_request_t *r,
     ngx_uint_t status);
 static ngx_int_t ngx_booking_header_out(ngx_http_request_t *r,
@@ -826,7 +826,7 @@ ngx_booking_finish(ngx_booking_req_t *req)
 static ngx_int_t
 ngx_booking_answer(ngx_http_request_t *r, ngx_booking_http_ctx_t *ctx)
 {
-    uint32_t               etag;
+    uint64_t               etag;
     ngx_uint_t             i;
     ngx_booking_req_t     *req;
     ngx_booking_answer_t  *a;
@@ -868,7 +868,7 @@ ngx_booking_answer(ngx_http_request_t *r, ngx_booking_http_ctx_t *ctx)
     }
 
     if (ctx->cacheable && a->status == NGX_HTTP_OK) {
-        etag = ngx_crc32_long(a->body.data, a->body.len);
+        etag = ngx_booking_hash64(a->body.data, a->body.len);
 
         if (ctx->cache.filling) {
             ngx_booking_cache_store(r, &ctx->cache, &a->body, etag);
@@ -965,12 +965,12 @@ ngx_booking_send_body(ngx_http_request_t *r, ngx_uint_t status,
 
 
 /*
- * A cacheable answer: its ETag (the body's CRC32 and length), how long
+ * A cacheable answer: its ETag (the body's 64-bit hash and length), how long
  * shared caches may keep it, and 304 when the client has it already.
  */
 static ngx_int_t
 ngx_booking_send_cached(ngx_http_request_t *r, ngx_str_t *body,
-    uint32_t etag)
+    uint64_t etag)
 {
     u_char                   *p;
     ngx_str_t                 tag, cc;
@@ -985,7 +985,7 @@ ngx_booking_send_cached(ngx_http_request_t *r, ngx_str_t *body,
     }
 
     tag.data = p;
-    tag.len = ngx_sprintf(p, "\"%08xD-%xz\"", etag, body->len) - p;
+    tag.len = ngx_sprintf(p, "\"%016xL-%xz\"", etag, body->len) - p;
     cc.data = p + tag.len;
     cc.len = ngx_sprintf(cc.data, "public, max-age=%L", bmcf->cache_valid)
              - cc.data;
