@@ -26,6 +26,7 @@ struct redisReader;
 #define NGX_BOOKING_REPLY_ELEMENTS_MAX  1000000
 
 struct redisReader *ngx_booking_reader_create(void);
+void ngx_booking_reply_free(void *reply);
 
 
 /* arrays of results are allocated by the caller's allocator */

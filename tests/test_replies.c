@@ -99,7 +99,7 @@ counters_are(redisReply *r, const u_char *want, size_t len)
     /* and not a byte more */
     assert_int_equal(out[len], 0x5a);
 
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 }
 
 
@@ -151,37 +151,37 @@ test_counters_refused(void **state)
     /* a part too many, or too few, for the chunks the range touches */
     r = availability(3600, 0, 2, 2, two, two_lens);
     assert_int_equal(avail(r, &res), NGX_BOOKING_ERROR);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     r = availability(3600, 1022 * 3600LL, 5, 1, two, two_lens);
     assert_int_equal(avail(r, &res), NGX_BOOKING_ERROR);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     /* longer than its share, or not whole counters */
     r = availability(3600, 0, 2, 1, long_part, long_lens);
     assert_int_equal(avail(r, &res), NGX_BOOKING_ERROR);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     r = availability(3600, 0, 2, 1, odd, odd_lens);
     assert_int_equal(avail(r, &res), NGX_BOOKING_ERROR);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     /* no slots, too many slots, a start off the slots, past year 9999 */
     r = availability(3600, 0, 0, 1, odd, odd_lens);
     assert_int_equal(avail(r, &res), NGX_BOOKING_ERROR);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     r = availability(60, 0, NGX_BOOKING_READ_SLOTS_MAX + 1, 1, odd, odd_lens);
     assert_int_equal(avail(r, &res), NGX_BOOKING_ERROR);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     r = availability(3600, 1800, 1, 1, long_part, long_lens);
     assert_int_equal(avail(r, &res), NGX_BOOKING_ERROR);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     r = availability(86400, NGX_BOOKING_TIME_MAX - 86399, 2, 1, two, two_lens);
     assert_int_equal(avail(r, &res), NGX_BOOKING_ERROR);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 }
 
 
@@ -200,11 +200,11 @@ test_timeless(void **state)
 
     r = parse(ok, sizeof(ok) - 1);
     assert_int_equal(avail(r, &res), NGX_BOOKING_OK);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     r = parse(extra, sizeof(extra) - 1);
     assert_int_equal(avail(r, &res), NGX_BOOKING_ERROR);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 }
 
 
@@ -253,31 +253,33 @@ test_tuple(void **state)
     assert_int_equal(res.booking.slot, 86400);
     assert_int_equal(res.booking.position, -1);
     assert_int_equal(res.booking.booking.len, 0);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     r = parse(entry, sizeof(entry) - 1);
     assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_BOOKING, r, &res, alloc,
                                         NULL), NGX_BOOKING_OK);
     assert_int_equal(res.booking.position, 3);
     assert_int_equal(res.booking.expires_at, -1);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     r = parse(entry_bad, sizeof(entry_bad) - 1);
     assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_BOOKING, r, &res, alloc,
                                         NULL), NGX_BOOKING_ERROR);
+    ngx_booking_reply_free(r);
+
     r = parse(refused, sizeof(refused) - 1);
     assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_BOOKING, r, &res, alloc,
                                         NULL), NGX_BOOKING_OK);
     assert_int_equal(res.kind, NGX_BOOKING_R_REFUSED);
     assert_int_equal(res.refusal.status, 409);
     assert_int_equal(res.refusal.field.len, 4);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     /* a refusal with a status that is not an error's */
     r = parse(status, sizeof(status) - 1);
     assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_BOOKING, r, &res, alloc,
                                         NULL), NGX_BOOKING_ERROR);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 }
 
 
@@ -304,19 +306,19 @@ test_conflict(void **state)
     assert_int_equal(res.kind, NGX_BOOKING_R_CONFLICT);
     assert_int_equal(res.conflict.counters.len, 8);
     assert_int_equal(res.conflict.quantity, 2);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     r = parse(odd, sizeof(odd) - 1);
     assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_BOOKING, r, &res, alloc,
                                         NULL), NGX_BOOKING_ERROR);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     r = parse(stock, sizeof(stock) - 1);
     assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_BOOKING, r, &res, alloc,
                                         NULL), NGX_BOOKING_OK);
     assert_int_equal(res.conflict.slot, 0);
     assert_int_equal(res.conflict.free, 0);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 }
 
 
@@ -394,14 +396,14 @@ test_fields(void **state)
     assert_null(res.fields.v[1].data);
     assert_memory_equal(res.fields.v[2].data, "err", 3);
     test_free(res.fields.v);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     /* an integer among them is not a plain read's answer */
     r = parse(bad, sizeof(bad) - 1);
     assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_FIELDS, r, &res,
                                         alloc, NULL), NGX_BOOKING_ERROR);
     test_free(res.fields.v);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 }
 
 
@@ -433,7 +435,7 @@ test_type_it_had(void **state)
     assert_int_equal(res.doc.created, 0);
     assert_int_equal(res.doc.was.len, 4);
     assert_memory_equal(res.doc.was.data, "spot", 4);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     memset(&res, 0, sizeof(res));
     r = parse(created, sizeof(created) - 1);
@@ -441,32 +443,32 @@ test_type_it_had(void **state)
                                         NULL), NGX_BOOKING_OK);
     assert_int_equal(res.doc.created, 1);
     assert_int_equal(res.doc.was.len, 0);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     /* the answer of a script from before: not one this module takes */
     r = parse(old, sizeof(old) - 1);
     assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_PUT, r, &res, alloc,
                                         NULL), NGX_BOOKING_ERROR);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     memset(&res, 0, sizeof(res));
     r = parse(deleted, sizeof(deleted) - 1);
     assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_DONE, r, &res, alloc,
                                         NULL), NGX_BOOKING_OK);
     assert_memory_equal(res.doc.was.data, "tool", 4);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     memset(&res, 0, sizeof(res));
     r = parse(done, sizeof(done) - 1);
     assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_DONE, r, &res, alloc,
                                         NULL), NGX_BOOKING_OK);
     assert_int_equal(res.doc.was.len, 0);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     r = parse(three, sizeof(three) - 1);
     assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_DONE, r, &res, alloc,
                                         NULL), NGX_BOOKING_ERROR);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 }
 
 
@@ -521,7 +523,7 @@ test_group(void **state)
     assert_int_equal(res.group.items.recs[0].group.len, 16);
     assert_int_equal(res.group.listed.len, 14);
     test_free(res.group.items.recs);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     r = parse(refused, sizeof(refused) - 1);
     assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_GROUP, r, &res, alloc,
@@ -529,22 +531,22 @@ test_group(void **state)
     assert_int_equal(res.group.http, 409);
     assert_int_equal(res.group.items.n, 0);
     assert_memory_equal(res.group.code.data, "unavailable", 11);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     r = parse(mixed, sizeof(mixed) - 1);
     assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_GROUP, r, &res, alloc,
                                         NULL), NGX_BOOKING_ERROR);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     r = parse(bad_listed, sizeof(bad_listed) - 1);
     assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_GROUP, r, &res, alloc,
                                         NULL), NGX_BOOKING_ERROR);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     r = parse(bad_rand, sizeof(bad_rand) - 1);
     assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_GROUP, r, &res, alloc,
                                         NULL), NGX_BOOKING_ERROR);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 }
 
 
@@ -570,13 +572,13 @@ test_group_spread(void **state)
     assert_memory_equal(res.fields.v[1].data, "confirmed", 9);
     assert_memory_equal(res.fields.v[3].data, "a.1 a.2\nb.3", 11);
     test_free(res.fields.v);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 
     /* three elements is no decision: read as a group, which it is not */
     r = parse(short_, sizeof(short_) - 1);
     assert_int_equal(ngx_booking_decode(NGX_BOOKING_R_GROUP, r, &res, alloc,
                                         NULL), NGX_BOOKING_ERROR);
-    freeReplyObject(r);
+    ngx_booking_reply_free(r);
 }
 
 

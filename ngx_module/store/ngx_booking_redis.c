@@ -307,7 +307,7 @@ ngx_booking_redis_free(ngx_queue_t *head)
                 held = ngx_queue_data(q, ngx_booking_redis_cmd_t, queue);
 
                 if (held->held != NULL) {
-                    freeReplyObject(held->held);
+                    ngx_booking_reply_free(held->held);
                 }
 
                 ngx_free(held);
@@ -1120,7 +1120,7 @@ ngx_booking_redis_acked(void *data, ngx_int_t rc, redisReply *reply)
         }
 
         if (cmd->held != NULL) {
-            freeReplyObject(cmd->held);
+            ngx_booking_reply_free(cmd->held);
         }
 
         ngx_free(cmd);
@@ -1294,7 +1294,7 @@ ngx_booking_redis_dispatch(ngx_booking_redis_conn_t *rc, redisReply *reply)
     ngx_booking_redis_handler_pt   handler;
 
     if (ngx_queue_empty(&rc->inflight)) {
-        freeReplyObject(reply);
+        ngx_booking_reply_free(reply);
         ngx_log_error(NGX_LOG_ERR, rc->peer.log, 0,
                       "booking: redis sent a reply nobody asked for");
         ngx_booking_redis_close(rc, NGX_BOOKING_REDIS_LOST);
@@ -1321,7 +1321,7 @@ ngx_booking_redis_dispatch(ngx_booking_redis_conn_t *rc, redisReply *reply)
         /* the EVAL gets a WAIT of its own */
         cmd->wait = NULL;
 
-        freeReplyObject(reply);
+        ngx_booking_reply_free(reply);
         ngx_booking_redis_arm(rc);
         return ngx_booking_redis_retry_as_eval(rc, cmd);
     }
@@ -1362,7 +1362,7 @@ ngx_booking_redis_dispatch(ngx_booking_redis_conn_t *rc, redisReply *reply)
         }
     }
 
-    freeReplyObject(reply);
+    ngx_booking_reply_free(reply);
     ngx_free(cmd);
 
     if (rc->peer.connection == NULL) {

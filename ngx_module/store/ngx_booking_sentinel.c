@@ -453,7 +453,7 @@ ngx_booking_link_read_handler(ngx_event_t *rev)
             }
 
             rc = link->reply(link, reply);
-            freeReplyObject(reply);
+            ngx_booking_reply_free(reply);
 
             if (rc != NGX_OK) {
                 link->fail(link);

@@ -224,7 +224,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
 
             check(reply);
-            freeReplyObject(reply);
+            ngx_booking_reply_free(reply);
         }
     }
 
