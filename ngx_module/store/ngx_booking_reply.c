@@ -72,10 +72,10 @@ ngx_booking_reader_create(void)
 
 /*
  * Each object is one allocation, its string or its array of elements
- * after it: a listing page's 21 replies of 8 objects each, two mallocs
- * and two frees apiece, were 15% of the worker's time.  Each object is
- * put in its parent array once it is whole; ngx_booking_reply_free(), not
- * freeReplyObject(), frees them.
+ * after it: malloc and free took 15% of a listing page's worker time,
+ * most of it two of each for every object of its 21 replies.  Each object
+ * is put in its parent array once it is whole; ngx_booking_reply_free(),
+ * not freeReplyObject(), frees them.
  */
 static void *
 ngx_booking_reply_object(const redisReadTask *task, int type, size_t extra)
