@@ -104,6 +104,9 @@ ngx_booking_token_mac(const u_char *key, size_t key_len)
         return ngx_booking_mac;
     }
 
+    /* nothing is kept until the new key is set: a failure keys nothing */
+    ngx_booking_mac_key_len = (size_t) -1;
+
     if (key_len > ngx_booking_mac_key_size) {
         copy = malloc(key_len);
         if (copy == NULL) {
@@ -113,7 +116,6 @@ ngx_booking_token_mac(const u_char *key, size_t key_len)
         free(ngx_booking_mac_key);
         ngx_booking_mac_key = copy;
         ngx_booking_mac_key_size = key_len;
-        ngx_booking_mac_key_len = (size_t) -1;
     }
 
     if (ngx_booking_mac == NULL) {
@@ -133,9 +135,6 @@ ngx_booking_token_mac(const u_char *key, size_t key_len)
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
                                                  (char *) "SHA256", 0);
     params[1] = OSSL_PARAM_construct_end();
-
-    /* a key that failed is never taken for the one kept */
-    ngx_booking_mac_key_len = (size_t) -1;
 
     if (!EVP_MAC_init(ngx_booking_mac, key, key_len, params)) {
         return NULL;

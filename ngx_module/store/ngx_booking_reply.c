@@ -157,12 +157,12 @@ ngx_booking_create_array(const redisReadTask *task, int elements)
     }
 
     /* an element not yet read is NULL, should the reply be freed early */
-    r->element = (elements > 0) ? (redisReply **) (r + 1) : NULL;
-    r->elements = elements;
-
     if (elements > 0) {
+        r->element = (redisReply **) (r + 1);
         memset(r->element, 0, elements * sizeof(redisReply *));
     }
+
+    r->elements = elements;
 
     return r;
 }
