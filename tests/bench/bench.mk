@@ -69,9 +69,10 @@ bench-compare: module
 	    --seconds $(BENCH_SECONDS)
 
 # what a hold's script costs Redis alone (pipelined FCALLs of the hold each
-# module sent, on one redis-server), beside other builds or libraries:
+# module sent, on one redis-server), beside other builds or libraries and
+# the own peers' hold (--own):
 #   make bench-alone [ALONE="build/compare/<rev>/build/ngx_http_booking_module.so"]
 .PHONY: bench-alone
 
 bench-alone: module
-	perl tests/bench/alone.pl $(ALONE) $(CURDIR)/build/ngx_http_booking_module.so
+	perl tests/bench/alone.pl --own $(ALONE) $(CURDIR)/build/ngx_http_booking_module.so
