@@ -372,6 +372,8 @@ size_t ngx_booking_rkey_len(size_t id_len, const char *suffix);
 u_char *ngx_booking_skey(u_char *p, unsigned shard, const char *suffix);
 u_char *ngx_booking_rkey(u_char *p, const u_char *id, size_t len,
     const char *suffix);
+u_char *ngx_booking_rkey_in(u_char *p, unsigned shard, const u_char *id,
+    size_t len, const char *suffix);
 
 
 /*

@@ -332,7 +332,10 @@ ngx_int_t
 ngx_booking_resource_keys(ngx_booking_req_t *req, ngx_str_t *id,
     ngx_str_t *keys, const char *const *suffixes)
 {
-    u_char  *p;
+    u_char    *p;
+    unsigned   shard;
+
+    shard = ngx_booking_shard(id->data, id->len);
 
     for ( /* void */ ; *suffixes != NULL; suffixes++, keys++) {
         p = ngx_pnalloc(req->pool, ngx_booking_rkey_len(id->len, *suffixes));
@@ -341,7 +344,9 @@ ngx_booking_resource_keys(ngx_booking_req_t *req, ngx_str_t *id,
         }
 
         keys->data = p;
-        keys->len = ngx_booking_rkey(p, id->data, id->len, *suffixes) - p;
+        keys->len = ngx_booking_rkey_in(p, shard, id->data, id->len,
+                                        *suffixes)
+                    - p;
     }
 
     return NGX_OK;
