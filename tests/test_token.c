@@ -10,6 +10,9 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 
 #include "ngx_booking_core.h"
@@ -127,24 +130,68 @@ static void
 test_random_id(void **state)
 {
     int     i, j, same;
-    u_char  ids[64][NGX_BOOKING_RAND_LEN];
+    u_char  ids[400][NGX_BOOKING_RAND_LEN];
 
     (void) state;
 
-    for (i = 0; i < 64; i++) {
+    /* several draws of the process's pool */
+    for (i = 0; i < 400; i++) {
         assert_int_equal(ngx_booking_random_id(ids[i]), NGX_BOOKING_OK);
         assert_true(ngx_booking_rand_valid(ids[i], NGX_BOOKING_RAND_LEN));
     }
 
     same = 0;
 
-    for (i = 0; i < 64; i++) {
-        for (j = i + 1; j < 64; j++) {
+    for (i = 0; i < 400; i++) {
+        for (j = i + 1; j < 400; j++) {
             same += memcmp(ids[i], ids[j], NGX_BOOKING_RAND_LEN) == 0;
         }
     }
 
     assert_int_equal(same, 0);
+}
+
+
+/*
+ * A worker is forked by a master that may have drawn ids: the child's
+ * next id is never the one the parent gives next.
+ */
+static void
+test_random_id_fork(void **state)
+{
+    int     fd[2], status;
+    pid_t   pid;
+    u_char  first[NGX_BOOKING_RAND_LEN], mine[NGX_BOOKING_RAND_LEN],
+            child[NGX_BOOKING_RAND_LEN];
+
+    (void) state;
+
+    assert_int_equal(ngx_booking_random_id(first), NGX_BOOKING_OK);
+    assert_int_equal(pipe(fd), 0);
+
+    pid = fork();
+    assert_true(pid >= 0);
+
+    if (pid == 0) {
+        if (ngx_booking_random_id(child) != NGX_BOOKING_OK
+            || write(fd[1], child, sizeof(child)) != (ssize_t) sizeof(child))
+        {
+            _exit(1);
+        }
+
+        _exit(0);
+    }
+
+    assert_int_equal(ngx_booking_random_id(mine), NGX_BOOKING_OK);
+    assert_int_equal(read(fd[0], child, sizeof(child)), sizeof(child));
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    close(fd[0]);
+    close(fd[1]);
+
+    assert_memory_not_equal(mine, child, NGX_BOOKING_RAND_LEN);
+    assert_memory_not_equal(first, child, NGX_BOOKING_RAND_LEN);
 }
 
 
@@ -172,6 +219,7 @@ main(void)
         cmocka_unit_test(test_token_keys_in_turn),
         cmocka_unit_test(test_token_check),
         cmocka_unit_test(test_random_id),
+        cmocka_unit_test(test_random_id_fork),
         cmocka_unit_test(test_rand_valid),
     };
 
