@@ -127,6 +127,9 @@ struct ngx_booking_req_s {
     void                       *data;        /* the http layer's */
     void                       *state;       /* the operation's */
     ngx_str_t                  *state_id;    /* its entry in an index */
+    void                       *indexing;    /* that entry's call, when
+                                                the operation's went
+                                                right behind it */
     void                       *claims;      /* its quota claims */
     unsigned                    waiting:1;   /* POST /waitlist */
 };
@@ -238,6 +241,7 @@ typedef void (*ngx_booking_step_pt)(ngx_booking_req_t *req,
 ngx_booking_call_t *ngx_booking_index_user(ngx_booking_req_t *req,
     ngx_str_t *id, ngx_str_t *score, ngx_booking_call_pt handler);
 void ngx_booking_unindex_user(ngx_booking_req_t *req, ngx_str_t *id);
+void ngx_booking_index_again(ngx_booking_call_t *zadd);
 ngx_int_t ngx_booking_index_type(ngx_booking_req_t *req, ngx_str_t *type,
     ngx_str_t *rid, ngx_str_t *lat, ngx_str_t *lon, ngx_booking_step_pt done);
 ngx_int_t ngx_booking_unindex_type(ngx_booking_req_t *req, ngx_str_t *type,

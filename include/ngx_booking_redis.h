@@ -126,6 +126,9 @@ ngx_int_t ngx_booking_sockaddr_parse(u_char *ip, size_t iplen, u_char *port,
 ngx_int_t ngx_booking_node_send_asking(ngx_booking_node_t *node,
     ngx_booking_redis_cmd_t *cmd, ngx_booking_redis_handler_pt handler,
     void *data);
+ngx_int_t ngx_booking_node_send_after(ngx_booking_node_t *node,
+    ngx_booking_redis_cmd_t *cmd, ngx_booking_redis_cmd_t *before,
+    ngx_booking_redis_handler_pt handler, void *data);
 
 /* the node picker: which node serves a key */
 ngx_int_t ngx_booking_nodes_init(ngx_cycle_t *cycle,

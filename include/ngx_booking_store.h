@@ -102,6 +102,8 @@ void ngx_booking_store_exit_process(ngx_cycle_t *cycle);
  * its pool goes is cancelled: its handler is not called.
  */
 ngx_int_t ngx_booking_store_call(ngx_booking_call_t *call);
+ngx_int_t ngx_booking_store_call_after(ngx_booking_call_t *call,
+    ngx_booking_call_t *before);
 
 void ngx_booking_store_stats(ngx_booking_store_stats_t *st);
 

@@ -58,6 +58,7 @@ static ngx_int_t ngx_booking_create_indexed(ngx_booking_req_t *req,
 static ngx_uint_t ngx_booking_create_counts(ngx_booking_req_t *req,
     ngx_booking_call_t *call);
 static void ngx_booking_create_send(ngx_booking_call_t *zadd);
+static void ngx_booking_create_unlisted(ngx_booking_req_t *req);
 static ngx_uint_t ngx_booking_create_unmade(ngx_booking_call_t *call);
 static void ngx_booking_created(ngx_booking_call_t *call);
 static void ngx_booking_acted(ngx_booking_call_t *call);
@@ -401,12 +402,15 @@ ngx_booking_create_refuse(ngx_booking_req_t *req, ngx_int_t rc)
  * has the user's hash slot, not the resource's, so it is a step of its
  * own, and in this order a failure between the two leaves an entry of
  * nothing (dropped by the user's next listing), never a booking the user
- * cannot list.
+ * cannot list.  Where one node has both, the booking goes right behind
+ * the entry on the same connection, without waiting for its answer: the
+ * same order, in one round trip.
  */
 static ngx_int_t
 ngx_booking_create_indexed(ngx_booking_req_t *req, ngx_booking_call_t *call,
     ngx_str_t *rid, int64_t start, int64_t end)
 {
+    ngx_int_t             rc;
     ngx_str_t            *id;
     ngx_booking_call_t   *zadd;
     ngx_booking_claim_t  *claim;
@@ -449,7 +453,24 @@ ngx_booking_create_indexed(ngx_booking_req_t *req, ngx_booking_call_t *call,
         return NGX_ERROR;
     }
 
-    return ngx_booking_op_send(req, zadd);
+    rc = ngx_booking_op_send(req, zadd);
+    if (rc != NGX_DONE) {
+        return rc;
+    }
+
+    switch (ngx_booking_store_call_after(call, zadd)) {
+
+    case NGX_OK:
+        req->indexing = zadd;
+        return NGX_DONE;
+
+    case NGX_DECLINED:
+        /* sent once the entry is answered */
+        return NGX_DONE;
+
+    default:
+        return NGX_ERROR;
+    }
 }
 
 
@@ -493,12 +514,44 @@ ngx_booking_create_send(ngx_booking_call_t *zadd)
 
     call = req->state;
 
+    if (req->indexing == zadd) {
+        /* the booking is on its way already: its answer decides */
+        return;
+    }
+
     if (zadd->rc != NGX_BOOKING_STORE_OK) {
         ngx_booking_op_done(req, ngx_booking_op_failed(req, zadd));
         return;
     }
 
     ngx_booking_op_done(req, ngx_booking_op_send(req, call));
+}
+
+
+/*
+ * A booking sent right behind its index entry was made (or may have
+ * been), but Redis refused the entry: a user key of another type, or an
+ * ACL that bars the module from the users' keys (OOM refuses the booking's
+ * script too).  The entry is sent once more, not waited for, and the log
+ * says which booking the user's list may miss.
+ */
+static void
+ngx_booking_create_unlisted(ngx_booking_req_t *req)
+{
+    ngx_booking_call_t  *zadd;
+
+    zadd = req->indexing;
+
+    if (zadd->rc == NGX_BOOKING_STORE_OK) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, req->log, 0,
+                  "booking: the user's index refused the entry of booking "
+                  "\"%V\", made or maybe made: sent again",
+                  req->state_id);
+
+    ngx_booking_index_again(zadd);
 }
 
 
@@ -575,6 +628,9 @@ ngx_booking_created(ngx_booking_call_t *call)
     if (req->state == call && ngx_booking_create_unmade(call)) {
         ngx_booking_unindex_user(req, req->state_id);
         ngx_booking_quota_unclaim(req);
+
+    } else if (req->state == call && req->indexing != NULL) {
+        ngx_booking_create_unlisted(req);
     }
 
     rc = ngx_booking_op_check(req, call);

@@ -68,6 +68,16 @@ ngx_booking_index_user(ngx_booking_req_t *req, ngx_str_t *id,
 }
 
 
+/* the ZADD of ngx_booking_index_user once more, not waited for */
+void
+ngx_booking_index_again(ngx_booking_call_t *zadd)
+{
+    zadd->handler = ngx_booking_index_ignore;
+
+    (void) ngx_booking_store_call(zadd);
+}
+
+
 /*
  * ZREM U id, of a booking that was not made (refused, or a replay of
  * another): sent, not waited for; one lost leaves an entry of nothing,

@@ -118,6 +118,9 @@ static ngx_int_t ngx_booking_redis_retry_as_eval(ngx_booking_redis_conn_t *rc,
     ngx_booking_redis_cmd_t *cmd);
 static ngx_int_t ngx_booking_redis_send(ngx_booking_redis_conn_t *rc,
     ngx_booking_redis_cmd_t *cmd);
+static ngx_int_t ngx_booking_redis_give(ngx_booking_redis_conn_t *rc,
+    ngx_booking_redis_cmd_t *cmd, ngx_booking_redis_handler_pt handler,
+    void *data);
 static ngx_int_t ngx_booking_redis_append(ngx_booking_redis_conn_t *rc,
     ngx_booking_redis_cmd_t *cmd);
 static void ngx_booking_redis_send_waiting(ngx_booking_redis_conn_t *rc);
@@ -336,6 +339,42 @@ ngx_booking_node_send(ngx_booking_node_t *node, ngx_booking_redis_cmd_t *cmd,
         return NGX_DECLINED;
     }
 
+    return ngx_booking_redis_give(rc, cmd, handler, data);
+}
+
+
+/*
+ * A command right behind another still on its way, on the same connection:
+ * Redis runs the two in that order, and they cost one round trip.
+ * NGX_DECLINED when that cannot be: the other is gone from the node, or
+ * the node has replicas to wait for (a write then goes on a connection of
+ * its own half, and a plain command on the other).
+ */
+ngx_int_t
+ngx_booking_node_send_after(ngx_booking_node_t *node,
+    ngx_booking_redis_cmd_t *cmd, ngx_booking_redis_cmd_t *before,
+    ngx_booking_redis_handler_pt handler, void *data)
+{
+    ngx_booking_redis_conn_t  *rc;
+
+    rc = before->conn;
+
+    if (node->conf->replicas || rc == NULL || rc->node != node
+        || rc->state == NGX_BOOKING_REDIS_DOWN)
+    {
+        return NGX_DECLINED;
+    }
+
+    return ngx_booking_redis_give(rc, cmd, handler, data);
+}
+
+
+/* the command is the connection's: sent now, or once it is ready */
+static ngx_int_t
+ngx_booking_redis_give(ngx_booking_redis_conn_t *rc,
+    ngx_booking_redis_cmd_t *cmd, ngx_booking_redis_handler_pt handler,
+    void *data)
+{
     cmd->handler = handler;
     cmd->data = data;
     cmd->conn = rc;

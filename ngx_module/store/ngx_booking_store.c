@@ -28,7 +28,9 @@
 
 static ngx_int_t ngx_booking_store_send(ngx_booking_call_t *call);
 static ngx_int_t ngx_booking_store_send_to(ngx_booking_call_t *call,
-    ngx_booking_node_t *node, ngx_uint_t ask);
+    ngx_booking_node_t *node, ngx_uint_t ask,
+    ngx_booking_redis_cmd_t *after);
+static ngx_int_t ngx_booking_store_watch(ngx_booking_call_t *call);
 static ngx_int_t ngx_booking_store_redirect(ngx_booking_call_t *call,
     redisReply *reply);
 static ngx_int_t ngx_booking_store_tryagain(ngx_booking_call_t *call);
@@ -64,19 +66,10 @@ ngx_booking_store_exit_process(ngx_cycle_t *cycle)
 ngx_int_t
 ngx_booking_store_call(ngx_booking_call_t *call)
 {
-    ngx_int_t            rc;
-    ngx_pool_cleanup_t  *cln;
+    ngx_int_t  rc;
 
-    if (!call->cleanup) {
-        /* a pool gone before the reply: the handler must not be called */
-        cln = ngx_pool_cleanup_add(call->pool, 0);
-        if (cln == NULL) {
-            return NGX_ERROR;
-        }
-
-        cln->handler = ngx_booking_store_cleanup;
-        cln->data = call;
-        call->cleanup = 1;
+    if (ngx_booking_store_watch(call) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     rc = ngx_booking_store_send(call);
@@ -86,6 +79,55 @@ ngx_booking_store_call(ngx_booking_call_t *call)
     }
 
     return rc;
+}
+
+
+/*
+ * The call right behind before, a call still on its way, on its
+ * connection: Redis runs them in that order, in one round trip.  Only
+ * where one node serves every key (one Redis, or the master the sentinels
+ * name).  NGX_DECLINED: it cannot go so (a Cluster, replicas to wait for,
+ * before already answered); nothing was sent, and the caller sends it once
+ * before is answered.
+ */
+ngx_int_t
+ngx_booking_store_call_after(ngx_booking_call_t *call,
+    ngx_booking_call_t *before)
+{
+    if (ngx_booking_nodes_cluster() || before->cmd == NULL
+        || before->node == NULL)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_booking_store_watch(call) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_booking_store_send_to(call, before->node, 0, before->cmd);
+}
+
+
+/* a pool gone before the reply: the handler must not be called */
+static ngx_int_t
+ngx_booking_store_watch(ngx_booking_call_t *call)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    if (call->cleanup) {
+        return NGX_OK;
+    }
+
+    cln = ngx_pool_cleanup_add(call->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_booking_store_cleanup;
+    cln->data = call;
+    call->cleanup = 1;
+
+    return NGX_OK;
 }
 
 
@@ -102,14 +144,18 @@ ngx_booking_store_send(ngx_booking_call_t *call)
         key = (call->nargs > 1) ? &call->args[1] : NULL;
     }
 
-    return ngx_booking_store_send_to(call, ngx_booking_nodes_pick(key), 0);
+    return ngx_booking_store_send_to(call, ngx_booking_nodes_pick(key), 0,
+                                     NULL);
 }
 
 
-/* NGX_OK, NGX_DECLINED (the node cannot take it now), NGX_ERROR */
+/*
+ * NGX_OK, NGX_DECLINED (the node cannot take it now; after: not behind
+ * that command), NGX_ERROR
+ */
 static ngx_int_t
 ngx_booking_store_send_to(ngx_booking_call_t *call, ngx_booking_node_t *node,
-    ngx_uint_t ask)
+    ngx_uint_t ask, ngx_booking_redis_cmd_t *after)
 {
     ngx_int_t                 rc;
     ngx_booking_redis_cmd_t  *cmd;
@@ -144,6 +190,10 @@ ngx_booking_store_send_to(ngx_booking_call_t *call, ngx_booking_node_t *node,
     } else if (ask) {
         rc = ngx_booking_node_send_asking(node, cmd, ngx_booking_store_reply,
                                           call);
+
+    } else if (after) {
+        rc = ngx_booking_node_send_after(node, cmd, after,
+                                         ngx_booking_store_reply, call);
 
     } else {
         rc = ngx_booking_node_send(node, cmd, ngx_booking_store_reply, call);
@@ -368,7 +418,7 @@ ngx_booking_store_redirect(ngx_booking_call_t *call, redisReply *reply)
     ngx_booking_metrics_error(ask ? NGX_BOOKING_ERR_ASK
                                   : NGX_BOOKING_ERR_MOVED);
 
-    return ngx_booking_store_send_to(call, node, ask) == NGX_OK ? NGX_OK
+    return ngx_booking_store_send_to(call, node, ask, NULL) == NGX_OK ? NGX_OK
                                                                 : NGX_ERROR;
 }
 
