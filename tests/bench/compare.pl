@@ -3,6 +3,10 @@
 # earlier revision, side by side in one run, in alternating rounds.
 #
 #   perl tests/bench/compare.pl --base REV [--rounds 3] [--seconds 8] [--only hold,cached]
+#                               [--connections 32]
+#
+# --connections 1: one request at a time, where a round trip saved shows
+# (32, the default, keeps the 2 cores busy: what a request costs shows).
 #
 # Both are built from their own sources (REV's in build/compare/REV, with
 # its own Makefile), each runs in its own nginx (2 workers) with its own
@@ -30,9 +34,10 @@ use BookingTest;
 my $REPO = Cwd::abs_path("$FindBin::Bin/../..");
 my $WRK_LUA = "$FindBin::Bin/wrk.lua";
 
-my ($BASE, $ROUNDS, $SECS, $N, $ONLY) = (undef, 3, 8, 1000, '');
+my ($BASE, $ROUNDS, $SECS, $N, $ONLY, $CONNS) = (undef, 3, 8, 1000, '', 32);
 GetOptions('base=s' => \$BASE, 'rounds=i' => \$ROUNDS, 'seconds=i' => \$SECS,
-           'resources=i' => \$N, 'only=s' => \$ONLY)
+           'resources=i' => \$N, 'only=s' => \$ONLY, 'connections=i' => \$CONNS)
+    && $CONNS >= 1
     or die "usage: $0 --base REV [--rounds N] [--seconds N]\n";
 die "usage: $0 --base REV [--rounds N] [--seconds N]\n" unless $BASE;
 
@@ -219,7 +224,8 @@ sub run {
     my ($k, $op) = @_;
     my $t = $side{$k}{t};
     my @args = @{ $op->{args}->() };
-    my @cmd = ('wrk', '-t2', '-c32', "-d${SECS}s", '--latency', '-s', $WRK_LUA,
+    my @cmd = ('wrk', '-t' . ($CONNS < 2 ? 1 : 2), "-c$CONNS", "-d${SECS}s", '--latency',
+               '-s', $WRK_LUA,
                (map { ('-H', $_) } @{ $op->{headers} || [] }),
                'http://127.0.0.1:' . $t->port . $op->{path}, '--', @args);
     $t->redis('CONFIG', 'RESETSTAT');
@@ -233,6 +239,7 @@ sub run {
     ($r{requests}) = $out =~ /(\d+) requests in/;
     ($r{rps}) = $out =~ /Requests\/sec:\s+([\d.]+)/;
     ($r{p99}) = $out =~ /^\s+99%\s+(\S+)/m;
+    ($r{p50}) = $out =~ /^\s+50%\s+(\S+)/m;
     @r{qw(ok c409 other)} = $out =~ /BENCH ok=(\d+) c409=(\d+) other=(\d+)/;
     die "wrk failed on $k $op->{name}:\n$out\n" unless $r{requests};
     my $top = $op->{top}{$k};
@@ -287,17 +294,18 @@ sub median {
     return $s[ $#s / 2 ];
 }
 
-printf "base: %s, this: %s; wrk -t2 -c32 -d%ds, %d rounds, medians; %d cars\n\n",
-       $side{A}{name}, $side{B}{name}, $SECS, $ROUNDS, $N;
-print "| operation | base req/s | this req/s | this / base | Redis us/req, base | this | Redis CPU us/req, base | this | commands/req, base | this | errors | rounds (this / base) |\n";
-print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
+printf "base: %s, this: %s; wrk -t%d -c%d -d%ds, %d rounds, medians; %d cars\n\n",
+       $side{A}{name}, $side{B}{name}, $CONNS < 2 ? 1 : 2, $CONNS, $SECS, $ROUNDS, $N;
+print "| operation | base req/s | this req/s | this / base | p50, base | this | Redis us/req, base | this | Redis CPU us/req, base | this | commands/req, base | this | errors | rounds (this / base) |\n";
+print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
 for my $op (@OPS) {
     my ($a, $b) = (median(@{ $res{ $op->{name} }{A} }), median(@{ $res{ $op->{name} }{B} }));
     my @ratios = map { sprintf '%.2f', $res{ $op->{name} }{B}[$_]{rps} / $res{ $op->{name} }{A}[$_]{rps} }
                  0 .. $ROUNDS - 1;
     my $errors = sum(map { $_->{errors} // 0 } @{ $res{ $op->{name} }{A} }, @{ $res{ $op->{name} }{B} });
-    printf "| %s | %.0f | %.0f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %s |\n",
-           $op->{name}, $a->{rps}, $b->{rps}, $b->{rps} / $a->{rps}, $a->{usec}, $b->{usec},
+    printf "| %s | %.0f | %.0f | %.2f | %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %s |\n",
+           $op->{name}, $a->{rps}, $b->{rps}, $b->{rps} / $a->{rps}, $a->{p50} // '?', $b->{p50} // '?',
+           $a->{usec}, $b->{usec},
            $a->{cpu}, $b->{cpu}, $a->{cmds}, $b->{cmds}, $errors, join(', ', @ratios);
 }
 
