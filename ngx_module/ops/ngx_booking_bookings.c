@@ -530,10 +530,11 @@ ngx_booking_create_send(ngx_booking_call_t *zadd)
 
 /*
  * A booking sent right behind its index entry was made (or may have
- * been), but Redis refused the entry: a user key of another type, or an
- * ACL that bars the module from the users' keys (OOM refuses the booking's
- * script too).  The entry is sent once more, not waited for, and the log
- * says which booking the user's list may miss.
+ * been), but the entry may not be: Redis refused it (a user key of
+ * another type, or an ACL that bars the module from the users' keys; OOM
+ * refuses the booking's script too), or its answer never came.  The entry
+ * is sent once more, not waited for; a refusal is logged with the booking
+ * the user's list may miss.
  */
 static void
 ngx_booking_create_unlisted(ngx_booking_req_t *req)
@@ -546,10 +547,15 @@ ngx_booking_create_unlisted(ngx_booking_req_t *req)
         return;
     }
 
-    ngx_log_error(NGX_LOG_ERR, req->log, 0,
-                  "booking: the user's index refused the entry of booking "
-                  "\"%V\", made or maybe made: sent again",
-                  req->state_id);
+    /* a timeout or a lost connection: it may have been written, or not */
+    if (zadd->rc == NGX_BOOKING_STORE_FAILED
+        || zadd->rc == NGX_BOOKING_STORE_BUSY)
+    {
+        ngx_log_error(NGX_LOG_ERR, req->log, 0,
+                      "booking: the user's index refused the entry of "
+                      "booking \"%V\", made or maybe made: sent again",
+                      req->state_id);
+    }
 
     ngx_booking_index_again(zadd);
 }
