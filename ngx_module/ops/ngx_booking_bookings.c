@@ -469,6 +469,8 @@ ngx_booking_create_indexed(ngx_booking_req_t *req, ngx_booking_call_t *call,
         return NGX_DONE;
 
     default:
+        /* the entry's answer must not send the booking after the 500 */
+        req->indexing = zadd;
         return NGX_ERROR;
     }
 }
@@ -547,7 +549,7 @@ ngx_booking_create_unlisted(ngx_booking_req_t *req)
         return;
     }
 
-    /* a timeout or a lost connection: it may have been written, or not */
+    /* a refusal; after a timeout or a lost connection it may be written */
     if (zadd->rc == NGX_BOOKING_STORE_FAILED
         || zadd->rc == NGX_BOOKING_STORE_BUSY)
     {
