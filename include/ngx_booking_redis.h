@@ -74,6 +74,7 @@ struct ngx_booking_node_s {
     ngx_booking_node_suspect_pt    suspect;
     ngx_booking_node_suspect_pt    demoted;   /* it answered READONLY */
     unsigned                       moving:1;
+    unsigned                       refusing:1; /* READONLY, not moved yet */
 };
 
 

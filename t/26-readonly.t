@@ -3,7 +3,9 @@
 # the sentinels again and, until the node named is a master (ROLE), answers
 # 503 at once; once it is a master again, bookings work without a reload.
 # The sentinel is a fake one that always names the same Redis, so that only
-# the Redis's own role moves.
+# the Redis's own role moves.  It answers 150 ms late, so that the next
+# request comes while the sentinels are being asked again: it must not be
+# sent to the node that said READONLY.
 
 use strict;
 use warnings;
@@ -36,7 +38,7 @@ END {
 
 my $named = sprintf "*2\r\n\$9\r\n127.0.0.1\r\n\$%d\r\n%d\r\n", length $port, $port;
 my $sentinel = BookingTest::FakeRedis->new(
-    mode => 'script', then => 'silent',
+    mode => 'script', then => 'silent', delay_by => { SENTINEL => 0.15 },
     by_command => { SENTINEL => $named, PING => "+PONG\r\n" },
 );
 

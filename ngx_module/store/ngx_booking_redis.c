@@ -236,6 +236,7 @@ ngx_booking_node_moved(ngx_booking_node_t *node)
     ngx_uint_t  i;
 
     node->moving = 1;
+    node->refusing = 0;
 
     for (i = 0; i < node->nconns; i++) {
         if (node->conns[i].state != NGX_BOOKING_REDIS_DOWN) {
@@ -334,6 +335,10 @@ ngx_booking_node_send(ngx_booking_node_t *node, ngx_booking_redis_cmd_t *cmd,
 {
     ngx_booking_redis_conn_t  *rc;
 
+    if (node->refusing) {
+        return NGX_DECLINED;
+    }
+
     rc = ngx_booking_redis_pick(node, cmd->writes && node->conf->replicas);
     if (rc == NULL) {
         return NGX_DECLINED;
@@ -359,8 +364,8 @@ ngx_booking_node_send_after(ngx_booking_node_t *node,
 
     rc = before->conn;
 
-    if (node->conf->replicas || rc == NULL || rc->node != node
-        || rc->state == NGX_BOOKING_REDIS_DOWN)
+    if (node->conf->replicas || node->refusing || rc == NULL
+        || rc->node != node || rc->state == NGX_BOOKING_REDIS_DOWN)
     {
         return NGX_DECLINED;
     }
@@ -1378,7 +1383,14 @@ ngx_booking_redis_dispatch(ngx_booking_redis_conn_t *rc, redisReply *reply)
     {
         ngx_booking_metrics_error(NGX_BOOKING_ERR_READONLY);
 
+        /*
+         * Until the sentinels are asked again and ROLE has confirmed what
+         * they name, what would be sent there is refused: it would only
+         * be refused by Redis one round trip later, and a read there may
+         * be a replica's of another master.
+         */
         if (rc->node->demoted != NULL) {
+            rc->node->refusing = 1;
             rc->node->demoted(rc->node);
         }
     }

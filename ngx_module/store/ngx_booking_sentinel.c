@@ -260,9 +260,9 @@ ngx_booking_sentinel_exit(ngx_booking_node_t *node)
 /*
  * The master in use answered READONLY: demoted behind the sentinels' back,
  * or before they tell.  Whatever they name next, the connections move, so
- * that ROLE is asked again before the node is used; until then it takes
- * what it is sent, and refuses the writes.  Not here: this runs inside a
- * connection's read handler, and moving closes that connection.
+ * that ROLE is asked again before the node is used; until then the node
+ * refuses at once what it is given (node->refusing).  Not here: this runs
+ * inside a connection's read handler, and moving closes that connection.
  */
 static void
 ngx_booking_sentinel_demoted(ngx_booking_node_t *node)

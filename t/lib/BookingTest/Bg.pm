@@ -32,6 +32,17 @@ sub new {
 
 sub pid { $_[0]{pid} }
 
+# The first of @bg whose answer is in, within $timeout seconds, or undef.
+sub first_done {
+    my ($class, $timeout, @bg) = @_;
+    my $sel = IO::Select->new(map { $_->{fh} } grep { !exists $_->{result} } @bg);
+    my @ready = $sel->can_read($timeout * $BookingTest::SLOW) or return undef;
+    for my $b (@bg) {
+        return $b if !exists $b->{result} && $b->{fh} == $ready[0];
+    }
+    return undef;
+}
+
 sub result {
     my ($self, $timeout) = @_;
     return $self->{result} if exists $self->{result};
