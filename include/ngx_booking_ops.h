@@ -120,7 +120,7 @@ struct ngx_booking_req_s {
     ngx_booking_answer_t        answer;
     ngx_booking_change_t        change;
     ngx_str_t                   made;        /* a booking made, its id */
-    ngx_msec_t                  redis_time;  /* its calls' round trips */
+    ngx_booking_waited_t        redis_time;  /* waiting on its calls */
 
     /* called once the answer is ready, when the operation said NGX_DONE */
     ngx_booking_finish_pt       finish;

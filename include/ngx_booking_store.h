@@ -47,6 +47,18 @@ typedef struct {
 } ngx_booking_store_conf_t;
 
 
+/*
+ * The time a request waited on Redis: while one of its calls at least was
+ * out.  Two calls sent together (a user's booking and its index entry)
+ * count once.
+ */
+typedef struct {
+    ngx_msec_t                  total;      /* of the spans that ended */
+    ngx_msec_t                  since;      /* the span under way began */
+    ngx_uint_t                  out;        /* calls sent, not answered */
+} ngx_booking_waited_t;
+
+
 typedef struct ngx_booking_call_s  ngx_booking_call_t;
 
 typedef void (*ngx_booking_call_pt)(ngx_booking_call_t *call);
@@ -63,7 +75,7 @@ struct ngx_booking_call_s {
     ngx_log_t                  *log;
     ngx_booking_call_pt         handler;
     void                       *data;
-    ngx_msec_t                 *elapsed;    /* NULL, or Redis time added */
+    ngx_booking_waited_t       *waited;     /* NULL, or the time counted */
     unsigned                    writes:1;   /* a plain command that does */
 
     /* set by the store before the handler runs */

@@ -21,7 +21,21 @@ BookingRace::pin_module();
 # the ZADD held by CLIENT PAUSE must not time out meanwhile
 my $t = BookingTest->new(workers => 1,
                          http => (BookingTest::default_http() =~ s/^booking_redis_timeout[^\n]*\n//mr)
-                                 . "booking_redis_timeout 10s;\n");
+                                 . "booking_redis_timeout 10s;\n"
+                                 . "log_format waited '\$booking_user \$booking_redis_time \$request_time';\n",
+                         server => BookingTest::default_server()
+                                   . "access_log %%DIR%%/waited.log waited;\n");
+
+# the log line of $user's request: [ Redis time, request time ]
+sub waited {
+    my ($user) = @_;
+    for (1 .. 50) {
+        my $log = eval { BookingTest::_slurp($t->dir . '/waited.log') } // '';
+        return [ $1, $2 ] if $log =~ /^\Q$user\E (\d+\.\d+) (\d+\.\d+)$/m;
+        sleep 0.05;
+    }
+    return [];
+}
 
 my $r = $t->req(PUT => '/admin/resources/room-1', body => { type => 'room', capacity => 9, owner => 'olga' });
 is $r->{status}, 201, 'PUT room-1';
@@ -53,8 +67,14 @@ is book($t, 'alice', hold_for('alice'))->{status}, 201, 'a first hold';
     my ($qbuf) = ($waiting // '') =~ /\bqbuf=(\d+)/;
     cmp_ok $qbuf // 0, '>', 0, 'the booking\'s script is in the same connection\'s buffer behind it'
         or diag $waiting;
+    sleep 0.3 * $slow;
     $t->redis('CLIENT', 'UNPAUSE');
     is $bg->result(10), 201, 'the hold is made once Redis goes on';
+
+    # $booking_redis_time: the two waited together, counted once
+    my ($redis, $request) = @{ waited('bob') };
+    cmp_ok $redis // 0, '>=', 0.3, "\$booking_redis_time has the pause ($redis s)";
+    cmp_ok $redis // 9, '<=', $request + 0.001, "and no more than the request took ($request s)";
 }
 
 # 2. MONITOR: the two from one connection, in that order, nothing between

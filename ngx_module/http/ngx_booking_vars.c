@@ -141,16 +141,22 @@ static ngx_int_t
 ngx_booking_var_redis_time(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, ngx_booking_req_t *req)
 {
-    u_char  *p;
+    u_char      *p;
+    ngx_msec_t   ms;
 
     p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 4);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    v->len = ngx_sprintf(p, "%T.%03M", (time_t) req->redis_time / 1000,
-                         req->redis_time % 1000)
-             - p;
+    /* a call still out (a request the client left) counts until now */
+    ms = req->redis_time.total;
+
+    if (req->redis_time.out) {
+        ms += ngx_current_msec - req->redis_time.since;
+    }
+
+    v->len = ngx_sprintf(p, "%T.%03M", (time_t) ms / 1000, ms % 1000) - p;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;

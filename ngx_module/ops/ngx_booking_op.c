@@ -282,7 +282,7 @@ ngx_booking_op_call(ngx_booking_req_t *req, ngx_int_t script,
     call->log = req->log;
     call->handler = handler;
     call->data = req;
-    call->elapsed = &req->redis_time;
+    call->waited = &req->redis_time;
 
     return call;
 }

@@ -339,7 +339,7 @@ ngx_booking_sweeper_call(ngx_booking_sweeper_t *sw, ngx_int_t script,
     }
 
     call->data = sw;
-    call->elapsed = NULL;
+    call->waited = NULL;
 
     return call;
 }

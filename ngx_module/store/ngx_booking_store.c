@@ -209,6 +209,10 @@ ngx_booking_store_send_to(ngx_booking_call_t *call, ngx_booking_node_t *node,
     call->sent = ngx_current_msec;
     call->sent_usec = ngx_booking_metrics_usec();
 
+    if (call->waited != NULL && call->waited->out++ == 0) {
+        call->waited->since = call->sent;
+    }
+
     return NGX_OK;
 }
 
@@ -222,8 +226,8 @@ ngx_booking_store_reply(void *data, ngx_int_t rc, redisReply *reply)
 
     call->cmd = NULL;
 
-    if (call->elapsed != NULL) {
-        *call->elapsed += ngx_current_msec - call->sent;
+    if (call->waited != NULL && --call->waited->out == 0) {
+        call->waited->total += ngx_current_msec - call->waited->since;
     }
 
     ngx_booking_metrics_redis(ngx_booking_metrics_usec() - call->sent_usec);
