@@ -746,10 +746,28 @@ sub redis_usec {
 }
 
 # one wrk run against one server: its numbers and costs
+# The last server may still be at work after its wrk ended: a peer whose
+# requests outlive their clients (a Lua handler goes on with its Redis
+# calls) or Redis's own backlog of its scripts.  That would slow the next
+# run's first seconds and count in its window, so each run waits until
+# Redis is quiet: three windows of 50 ms in a row in which it ran at most
+# 3 commands (INFO's own, the sweepers' few), 15 s at most.
+sub settle_redis {
+    my ($quiet, $end) = (0, time + 15);
+    my $last = info('stats')->{total_commands_processed} // 0;
+    while ($quiet < 3 && time < $end) {
+        sleep 0.05;
+        my $now = info('stats')->{total_commands_processed} // 0;
+        $quiet = $now - $last <= 3 ? $quiet + 1 : 0;
+        $last = $now;
+    }
+}
+
 sub run_wrk {
     my (%a) = @_;
     my $srv = $a{server};
     my $secs = $a{secs} // $SECS;
+    settle_redis();
     my $share = top_share($srv, %a);
     my @cmd = ('wrk', '-t2', '-c64', "-d${secs}s", '--latency',
                wrk_cmd($srv, %a));
@@ -1454,8 +1472,12 @@ part2() if $PART2;
 part3() if $PART3;
 
 my @bad = $ngx->check_error_log(also => qr/\[error\]/);
-print "ngx_booking error log: ", (@bad ? join("\n", @bad[0 .. min(9, $#bad)]) . "\n"
-                                        : "clean\n");
+# the first lines and the last: a peer's run that swamped the shared Redis
+# shows at its time, and what came later (another row's errors) at the end
+print "ngx_booking error log: ", (@bad ? scalar(@bad) . " lines, the first:\n"
+    . join("\n", @bad[0 .. min(9, $#bad)]) . "\n"
+    . (@bad > 10 ? "the last:\n" . join("\n", @bad[max(10, $#bad - 4) .. $#bad]) . "\n" : '')
+    : "clean\n");
 for my $log (map { ("$_-error.log", "$_.stderr") }
              qw(openresty openresty-own node-nginx node-own-nginx node node-own)) {
     open my $fh, '<', "$DIR/$log" or next;
