@@ -104,6 +104,19 @@ ok wait_until(5, sub { put('car4')->{status} == 201 }), 'a master again: booking
 ok time - $t0 < 2 * $SLOW, sprintf 'within 2 s (%.2f s)', time - $t0;
 like $t->error_log, qr/READONLY/, 'the error log has what Redis said';
 
+# demoted again, and now no sentinel can be reached: refusing lasts only
+# until the sentinels failed to answer, so a master that comes back is
+# used again without them
+$sentinel->stop;
+BookingTest::resp_command($port, 1, 'REPLICAOF', '127.0.0.1', $t->redis_port);
+ok wait_until(10, sub {
+    (eval { BookingTest::resp_command($port, 1, 'INFO', 'replication') } // '')
+        =~ /master_link_status:up/ }), 'a replica again';
+is put('car5')->{status}, 503, 'sentinels gone, the node a replica: 503';
+BookingTest::resp_command($port, 1, 'REPLICAOF', 'NO', 'ONE');
+ok wait_until(10, sub { put('car6')->{status} == 201 }),
+   'a master again: bookings work with no sentinel to say so';
+
 is_deeply [ $t->check_error_log ], [], 'no alert, crit or crash in the error log';
 
 done_testing;

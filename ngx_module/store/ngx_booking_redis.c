@@ -236,7 +236,6 @@ ngx_booking_node_moved(ngx_booking_node_t *node)
     ngx_uint_t  i;
 
     node->moving = 1;
-    node->refusing = 0;
 
     for (i = 0; i < node->nconns; i++) {
         if (node->conns[i].state != NGX_BOOKING_REDIS_DOWN) {
@@ -245,6 +244,12 @@ ngx_booking_node_moved(ngx_booking_node_t *node)
     }
 
     node->moving = 0;
+
+    /*
+     * only now: what the handlers of the commands failed above send next
+     * must not go to a connection of the old address that is still open
+     */
+    node->refusing = 0;
 
     ngx_booking_node_kick(node);
 }

@@ -270,6 +270,11 @@ ngx_booking_sentinel_demoted(ngx_booking_node_t *node)
     node->sentinel->demoted = 1;
 
     ngx_booking_sentinel_discover(node);
+
+    /* no discovery under way (exiting, fenced) would ever end refusing */
+    if (!node->sentinel->busy) {
+        node->refusing = 0;
+    }
 }
 
 
@@ -669,6 +674,7 @@ ngx_booking_sentinel_failed(ngx_booking_link_t *link)
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
         s->busy = 0;
+        s->node->refusing = 0;
         return;
     }
 
@@ -678,6 +684,13 @@ ngx_booking_sentinel_failed(ngx_booking_link_t *link)
         ngx_booking_sentinel_ask(s);
         return;
     }
+
+    /*
+     * Nobody can tell: the node is used again as it is, so that sentinels
+     * out of reach cannot turn a master that came back into an outage; a
+     * write it refuses starts the next round.
+     */
+    s->node->refusing = 0;
 
     delay = ngx_booking_link_backoff(link);
 
@@ -697,6 +710,7 @@ ngx_booking_sentinel_retry_handler(ngx_event_t *ev)
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
         s->busy = 0;
+        s->node->refusing = 0;
         return;
     }
 
