@@ -86,7 +86,6 @@ struct ngx_booking_call_s {
     void                       *cmd;
     void                       *node;       /* where it was sent */
     ngx_event_t                *retry;      /* TRYAGAIN's backoff */
-    ngx_msec_t                  sent;
     uint64_t                    sent_usec;  /* for the histogram */
     ngx_uint_t                  again;
     ngx_uint_t                  redirects;  /* MOVED, ASK, TRYAGAIN */

@@ -206,11 +206,10 @@ ngx_booking_store_send_to(ngx_booking_call_t *call, ngx_booking_node_t *node,
 
     call->cmd = cmd;
     call->node = node;
-    call->sent = ngx_current_msec;
     call->sent_usec = ngx_booking_metrics_usec();
 
     if (call->waited != NULL && call->waited->out++ == 0) {
-        call->waited->since = call->sent;
+        call->waited->since = ngx_current_msec;
     }
 
     return NGX_OK;
